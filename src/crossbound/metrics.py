@@ -1,0 +1,398 @@
+"""Prometheus metrics of the crossbound worker, held in one container built from an injected registry.
+
+Nothing here touches ``prometheus_client.REGISTRY`` and nothing registers at import time: the worker
+builds ``Metrics(CollectorRegistry())`` once at start-up and hands it down; every test builds its own.
+
+Metrics (all label values are short, bounded codes)::
+
+    metric                                 type       labels                     meaning
+    crossbound_records_total               counter    side, kind                 records consumed
+    crossbound_requests_total              counter    side, scenario             requests decoded and
+                                                                                 accepted for evaluation
+    crossbound_verdicts_total              counter    side, scenario, outcome    verdicts emitted; side is
+                                                                                 the requesting side
+    crossbound_findings_total              counter    scenario, rule, severity   rule findings in verdicts
+    crossbound_rule_errors_total           counter    scenario, rule             a rule raised instead of
+                                                                                 passing or failing
+    crossbound_dead_letters_total          counter    side, reason               dead-lettered records
+    crossbound_attestation_requests_total  counter    side, scenario             attestation requests sent;
+                                                                                 side = attesting side
+    crossbound_verdict_latency_seconds     histogram  side, scenario             created_at -> verdict out,
+                                                                                 incl. the attestation wait
+    crossbound_pending_attestations        gauge      scenario                   requests parked waiting for
+                                                                                 an attestation (sweep)
+    crossbound_build_info                  gauge = 1  version                    running version
+    crossbound_ruleset_info                gauge = 1  scenario, version, digest  loaded rule set; digest =
+                                                                                 sha256 prefix of its file
+
+Latency buckets (seconds): 0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 2.5 5 10 30 60 120 300 +Inf.
+
+Label values:
+
+* ``side``: ``hk`` or ``sz``.
+* ``kind``: ``request``, ``attestation`` or ``control``.
+* ``outcome``: ``ACCEPT``, ``REVIEW`` or ``REJECT``.
+* ``severity``: ``reject``, ``review`` or ``warn``.
+* ``reason``: a short machine code such as ``undecodable``, ``unknown_schema``, ``too_large``, ``bad_key``,
+  ``duplicate_request``, ``orphan_attestation`` or ``internal_error`` (lower case, digits and ``_``).
+* ``scenario`` and ``rule``: identifiers from the loaded rule sets, so bounded by them.
+
+Never put request ids, keys, customer ids or any record value in a label.
+
+Hot path: the per-message methods (``record``, ``request``, ``verdict``, ``finding``, ``rule_error``,
+``dead_letter``, ``attestation_request``) cache the labelled child of each metric in a dict keyed by the
+label values, so a call costs one dict lookup plus ``inc()``/``observe()``. Label values are checked only
+on a cache miss, the first time each combination is seen; an unknown ``side``, ``kind``, ``outcome`` or
+``severity`` raises :class:`ValueError` there, which keeps the series count bounded.
+
+The caches are plain dicts: safe from one asyncio event loop (how Faust runs agents). The metric children
+themselves are thread-safe, so the HTTP exposition thread may read them at any time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from threading import Thread
+from types import TracebackType
+from typing import Final
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+__all__ = [
+    "DEAD_LETTER_REASON_PATTERN",
+    "FINDING_SEVERITIES",
+    "KINDS",
+    "LATENCY_BUCKETS",
+    "OUTCOMES",
+    "SIDES",
+    "Metrics",
+    "MetricsServer",
+    "serve_metrics",
+]
+
+SIDES: Final[frozenset[str]] = frozenset({"hk", "sz"})
+"""Values of the ``side`` label."""
+
+KINDS: Final[frozenset[str]] = frozenset({"request", "attestation", "control"})
+"""Values of the ``kind`` label of ``crossbound_records_total``."""
+
+OUTCOMES: Final[frozenset[str]] = frozenset({"ACCEPT", "REVIEW", "REJECT"})
+"""Values of the ``outcome`` label of ``crossbound_verdicts_total``."""
+
+FINDING_SEVERITIES: Final[frozenset[str]] = frozenset({"reject", "review", "warn"})
+"""Values of the ``severity`` label of ``crossbound_findings_total``."""
+
+DEAD_LETTER_REASON_PATTERN: Final[re.Pattern[str]] = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+"""What a dead-letter ``reason`` must look like: a short machine code, never free text."""
+
+LATENCY_BUCKETS: Final[tuple[float, ...]] = (
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    120.0,
+    300.0,
+)
+"""Bucket upper bounds of ``crossbound_verdict_latency_seconds``, in seconds (+Inf is added)."""
+
+_NAME_PATTERN: Final[re.Pattern[str]] = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+
+
+def _check_member(label: str, value: str, allowed: frozenset[str]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{label} must be one of {sorted(allowed)}, got {value!r}")
+
+
+def _check_name(label: str, value: str) -> None:
+    if not isinstance(value, str) or not _NAME_PATTERN.match(value):
+        raise ValueError(f"{label} must be an identifier (letters, digits, _ . : -), got {value!r}")
+
+
+class Metrics:
+    """Every crossbound metric, registered on the given registry, with cached label children.
+
+    Args:
+        registry: where the metrics are registered. Two ``Metrics`` on two registries are independent;
+            two on the same registry raise ``ValueError`` (duplicated timeseries).
+
+    The metric families are public attributes named after their metric without the ``crossbound_``
+    prefix (``records_total``, ``verdict_latency_seconds``, ``pending_attestations``, ...) for the rare
+    caller that needs them; per-message code uses the methods.
+    """
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry: Final[CollectorRegistry] = registry
+        self.records_total: Final = Counter(
+            "crossbound_records_total",
+            "Records consumed, by side and kind.",
+            ("side", "kind"),
+            registry=registry,
+        )
+        self.requests_total: Final = Counter(
+            "crossbound_requests_total",
+            "Requests decoded and accepted for evaluation.",
+            ("side", "scenario"),
+            registry=registry,
+        )
+        self.verdicts_total: Final = Counter(
+            "crossbound_verdicts_total",
+            "Verdicts emitted; side is the requesting side the verdict goes to.",
+            ("side", "scenario", "outcome"),
+            registry=registry,
+        )
+        self.findings_total: Final = Counter(
+            "crossbound_findings_total",
+            "Rule findings reported in verdicts.",
+            ("scenario", "rule", "severity"),
+            registry=registry,
+        )
+        self.rule_errors_total: Final = Counter(
+            "crossbound_rule_errors_total",
+            "Rules that raised instead of passing or failing.",
+            ("scenario", "rule"),
+            registry=registry,
+        )
+        self.dead_letters_total: Final = Counter(
+            "crossbound_dead_letters_total",
+            "Records sent to a dead-letter topic, by short reason code.",
+            ("side", "reason"),
+            registry=registry,
+        )
+        self.attestation_requests_total: Final = Counter(
+            "crossbound_attestation_requests_total",
+            "Attestation requests sent; side is the attesting side they were sent to.",
+            ("side", "scenario"),
+            registry=registry,
+        )
+        self.verdict_latency_seconds: Final = Histogram(
+            "crossbound_verdict_latency_seconds",
+            "Seconds from a request's created_at to its verdict being emitted "
+            "(includes waiting for the other side's attestation).",
+            ("side", "scenario"),
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.pending_attestations: Final = Gauge(
+            "crossbound_pending_attestations",
+            "Requests parked waiting for an attestation, set by the periodic sweep.",
+            ("scenario",),
+            registry=registry,
+        )
+        self.build_info: Final = Gauge(
+            "crossbound_build_info",
+            "Always 1; the version label is the running crossbound version.",
+            ("version",),
+            registry=registry,
+        )
+        self.ruleset_info: Final = Gauge(
+            "crossbound_ruleset_info",
+            "Always 1; the loaded rule set of each scenario and a sha256 prefix of its file.",
+            ("scenario", "version", "digest"),
+            registry=registry,
+        )
+
+        self._records: dict[tuple[str, str], Counter] = {}
+        self._requests: dict[tuple[str, str], Counter] = {}
+        self._verdicts: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
+        self._findings: dict[tuple[str, str, str], Counter] = {}
+        self._rule_errors: dict[tuple[str, str], Counter] = {}
+        self._dead_letters: dict[tuple[str, str], Counter] = {}
+        self._attestation_requests: dict[tuple[str, str], Counter] = {}
+        self._pending_scenarios: set[str] = set()
+        self._build_version: str | None = None
+        self._rulesets: dict[str, tuple[str, str]] = {}
+
+    # -- hot path -----------------------------------------------------------------------------------------
+
+    def record(self, side: str, kind: str) -> None:
+        """Count one consumed record of ``kind`` (request|attestation|control) on ``side`` (hk|sz)."""
+        key = (side, kind)
+        child = self._records.get(key)
+        if child is None:
+            _check_member("side", side, SIDES)
+            _check_member("kind", kind, KINDS)
+            child = self._records[key] = self.records_total.labels(side, kind)
+        child.inc()
+
+    def request(self, side: str, scenario: str) -> None:
+        """Count one request from ``side`` decoded and accepted for evaluation under ``scenario``."""
+        key = (side, scenario)
+        child = self._requests.get(key)
+        if child is None:
+            _check_member("side", side, SIDES)
+            _check_name("scenario", scenario)
+            child = self._requests[key] = self.requests_total.labels(side, scenario)
+        child.inc()
+
+    def verdict(self, side: str, scenario: str, outcome: str, latency_s: float | None) -> None:
+        """Count one verdict sent to the requesting ``side`` and observe its latency.
+
+        Args:
+            side: the requesting side, where the verdict goes (hk|sz).
+            scenario: the scenario of the request.
+            outcome: ACCEPT, REVIEW or REJECT.
+            latency_s: seconds from the request's ``created_at`` to now, or ``None`` when unknown (not
+                observed). A negative value (clock skew across the boundary) is observed as 0; NaN is
+                not observed.
+        """
+        key = (side, scenario, outcome)
+        children = self._verdicts.get(key)
+        if children is None:
+            _check_member("side", side, SIDES)
+            _check_name("scenario", scenario)
+            _check_member("outcome", outcome, OUTCOMES)
+            children = self._verdicts[key] = (
+                self.verdicts_total.labels(side, scenario, outcome),
+                self.verdict_latency_seconds.labels(side, scenario),
+            )
+        children[0].inc()
+        if latency_s is not None and latency_s == latency_s:  # x == x is False only for NaN
+            children[1].observe(latency_s if latency_s > 0.0 else 0.0)
+
+    def finding(self, scenario: str, rule: str, severity: str) -> None:
+        """Count one finding of ``rule`` in ``scenario`` with ``severity`` (reject|review|warn)."""
+        key = (scenario, rule, severity)
+        child = self._findings.get(key)
+        if child is None:
+            _check_name("scenario", scenario)
+            _check_name("rule", rule)
+            _check_member("severity", severity, FINDING_SEVERITIES)
+            child = self._findings[key] = self.findings_total.labels(scenario, rule, severity)
+        child.inc()
+
+    def rule_error(self, scenario: str, rule: str) -> None:
+        """Count one evaluation of ``rule`` in ``scenario`` that raised instead of passing or failing."""
+        key = (scenario, rule)
+        child = self._rule_errors.get(key)
+        if child is None:
+            _check_name("scenario", scenario)
+            _check_name("rule", rule)
+            child = self._rule_errors[key] = self.rule_errors_total.labels(scenario, rule)
+        child.inc()
+
+    def dead_letter(self, side: str, reason: str) -> None:
+        """Count one record of ``side`` sent to its dead-letter topic for ``reason`` (a short code)."""
+        key = (side, reason)
+        child = self._dead_letters.get(key)
+        if child is None:
+            _check_member("side", side, SIDES)
+            if not isinstance(reason, str) or not DEAD_LETTER_REASON_PATTERN.match(reason):
+                raise ValueError(f"reason must be a short machine code like 'too_large', got {reason!r}")
+            child = self._dead_letters[key] = self.dead_letters_total.labels(side, reason)
+        child.inc()
+
+    def attestation_request(self, side: str, scenario: str) -> None:
+        """Count one attestation request sent to the attesting ``side`` for ``scenario``."""
+        key = (side, scenario)
+        child = self._attestation_requests.get(key)
+        if child is None:
+            _check_member("side", side, SIDES)
+            _check_name("scenario", scenario)
+            child = self._attestation_requests[key] = self.attestation_requests_total.labels(side, scenario)
+        child.inc()
+
+    # -- periodic and start-up ----------------------------------------------------------------------------
+
+    def set_pending(self, counts: Mapping[str, int]) -> None:
+        """Set the pending-attestation gauge of every scenario in ``counts``.
+
+        A scenario that had a value before and is missing from ``counts`` is set to 0, so its series
+        drops back instead of freezing at the last count.
+        """
+        for scenario, count in counts.items():
+            if scenario not in self._pending_scenarios:
+                _check_name("scenario", scenario)
+                self._pending_scenarios.add(scenario)
+            self.pending_attestations.labels(scenario).set(count)
+        for scenario in self._pending_scenarios.difference(counts):
+            self.pending_attestations.labels(scenario).set(0)
+
+    def set_build_info(self, version: str) -> None:
+        """Set ``crossbound_build_info{version}`` to 1, replacing any previous version's series."""
+        if self._build_version is not None and self._build_version != version:
+            self.build_info.remove(self._build_version)
+        self.build_info.labels(version).set(1)
+        self._build_version = version
+
+    def set_ruleset_info(self, scenario: str, version: str, digest: str) -> None:
+        """Set ``crossbound_ruleset_info{scenario,version,digest}`` to 1.
+
+        A reload of the same scenario replaces its previous series, so each scenario has exactly one.
+        """
+        _check_name("scenario", scenario)
+        previous = self._rulesets.get(scenario)
+        if previous is not None and previous != (version, digest):
+            self.ruleset_info.remove(scenario, *previous)
+        self.ruleset_info.labels(scenario, version, digest).set(1)
+        self._rulesets[scenario] = (version, digest)
+
+
+class MetricsServer:
+    """A running ``/metrics`` HTTP endpoint; stop it with :meth:`close` (or use it as a context manager).
+
+    Attributes:
+        host: the address it listens on.
+        port: the port actually bound (the chosen one when 0 was asked for).
+    """
+
+    def __init__(self, server: WSGIServer, thread: Thread, host: str) -> None:
+        self._server = server
+        self._thread = thread
+        self.host: Final[str] = host
+        self.port: Final[int] = int(server.server_address[1])
+        self._closed = False
+
+    @property
+    def url(self) -> str:
+        """The ``http://host:port/metrics`` address (IPv6 hosts bracketed)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/metrics"
+
+    def close(self) -> None:
+        """Stop serving, close the listening socket and join the server thread; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5.0)
+
+    def __enter__(self) -> MetricsServer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"MetricsServer(host={self.host!r}, port={self.port}, closed={self._closed})"
+
+
+def serve_metrics(registry: CollectorRegistry, host: str = "127.0.0.1", port: int = 9464) -> MetricsServer:
+    """Serve ``registry`` on ``http://host:port/metrics`` from a daemon thread.
+
+    Args:
+        registry: the registry to expose (never the global one unless passed explicitly).
+        host: the address to bind; loopback by default. Use ``0.0.0.0`` only inside a container.
+        port: the TCP port; 0 picks a free one, readable afterwards as ``MetricsServer.port``.
+
+    Raises:
+        OSError: the address cannot be bound (port in use, unknown host).
+    """
+    server, thread = start_http_server(port, addr=host, registry=registry)
+    return MetricsServer(server, thread, host)

@@ -1,0 +1,478 @@
+"""The pipeline's logic, free of Faust: records in, records out, state in injected mappings.
+
+The Faust agents (:mod:`crossbound.agents`) feed this class and produce what it returns; the tests and
+``crossbound check`` drive it with plain dicts. Each input record yields exactly one of: a verdict, a
+dead letter, an attestation request (the request is parked), a quota check (repartitioned), or
+nothing for a redelivery of a record already handled.
+
+State (all keyed by ``request_id`` bytes, except quota usage):
+
+* ``pending``: requests waiting for their attestation (Avro ``crossbound.internal.PendingRequest``);
+* ``answered``: requests already answered, remembered until they expire (compact binary);
+* ``usage``: quota usage per limit key (Avro ``crossbound.internal.QuotaUsage``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+from crossbound import __version__
+from crossbound.codec import Codec
+from crossbound.errors import DecodeError
+from crossbound.metrics import Metrics
+from crossbound.pipeline.records import Answered, Incoming, Outgoing
+from crossbound.rules import Catalogue, Context, Finding, Outcome, RuleSet, Severity, evaluate, outcome_of
+from crossbound.rules.model import Rule
+from crossbound.topics import SIDES, Topics, wire_side
+
+__all__ = ["Processor", "State"]
+
+State = MutableMapping[bytes, bytes]
+Clock = Callable[[], float]
+
+REQUEST = "core/request"
+ATTESTATION = "core/attestation"
+_CST = timezone(timedelta(hours=8))  # limit windows follow the local day and year (UTC+8)
+
+
+def _ms(dt: datetime) -> int:
+    return int(dt.timestamp() * 1000)
+
+
+class _DeadLetter(Exception):
+    """Internal control flow: this record goes to the dead-letter topic."""
+
+    def __init__(self, reason: str, detail: str, request_id: str | None = None, scenario: str | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail
+        self.request_id = request_id
+        self.scenario = scenario
+
+
+class Processor:
+    """Decode, check, park, match, decide. One instance per worker; rules and schemas compiled once."""
+
+    def __init__(
+        self,
+        codec: Codec,
+        catalogue: Catalogue,
+        metrics: Metrics,
+        topics: Topics,
+        *,
+        attestation_timeout_s: float = 30.0,
+        dedupe_retention_s: float = 3600.0,
+        clock: Clock | None = None,
+    ) -> None:
+        import time
+
+        self.codec = codec
+        self.catalogue = catalogue
+        self.metrics = metrics
+        self.topics = topics
+        self.timeout_ms = int(attestation_timeout_s * 1000)
+        self.retention_ms = int(dedupe_retention_s * 1000)
+        self.clock: Clock = clock or time.time
+        self._routes: dict[str, tuple[str, str]] = {}
+        for side in SIDES:
+            self._routes[topics.requests(side)] = (side, "request")
+            self._routes[topics.attestations(side)] = (side, "attestation")
+        self._routes[topics.control] = ("", "control")
+        self._b_fields = {
+            sid: tuple(n for n, c in codec.registry.current(rs.attestation_subject).field_classes.items() if c == "B")
+            for sid, rs in catalogue.scenarios.items()
+        }
+        self._on_rule_error: dict[str, Callable[[Rule, BaseException], None]] = {
+            sid: (lambda rule, exc, _s=sid: metrics.rule_error(_s, rule.id)) for sid in catalogue.scenarios
+        }
+
+    # -- entry points ---------------------------------------------------------------------------
+
+    def handle(self, rec: Incoming, pending: State, answered: State) -> list[Outgoing]:
+        """Process one record of the main agent's topics."""
+        side, kind = self._routes.get(rec.topic, ("", "unknown"))
+        if kind == "control":
+            return self.on_control(rec, pending, answered)
+        if kind == "unknown":
+            raise ValueError(f"record from a topic this processor does not read: {rec.topic}")
+        self.metrics.record(side, kind)
+        try:
+            if kind == "request":
+                return self.on_request(side, rec, pending, answered)
+            return self.on_attestation(side, rec, pending, answered)
+        except _DeadLetter as dl:
+            return [self.dead_letter(side, rec, dl.reason, dl.detail, dl.request_id, dl.scenario)]
+
+    def internal_error(self, rec: Incoming, exc: BaseException) -> list[Outgoing]:
+        """The one policy for unexpected exceptions: count, and dead-letter the record on its side."""
+        side, kind = self._routes.get(rec.topic, ("", "unknown"))
+        if kind in ("control", "unknown") or not side:
+            return []
+        return [self.dead_letter(side, rec, "internal_error", f"unexpected {type(exc).__name__} while processing")]
+
+    # -- requests -------------------------------------------------------------------------------
+
+    def _decode(self, value: bytes | None, subject: str) -> dict[str, Any]:
+        if value is None:
+            raise _DeadLetter("empty", "record has no value")
+        try:
+            return self.codec.decode(value, (subject,))[1]
+        except DecodeError as exc:
+            raise _DeadLetter(exc.reason, exc.detail) from None
+
+    def _check_key(self, rec: Incoming, request_id: str, scenario: str) -> bytes:
+        key = request_id.encode()
+        if rec.key != key:
+            raise _DeadLetter("bad_key", "record key must be the request_id", request_id, scenario)
+        return key
+
+    def _ruleset(self, scenario: str, request_id: str) -> RuleSet:
+        rs = self.catalogue.scenarios.get(scenario)
+        if rs is None:
+            raise _DeadLetter("unknown_scenario", "scenario not served by this worker", request_id, scenario)
+        return rs
+
+    def _payload(self, rs: RuleSet, data: bytes, subject: str, request_id: str) -> dict[str, Any]:
+        try:
+            return self.codec.decode(data, (subject,))[1]
+        except DecodeError as exc:
+            raise _DeadLetter(f"payload_{exc.reason}", exc.detail, request_id, rs.scenario_id) from None
+
+    def on_request(self, side: str, rec: Incoming, pending: State, answered: State) -> list[Outgoing]:
+        """A request from ``side``: reject at once, or park it and ask the other side to attest."""
+        request = self._decode(rec.value, REQUEST)
+        request_id, scenario = request["request_id"], request["scenario_id"]
+        key = self._check_key(rec, request_id, scenario)
+        if wire_side(request["requester_side"]) != side:
+            raise _DeadLetter("wrong_side", "requester_side differs from the topic's side", request_id, scenario)
+        rs = self._ruleset(scenario, request_id)
+        if request["requester_side"] != rs.requester_side or request["attester_side"] != rs.attester_side:
+            raise _DeadLetter("wrong_side", "sides differ from the scenario's", request_id, scenario)
+        assert rec.value is not None
+        body = hashlib.sha256(rec.value).digest()
+        seen = self._seen(key, pending, answered)
+        if seen is not None:
+            topic, partition, offset, digest = seen
+            if (topic, partition, offset) == (rec.topic, rec.partition, rec.offset):
+                return []  # redelivery of a record already handled (at-least-once): its output exists
+            if digest == body:
+                raise _DeadLetter("duplicate_request", "request_id already received", request_id, scenario)
+            raise _DeadLetter("request_id_conflict", "request_id reused with another body", request_id, scenario)
+        payload = self._payload(rs, request["payload"], rs.request_subject, request_id)
+        self.metrics.request(side, scenario)
+        now_s = self.clock()
+        now = datetime.fromtimestamp(now_s, UTC)
+        ctx = Context(request=request, payload=payload, now=now, ruleset_version=rs.version)
+        on_error = self._on_rule_error[scenario]
+        findings = evaluate(self.catalogue.envelope.rules, ctx, on_error)
+        findings += evaluate(rs.stage("request"), ctx, on_error)
+        if outcome_of(findings) is Outcome.REJECT:
+            self._remember(key, answered, request, body, rec)
+            return [self._verdict(rs, request, findings, {}, now)]
+        now_ms = int(now_s * 1000)
+        deadline = now_ms + self.timeout_ms
+        pending[key] = self.codec.encode(
+            "internal/pending_request",
+            {
+                "request": rec.value,
+                "body_sha256": body,
+                "source_topic": rec.topic,
+                "source_partition": rec.partition,
+                "source_offset": rec.offset,
+                "received_at": now_ms,
+                "deadline": deadline,
+                "scenario_id": scenario,
+                "findings": [f.as_record() for f in findings],
+            },
+        )
+        attester = wire_side(rs.attester_side)
+        self.metrics.attestation_request(attester, scenario)
+        consent = request.get("consent")
+        out = self.codec.encode(
+            "core/attestation_request",
+            {
+                "request_id": request_id,
+                "scenario_id": scenario,
+                "ruleset_version": rs.version,
+                "requester_side": request["requester_side"],
+                "attester_side": request["attester_side"],
+                "requester_inst": request["requester_inst"],
+                "attester_inst": request["attester_inst"],
+                "request_created_at": request["created_at"],
+                "deadline": datetime.fromtimestamp(deadline / 1000, UTC),
+                "digest_alg": request["digest_alg"],
+                "hmac_key_id": request["hmac_key_id"],
+                "nonce": request["nonce"],
+                "consent_id": consent["consent_id"] if consent else None,
+                "payload": request["payload"],
+            },
+        )
+        return [Outgoing(self.topics.attestation_requests(attester), key, out, rec.partition)]
+
+    def _seen(self, key: bytes, pending: State, answered: State) -> tuple[str, int, int, bytes] | None:
+        raw = answered.get(key)
+        if raw is not None:
+            a = Answered.decode(raw)
+            return a.source_topic, a.source_partition, a.source_offset, a.body_sha256
+        raw = pending.get(key)
+        if raw is not None:
+            p = self.codec.decode(raw)[1]
+            return p["source_topic"], p["source_partition"], p["source_offset"], p["body_sha256"]
+        return None
+
+    def _remember(self, key: bytes, answered: State, request: dict[str, Any], body: bytes, rec: Incoming) -> None:
+        self._remember_coords(key, answered, request, body, rec.topic, rec.partition, rec.offset)
+
+    def _remember_coords(
+        self, key: bytes, answered: State, request: dict[str, Any], body: bytes, topic: str, partition: int, offset: int
+    ) -> None:
+        forget = _ms(request["expires_at"]) + self.retention_ms
+        answered[key] = Answered(forget, body, partition, offset, topic).encode()
+
+    # -- attestations ---------------------------------------------------------------------------
+
+    def on_attestation(self, side: str, rec: Incoming, pending: State, answered: State) -> list[Outgoing]:
+        """An attestation from ``side``: match it with its parked request and decide."""
+        att = self._decode(rec.value, ATTESTATION)
+        request_id, scenario = att["request_id"], att["scenario_id"]
+        key = self._check_key(rec, request_id, scenario)
+        raw = pending.get(key)
+        if raw is None:
+            reason = "late_attestation" if key in answered else "orphan_attestation"
+            raise _DeadLetter(reason, "no request is waiting for this attestation", request_id, scenario)
+        parked = self.codec.decode(raw)[1]
+        request = self.codec.decode(parked["request"])[1]
+        rs = self._ruleset(request["scenario_id"], request_id)
+        if att["scenario_id"] != rs.scenario_id or wire_side(att["attester_side"]) != side:
+            raise _DeadLetter("wrong_side", "attestation's scenario or side differs from the request's", request_id)
+        if side != wire_side(rs.attester_side):
+            raise _DeadLetter("wrong_side", "attestation came from the requesting side", request_id, scenario)
+        findings = [_finding(f) for f in parked["findings"]]
+        attested: dict[str, str] = {}
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        payload = self._payload(rs, request["payload"], rs.request_subject, request_id)
+        status = att["status"]
+        if status == "FOUND":
+            if att["payload"] is None:
+                raise _DeadLetter("payload_missing", "status FOUND needs a payload", request_id, scenario)
+            att_payload = self._payload(rs, att["payload"], rs.attestation_subject, request_id)
+            ctx = Context(request, payload, now, attestation=att_payload, ruleset_version=rs.version)
+            findings += evaluate(rs.stage("attestation"), ctx, self._on_rule_error[rs.scenario_id])
+            attested = {n: _text(att_payload.get(n)) for n in self._b_fields[rs.scenario_id]}
+        else:
+            findings.append(Finding(f"{rs.scenario_id}:attestation", Severity.REJECT, "", f"ATTESTATION_{status}"))
+        del pending[key]
+        body, topic, partition, offset = (
+            parked["body_sha256"],
+            parked["source_topic"],
+            parked["source_partition"],
+            parked["source_offset"],
+        )
+        self._remember_coords(key, answered, request, body, topic, partition, offset)
+        if rs.quota_key is not None and outcome_of(findings) is not Outcome.REJECT:
+            return [self._quota_check(rs, request, payload, findings, attested, parked)]
+        return [self._verdict(rs, request, findings, attested, now)]
+
+    # -- control (timeouts, forgetting) ---------------------------------------------------------
+
+    def on_control(self, rec: Incoming, pending: State, answered: State) -> list[Outgoing]:
+        """The sweeper's instructions; acted on only if still true, so repeats are harmless."""
+        if rec.value is None:
+            return []
+        ctl = self.codec.decode(rec.value, ("internal/control",))[1]
+        key = ctl["request_id"].encode()
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        now_ms = _ms(now)
+        if ctl["kind"] == "FORGET":
+            raw = answered.get(key)
+            if raw is not None and Answered.forget_at(raw) <= now_ms:
+                del answered[key]
+            return []
+        raw = pending.get(key)
+        if raw is None:
+            return []
+        parked = self.codec.decode(raw)[1]
+        if parked["deadline"] > now_ms:
+            return []
+        request = self.codec.decode(parked["request"])[1]
+        rs = self.catalogue.scenarios[parked["scenario_id"]]
+        findings = [_finding(f) for f in parked["findings"]]
+        findings.append(Finding(f"{rs.scenario_id}:timeout", rs.timeout_severity, "", "ATTESTATION_TIMEOUT"))
+        del pending[key]
+        self._remember_coords(
+            key,
+            answered,
+            request,
+            parked["body_sha256"],
+            parked["source_topic"],
+            parked["source_partition"],
+            parked["source_offset"],
+        )
+        return [self._verdict(rs, request, findings, {}, now)]
+
+    def sweep(self, pending: Iterable[tuple[bytes, bytes]], answered: Iterable[tuple[bytes, bytes]]) -> Iterator[Outgoing]:
+        """Control records for requests past their deadline and answers past their retention."""
+        now_ms = int(self.clock() * 1000)
+        for key, raw in pending:
+            p = self.codec.decode(raw)[1]
+            if p["deadline"] <= now_ms:
+                yield self._control("TIMEOUT", key, p["source_partition"], now_ms)
+        for key, raw in answered:
+            if Answered.forget_at(raw) <= now_ms:
+                yield self._control("FORGET", key, Answered.decode(raw).source_partition, now_ms)
+
+    def pending_counts(self, pending: Iterable[bytes]) -> dict[str, int]:
+        """Parked requests by scenario, for the ``crossbound_pending_attestations`` gauge."""
+        counts: dict[str, int] = {}
+        for raw in pending:
+            sid = self.codec.decode(raw)[1]["scenario_id"]
+            counts[sid] = counts.get(sid, 0) + 1
+        return counts
+
+    def _control(self, kind: str, key: bytes, partition: int, now_ms: int) -> Outgoing:
+        value = self.codec.encode("internal/control", {"kind": kind, "request_id": key.decode(), "issued_at": now_ms})
+        return Outgoing(self.topics.control, key, value, partition)
+
+    # -- quota ------------------------------------------------------------------------------------
+
+    def _quota_check(
+        self,
+        rs: RuleSet,
+        request: dict[str, Any],
+        payload: dict[str, Any],
+        findings: Sequence[Finding],
+        attested: dict[str, str],
+        parked: dict[str, Any],
+    ) -> Outgoing:
+        assert rs.quota_key is not None
+        inst = request["requester_inst"]
+        digest = payload.get(rs.quota_key.split(".", 1)[1])
+        quota_key = f"{rs.scenario_id}|{inst['scheme']}:{inst['id']}|{digest}"
+        value = self.codec.encode(
+            "internal/quota_check",
+            {
+                "request_id": request["request_id"],
+                "quota_key": quota_key,
+                "request": parked["request"],
+                "findings": [f.as_record() for f in findings],
+                "attested": attested,
+                "source_topic": parked["source_topic"],
+                "source_partition": parked["source_partition"],
+            },
+        )
+        return Outgoing(self.topics.quota, quota_key.encode(), value)
+
+    def on_quota(self, rec: Incoming, usage: State) -> list[Outgoing]:
+        """Check the stateful limits of a request, keyed by its limit key, and emit its verdict."""
+        assert rec.value is not None
+        chk = self.codec.decode(rec.value, ("internal/quota_check",))[1]
+        request = self.codec.decode(chk["request"])[1]
+        rs = self.catalogue.scenarios[request["scenario_id"]]
+        payload = self.codec.decode(request["payload"])[1]
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        local = now.astimezone(_CST)
+        periods = {"day": local.toordinal(), "year": local.year}
+        key = chk["quota_key"].encode()
+        raw = usage.get(key)
+        windows: dict[str, dict[str, Any]] = self.codec.decode(raw)[1]["windows"] if raw else {}
+        ctx = Context(request, payload, now, ruleset_version=rs.version)
+        used: dict[str, Decimal] = {}
+        applicable: list[Rule] = []
+        for rule in rs.stage("quota"):
+            if rule.when is not None and not rule.when(ctx):
+                continue
+            applicable.append(rule)
+            period = periods[rule.params["window"]]
+            win = windows.get(rule.id)
+            used[rule.id] = Decimal(win["total"]) if win and win["period"] == period else Decimal(0)
+        ctx.quota_used = used
+        findings = [_finding(f) for f in chk["findings"]]
+        findings += evaluate(applicable, ctx, self._on_rule_error[rs.scenario_id])
+        if outcome_of(findings) is not Outcome.REJECT and applicable:
+            for rule in applicable:
+                amount = Decimal(payload[rule.params["amount"].split(".", 1)[1]])
+                period = periods[rule.params["window"]]
+                windows[rule.id] = {"period": period, "total": str(used[rule.id] + amount)}
+            usage[key] = self.codec.encode("internal/quota_usage", {"windows": windows})
+        return [self._verdict(rs, request, findings, dict(chk["attested"]), now)]
+
+    # -- outputs ----------------------------------------------------------------------------------
+
+    def _verdict(
+        self,
+        rs: RuleSet,
+        request: dict[str, Any],
+        findings: Sequence[Finding],
+        attested: dict[str, str],
+        now: datetime,
+    ) -> Outgoing:
+        outcome = outcome_of(findings)
+        side = wire_side(request["requester_side"])
+        created: datetime = request["created_at"]
+        self.metrics.verdict(side, rs.scenario_id, outcome.value, max(0.0, (now - created).total_seconds()))
+        for f in findings:
+            self.metrics.finding(rs.scenario_id, f.rule_id, f.severity.value.lower())
+        value = self.codec.encode(
+            "core/verdict",
+            {
+                "request_id": request["request_id"],
+                "scenario_id": rs.scenario_id,
+                "ruleset_version": rs.version,
+                "requester_side": request["requester_side"],
+                "attester_side": request["attester_side"],
+                "outcome": outcome.value,
+                "findings": [f.as_record() for f in findings],
+                "attested": attested,
+                "request_created_at": created,
+                "decided_at": now,
+                "crossbound_version": __version__,
+            },
+        )
+        return Outgoing(self.topics.verdicts(side), request["request_id"].encode(), value)
+
+    def dead_letter(
+        self,
+        side: str,
+        rec: Incoming,
+        reason: str,
+        detail: str,
+        request_id: str | None = None,
+        scenario: str | None = None,
+    ) -> Outgoing:
+        """A dead letter for ``rec`` on its own side, with its original bytes and coordinates."""
+        self.metrics.dead_letter(side, reason)
+        value = self.codec.encode(
+            "core/deadletter",
+            {
+                "reason": reason,
+                "detail": detail,
+                "source_topic": rec.topic,
+                "source_partition": rec.partition,
+                "source_offset": rec.offset,
+                "source_timestamp": (
+                    None if rec.timestamp_ms is None else datetime.fromtimestamp(rec.timestamp_ms / 1000, UTC)
+                ),
+                "key": rec.key,
+                "value": rec.value,
+                "request_id": request_id,
+                "scenario_id": scenario,
+                "failed_at": datetime.fromtimestamp(self.clock(), UTC),
+                "crossbound_version": __version__,
+            },
+        )
+        headers = (("crossbound.reason", reason.encode()), ("crossbound.source", rec.topic.encode()))
+        return Outgoing(self.topics.deadletter(side), rec.key, value, None, headers)
+
+
+def _finding(raw: dict[str, Any]) -> Finding:
+    return Finding(raw["rule_id"], Severity(raw["severity"]), raw["field"], raw["code"])
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)

@@ -1,0 +1,466 @@
+"""The built-in check library. Each check is compiled once from a rule's fields and params.
+
+A compiled check takes a :class:`~crossbound.rules.model.Context` and returns the failures as
+``(field path, code)`` pairs; an empty list means the rule passed. A factory raises ``ValueError``
+for bad params; the loader turns that into a :class:`~crossbound.errors.RuleSetError` naming the
+file and the rule.
+
+=================  =========================================================================
+check              what it does (params)
+=================  =========================================================================
+required           every field present and not empty
+pattern            every present field matches ``regex`` (full match)
+range              numeric fields within ``min`` / ``max`` (inclusive)
+enum               present fields in ``values``, or not in ``forbidden``
+identifier         identifier check of ``kind`` (see :mod:`crossbound.identifiers`); with
+                   ``warning`` set, fails only when the valid identifier carries that warning
+institution        institution ``{scheme, id}`` records pass their scheme's identifier check
+freshness          a date/timestamp field at most ``max_age_days`` old and not in the future
+request_window     created_at not in the future (skew), lifetime <= ``max_lifetime_hours``, not expired
+consent            consent present, not withdrawn, in force, covering ``purposes`` /
+                   ``purpose_field``, given to the requester; ``require_separate_xb``
+digest_format      fields are 64 lowercase hex digests (``all_digest_fields``: every class D field)
+digest_match       request digest field equals the attestation's field ``against``
+scenario_version   the request's scenario_version has the rule set's major version
+cel                a CEL expression ``expr`` over request, payload, attestation, consent, now
+quota              used + ``amount`` <= ``limit`` in a ``window`` (day|year) per ``key`` (stateful)
+=================  =========================================================================
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import cel
+
+from crossbound import identifiers
+from crossbound.rules.model import CheckFn, Context
+
+__all__ = ["CHECKS", "CheckEnv", "compile_cel", "getter"]
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_SCHEME_KIND = {"LEI": "lei", "BIC": "bic", "USCC": "uscc", "HK_BRN": "hk_brn"}
+CEL_ROOTS = frozenset({"request", "payload", "attestation", "consent", "now"})
+
+
+@dataclass(frozen=True, slots=True)
+class CheckEnv:
+    """What a check factory may know beyond its own params."""
+
+    digest_fields: tuple[str, ...] = ()
+    clock_skew: timedelta = timedelta(minutes=5)
+
+
+Getter = Callable[[Context], Any]
+
+
+def getter(path: str) -> Getter:
+    """A fast accessor for a dotted field path such as ``payload.subject_uscc``."""
+    root, *keys = path.split(".")
+    if root not in ("request", "payload", "attestation", "consent"):
+        raise ValueError(f"field {path!r} must start with request., payload., attestation. or consent.")
+    if len(keys) == 1:
+        key = keys[0]
+
+        def get_one(ctx: Context) -> Any:
+            obj = ctx.root(root)
+            return None if obj is None else obj.get(key)
+
+        return get_one
+
+    def get_path(ctx: Context) -> Any:
+        obj = ctx.root(root)
+        for k in keys:
+            if obj is None:
+                return None
+            obj = obj.get(k)
+        return obj
+
+    return get_path
+
+
+def _getters(fields: Sequence[str], at_least: int = 1) -> list[tuple[str, Getter]]:
+    if len(fields) < at_least:
+        raise ValueError(f"needs at least {at_least} field(s)")
+    return [(f, getter(f)) for f in fields]
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    return None
+
+
+def _required(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
+    gets = _getters(fields)
+
+    def fn(ctx: Context) -> list[tuple[str, str]]:
+        return [(f, "MISSING") for f, g in gets if g(ctx) in (None, "", [], {})]
+
+    return fn
+
+
+def _pattern(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
+    gets = _getters(fields)
+    try:
+        regex = re.compile(str(params["regex"]))
+    except KeyError:
+        raise ValueError("pattern needs params.regex") from None
+    except re.error as exc:
+        raise ValueError(f"bad regex: {exc}") from exc
+    code = str(params.get("code", "PATTERN"))
+
+    def fn(ctx: Context) -> list[tuple[str, str]]:
+        out = []
+        for f, g in gets:
+            v = g(ctx)
+            if v is not None and not (isinstance(v, str) and regex.fullmatch(v)):
+                out.append((f, code))
+        return out
+
+    return fn
+
+
+def _number(value: Any, what: str) -> Decimal:
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError(f"{what} must be a number, got {value!r}") from None
+
+
+def _range(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
+    gets = _getters(fields)
+    lo = _number(params["min"], "min") if "min" in params else None
+    hi = _number(params["max"], "max") if "max" in params else None
+    if lo is None and hi is None:
+        raise ValueError("range needs params.min and/or params.max")
+    lo_f = None if lo is None else float(lo)
+    hi_f = None if hi is None else float(hi)
+
+    def fn(ctx: Context) -> list[tuple[str, str]]:
+        out = []
+        for f, g in gets:
+            v = g(ctx)
+            if v is None or isinstance(v, bool):
+                continue
+            if isinstance(v, Decimal):
+                if lo is not None and v < lo:
+                    out.append((f, "BELOW_MIN"))
+                elif hi is not None and v > hi:
+                    out.append((f, "ABOVE_MAX"))
+            elif lo_f is not None and v < lo_f:
+                out.append((f, "BELOW_MIN"))
+            elif hi_f is not None and v > hi_f:
+                out.append((f, "ABOVE_MAX"))
+        return out
+
+    return fn
+
+
+def _enum(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
+    gets = _getters(fields)
+    if ("values" in params) == ("forbidden" in params):
+        raise ValueError("enum needs exactly one of params.values or params.forbidden")
+    allowed = frozenset(params.get("values", ()))
+    forbidden = frozenset(params.get("forbidden", ()))
+    code = str(params.get("code", "NOT_ALLOWED"))
+
+    def fn(ctx: Context) -> list[tuple[str, str]]:
+        out = []
+        for f, g in gets:
+            v = g(ctx)
+            if v is None:
+                continue
+            if (allowed and v not in allowed) or v in forbidden:
+                out.append((f, code))
+        return out
+
+    return fn
+
+
+def _identifier(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
+    gets = _getters(fields)
+    kind = str(params.get("kind", ""))
+    if kind not in identifiers.KINDS:
+        raise ValueError(f"identifier needs params.kind, one of {', '.join(identifiers.KINDS)}")
+    warning = params.get("warning")
+    prefix = kind.upper()
+
+    def fn(ctx: Context) -> list[tuple[str, str]]:
+        out = []
+        for f, g in gets:
+            v = g(ctx)
+            if v is None:
+                continue
+            res = identifiers.check(kind, str(v), today=ctx.now.date())
+            if warning is None:
+                if not res.valid:
+                    out.append((f, f"{prefix}_{res.code}"))
+            elif res.valid and warning in res.warnings:
+                out.append((f, f"{prefix}_{warning}"))
+        return out
+
+    return fn
+
+
+def _institution(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
+    gets = _getters(fields)
+
+    def fn(ctx: Context) -> list[tuple[str, str]]:
+        out = []
+        for f, g in gets:
+            inst = g(ctx)
+            if inst is None:
+                continue
+            kind = _SCHEME_KIND.get(inst.get("scheme", ""))
+            if kind is None:
+                out.append((f, "INSTITUTION_SCHEME"))
+                continue
+            res = identifiers.check(kind, str(inst.get("id", "")), today=ctx.now.date())
+            if not res.valid:
+                out.append((f, f"INSTITUTION_{kind.upper()}_{res.code}"))
+        return out
+
+    return fn
+
+
+def _freshness(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
+    gets = _getters(fields)
+    try:
+        max_age = timedelta(days=float(params["max_age_days"]))
+    except (KeyError, TypeError, ValueError):
+        raise ValueError("freshness needs a numeric params.max_age_days") from None
+    skew = env.clock_skew
+
+    def fn(ctx: Context) -> list[tuple[str, str]]:
+        out = []
+        for f, g in gets:
+            raw = g(ctx)
+            if raw is None:
+                continue
+            when = _as_datetime(raw)
+            if when is None:
+                out.append((f, "NOT_A_DATE"))
+            elif when > ctx.now + skew:
+                out.append((f, "FUTURE_DATE"))
+            elif ctx.now - when > max_age:
+                out.append((f, "STALE"))
+        return out
+
+    return fn
+
+
+def _request_window(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
+    lifetime = timedelta(hours=float(params.get("max_lifetime_hours", 24)))
+    skew = env.clock_skew
+
+    def fn(ctx: Context) -> list[tuple[str, str]]:
+        created = ctx.request["created_at"]
+        expires = ctx.request["expires_at"]
+        if created > ctx.now + skew:
+            return [("request.created_at", "CREATED_IN_FUTURE")]
+        if expires <= created:
+            return [("request.expires_at", "EXPIRES_BEFORE_CREATED")]
+        if expires - created > lifetime:
+            return [("request.expires_at", "LIFETIME_TOO_LONG")]
+        if ctx.now >= expires:
+            return [("request.expires_at", "EXPIRED")]
+        return []
+
+    return fn
+
+
+def _consent(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
+    purposes = frozenset(params.get("purposes", ()))
+    purpose_get = getter(str(params["purpose_field"])) if "purpose_field" in params else None
+    need_xb = bool(params.get("require_separate_xb", False))
+    check_recipient = bool(params.get("check_recipient", True))
+    allowed_bases = frozenset(params.get("legal_bases", ()))
+    f = "request.consent"
+
+    def fn(ctx: Context) -> list[tuple[str, str]]:
+        consent = ctx.request.get("consent")
+        if consent is None:
+            return [(f, "CONSENT_MISSING")]
+        if consent["withdrawn"]:
+            return [(f, "CONSENT_WITHDRAWN")]
+        if not consent["granted_at"] <= ctx.now < consent["expires_at"]:
+            return [(f + ".expires_at", "CONSENT_NOT_IN_FORCE")]
+        out = []
+        codes = set(consent["purpose_codes"])
+        if not purposes <= codes:
+            out.append((f + ".purpose_codes", "CONSENT_PURPOSE"))
+        elif purpose_get is not None:
+            wanted = purpose_get(ctx)
+            if wanted is not None and wanted not in codes:
+                out.append((f + ".purpose_codes", "CONSENT_PURPOSE"))
+        if check_recipient:
+            rec, req = consent["recipient_inst"], ctx.request["requester_inst"]
+            if rec["scheme"] != req["scheme"] or rec["id"] != req["id"]:
+                out.append((f + ".recipient_inst", "CONSENT_RECIPIENT"))
+        if need_xb and not consent["separate_xb_consent"]:
+            out.append((f + ".separate_xb_consent", "CONSENT_XB_MISSING"))
+        if allowed_bases and consent["legal_basis"] not in allowed_bases:
+            out.append((f + ".legal_basis", "LEGAL_BASIS"))
+        return out
+
+    return fn
+
+
+def _digest_format(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
+    paths = list(fields)
+    if params.get("all_digest_fields"):
+        paths.extend(p for p in env.digest_fields if p not in paths)
+    gets = _getters(paths)
+    match = _HEX64.fullmatch
+
+    def fn(ctx: Context) -> list[tuple[str, str]]:
+        out = []
+        for f, g in gets:
+            v = g(ctx)
+            if v is None:
+                continue
+            values = v if isinstance(v, list) else (v,)
+            if not all(isinstance(x, str) and match(x) for x in values):
+                out.append((f, "DIGEST_FORMAT"))
+        return out
+
+    return fn
+
+
+def _digest_match(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
+    gets = _getters(fields)
+    if len(gets) != 1 or "against" not in params:
+        raise ValueError("digest_match needs exactly one field and params.against (an attestation. path)")
+    (f, mine), theirs = gets[0], getter(str(params["against"]))
+
+    def fn(ctx: Context) -> list[tuple[str, str]]:
+        a, b = mine(ctx), theirs(ctx)
+        if a is None or b is None:
+            return [(f, "DIGEST_MISSING")]
+        if isinstance(a, list) or isinstance(b, list):
+            same = sorted(a if isinstance(a, list) else [a]) == sorted(b if isinstance(b, list) else [b])
+        else:
+            same = hmac.compare_digest(str(a), str(b))
+        return [] if same else [(f, "DIGEST_MISMATCH")]
+
+    return fn
+
+
+def _scenario_version(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
+    def fn(ctx: Context) -> list[tuple[str, str]]:
+        theirs = str(ctx.request["scenario_version"]).split(".", 1)[0]
+        mine = ctx.ruleset_version.split(".", 1)[0]
+        return [] if theirs == mine else [("request.scenario_version", "VERSION_MISMATCH")]
+
+    return fn
+
+
+def _cel_value(value: Any) -> Any:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    return value
+
+
+def _cel_mapping(obj: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if obj is None:
+        return None
+    return {k: _cel_value(v) for k, v in obj.items()}
+
+
+def cel_context(ctx: Context) -> dict[str, Any]:
+    """The CEL variables for a context, built once per context and shared by its CEL rules."""
+    if ctx.cel_cache is None:
+        request = _cel_mapping(ctx.request) or {}
+        ctx.cel_cache = {
+            "request": request,
+            "payload": _cel_mapping(ctx.payload) or {},
+            "attestation": _cel_mapping(ctx.attestation) or {},
+            "consent": request.get("consent") or {},
+            "now": ctx.now,
+        }
+    return ctx.cel_cache
+
+
+def compile_cel(expr: str) -> Callable[[Context], Any]:
+    """Compile a CEL expression once; the result evaluates it against a context."""
+    try:
+        program = cel.compile(expr)
+    except ValueError as exc:
+        raise ValueError(f"CEL does not compile: {exc}") from None
+    unknown = set(program.variables()) - CEL_ROOTS
+    if unknown:
+        raise ValueError(f"CEL reads unknown variables {sorted(unknown)}; allowed: {sorted(CEL_ROOTS)}")
+
+    def run(ctx: Context) -> Any:
+        return program.execute(cel_context(ctx))
+
+    return run
+
+
+def _cel(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
+    if "expr" not in params:
+        raise ValueError("cel needs params.expr")
+    run = compile_cel(str(params["expr"]))
+    f = fields[0] if fields else ""
+    code = str(params.get("code", "CONDITION"))
+
+    def fn(ctx: Context) -> list[tuple[str, str]]:
+        result = run(ctx)
+        if result is True:
+            return []
+        if result is False:
+            return [(f, code)]
+        raise TypeError("CEL expression did not return a boolean")
+
+    return fn
+
+
+def _quota(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
+    for name in ("key", "amount", "window", "limit"):
+        if name not in params:
+            raise ValueError(f"quota needs params.{name}")
+    if params["window"] not in ("day", "year"):
+        raise ValueError("quota params.window must be day or year")
+    getter(str(params["key"]))
+    amount_path = str(params["amount"])
+    amount = getter(amount_path)
+    limit = _number(params["limit"], "limit")
+    rule_id = str(params["_rule_id"])
+
+    def fn(ctx: Context) -> list[tuple[str, str]]:
+        used = (ctx.quota_used or {}).get(rule_id, Decimal(0))
+        value = amount(ctx)
+        if value is None:
+            return []
+        return [(amount_path, "LIMIT_EXCEEDED")] if used + Decimal(value) > limit else []
+
+    return fn
+
+
+Factory = Callable[[Sequence[str], Mapping[str, Any], CheckEnv], CheckFn]
+
+CHECKS: dict[str, Factory] = {
+    "required": _required,
+    "pattern": _pattern,
+    "range": _range,
+    "enum": _enum,
+    "identifier": _identifier,
+    "institution": _institution,
+    "freshness": _freshness,
+    "request_window": _request_window,
+    "consent": _consent,
+    "digest_format": _digest_format,
+    "digest_match": _digest_match,
+    "scenario_version": _scenario_version,
+    "cel": _cel,
+    "quota": _quota,
+}

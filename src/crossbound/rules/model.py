@@ -1,0 +1,141 @@
+"""The data model of rule sets, findings and outcomes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+__all__ = [
+    "STAGES",
+    "Context",
+    "Finding",
+    "Outcome",
+    "Rule",
+    "RuleSet",
+    "Severity",
+    "outcome_of",
+]
+
+STAGES = ("request", "attestation", "quota")
+
+
+class Severity(str, Enum):
+    """What a failed rule does to the verdict."""
+
+    REJECT = "REJECT"
+    REVIEW = "REVIEW"
+    WARN = "WARN"
+
+
+class Outcome(str, Enum):
+    """The verdict."""
+
+    ACCEPT = "ACCEPT"
+    REVIEW = "REVIEW"
+    REJECT = "REJECT"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One failed rule: which rule, how bad, which field, and a code. Never a value."""
+
+    rule_id: str
+    severity: Severity
+    field: str
+    code: str
+
+    def as_record(self) -> dict[str, str]:
+        """The Avro/JSON form."""
+        return {"rule_id": self.rule_id, "severity": self.severity.value, "field": self.field, "code": self.code}
+
+
+def outcome_of(findings: Sequence[Finding]) -> Outcome:
+    """REJECT if any finding rejects, REVIEW if any asks for review, else ACCEPT (warnings pass)."""
+    outcome = Outcome.ACCEPT
+    for f in findings:
+        if f.severity is Severity.REJECT:
+            return Outcome.REJECT
+        if f.severity is Severity.REVIEW:
+            outcome = Outcome.REVIEW
+    return outcome
+
+
+@dataclass(slots=True)
+class Context:
+    """What a rule can read: the request envelope, the payloads, and the decision time."""
+
+    request: Mapping[str, Any]
+    payload: Mapping[str, Any]
+    now: datetime
+    attestation: Mapping[str, Any] | None = None
+    ruleset_version: str = ""
+    quota_used: Mapping[str, Any] | None = None
+    cel_cache: dict[str, Any] | None = None
+
+    def root(self, name: str) -> Any:
+        """The top-level object a field path starts from."""
+        if name == "payload":
+            return self.payload
+        if name == "request":
+            return self.request
+        if name == "attestation":
+            return self.attestation
+        if name == "consent":
+            return self.request.get("consent")
+        raise KeyError(name)
+
+
+# A compiled check: returns the failures as (field path, code) pairs; empty when the rule passes.
+CheckFn = Callable[[Context], list[tuple[str, str]]]
+# A compiled precondition: the rule applies only when it returns True.
+WhenFn = Callable[[Context], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One compiled rule."""
+
+    id: str
+    stage: str
+    severity: Severity
+    check: str
+    fields: tuple[str, ...]
+    description: str
+    source: str
+    params: Mapping[str, Any]
+    fn: CheckFn
+    when: WhenFn | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSet:
+    """A scenario's versioned rule set, compiled once."""
+
+    scenario_id: str
+    version: str
+    title: str
+    theme: str
+    requester_side: str
+    attester_side: str
+    purposes: tuple[str, ...]
+    request_subject: str
+    attestation_subject: str
+    path: str
+    digest: str
+    rules: tuple[Rule, ...]
+    timeout_severity: Severity = Severity.REJECT
+    quota_key: str | None = None
+    description: str = ""
+    by_stage: Mapping[str, tuple[Rule, ...]] = field(default_factory=dict)
+
+    def stage(self, name: str) -> tuple[Rule, ...]:
+        """The rules of one stage, in file order."""
+        return self.by_stage.get(name, ())
+
+    @property
+    def major(self) -> str:
+        """The major version number, which requests must match."""
+        return self.version.split(".", 1)[0]
