@@ -1,0 +1,185 @@
+"""The ``crossbound`` command: broker, worker, demo, check, publish.
+
+Flags are turned into one :class:`~crossbound.settings.Settings` here, at the edge; environment
+variables (``CROSSBOUND_...``) fill in what flags do not say.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from crossbound import __version__
+from crossbound.errors import ConfigError, CrossboundError, InputError
+from crossbound.settings import Settings
+
+__all__ = ["build_parser", "main"]
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--broker", metavar="kafka://HOST:PORT", help="a running Kafka; default: start the embedded Tansu")
+    p.add_argument("--schemas", type=Path, metavar="DIR", help="schemas directory (default: the shipped one)")
+    p.add_argument("--rulesets", type=Path, metavar="DIR", help="rule-set directory (default: the shipped one)")
+
+
+def _add_worker_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--partitions", type=int, help="partitions per topic (default 4)")
+    p.add_argument("--app-id", help="Faust app id and consumer group (default crossbound)")
+    p.add_argument("--topic-prefix", help="prefix of every topic name")
+    p.add_argument("--attestation-timeout", type=float, metavar="S", help="seconds to wait for an attestation")
+    p.add_argument("--metrics-host", help="address /metrics binds to (default 127.0.0.1)")
+    p.add_argument("--metrics-port", type=int, help="port of /metrics (default 9464; 0 picks a free one)")
+    p.add_argument("--no-metrics", action="store_true", help="do not serve /metrics")
+    p.add_argument("--session-timeout", type=float, metavar="S", help="consumer group session timeout")
+    p.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used to document the commands)."""
+    parser = argparse.ArgumentParser(prog="crossbound", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"crossbound {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("broker", help="run the embedded Tansu broker on loopback until stopped")
+    p.add_argument("--port", type=int, help="port to listen on (default: a free one)")
+
+    p = sub.add_parser("worker", help="run the validation worker")
+    _add_common(p)
+    _add_worker_flags(p)
+
+    p = sub.add_parser("demo", help="broker + worker + simulated institutions on both sides, then a summary")
+    _add_common(p)
+    p.add_argument("--count", type=int, default=600, help="requests to publish (default 600)")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.add_argument("--keep-running", action="store_true", help="leave the pipeline and /metrics up afterwards")
+    p.add_argument("--seed", type=int, default=7, help="seed of the simulated traffic")
+    p.add_argument("--metrics-port", type=int, default=9464, help="port of the worker's /metrics")
+
+    p = sub.add_parser("check", help="evaluate one request offline and print the verdict as JSON")
+    p.add_argument("--scenario", required=True, help="scenario id the request must be for")
+    p.add_argument("request", type=Path, metavar="REQUEST.json")
+    p.add_argument("--attestation", type=Path, metavar="A.json", help="the data holder's answer")
+    p.add_argument("--now", help="evaluation time, RFC 3339 (default: now)")
+    p.add_argument("--schemas", type=Path, metavar="DIR")
+    p.add_argument("--rulesets", type=Path, metavar="DIR")
+
+    p = sub.add_parser("publish", help="turn JSON lines into encoded records on a topic")
+    p.add_argument("--broker", required=True, metavar="kafka://HOST:PORT")
+    p.add_argument("--topic", required=True)
+    p.add_argument("--kind", choices=["request", "attestation"], default="request")
+    p.add_argument("file", metavar="FILE.jsonl", help="JSON lines, or - for standard input")
+    p.add_argument("--schemas", type=Path, metavar="DIR")
+    p.add_argument("--rulesets", type=Path, metavar="DIR")
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """One Settings object from flags plus environment."""
+    kafka: dict[str, Any] = {}
+    pipeline: dict[str, Any] = {}
+    metrics: dict[str, Any] = {}
+    top: dict[str, Any] = {}
+
+    def put(target: dict[str, Any], key: str, attr: str) -> None:
+        value = getattr(args, attr, None)
+        if value is not None:
+            target[key] = value
+
+    put(kafka, "broker", "broker")
+    put(kafka, "partitions", "partitions")
+    put(kafka, "session_timeout_s", "session_timeout")
+    put(pipeline, "schemas_dir", "schemas")
+    put(pipeline, "rulesets_dir", "rulesets")
+    put(pipeline, "app_id", "app_id")
+    put(pipeline, "topic_prefix", "topic_prefix")
+    put(pipeline, "attestation_timeout_s", "attestation_timeout")
+    put(metrics, "host", "metrics_host")
+    put(metrics, "port", "metrics_port")
+    if getattr(args, "no_metrics", False):
+        metrics["enabled"] = False
+    put(top, "log_level", "log_level")
+    for name, group in (("kafka", kafka), ("pipeline", pipeline), ("metrics", metrics)):
+        if group:
+            top[name] = group
+    return Settings(**top)
+
+
+def _cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    from crossbound.checker import check_request
+
+    now = datetime.now(UTC)
+    if args.now:
+        try:
+            now = datetime.fromisoformat(args.now.replace("Z", "+00:00"))
+        except ValueError:
+            raise InputError(f"--now: not an RFC 3339 timestamp: {args.now!r}") from None
+        if now.tzinfo is None:
+            raise InputError("--now needs a time zone, e.g. 2026-11-24T09:00:00Z")
+    result = check_request(settings, args.scenario, args.request, args.attestation, now)
+    print(json.dumps(result, indent=2, sort_keys=True))
+    return 0
+
+
+def _cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
+    from crossbound.publish import publish_lines
+
+    if args.file == "-":
+        lines = sys.stdin.read().splitlines()
+    else:
+        try:
+            lines = Path(args.file).read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise InputError(f"{args.file}: {exc.strerror}") from None
+    count = asyncio.run(publish_lines(settings, args.topic, args.kind, lines))
+    print(f"published {count} {args.kind}(s) to {args.topic}", file=sys.stderr)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``crossbound`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "broker":
+            from crossbound.broker import find_tansu_binary, run_broker
+
+            base = Settings()
+            return run_broker(args.port, find_tansu_binary(base.tansu_bin))
+        settings = settings_from_args(args)
+        if args.command == "worker":
+            from crossbound.worker import run_worker
+
+            return run_worker(settings)
+        if args.command == "demo":
+            from crossbound.demo import run_demo
+
+            return run_demo(settings, count=args.count, as_json=args.json, keep_running=args.keep_running, seed=args.seed)
+        if args.command == "check":
+            return _cmd_check(args, settings)
+        if args.command == "publish":
+            return _cmd_publish(args, settings)
+    except ValidationError as exc:
+        print(f"crossbound: bad setting: {exc}", file=sys.stderr)
+        return 2
+    except (ConfigError, InputError) as exc:
+        print(f"crossbound: {exc}", file=sys.stderr)
+        return 2
+    except CrossboundError as exc:
+        print(f"crossbound: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    parser.error(f"unknown command {args.command}")
+    return 2  # pragma: no cover
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""Run the pipeline's logic without a broker, for integrators' tests and ours.
+
+``Harness`` holds the same state the worker keeps in its Faust tables (plain dicts here), routes the
+processor's internal records (quota checks, timeouts) back into it like the worker's agents do, and
+collects everything published to the public topics, decoded::
+
+    h = Harness.from_dirs()                          # the shipped schemas and rule sets
+    h.send_request(request_json)                     # JSON form, as in `crossbound check`
+    h.send_attestation(attestation_json)
+    h.advance(31)                                    # move the clock: attestation timeouts fire
+    [v] = h.verdicts("hk")
+
+The clock is the harness's own (``h.now``), so timeouts and freshness are deterministic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from crossbound.codec import Codec, SchemaRegistry
+from crossbound.jsonform import attestation_from_json, request_from_json
+from crossbound.metrics import Metrics
+from crossbound.paths import default_rulesets_dir, default_schemas_dir
+from crossbound.pipeline.processor import Processor
+from crossbound.pipeline.records import Incoming, Outgoing
+from crossbound.rules import Catalogue, load_catalogue
+from crossbound.topics import Topics
+
+__all__ = ["Harness", "Published"]
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """A record the pipeline published, with its decoded value."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    record: dict[str, Any]
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+@dataclass
+class Harness:
+    """The processor with in-memory state and a controllable clock."""
+
+    codec: Codec
+    catalogue: Catalogue
+    now: float = 1_790_000_000.0
+    attestation_timeout_s: float = 30.0
+    topics: Topics = field(default_factory=Topics)
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    pending: dict[bytes, bytes] = field(default_factory=dict)
+    answered: dict[bytes, bytes] = field(default_factory=dict)
+    usage: dict[bytes, bytes] = field(default_factory=dict)
+    published: list[Published] = field(default_factory=list)
+    _offsets: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.metrics = Metrics(self.registry)
+        self.processor = Processor(
+            self.codec,
+            self.catalogue,
+            self.metrics,
+            self.topics,
+            attestation_timeout_s=self.attestation_timeout_s,
+            clock=lambda: self.now,
+        )
+
+    @classmethod
+    def from_dirs(cls, schemas: Path | None = None, rulesets: Path | None = None, **kwargs: Any) -> Harness:
+        """A harness over schema and rule-set directories (default: the shipped ones)."""
+        registry = SchemaRegistry.load(schemas or default_schemas_dir())
+        codec = Codec(registry)
+        return cls(codec, load_catalogue(rulesets or default_rulesets_dir(), registry), **kwargs)
+
+    # -- input ----------------------------------------------------------------------------------
+
+    def send(self, topic: str, key: bytes | None, value: bytes | None, partition: int = 0) -> list[Published]:
+        """Feed one raw record, as the worker's main agent would receive it; returns what it published."""
+        offset = self._offsets.get(topic, 0)
+        self._offsets[topic] = offset + 1
+        rec = Incoming(topic, partition, offset, key, value, int(self.now * 1000))
+        try:
+            outs = self.processor.handle(rec, self.pending, self.answered)
+        except Exception as exc:  # noqa: BLE001  the worker's policy hook, reproduced
+            outs = self.processor.internal_error(rec, exc)
+        return self._route(outs)
+
+    def encode_request(self, request: Mapping[str, Any]) -> tuple[bytes, bytes]:
+        """Key and value of a request given in JSON form."""
+        record = request_from_json(request, self.codec, self.catalogue)
+        return record["request_id"].encode(), self.codec.encode("core/request", record)
+
+    def send_request(self, request: Mapping[str, Any], side: str | None = None) -> list[Published]:
+        """Publish a request (JSON form) on its requester side's requests topic."""
+        key, value = self.encode_request(request)
+        side = side or str(request["requester_side"]).lower()
+        return self.send(self.topics.requests(side), key, value)
+
+    def send_attestation(self, attestation: Mapping[str, Any], side: str | None = None) -> list[Published]:
+        """Publish an attestation (JSON form) on its attester side's attestations topic."""
+        record = attestation_from_json(attestation, self.codec, self.catalogue)
+        side = side or str(attestation["attester_side"]).lower()
+        value = self.codec.encode("core/attestation", record)
+        return self.send(self.topics.attestations(side), record["request_id"].encode(), value)
+
+    def advance(self, seconds: float) -> list[Published]:
+        """Move the clock forward and run the sweeper, as the worker's timer does."""
+        self.now += seconds
+        outs = list(self.processor.sweep(list(self.pending.items()), list(self.answered.items())))
+        return self._route(outs)
+
+    # -- routing --------------------------------------------------------------------------------
+
+    def _route(self, outs: list[Outgoing]) -> list[Published]:
+        published: list[Published] = []
+        queue = list(outs)
+        while queue:
+            out = queue.pop(0)
+            offset = self._offsets.get(out.topic, 0)
+            self._offsets[out.topic] = offset + 1
+            rec = Incoming(out.topic, out.partition or 0, offset, out.key, out.value, int(self.now * 1000))
+            if out.topic == self.topics.quota:
+                queue.extend(self.processor.on_quota(rec, self.usage))
+            elif out.topic == self.topics.control:
+                queue.extend(self.processor.handle(rec, self.pending, self.answered))
+            else:
+                item = Published(out.topic, out.key, out.value, self.codec.decode(out.value)[1], out.headers)
+                self.published.append(item)
+                published.append(item)
+        return published
+
+    # -- output ---------------------------------------------------------------------------------
+
+    def on(self, topic: str) -> list[dict[str, Any]]:
+        """Decoded records published to ``topic`` so far."""
+        return [p.record for p in self.published if p.topic == topic]
+
+    def verdicts(self, side: str) -> list[dict[str, Any]]:
+        """Verdicts published for ``side``'s requests."""
+        return self.on(self.topics.verdicts(side))
+
+    def dead_letters(self, side: str) -> list[dict[str, Any]]:
+        """Dead letters kept on ``side``."""
+        return self.on(self.topics.deadletter(side))
+
+    def attestation_requests(self, side: str) -> list[dict[str, Any]]:
+        """Attestation requests sent to ``side``."""
+        return self.on(self.topics.attestation_requests(side))

@@ -1,0 +1,117 @@
+"""Start a worker: load and check everything first, then run Faust until stopped.
+
+Order of start-up, so that a bad file fails before anything connects:
+
+1. parse every schema (and check every older version against the current one);
+2. load and compile every rule file;
+3. start the embedded Tansu broker when no ``--broker`` is given;
+4. create the topics explicitly with the configured partition count;
+5. serve ``/metrics``; run the Faust worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import timedelta
+
+from prometheus_client import CollectorRegistry
+
+from crossbound import __version__
+from crossbound.broker import EmbeddedBroker, apply_tansu_workarounds, ensure_topics, find_tansu_binary
+from crossbound.codec import Codec, SchemaRegistry
+from crossbound.metrics import Metrics, serve_metrics
+from crossbound.pipeline.processor import Processor
+from crossbound.rules import Catalogue, load_catalogue
+from crossbound.settings import Settings
+from crossbound.topics import Topics
+
+__all__ = ["Components", "load_components", "run_worker"]
+
+
+@dataclass(frozen=True, slots=True)
+class Components:
+    """What a worker is made of, built once from the settings."""
+
+    codec: Codec
+    catalogue: Catalogue
+    topics: Topics
+
+
+def load_components(settings: Settings) -> Components:
+    """Parse schemas and compile rule sets; raises ConfigError naming the file and the fault."""
+    pipe = settings.pipeline
+    registry = SchemaRegistry.load(pipe.schemas_dir)
+    codec = Codec(registry, max_record_bytes=pipe.max_record_bytes)
+    catalogue = load_catalogue(pipe.rulesets_dir, registry, timedelta(seconds=pipe.clock_skew_s))
+    return Components(codec, catalogue, Topics(pipe.topic_prefix, pipe.app_id))
+
+
+def _quiet_loggers(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for name in ("aiokafka", "faust", "mode", "kafka"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
+def run_worker(settings: Settings) -> int:
+    """Run the production worker in this process until SIGINT/SIGTERM; returns the exit code."""
+    import faust
+
+    components = load_components(settings)
+    _quiet_loggers(settings.log_level)
+    with ExitStack() as stack:
+        if settings.kafka.broker is None:
+            broker = stack.enter_context(EmbeddedBroker(binary=find_tansu_binary(settings.tansu_bin)))
+            bootstrap = broker.bootstrap
+            print(f"crossbound: embedded Tansu broker on {broker.url}", file=sys.stderr, flush=True)
+        else:
+            bootstrap = settings.kafka.bootstrap_servers
+        compat = settings.kafka.compat_tansu
+        if compat is None:
+            compat = settings.kafka.broker is None
+        if compat:
+            apply_tansu_workarounds()
+        names = dict.fromkeys(components.topics.all(), settings.kafka.partitions)
+        asyncio.run(ensure_topics(bootstrap, names))
+        registry = CollectorRegistry()
+        metrics = Metrics(registry)
+        metrics.set_build_info(__version__)
+        for rs in components.catalogue.scenarios.values():
+            metrics.set_ruleset_info(rs.scenario_id, rs.version, rs.digest)
+        if settings.metrics.enabled:
+            server = serve_metrics(registry, settings.metrics.host, settings.metrics.port)
+            stack.callback(server.close)
+            print(f"crossbound: metrics on {server.url}", file=sys.stderr, flush=True)
+        processor = Processor(
+            components.codec,
+            components.catalogue,
+            metrics,
+            components.topics,
+            attestation_timeout_s=settings.pipeline.attestation_timeout_s,
+            dedupe_retention_s=settings.pipeline.dedupe_retention_s,
+        )
+        from crossbound.app import build_app
+
+        app = build_app(settings, processor, metrics, bootstrap)
+        try:
+            import uvloop
+
+            asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+        except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+            pass
+        worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
+        _quiet_loggers(settings.log_level)
+        print(
+            f"crossbound: worker {settings.pipeline.app_id} on {bootstrap}, "
+            f"{len(components.catalogue.scenarios)} scenarios",
+            file=sys.stderr,
+            flush=True,
+        )
+        try:
+            worker.execute_from_commandline()
+        except SystemExit as exc:
+            return int(exc.code or 0)
+    return 0
