@@ -250,16 +250,15 @@ def lei_with_check(body18: str) -> str:
     return f"{body18.upper()}{98 - n % 97:02d}"
 
 
+_LUHN_DOUBLED: Final = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
+
+
 def random_unionpay_card(rng: random.Random) -> str:
     """A synthetic UnionPay card number: prefix 62, 16 or 19 digits, Luhn check digit."""
-    length = rng.choice((16, 19))
-    body = "62" + "".join(str(rng.randrange(10)) for _ in range(length - 3))
-    total = 0
-    for i, d in enumerate(reversed(body)):
-        v = int(d)
-        if i % 2 == 0:  # these positions are doubled once the check digit is appended
-            v = v * 2 - 9 if v > 4 else v * 2
-        total += v
+    width = rng.choice((13, 16))
+    body = f"62{rng.randrange(10**width):0{width}d}"
+    # From the right, the body's 1st, 3rd, ... digits are doubled once the check digit is appended.
+    total = sum(_LUHN_DOUBLED[int(d)] for d in body[-1::-2]) + sum(int(d) for d in body[-2::-2])
     return body + str((10 - total % 10) % 10)
 
 
@@ -500,7 +499,7 @@ class Traffic:
             "hmac_key_id": _HMAC_KEY_ID,
             "nonce": base.nonce,
             "consent": {
-                "consent_id": f"CNS-{base.nonce[:16].upper()}",
+                "consent_id": f"cns-{base.nonce[:4]}-{base.nonce[4:8]}-{base.nonce[8:12]}",
                 "subject_ref_hmac": subject_ref_hmac,
                 "purpose_codes": purposes,
                 "recipient_inst": dict(base.requester),

@@ -1,0 +1,375 @@
+"""Unit tests of crossbound.simulate: every scenario and variant through the in-memory Harness."""
+
+from __future__ import annotations
+
+import hmac
+import random
+import re
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from crossbound import identifiers
+from crossbound.codec import Codec, SchemaRegistry
+from crossbound.paths import default_rulesets_dir, default_schemas_dir
+from crossbound.rules import Catalogue, load_catalogue
+from crossbound.simulate import (
+    DEFAULT_WEIGHTS,
+    SCENARIOS,
+    VARIANTS,
+    Case,
+    Traffic,
+    hmac_identifier,
+    lei_with_check,
+    normalise_identifier,
+    random_cn_resident_id,
+    random_hkid,
+    random_unionpay_card,
+    random_uscc,
+    uscc_with_check,
+)
+from crossbound.testing import Harness, Published
+
+NOW = 1_795_000_000.0  # 2026-11-18T07:46:40Z
+TIMEOUT_S = 30.0
+PER_VARIANT = 30  # enough draws to hit every sub-kind of a variant
+
+
+@pytest.fixture(scope="module")
+def loaded() -> tuple[Codec, Catalogue]:
+    registry = SchemaRegistry.load(default_schemas_dir())
+    return Codec(registry), load_catalogue(default_rulesets_dir(), registry)
+
+
+@pytest.fixture
+def harness(loaded: tuple[Codec, Catalogue]) -> Harness:
+    codec, catalogue = loaded
+    return Harness(codec, catalogue, now=NOW, attestation_timeout_s=TIMEOUT_S)
+
+
+def _run(h: Harness, case: Case, now: float) -> tuple[str, list[str], dict[str, list[Published]]]:
+    """Play one case; returns (outcome or DEADLETTER, codes or [reason], what each step published)."""
+    h.now = now
+    side = case.requester_side.lower()
+    steps: dict[str, list[Published]] = {}
+    if case.raw is not None:
+        steps["raw"] = h.send(h.topics.requests(side), case.key, case.raw)
+    else:
+        assert case.request is not None
+        steps["request"] = h.send_request(case.request)
+        if case.attestation is not None:
+            steps["attestation"] = h.send_attestation(case.attestation)
+        if case.variant == "late":
+            steps["timeout"] = h.advance(TIMEOUT_S + 1)
+    published = [p for ps in steps.values() for p in ps]
+    dead = [p.record for p in published if p.topic == h.topics.deadletter(side)]
+    if dead:
+        assert len(dead) == 1
+        return "DEADLETTER", [dead[0]["reason"]], steps
+    verdicts = [p.record for p in published if p.topic == h.topics.verdicts(side)]
+    assert len(verdicts) == 1, [p.topic for p in published]
+    return verdicts[0]["outcome"], [f["code"] for f in verdicts[0]["findings"]], steps
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_every_scenario_and_variant_reaches_its_expected_outcome(
+    harness: Harness, scenario: str, variant: str
+) -> None:
+    traffic = Traffic(seed=100 * SCENARIOS.index(scenario) + VARIANTS.index(variant), now=NOW)
+    seen_codes: set[tuple[str, ...]] = set()
+    for _ in range(PER_VARIANT):
+        case = traffic.case(scenario, variant)
+        assert case.scenario_id == scenario
+        assert case.variant == variant
+        outcome, codes, steps = _run(harness, case, traffic.now)
+        assert outcome == case.expected, (case.expected_codes, codes)
+        assert set(case.expected_codes) <= set(codes), (case.expected_codes, codes)
+        seen_codes.add(case.expected_codes)
+        ask = harness.topics.attestation_requests(case.attester_side.lower())
+        if variant == "valid":
+            assert outcome == "ACCEPT"
+        elif variant == "review":
+            assert outcome == "REVIEW"
+        elif variant == "invalid":
+            # Decided at the request stage: no attestation was asked for, none is needed.
+            assert outcome == "REJECT"
+            assert case.attestation is None
+            assert not any(p.topic == ask for p in steps["request"])
+        elif variant == "mismatch":
+            assert outcome == "REJECT"
+            assert "DIGEST_MISMATCH" in codes
+            assert any(p.topic == ask for p in steps["request"])
+        elif variant == "late":
+            assert case.attestation is None
+            assert codes == ["ATTESTATION_TIMEOUT"]
+            assert outcome == "REJECT"
+        else:
+            assert case.request is None
+            assert case.attestation is None
+            assert outcome == "DEADLETTER"
+    if variant in ("invalid", "undecodable") or (
+        variant == "review" and scenario != "payment_connect_northbound"
+    ):
+        assert len(seen_codes) > 1, "the variant should vary how it fails"
+
+
+def test_case_envelope_and_attestation_agree() -> None:
+    traffic = Traffic(seed=7, now=NOW)
+    created = datetime.fromtimestamp(NOW, UTC)
+    for scenario in SCENARIOS:
+        for variant in ("valid", "review", "mismatch"):
+            case = traffic.case(scenario, variant)
+            req, att = case.request, case.attestation
+            assert req is not None
+            assert att is not None
+            assert uuid.UUID(req["request_id"]).version == 4
+            assert re.fullmatch(r"[0-9a-f]{32}", req["nonce"])
+            assert datetime.fromisoformat(req["created_at"]) == created
+            assert datetime.fromisoformat(req["expires_at"]) == created + timedelta(hours=1)
+            assert req["digest_alg"] == "SHA256"
+            assert req["hmac_key_id"] == "demo-2026"
+            consent = req["consent"]
+            assert consent["recipient_inst"]["id"] == req["requester_inst"]["id"]
+            assert consent["separate_xb_consent"] is True
+            assert consent["legal_basis"] == "CONSENT"
+            assert consent["withdrawn"] is False
+            assert att["request_id"] == req["request_id"]
+            assert att["attester_side"] == req["attester_side"] == case.attester_side
+            assert att["attester_inst"] == req["attester_inst"]
+            assert att["status"] == "FOUND"
+            assert datetime.fromisoformat(att["attested_at"]) == created
+
+
+def test_valid_attestations_repeat_the_request_digests() -> None:
+    traffic = Traffic(seed=3, now=NOW)
+    pairs = {
+        "sb_corporate_credit_report": ("report_digest", "legal_rep_id_hmac"),
+        "nb_hk_resident_consumer_credit": ("credit_report_digest", "hkid_hmac"),
+        "payment_connect_northbound": ("payee_acct_hmac",),
+    }
+    for scenario, fields in pairs.items():
+        case = traffic.case(scenario, "valid")
+        assert case.request is not None
+        assert case.attestation is not None
+        for name in fields:
+            assert case.request["payload"][name] == case.attestation["payload"][name]
+
+
+def test_the_seeded_mix_is_reproducible() -> None:
+    first = [(c.request_id, c.variant, c.scenario_id) for c in Traffic(seed=42, now=NOW).mix(300)]
+    again = [(c.request_id, c.variant, c.scenario_id) for c in Traffic(seed=42, now=NOW + 999).mix(300)]
+    other = [(c.request_id, c.variant, c.scenario_id) for c in Traffic(seed=43, now=NOW).mix(300)]
+    assert first == again
+    assert first != other
+    assert len({rid for rid, _, _ in first}) == 300
+
+
+def test_the_default_mix_follows_the_weights() -> None:
+    n = 6000
+    cases = list(Traffic(seed=1, now=NOW).mix(n))
+    variants = Counter(c.variant for c in cases)
+    for variant, weight in DEFAULT_WEIGHTS.items():
+        assert abs(variants[variant] / n - weight) < 0.03, (variant, variants[variant])
+    scenarios = Counter(c.scenario_id for c in cases)
+    assert set(scenarios) == set(SCENARIOS)
+    assert min(scenarios.values()) > n / 3 * 0.9
+
+
+def test_mix_with_chosen_scenarios_and_weights() -> None:
+    cases = list(
+        Traffic(seed=5, now=NOW).mix(50, scenarios=["payment_connect_northbound"], weights={"late": 1})
+    )
+    assert {(c.scenario_id, c.variant) for c in cases} == {("payment_connect_northbound", "late")}
+    with pytest.raises(ValueError, match="unknown variants"):
+        list(Traffic().mix(1, weights={"bogus": 1.0}))
+    with pytest.raises(ValueError, match="not all zero"):
+        list(Traffic().mix(1, weights={"valid": 0.0}))
+    with pytest.raises(ValueError, match="unknown scenario"):
+        list(Traffic().mix(1, scenarios=["nope"]))
+    with pytest.raises(ValueError, match="unknown scenario"):
+        Traffic().case("nope", "valid")
+    with pytest.raises(ValueError, match="unknown variant"):
+        Traffic().case("payment_connect_northbound", "nope")
+
+
+def test_a_whole_mix_through_one_harness(harness: Harness) -> None:
+    traffic = Traffic(seed=11, now=NOW)
+    outcomes: Counter[str] = Counter()
+    late: list[Case] = []
+    for case in traffic.mix(600):
+        if case.variant == "late":
+            late.append(case)  # their timeouts are all fired together below
+            harness.send_request(case.request or {})
+            continue
+        outcome, codes, _ = _run(harness, case, traffic.now)
+        assert outcome == case.expected, (case.variant, case.expected_codes, codes)
+        assert set(case.expected_codes) <= set(codes)
+        outcomes[outcome] += 1
+    fired = harness.advance(TIMEOUT_S + 1)
+    late_ids = {c.request_id for c in late}
+    timed_out = [p.record for p in fired if p.topic.endswith(".verdicts")]
+    assert {v["request_id"] for v in timed_out} == late_ids
+    assert all(v["outcome"] == "REJECT" for v in timed_out)
+    assert set(outcomes) == {"ACCEPT", "REVIEW", "REJECT", "DEADLETTER"}
+
+
+def test_payments_for_one_payer_hit_the_day_limit(harness: Harness) -> None:
+    traffic = Traffic(seed=9, now=NOW)
+    cases = traffic.payments_for_one_payer(3, 4000)
+    reqs = [c.request for c in cases]
+    assert all(r is not None for r in reqs)
+    assert len({r["payload"]["payer_hkid_hmac"] for r in reqs if r}) == 1
+    assert len({(r["requester_inst"]["scheme"], r["requester_inst"]["id"]) for r in reqs if r}) == 1
+    assert len({r["request_id"] for r in reqs if r}) == 3
+    assert [c.expected for c in cases] == ["ACCEPT", "ACCEPT", "REJECT"]
+    results = [_run(harness, c, traffic.now)[:2] for c in cases]
+    assert [o for o, _ in results] == ["ACCEPT", "ACCEPT", "REJECT"]
+    assert "LIMIT_EXCEEDED" in results[2][1]
+    assert not results[0][1]
+    assert not results[1][1]
+    # Another payer at the same moment is not affected.
+    [other] = traffic.payments_for_one_payer(1, 4000)
+    assert _run(harness, other, traffic.now)[0] == "ACCEPT"
+
+
+def test_valid_payments_of_fresh_payers_never_hit_a_limit(harness: Harness) -> None:
+    traffic = Traffic(seed=12, now=NOW)
+    for _ in range(60):
+        case = traffic.case("payment_connect_northbound", "valid")
+        outcome, codes, _ = _run(harness, case, traffic.now)
+        assert outcome == "ACCEPT", codes
+
+
+# -- no clear personal identifiers --------------------------------------------------------------------
+
+_PI_PATTERNS = {
+    "hkid": re.compile(r"[A-Z]{1,2}[0-9]{6}\(?[0-9A]\)?"),
+    "cn_id": re.compile(r"[0-9]{17}[0-9Xx]"),
+    "card": re.compile(r"[0-9]{16,19}"),
+    "phone": re.compile(r"\+(?:86|852)[0-9]{8,11}"),
+}
+_INSTITUTION_KEYS = frozenset({"requester_inst", "attester_inst", "recipient_inst"})
+
+
+def _strings(obj: Any, skip: frozenset[str]) -> Iterator[str]:
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if k not in skip:
+                yield from _strings(v, skip)
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from _strings(v, skip)
+    elif isinstance(obj, str):
+        yield obj
+
+
+def _pi_hits(value: str) -> list[str]:
+    hits = [name for name, rx in _PI_PATTERNS.items() if rx.fullmatch(value)]
+    for name, rx in _PI_PATTERNS.items():
+        # Also inside longer text, when not merely part of a longer run of letters/digits (hex digests).
+        bounded = re.compile(rf"(?<![0-9A-Za-z]){rx.pattern}(?![0-9A-Za-z])")
+        if bounded.search(value):
+            hits.append(name)
+    return hits
+
+
+def test_no_case_carries_a_clear_personal_identifier() -> None:
+    traffic = Traffic(seed=21, now=NOW)
+    checked = 0
+    for case in traffic.mix(3000, weights={v: 1.0 for v in VARIANTS if v != "undecodable"}):
+        for doc in (case.request, case.attestation):
+            for value in _strings(doc, _INSTITUTION_KEYS):
+                assert not _pi_hits(value), (case.scenario_id, case.variant, _pi_hits(value))
+                checked += 1
+    assert checked > 50_000
+
+
+def test_the_pi_check_would_catch_clear_identifiers() -> None:
+    rng = random.Random(0)
+    assert "hkid" in _pi_hits(random_hkid(rng))
+    assert "hkid" in _pi_hits("A123456(3)")
+    assert "cn_id" in _pi_hits(random_cn_resident_id(rng))
+    assert "card" in _pi_hits(random_unionpay_card(rng))
+    assert "phone" in _pi_hits("call +85291234567")
+
+
+# -- identifiers and HMACs ------------------------------------------------------------------------------
+
+
+def test_hmac_matches_the_scenarios_md_vectors() -> None:
+    key = b"demo-pair-key-2026"
+    assert normalise_identifier("a123456(3)") == "A1234563"
+    assert (
+        hmac_identifier(key, "A123456(3)")
+        == "0c0a9b67a2273f74cb7f33a6af831bc2ffb1dc0c294047c22473b7eb1d6e06ba"
+    )
+    assert hmac_identifier(key, "11010519491231002x") == (
+        "cdd3a1886aaaf266852a0eee454232f5476b7bbadc95a2683f2814cac88d69a0"
+    )
+
+
+def test_generated_identifiers_are_valid() -> None:
+    rng = random.Random(1)
+    for _ in range(2000):
+        assert identifiers.is_valid("hkid", random_hkid(rng))
+        assert identifiers.is_valid("cn_resident_id", random_cn_resident_id(rng))
+        permit = random_cn_resident_id(rng, "810000")
+        assert permit.startswith("810000")
+        assert identifiers.is_valid("cn_resident_id", permit)
+        card = random_unionpay_card(rng)
+        assert identifiers.is_valid("unionpay_card", card)
+        uscc = random_uscc(rng)
+        res = identifiers.check("uscc", uscc)
+        assert res.valid
+        assert res.warnings == ()
+        assert not re.fullmatch(r"[0-9]{17}[0-9X]", uscc)
+    assert uscc_with_check("9144030012345678") == "91440300123456788M"
+    assert lei_with_check("5493001KJTIIGC8Y1R") == "5493001KJTIIGC8Y1R12"
+    assert lei_with_check("254900HKCNSZDVP001") == "254900HKCNSZDVP00122"
+
+
+def test_institutions_pass_their_checks() -> None:
+    scheme_kind = {"LEI": "lei", "BIC": "bic", "USCC": "uscc", "HK_BRN": "hk_brn"}
+    traffic = Traffic(seed=4, now=NOW)
+    seen: set[tuple[str, str]] = set()
+    for case in traffic.mix(500, weights={"valid": 1.0}):
+        assert case.request is not None
+        for name in ("requester_inst", "attester_inst"):
+            inst = case.request[name]
+            seen.add((inst["scheme"], inst["id"]))
+            res = identifiers.check(scheme_kind[inst["scheme"]], inst["id"])
+            assert res.valid
+            assert res.warnings == ()
+            side = case.request[name.replace("_inst", "_side")]
+            assert inst["city"] == "HK" if side == "HK" else re.fullmatch(r"[0-9]{6}", inst["city"])
+    assert {s for s, _ in seen} == set(scheme_kind)
+
+
+def test_identifier_fields_are_hmacs_under_the_pair_key() -> None:
+    key = b"another-pair-key"
+    traffic = Traffic(seed=2, now=NOW, pair_key=key)
+    default = Traffic(seed=2, now=NOW)
+    a = traffic.case("payment_connect_northbound", "valid").request
+    b = default.case("payment_connect_northbound", "valid").request
+    assert a is not None
+    assert b is not None
+    assert a["request_id"] == b["request_id"]  # same draws ...
+    assert not hmac.compare_digest(
+        a["payload"]["payer_hkid_hmac"], b["payload"]["payer_hkid_hmac"]
+    )  # other key
+
+
+def test_undecodable_bytes_vary() -> None:
+    traffic = Traffic(seed=8, now=NOW)
+    reasons: Counter[tuple[str, ...]] = Counter()
+    for _ in range(90):
+        case = traffic.case("sb_corporate_credit_report", "undecodable")
+        assert case.raw is not None
+        assert case.key is not None
+        reasons[case.expected_codes] += 1
+    assert set(reasons) == {("bad_magic",), ("unknown_schema",), ("undecodable",)}
