@@ -91,7 +91,6 @@ _REQUEST_LIFETIME_S: Final = 3600.0
 # Payment Connect northbound limits (rulesets/payment_connect_northbound.toml, PCN-03/04/05).
 _PCN_DAY_LIMIT: Final = Decimal("10000")
 _PCN_YEAR_LIMIT: Final = Decimal("200000")
-_PCN_SAME_NAME_DAY_LIMIT: Final = Decimal("80000")
 _NBCC_REVIEW_LIMIT: Final = 300_000  # NBCC-06
 _GBA_CITIES: Final = (
     "440100",

@@ -164,7 +164,8 @@ def payload_samples() -> dict[str, dict[str, Any]]:
 def core_samples(codec: Codec) -> dict[str, dict[str, Any]]:
     payloads = payload_samples()
     inner = codec.encode(
-        "scenarios/sb_corporate_credit_report/request", payloads["scenarios/sb_corporate_credit_report/request"]
+        "scenarios/sb_corporate_credit_report/request",
+        payloads["scenarios/sb_corporate_credit_report/request"],
     )
     inner_att = codec.encode(
         "scenarios/sb_corporate_credit_report/attestation",
@@ -231,10 +232,18 @@ def core_samples(codec: Codec) -> dict[str, dict[str, Any]]:
             "attester_side": "SZ",
             "outcome": "REVIEW",
             "findings": [
-                {"rule_id": "SBCCR-07", "severity": "REVIEW", "field": "attestation.entity_status",
-                 "code": "ENTITY_STATUS"},
-                {"rule_id": "SBCCR-09", "severity": "WARN", "field": "payload.facility_ccy",
-                 "code": "CNH_NORMALISED"},
+                {
+                    "rule_id": "SBCCR-07",
+                    "severity": "REVIEW",
+                    "field": "attestation.entity_status",
+                    "code": "ENTITY_STATUS",
+                },
+                {
+                    "rule_id": "SBCCR-09",
+                    "severity": "WARN",
+                    "field": "payload.facility_ccy",
+                    "code": "CNH_NORMALISED",
+                },
             ],
             "attested": {"entity_status": "ABNORMAL_OPERATION_LIST"},
             "request_created_at": T0,
@@ -260,7 +269,9 @@ def core_samples(codec: Codec) -> dict[str, dict[str, Any]]:
 
 def internal_samples(codec: Codec) -> dict[str, dict[str, Any]]:
     request_value = codec.encode("core/request", core_samples(codec)["core/request"])
-    stored = [{"rule_id": "SBCCR-09", "severity": "WARN", "field": "payload.facility_ccy", "code": "CNH_NORMALISED"}]
+    stored = [
+        {"rule_id": "SBCCR-09", "severity": "WARN", "field": "payload.facility_ccy", "code": "CNH_NORMALISED"}
+    ]
     return {
         "internal/control": {"kind": "TIMEOUT", "request_id": "r-1", "issued_at": 1_790_000_000_123},
         "internal/pending_request": {
@@ -284,7 +295,10 @@ def internal_samples(codec: Codec) -> dict[str, dict[str, Any]]:
             "source_partition": 5,
         },
         "internal/quota_usage": {
-            "windows": {"PCN-03": {"period": 20240, "total": "9999.99"}, "PCN-04": {"period": 2025, "total": "15000"}}
+            "windows": {
+                "PCN-03": {"period": 20240, "total": "9999.99"},
+                "PCN-04": {"period": 2025, "total": "15000"},
+            }
         },
     }
 
@@ -367,7 +381,9 @@ def test_spec_vector_null_bytes_literally() -> None:
 
 
 @pytest.mark.parametrize("subject", EXPECTED_SUBJECTS)
-def test_real_schema_fingerprints_match_independent_computation(registry: SchemaRegistry, subject: str) -> None:
+def test_real_schema_fingerprints_match_independent_computation(
+    registry: SchemaRegistry, subject: str
+) -> None:
     ver = registry.current(subject)
     raw = json.loads(ver.path.read_text(encoding="utf-8"))
     canonical = to_parsing_canonical_form(parse_schema(raw, named_schemas={}))
@@ -520,8 +536,19 @@ def test_too_large_message_has_no_payload(registry: SchemaRegistry) -> None:
         b"Obj\x01" + bytes(20),  # Avro object container file
         b'{"request_id": "x"}',  # JSON
     ],
-    ids=["empty", "hello", "c3-only", "marker-only", "short-header", "confluent-v0", "confluent-v1",
-         "version-2", "swapped", "ocf", "json"],
+    ids=[
+        "empty",
+        "hello",
+        "c3-only",
+        "marker-only",
+        "short-header",
+        "confluent-v0",
+        "confluent-v1",
+        "version-2",
+        "swapped",
+        "ocf",
+        "json",
+    ],
 )
 def test_bad_magic(codec: Codec, data: bytes) -> None:
     with pytest.raises(DecodeError) as err:
@@ -630,8 +657,11 @@ def _write(root: Path, rel: str, schema: dict[str, Any] | str) -> Path:
 
 def _payment(*extra: dict[str, Any], name: str = "Pay") -> dict[str, Any]:
     fields: list[dict[str, Any]] = [
-        {"name": "amount_hkd", "type": {"type": "bytes", "logicalType": "decimal", "precision": 18, "scale": 2},
-         "class": "C"},
+        {
+            "name": "amount_hkd",
+            "type": {"type": "bytes", "logicalType": "decimal", "precision": 18, "scale": 2},
+            "class": "C",
+        },
         {"name": "payer_hmac", "type": "string", "class": "D"},
     ]
     return {"type": "record", "name": name, "namespace": "t.scenarios", "fields": [*fields, *extra]}
@@ -645,8 +675,10 @@ def test_evolution_added_field_with_default(tmp_path: Path) -> None:
     _write(
         tmp_path,
         "scenarios/demo/request.v2.avsc",
-        _payment({"name": "channel", "type": "string", "default": "FPS", "class": "C"},
-                 {"name": "flagged", "type": ["null", "boolean"], "default": None, "class": "B"}),
+        _payment(
+            {"name": "channel", "type": "string", "default": "FPS", "class": "C"},
+            {"name": "flagged", "type": ["null", "boolean"], "default": None, "class": "B"},
+        ),
     )
     registry = SchemaRegistry.load(tmp_path)
     codec = Codec(registry)
@@ -661,8 +693,9 @@ def test_evolution_added_field_with_default(tmp_path: Path) -> None:
     assert writer is v1
     assert record == {"amount_hkd": Decimal("12.50"), "payer_hmac": HEX_A, "channel": "FPS", "flagged": None}
 
-    new = codec.encode(SUBJECT, {"amount_hkd": Decimal("1.00"), "payer_hmac": HEX_B, "channel": "IBPS",
-                                 "flagged": True})
+    new = codec.encode(
+        SUBJECT, {"amount_hkd": Decimal("1.00"), "payer_hmac": HEX_B, "channel": "IBPS", "flagged": True}
+    )
     assert new[2:10] == v2.fingerprint
     writer, record = codec.decode(new)
     assert writer is v2
@@ -672,8 +705,11 @@ def test_evolution_added_field_with_default(tmp_path: Path) -> None:
 
 def test_evolution_added_field_without_default_fails(tmp_path: Path) -> None:
     _write(tmp_path, "scenarios/demo/request.v1.avsc", _payment())
-    v2 = _write(tmp_path, "scenarios/demo/request.v2.avsc",
-                _payment({"name": "channel", "type": "string", "class": "C"}))
+    v2 = _write(
+        tmp_path,
+        "scenarios/demo/request.v2.avsc",
+        _payment({"name": "channel", "type": "string", "class": "C"}),
+    )
     with pytest.raises(SchemaError) as err:
         SchemaRegistry.load(tmp_path)
     assert err.value.path == str(v2)
@@ -683,7 +719,9 @@ def test_evolution_added_field_without_default_fails(tmp_path: Path) -> None:
 
 def test_evolution_removed_field_is_fine(tmp_path: Path) -> None:
     # Removing a field is backward compatible: the reader ignores it in old records.
-    _write(tmp_path, "scenarios/demo/request.v1.avsc", _payment({"name": "note", "type": "string", "class": "C"}))
+    _write(
+        tmp_path, "scenarios/demo/request.v1.avsc", _payment({"name": "note", "type": "string", "class": "C"})
+    )
     _write(tmp_path, "scenarios/demo/request.v2.avsc", _payment())
     registry = SchemaRegistry.load(tmp_path)
     v1 = registry.versions(SUBJECT)[0]
@@ -693,10 +731,16 @@ def test_evolution_removed_field_is_fine(tmp_path: Path) -> None:
 
 
 def test_evolution_type_change_fails(tmp_path: Path) -> None:
-    _write(tmp_path, "core/thing.v1.avsc",
-           {"type": "record", "name": "Thing", "fields": [{"name": "n", "type": "string"}]})
-    v2 = _write(tmp_path, "core/thing.v2.avsc",
-                {"type": "record", "name": "Thing", "fields": [{"name": "n", "type": "int"}]})
+    _write(
+        tmp_path,
+        "core/thing.v1.avsc",
+        {"type": "record", "name": "Thing", "fields": [{"name": "n", "type": "string"}]},
+    )
+    v2 = _write(
+        tmp_path,
+        "core/thing.v2.avsc",
+        {"type": "record", "name": "Thing", "fields": [{"name": "n", "type": "int"}]},
+    )
     with pytest.raises(SchemaError) as err:
         SchemaRegistry.load(tmp_path)
     assert err.value.path == str(v2)
@@ -704,8 +748,11 @@ def test_evolution_type_change_fails(tmp_path: Path) -> None:
 
 def test_evolution_record_rename_fails(tmp_path: Path) -> None:
     _write(tmp_path, "scenarios/demo/request.v1.avsc", _payment())
-    v2 = _write(tmp_path, "scenarios/demo/request.v2.avsc",
-                _payment({"name": "x", "type": "string", "default": "", "class": "C"}, name="Payment"))
+    v2 = _write(
+        tmp_path,
+        "scenarios/demo/request.v2.avsc",
+        _payment({"name": "x", "type": "string", "default": "", "class": "C"}, name="Payment"),
+    )
     with pytest.raises(SchemaError) as err:
         SchemaRegistry.load(tmp_path)
     assert err.value.path == str(v2)
@@ -713,8 +760,11 @@ def test_evolution_record_rename_fails(tmp_path: Path) -> None:
 
 def test_version_gap_fails(tmp_path: Path) -> None:
     _write(tmp_path, "scenarios/demo/request.v1.avsc", _payment())
-    v3 = _write(tmp_path, "scenarios/demo/request.v3.avsc",
-                _payment({"name": "channel", "type": "string", "default": "FPS", "class": "C"}))
+    v3 = _write(
+        tmp_path,
+        "scenarios/demo/request.v3.avsc",
+        _payment({"name": "channel", "type": "string", "default": "FPS", "class": "C"}),
+    )
     with pytest.raises(SchemaError) as err:
         SchemaRegistry.load(tmp_path)
     assert err.value.path == str(v3)
@@ -728,8 +778,16 @@ def test_version_must_start_at_one(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["Request.v1.avsc", "request.v0.avsc", "request.avsc", "request.v1.1.avsc", "request-x.v1.avsc",
-             "request.V1.avsc", "1request.v1.avsc"],
+    "name",
+    [
+        "Request.v1.avsc",
+        "request.v0.avsc",
+        "request.avsc",
+        "request.v1.1.avsc",
+        "request-x.v1.avsc",
+        "request.V1.avsc",
+        "1request.v1.avsc",
+    ],
 )
 def test_bad_file_name(tmp_path: Path, name: str) -> None:
     bad = _write(tmp_path, f"scenarios/demo/{name}", _payment())
@@ -756,16 +814,20 @@ def test_top_level_must_be_a_record(tmp_path: Path) -> None:
 
 
 def test_invalid_avro_schema(tmp_path: Path) -> None:
-    bad = _write(tmp_path, "core/thing.v1.avsc",
-                 {"type": "record", "name": "Thing", "fields": [{"name": "x", "type": "no_such_type"}]})
+    bad = _write(
+        tmp_path,
+        "core/thing.v1.avsc",
+        {"type": "record", "name": "Thing", "fields": [{"name": "x", "type": "no_such_type"}]},
+    )
     with pytest.raises(SchemaError) as err:
         SchemaRegistry.load(tmp_path)
     assert err.value.path == str(bad)
 
 
 def test_scenario_field_without_class(tmp_path: Path) -> None:
-    bad = _write(tmp_path, "scenarios/demo/request.v1.avsc",
-                 _payment({"name": "payee_city_code", "type": "string"}))
+    bad = _write(
+        tmp_path, "scenarios/demo/request.v1.avsc", _payment({"name": "payee_city_code", "type": "string"})
+    )
     with pytest.raises(SchemaError) as err:
         SchemaRegistry.load(tmp_path)
     assert err.value.path == str(bad)
@@ -773,8 +835,11 @@ def test_scenario_field_without_class(tmp_path: Path) -> None:
 
 
 def test_scenario_field_with_unknown_class(tmp_path: Path) -> None:
-    bad = _write(tmp_path, "scenarios/demo/request.v1.avsc",
-                 _payment({"name": "payee_city_code", "type": "string", "class": "X"}))
+    bad = _write(
+        tmp_path,
+        "scenarios/demo/request.v1.avsc",
+        _payment({"name": "payee_city_code", "type": "string", "class": "X"}),
+    )
     with pytest.raises(SchemaError) as err:
         SchemaRegistry.load(tmp_path)
     assert err.value.path == str(bad)
@@ -782,8 +847,11 @@ def test_scenario_field_with_unknown_class(tmp_path: Path) -> None:
 
 
 def test_class_d_on_boolean(tmp_path: Path) -> None:
-    bad = _write(tmp_path, "scenarios/demo/attestation.v1.avsc",
-                 _payment({"name": "is_holder", "type": "boolean", "class": "D"}))
+    bad = _write(
+        tmp_path,
+        "scenarios/demo/attestation.v1.avsc",
+        _payment({"name": "is_holder", "type": "boolean", "class": "D"}),
+    )
     with pytest.raises(SchemaError) as err:
         SchemaRegistry.load(tmp_path)
     assert err.value.path == str(bad)
@@ -791,8 +859,11 @@ def test_class_d_on_boolean(tmp_path: Path) -> None:
 
 
 def test_class_b_on_string(tmp_path: Path) -> None:
-    bad = _write(tmp_path, "scenarios/demo/attestation.v1.avsc",
-                 _payment({"name": "name_in_clear", "type": "string", "class": "B"}))
+    bad = _write(
+        tmp_path,
+        "scenarios/demo/attestation.v1.avsc",
+        _payment({"name": "name_in_clear", "type": "string", "class": "B"}),
+    )
     with pytest.raises(SchemaError) as err:
         SchemaRegistry.load(tmp_path)
     assert err.value.path == str(bad)
@@ -800,10 +871,15 @@ def test_class_b_on_string(tmp_path: Path) -> None:
 
 
 def test_class_d_on_optional_string_and_string_array_is_fine(tmp_path: Path) -> None:
-    _write(tmp_path, "scenarios/demo/request.v1.avsc",
-           _payment({"name": "permit_hmac", "type": ["null", "string"], "default": None, "class": "D"},
-                    {"name": "doc_digests", "type": {"type": "array", "items": "string"}, "class": "D"},
-                    {"name": "band", "type": "int", "class": "B"}))
+    _write(
+        tmp_path,
+        "scenarios/demo/request.v1.avsc",
+        _payment(
+            {"name": "permit_hmac", "type": ["null", "string"], "default": None, "class": "D"},
+            {"name": "doc_digests", "type": {"type": "array", "items": "string"}, "class": "D"},
+            {"name": "band", "type": "int", "class": "B"},
+        ),
+    )
     classes = SchemaRegistry.load(tmp_path).current(SUBJECT).field_classes
     assert classes["permit_hmac"] == "D"
     assert classes["doc_digests"] == "D"
@@ -812,24 +888,36 @@ def test_class_d_on_optional_string_and_string_array_is_fine(tmp_path: Path) -> 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="BUG: registry._check_field_classes accepts class D on any array (items not checked to be strings)",
+    reason="BUG: registry._check_field_classes accepts class D on any array "
+    "(items not checked to be strings)",
 )
 def test_class_d_on_array_of_ints(tmp_path: Path) -> None:
-    bad = _write(tmp_path, "scenarios/demo/request.v1.avsc",
-                 _payment({"name": "raw_amounts", "type": {"type": "array", "items": "int"}, "class": "D"}))
+    bad = _write(
+        tmp_path,
+        "scenarios/demo/request.v1.avsc",
+        _payment({"name": "raw_amounts", "type": {"type": "array", "items": "int"}, "class": "D"}),
+    )
     with pytest.raises(SchemaError) as err:
         SchemaRegistry.load(tmp_path)
     assert err.value.path == str(bad)
 
 
 def test_non_scenario_schemas_need_no_class(tmp_path: Path) -> None:
-    _write(tmp_path, "core/thing.v1.avsc", {"type": "record", "name": "Thing", "fields": [{"name": "n", "type": "int"}]})
+    _write(
+        tmp_path,
+        "core/thing.v1.avsc",
+        {"type": "record", "name": "Thing", "fields": [{"name": "n", "type": "int"}]},
+    )
     ver = SchemaRegistry.load(tmp_path).current("core/thing")
     assert dict(ver.field_classes) == {}
 
 
 def test_top_level_file_subject_has_no_directory(tmp_path: Path) -> None:
-    _write(tmp_path, "thing.v1.avsc", {"type": "record", "name": "Thing", "fields": [{"name": "n", "type": "int"}]})
+    _write(
+        tmp_path,
+        "thing.v1.avsc",
+        {"type": "record", "name": "Thing", "fields": [{"name": "n", "type": "int"}]},
+    )
     assert SchemaRegistry.load(tmp_path).subjects == ["thing"]
 
 
@@ -858,7 +946,9 @@ def test_copy_of_real_schemas_with_a_new_version_round_trips(tmp_path: Path) -> 
     shutil.copytree(SCHEMAS, root)
     subject = "scenarios/payment_connect_northbound/request"
     raw = json.loads((root / f"{subject}.v1.avsc").read_text(encoding="utf-8"))
-    raw["fields"].append({"name": "fps_proxy_hmac", "type": ["null", "string"], "default": None, "class": "D"})
+    raw["fields"].append(
+        {"name": "fps_proxy_hmac", "type": ["null", "string"], "default": None, "class": "D"}
+    )
     _write(root, f"{subject}.v2.avsc", raw)
     registry = SchemaRegistry.load(root)
     codec = Codec(registry)

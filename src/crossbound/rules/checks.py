@@ -33,7 +33,7 @@ import hmac
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -44,6 +44,7 @@ from crossbound.rules.model import CheckFn, Context
 
 __all__ = ["CHECKS", "CheckEnv", "compile_cel", "getter"]
 
+LOCAL_TZ = timezone(timedelta(hours=8), "UTC+8")  # Hong Kong and Shenzhen: calendar days and limit windows
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _SCHEME_KIND = {"LEI": "lei", "BIC": "bic", "USCC": "uscc", "HK_BRN": "hk_brn"}
 CEL_ROOTS = frozenset({"request", "payload", "attestation", "consent", "now"})
@@ -89,14 +90,6 @@ def _getters(fields: Sequence[str], at_least: int = 1) -> list[tuple[str, Getter
     if len(fields) < at_least:
         raise ValueError(f"needs at least {at_least} field(s)")
     return [(f, getter(f)) for f in fields]
-
-
-def _as_datetime(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    return None
 
 
 def _required(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
@@ -233,11 +226,13 @@ def _institution(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv
 
 
 def _freshness(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
+    """Dates are calendar days in Hong Kong / Shenzhen (UTC+8); timestamps are instants."""
     gets = _getters(fields)
     try:
-        max_age = timedelta(days=float(params["max_age_days"]))
+        max_days = float(params["max_age_days"])
     except (KeyError, TypeError, ValueError):
         raise ValueError("freshness needs a numeric params.max_age_days") from None
+    max_age = timedelta(days=max_days)
     skew = env.clock_skew
 
     def fn(ctx: Context) -> list[tuple[str, str]]:
@@ -246,13 +241,20 @@ def _freshness(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) 
             raw = g(ctx)
             if raw is None:
                 continue
-            when = _as_datetime(raw)
-            if when is None:
+            if isinstance(raw, datetime):
+                when = raw if raw.tzinfo else raw.replace(tzinfo=UTC)
+                if when > ctx.now + skew:
+                    out.append((f, "FUTURE_DATE"))
+                elif ctx.now - when > max_age:
+                    out.append((f, "STALE"))
+            elif isinstance(raw, date):
+                today = ctx.now.astimezone(LOCAL_TZ).date()
+                if raw > (ctx.now + skew).astimezone(LOCAL_TZ).date():
+                    out.append((f, "FUTURE_DATE"))
+                elif (today - raw).days > max_days:
+                    out.append((f, "STALE"))
+            else:
                 out.append((f, "NOT_A_DATE"))
-            elif when > ctx.now + skew:
-                out.append((f, "FUTURE_DATE"))
-            elif ctx.now - when > max_age:
-                out.append((f, "STALE"))
         return out
 
     return fn
@@ -366,7 +368,7 @@ def _scenario_version(fields: Sequence[str], params: Mapping[str, Any], env: Che
 
 def _cel_value(value: Any) -> Any:
     if isinstance(value, date) and not isinstance(value, datetime):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+        return datetime(value.year, value.month, value.day, tzinfo=LOCAL_TZ)
     return value
 
 
@@ -376,18 +378,29 @@ def _cel_mapping(obj: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return {k: _cel_value(v) for k, v in obj.items()}
 
 
-def cel_context(ctx: Context) -> dict[str, Any]:
-    """The CEL variables for a context, built once per context and shared by its CEL rules."""
-    if ctx.cel_cache is None:
-        request = _cel_mapping(ctx.request) or {}
-        ctx.cel_cache = {
-            "request": request,
-            "payload": _cel_mapping(ctx.payload) or {},
-            "attestation": _cel_mapping(ctx.attestation) or {},
-            "consent": request.get("consent") or {},
-            "now": ctx.now,
-        }
-    return ctx.cel_cache
+def _cel_root(ctx: Context, name: str) -> Any:
+    if name == "now":
+        return ctx.now
+    if name == "consent":
+        return _cel_mapping(ctx.request.get("consent")) or {}
+    return _cel_mapping(ctx.root(name)) or {}
+
+
+def cel_context(ctx: Context, roots: tuple[str, ...]) -> dict[str, Any]:
+    """The CEL variables a program reads, converted once per context and shared by its CEL rules.
+
+    Only the roots an expression references are converted: converting the whole envelope for a
+    rule that reads one payload field would cost ten times the evaluation.
+    """
+    cache = ctx.cel_cache
+    if cache is None:
+        cache = ctx.cel_cache = {}
+    for name in roots:
+        if name not in cache:
+            cache[name] = _cel_root(ctx, name)
+    if len(roots) == len(cache):
+        return cache
+    return {name: cache[name] for name in roots}
 
 
 def compile_cel(expr: str) -> Callable[[Context], Any]:
@@ -396,12 +409,13 @@ def compile_cel(expr: str) -> Callable[[Context], Any]:
         program = cel.compile(expr)
     except ValueError as exc:
         raise ValueError(f"CEL does not compile: {exc}") from None
-    unknown = set(program.variables()) - CEL_ROOTS
+    roots = tuple(program.variables())
+    unknown = set(roots) - CEL_ROOTS
     if unknown:
         raise ValueError(f"CEL reads unknown variables {sorted(unknown)}; allowed: {sorted(CEL_ROOTS)}")
 
     def run(ctx: Context) -> Any:
-        return program.execute(cel_context(ctx))
+        return program.execute(cel_context(ctx, roots))
 
     return run
 

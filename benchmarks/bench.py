@@ -1,0 +1,292 @@
+"""crossbound benchmark: one embedded broker, one run, figures printed; the last line is one JSON object.
+
+Phases (each on its own topics):
+
+1. passthrough: a bare aiokafka consume -> produce loop over preloaded 300-byte records (the ceiling);
+2. request-only: requests rejected at the request stage (no attestation), preloaded, one worker process;
+3. attested: valid requests whose data holders answer at once (this script plays them), one worker;
+4. latency: attested requests at a paced rate; latency = request created_at -> verdict decided_at.
+
+Throughput of the pipeline phases is measured from the verdicts' own ``decided_at`` stamps (first to
+last), so worker start-up is not counted. Worker CPU per verdict comes from /proc (user + system).
+
+    python benchmarks/bench.py [--passthrough N] [--requests N] [--attested N] [--rate R] [--seconds S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from crossbound.broker import EmbeddedBroker, ensure_topics
+from crossbound.codec import Codec, SchemaRegistry
+from crossbound.demo import start_worker_process, stop_process
+from crossbound.jsonform import attestation_from_json, request_from_json
+from crossbound.paths import default_rulesets_dir, default_schemas_dir
+from crossbound.rules import load_catalogue
+from crossbound.simulate import Traffic
+from crossbound.topics import SIDES, Topics
+
+SCENARIOS = ("sb_corporate_credit_report", "nb_hk_resident_consumer_credit", "payment_connect_northbound")
+PARTITIONS = 4
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def passthrough(bootstrap: str, n: int) -> float:
+    src, dst = f"bench-src-{uuid.uuid4().hex[:6]}", f"bench-dst-{uuid.uuid4().hex[:6]}"
+    await ensure_topics(bootstrap, {src: PARTITIONS, dst: PARTITIONS})
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=262_144)
+    await producer.start()
+    value = os.urandom(150).hex().encode()  # 300 bytes
+    for i in range(n):
+        await producer.send(src, value=value, key=str(i).encode())
+    await producer.flush()
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, max_partition_fetch_bytes=4 * 1024 * 1024
+    )
+    await consumer.start()
+    tps = [TopicPartition(src, p) for p in range(PARTITIONS)]
+    consumer.assign(tps)
+    await consumer.seek_to_beginning(*tps)
+    seen = 0
+    start = time.perf_counter()
+    while seen < n:
+        batch = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+        for messages in batch.values():
+            for msg in messages:
+                await producer.send(dst, value=msg.value, key=msg.key)
+            seen += len(messages)
+    await producer.flush()
+    elapsed = time.perf_counter() - start
+    await consumer.stop()
+    await producer.stop()
+    return n / elapsed
+
+
+class Phase:
+    """One worker process on fresh topics, plus the bench's institutions and data holders."""
+
+    def __init__(self, broker: EmbeddedBroker, codec: Codec, catalogue: Any, name: str) -> None:
+        tag = uuid.uuid4().hex[:6]
+        self.broker = broker
+        self.codec = codec
+        self.catalogue = catalogue
+        self.topics = Topics(prefix=f"{name}{tag}.", app_id=f"bench{tag}")
+        self.log = Path(tempfile.mkdtemp(prefix="crossbound-bench-")) / "worker.log"
+        self.answers: dict[bytes, tuple[str, bytes]] = {}
+        self.verdicts: list[dict[str, Any]] = []
+        self.worker: Any = None
+
+    def encode(self, case: Any, created_ms: int | None = None) -> tuple[str, bytes, bytes]:
+        req = dict(case.request)
+        if created_ms is not None:
+            req["created_at"] = created_ms
+            req["expires_at"] = created_ms + 3_600_000
+        record = request_from_json(req, self.codec, self.catalogue)
+        key = record["request_id"].encode()
+        if case.attestation is not None:
+            att = attestation_from_json(case.attestation, self.codec, self.catalogue)
+            side = str(case.attestation["attester_side"]).lower()
+            self.answers[key] = (self.topics.attestations(side), self.codec.encode("core/attestation", att))
+        side = str(case.request["requester_side"]).lower()
+        return self.topics.requests(side), key, self.codec.encode("core/request", record)
+
+    async def start_worker(self) -> None:
+        await ensure_topics(self.broker.bootstrap, dict.fromkeys(self.topics.all(), PARTITIONS))
+        self.worker = start_worker_process(
+            self.broker.url,
+            metrics_port=free_port(),
+            log_path=self.log,
+            extra=["--app-id", self.topics.app_id, "--topic-prefix", self.topics.prefix, "--attestation-timeout", "30"],
+        )
+
+    def stop(self) -> None:
+        if self.worker is not None:
+            stop_process(self.worker)
+
+    async def holders(self, producer: AIOKafkaProducer, stop: asyncio.Event) -> None:
+        consumer = AIOKafkaConsumer(
+            *[self.topics.attestation_requests(s) for s in SIDES],
+            bootstrap_servers=self.broker.bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        try:
+            while not stop.is_set():
+                batch = await consumer.getmany(timeout_ms=100, max_records=5000)
+                for tp, messages in batch.items():
+                    for msg in messages:
+                        answer = self.answers.get(msg.key)
+                        if answer is not None:
+                            await producer.send(answer[0], value=answer[1], key=msg.key, partition=tp.partition)
+        finally:
+            await consumer.stop()
+
+    async def collect(self, n: int, stop: asyncio.Event, timeout_s: float) -> None:
+        consumer = AIOKafkaConsumer(
+            *[self.topics.verdicts(s) for s in SIDES],
+            bootstrap_servers=self.broker.bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        end = time.monotonic() + timeout_s
+        try:
+            while len(self.verdicts) < n and time.monotonic() < end:
+                batch = await consumer.getmany(timeout_ms=200, max_records=10_000)
+                for messages in batch.values():
+                    self.verdicts.extend(self.codec.decode(m.value)[1] for m in messages)
+        finally:
+            stop.set()
+            await consumer.stop()
+        if len(self.verdicts) < n:
+            raise SystemExit(f"only {len(self.verdicts)} of {n} verdicts; worker log: {self.log}")
+
+    def rate(self) -> float:
+        stamps = sorted(v["decided_at"].timestamp() for v in self.verdicts)
+        return (len(stamps) - 1) / max(1e-9, stamps[-1] - stamps[0])
+
+
+async def backlog_phase(phase: Phase, records: list[tuple[str, bytes, bytes]]) -> tuple[float, float]:
+    """Preload, start the worker, drain; returns (verdicts/s, worker CPU µs per verdict)."""
+    producer = AIOKafkaProducer(bootstrap_servers=phase.broker.bootstrap, linger_ms=5, max_batch_size=262_144)
+    await producer.start()
+    for topic, key, value in records:
+        await producer.send(topic, value=value, key=key)
+    await producer.flush()
+    await phase.start_worker()
+    cpu0 = 0.0
+    stop = asyncio.Event()
+    holders = asyncio.create_task(phase.holders(producer, stop))
+    try:
+        await phase.collect(len(records), stop, timeout_s=600)
+        cpu = cpu_seconds(phase.worker.pid) - cpu0
+    finally:
+        stop.set()
+        await holders
+        await producer.stop()
+        phase.stop()
+    return phase.rate(), cpu / len(records) * 1e6
+
+
+async def latency_phase(phase: Phase, traffic: Traffic, rate: float, seconds: float) -> list[float]:
+    producer = AIOKafkaProducer(bootstrap_servers=phase.broker.bootstrap, linger_ms=0)
+    await producer.start()
+    await phase.start_worker()
+    stop = asyncio.Event()
+    holders = asyncio.create_task(phase.holders(producer, stop))
+    n = int(rate * seconds)
+    cases = [traffic.case(SCENARIOS[i % 3], "valid") for i in range(n)]
+    collector = asyncio.create_task(phase.collect(n + 1, stop, timeout_s=seconds + 120))
+    try:
+        # warm-up: one request, wait for its verdict, so worker start-up is not in the latencies
+        warm = phase.encode(traffic.case(SCENARIOS[0], "valid"), int(time.time() * 1000))
+        await producer.send_and_wait(warm[0], value=warm[2], key=warm[1])
+        while not phase.verdicts:
+            await asyncio.sleep(0.05)
+        start = time.perf_counter()
+        for i, case in enumerate(cases):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            topic, key, value = phase.encode(case, int(time.time() * 1000))
+            await producer.send(topic, value=value, key=key)
+        await collector
+    finally:
+        stop.set()
+        await holders
+        await producer.stop()
+        phase.stop()
+    measured = phase.verdicts[1:]
+    return [(v["decided_at"] - v["request_created_at"]).total_seconds() * 1000 for v in measured]
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    codec = Codec(SchemaRegistry.load(default_schemas_dir()))
+    catalogue = load_catalogue(default_rulesets_dir(), codec.registry)
+    traffic = Traffic(seed=2026)
+    with EmbeddedBroker() as broker:
+        print(f"broker {broker.url}; {os.cpu_count()} CPUs", flush=True)
+        bare = await passthrough(broker.bootstrap, args.passthrough)
+        print(f"passthrough (bare aiokafka consume->produce, {args.passthrough} x 300 B): {bare:,.0f} msg/s", flush=True)
+
+        phase = Phase(broker, codec, catalogue, "ro")
+        records = [phase.encode(traffic.case(SCENARIOS[i % 3], "invalid")) for i in range(args.requests)]
+        ro_rate, ro_cpu = await backlog_phase(phase, records)
+        print(
+            f"request-only ({args.requests} rejected at the request stage): {ro_rate:,.0f} verdicts/s, "
+            f"{ro_rate / bare:.1%} of passthrough, worker CPU {ro_cpu:.0f} us/verdict",
+            flush=True,
+        )
+
+        phase = Phase(broker, codec, catalogue, "at")
+        records = [phase.encode(traffic.case(SCENARIOS[i % 3], "valid")) for i in range(args.attested)]
+        at_rate, at_cpu = await backlog_phase(phase, records)
+        outcomes = {o: sum(v["outcome"] == o for v in phase.verdicts) for o in ("ACCEPT", "REVIEW", "REJECT")}
+        print(
+            f"attested ({args.attested} valid, data holders answering): {at_rate:,.0f} verdicts/s, "
+            f"{at_rate / bare:.1%} of passthrough, worker CPU {at_cpu:.0f} us/verdict, outcomes {outcomes}",
+            flush=True,
+        )
+
+        phase = Phase(broker, codec, catalogue, "lt")
+        lat = await latency_phase(phase, traffic, args.rate, args.seconds)
+        p50, p99 = pct(lat, 0.5), pct(lat, 0.99)
+        print(
+            f"latency (attested, {args.rate:g}/s for {args.seconds:g} s, created_at -> decided_at): "
+            f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, mean {statistics.fmean(lat):.1f} ms",
+            flush=True,
+        )
+    return {
+        "passthrough_msgs_per_s": round(bare),
+        "request_only_verdicts_per_s": round(ro_rate),
+        "attested_verdicts_per_s": round(at_rate),
+        "request_only_ratio": round(ro_rate / bare, 4),
+        "attested_ratio": round(at_rate / bare, 4),
+        "request_only_worker_cpu_us_per_verdict": round(ro_cpu),
+        "attested_worker_cpu_us_per_verdict": round(at_cpu),
+        "latency_ms_p50": round(p50, 1),
+        "latency_ms_p99": round(p99, 1),
+        "latency_rate_per_s": args.rate,
+        "counts": {"passthrough": args.passthrough, "request_only": args.requests, "attested": args.attested},
+    }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--passthrough", type=int, default=200_000)
+    parser.add_argument("--requests", type=int, default=30_000)
+    parser.add_argument("--attested", type=int, default=15_000)
+    parser.add_argument("--rate", type=float, default=300.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    figures = asyncio.run(main(parser.parse_args()))
+    print(json.dumps(figures, sort_keys=True))
+    sys.exit(0)
