@@ -886,11 +886,6 @@ def test_class_d_on_optional_string_and_string_array_is_fine(tmp_path: Path) -> 
     assert classes["band"] == "B"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: registry._check_field_classes accepts class D on any array "
-    "(items not checked to be strings)",
-)
 def test_class_d_on_array_of_ints(tmp_path: Path) -> None:
     bad = _write(
         tmp_path,

@@ -69,7 +69,10 @@ def _check_field_classes(path: Path, raw: dict[str, Any]) -> dict[str, str]:
             raise SchemaError(path, f"field {name!r} must declare \"class\": one of {sorted(FIELD_CLASSES)}")
         base = _non_null(fld["type"])
         type_name = base.get("type") if isinstance(base, dict) else base
-        if cls == "D" and type_name not in ("string", "array"):
+        d_ok = type_name == "string" or (
+            type_name == "array" and isinstance(base, dict) and _non_null(base.get("items")) == "string"
+        )
+        if cls == "D" and not d_ok:
             raise SchemaError(path, f"field {name!r} is class D (digest) and must be a string or array of strings")
         if cls == "B" and type_name not in ("boolean", "enum", "int", "array"):
             raise SchemaError(path, f"field {name!r} is class B and must be a boolean, an enum or an int band")

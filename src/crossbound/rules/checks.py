@@ -42,7 +42,7 @@ import cel
 from crossbound import identifiers
 from crossbound.rules.model import CheckFn, Context
 
-__all__ = ["CHECKS", "CheckEnv", "compile_cel", "getter"]
+__all__ = ["CHECKS", "CelProgram", "CheckEnv", "compile_cel", "getter"]
 
 LOCAL_TZ = timezone(timedelta(hours=8), "UTC+8")  # Hong Kong and Shenzhen: calendar days and limit windows
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -144,7 +144,9 @@ def _range(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> C
             v = g(ctx)
             if v is None or isinstance(v, bool):
                 continue
-            if isinstance(v, Decimal):
+            if v != v:  # NaN: no comparison holds, so it would pass every range
+                out.append((f, "NOT_A_NUMBER"))
+            elif isinstance(v, Decimal):
                 if lo is not None and v < lo:
                     out.append((f, "BELOW_MIN"))
                 elif hi is not None and v > hi:
@@ -158,12 +160,21 @@ def _range(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> C
     return fn
 
 
+def _value_list(params: Mapping[str, Any], name: str) -> list[Any]:
+    values = params[name]
+    if not isinstance(values, list) or not values:
+        raise ValueError(f"params.{name} must be a non-empty list")
+    if not all(isinstance(v, str | bool | int) for v in values):
+        raise ValueError(f"params.{name} must list strings, booleans or integers")
+    return values
+
+
 def _enum(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
     gets = _getters(fields)
     if ("values" in params) == ("forbidden" in params):
         raise ValueError("enum needs exactly one of params.values or params.forbidden")
-    allowed = frozenset(params.get("values", ()))
-    forbidden = frozenset(params.get("forbidden", ()))
+    allowed = frozenset(_value_list(params, "values")) if "values" in params else frozenset()
+    forbidden = frozenset(_value_list(params, "forbidden")) if "forbidden" in params else frozenset()
     code = str(params.get("code", "NOT_ALLOWED"))
 
     def fn(ctx: Context) -> list[tuple[str, str]]:
@@ -193,7 +204,7 @@ def _identifier(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv)
             v = g(ctx)
             if v is None:
                 continue
-            res = identifiers.check(kind, str(v), today=ctx.now.date())
+            res = identifiers.check(kind, str(v), today=ctx.now.astimezone(LOCAL_TZ).date())
             if warning is None:
                 if not res.valid:
                     out.append((f, f"{prefix}_{res.code}"))
@@ -217,7 +228,7 @@ def _institution(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv
             if kind is None:
                 out.append((f, "INSTITUTION_SCHEME"))
                 continue
-            res = identifiers.check(kind, str(inst.get("id", "")), today=ctx.now.date())
+            res = identifiers.check(kind, str(inst.get("id", "")), today=ctx.now.astimezone(LOCAL_TZ).date())
             if not res.valid:
                 out.append((f, f"INSTITUTION_{kind.upper()}_{res.code}"))
         return out
@@ -281,11 +292,11 @@ def _request_window(fields: Sequence[str], params: Mapping[str, Any], env: Check
 
 
 def _consent(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
-    purposes = frozenset(params.get("purposes", ()))
+    purposes = frozenset(_value_list(params, "purposes")) if "purposes" in params else frozenset()
     purpose_get = getter(str(params["purpose_field"])) if "purpose_field" in params else None
     need_xb = bool(params.get("require_separate_xb", False))
     check_recipient = bool(params.get("check_recipient", True))
-    allowed_bases = frozenset(params.get("legal_bases", ()))
+    allowed_bases = frozenset(_value_list(params, "legal_bases")) if "legal_bases" in params else frozenset()
     f = "request.consent"
 
     def fn(ctx: Context) -> list[tuple[str, str]]:
@@ -351,7 +362,7 @@ def _digest_match(fields: Sequence[str], params: Mapping[str, Any], env: CheckEn
         if isinstance(a, list) or isinstance(b, list):
             same = sorted(a if isinstance(a, list) else [a]) == sorted(b if isinstance(b, list) else [b])
         else:
-            same = hmac.compare_digest(str(a), str(b))
+            same = hmac.compare_digest(str(a).encode(), str(b).encode())
         return [] if same else [(f, "DIGEST_MISMATCH")]
 
     return fn
@@ -403,21 +414,29 @@ def cel_context(ctx: Context, roots: tuple[str, ...]) -> dict[str, Any]:
     return {name: cache[name] for name in roots}
 
 
-def compile_cel(expr: str) -> Callable[[Context], Any]:
+class CelProgram:
+    """A CEL expression compiled once; call it with a context."""
+
+    __slots__ = ("expr", "program", "roots")
+
+    def __init__(self, expr: str) -> None:
+        try:
+            self.program = cel.compile(expr)
+        except ValueError as exc:
+            raise ValueError(f"CEL does not compile: {exc}") from None
+        self.expr = expr
+        self.roots: tuple[str, ...] = tuple(self.program.variables())
+        unknown = set(self.roots) - CEL_ROOTS
+        if unknown:
+            raise ValueError(f"CEL reads unknown variables {sorted(unknown)}; allowed: {sorted(CEL_ROOTS)}")
+
+    def __call__(self, ctx: Context) -> Any:
+        return self.program.execute(cel_context(ctx, self.roots))
+
+
+def compile_cel(expr: str) -> CelProgram:
     """Compile a CEL expression once; the result evaluates it against a context."""
-    try:
-        program = cel.compile(expr)
-    except ValueError as exc:
-        raise ValueError(f"CEL does not compile: {exc}") from None
-    roots = tuple(program.variables())
-    unknown = set(roots) - CEL_ROOTS
-    if unknown:
-        raise ValueError(f"CEL reads unknown variables {sorted(unknown)}; allowed: {sorted(CEL_ROOTS)}")
-
-    def run(ctx: Context) -> Any:
-        return program.execute(cel_context(ctx, roots))
-
-    return run
+    return CelProgram(expr)
 
 
 def _cel(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:

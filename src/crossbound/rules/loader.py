@@ -137,7 +137,10 @@ class _Compiler:
             raise self.fail("fields must be a list of field paths", rule_id)
         for f in fields:
             self.check_path(f, stage, rule_id)
-        params = dict(raw.get("params", {}))
+        raw_params = raw.get("params", {})
+        if not isinstance(raw_params, dict):
+            raise self.fail("params must be a table", rule_id)
+        params = dict(raw_params)
         for key in ("purpose_field", "against", "key", "amount"):
             if key in params:
                 self.check_path(str(params[key]), stage, rule_id)
@@ -146,11 +149,22 @@ class _Compiler:
         try:
             fn = CHECKS[check](fields, params, env)
             when: WhenFn | None = None
+            programs = []
+            if check == "cel" and "expr" in params:
+                programs.append(compile_cel(str(params["expr"])))
             if "when" in raw:
                 run = compile_cel(str(raw["when"]))
+                programs.append(run)
 
                 def when(ctx: Any, _run: Any = run) -> bool:
-                    return _run(ctx) is True
+                    result = _run(ctx)
+                    if not isinstance(result, bool):
+                        raise TypeError("`when` did not return a boolean")
+                    return result
+
+            for prog in programs:
+                if stage == "request" and "attestation" in prog.roots:
+                    raise ValueError("CEL reads `attestation`, which is not known in stage request")
 
         except ValueError as exc:
             raise self.fail(str(exc), rule_id) from None
