@@ -1,21 +1,24 @@
-"""Faust wiring only: topics, tables, agents and the sweeper timer around a :class:`Processor`.
+"""Faust wiring only: topics, tables, agents and the sweeper timers around a :class:`Processor`.
 
 Agents:
 
-* ``validate`` consumes ``hk/sz.requests``, ``hk/sz.attestations`` and ``<app>.control`` as one
-  co-partitioned stream keyed by request_id, with the ``pending`` and ``answered`` tables;
+* ``validate`` consumes ``hk/sz.requests`` and ``hk/sz.attestations`` as one stream keyed by
+  request_id, with the ``pending`` and ``answered`` tables;
 * ``quota`` consumes ``<app>.quota`` (requests repartitioned by their limit key) with the
   ``quota_usage`` table.
 
-Everything an agent produces goes out with ``send_soon``; Faust flushes the producer before it commits
-offsets, so a record is never committed before its outputs are written (at-least-once).
+Both take events in batches (``take_events``): Faust's per-event cost is the bottleneck, and batching
+amortises part of it (measured in benchmarks/). Tables place each key by Kafka's murmur2 partitioner
+(``use_partitioner``), the same partitioner the inputs are checked against, so a batch, or the sweeper
+timer, can change them outside of a single event. Everything an agent produces goes out with
+Faust's producer; Faust flushes the producer before it commits offsets, so a record is never committed
+before its outputs are written (at-least-once).
 """
 
 from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +33,18 @@ from crossbound.topics import Topics
 __all__ = ["build_app"]
 
 log = logging.getLogger(__name__)
-_RAW: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
+_RAW: dict[str, Any] = {
+    "key_type": bytes,
+    "value_type": bytes,
+    "key_serializer": "raw",
+    "value_serializer": "raw",
+}
 
 
 def _raw_table(app: faust.App, name: str, partitions: int) -> Any:
-    table = app.Table(name, key_type=bytes, value_type=bytes, partitions=partitions)
+    table: Any = app.Table(
+        name, key_type=bytes, value_type=bytes, partitions=partitions, use_partitioner=True
+    )
     # Faust picks "json" for bytes; our keys and values are already bytes (request ids, Avro records).
     table.key_serializer = "raw"
     table.value_serializer = "raw"
@@ -71,54 +81,71 @@ def build_app(settings: Settings, processor: Processor, metrics: Metrics, bootst
     )
     inputs = app.topic(*topics.inputs(), partitions=partitions, **_RAW)
     quota_in = app.topic(topics.quota, partitions=partitions, **_RAW)
-    outputs = {name: app.topic(name, partitions=partitions, **_RAW) for name in topics.all()}
+    for name in topics.all():  # declared so Faust knows them; created beforehand by the worker
+        app.topic(name, partitions=partitions, **_RAW)
     pending = _raw_table(app, "pending", partitions)
     answered = _raw_table(app, "answered", partitions)
     usage = _raw_table(app, "quota_usage", partitions)
 
-    def emit(outs: list[Outgoing]) -> None:
+    async def emit(outs: list[Outgoing]) -> None:
+        # Straight to Faust's producer (not Topic.send_soon): the same aiokafka producer that Faust
+        # flushes before every offset commit, without a FutureMessage and buffer hop per record.
+        send = app.producer.send
         for out in outs:
-            outputs[out.topic].send_soon(
-                key=out.key, value=out.value, partition=out.partition, headers=list(out.headers) or None
-            )
+            await send(out.topic, out.key, out.value, out.partition, None, list(out.headers) or None)
 
     def incoming(event: Any) -> Incoming:
         msg = event.message
         ts = msg.timestamp
-        return Incoming(msg.topic, msg.partition, msg.offset, msg.key, msg.value, None if ts is None else int(ts * 1000))
+        return Incoming(
+            msg.topic, msg.partition, msg.offset, msg.key, msg.value, None if ts is None else int(ts * 1000)
+        )
+
+    batch, within = pipe.batch_size, pipe.batch_within_s
 
     @app.agent(inputs, name="validate")
-    async def validate(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-        async for event in stream.events():
-            rec = incoming(event)
-            try:
-                outs = processor.handle(rec, pending, answered)
-            except Exception as exc:  # noqa: BLE001  the one policy hook: count, dead-letter, go on
-                log.error("internal error on %s[%d]@%d: %s", rec.topic, rec.partition, rec.offset, type(exc).__name__)
-                outs = processor.internal_error(rec, exc)
-            emit(outs)
-            yield None
+    async def validate(stream: Any) -> None:
+        async for events in stream.take_events(batch, within=within):
+            for event in events:
+                rec = incoming(event)
+                try:
+                    outs = processor.handle(rec, pending, answered)
+                except Exception as exc:  # noqa: BLE001  the one policy hook: count, dead-letter, go on
+                    log.error(
+                        "internal error on %s[%d]@%d: %s",
+                        rec.topic,
+                        rec.partition,
+                        rec.offset,
+                        type(exc).__name__,
+                    )
+                    outs = processor.internal_error(rec, exc)
+                await emit(outs)
 
     @app.agent(quota_in, name="quota")
-    async def quota(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-        async for event in stream.events():
-            rec = incoming(event)
-            try:
-                outs = processor.on_quota(rec, usage)
-            except Exception as exc:  # noqa: BLE001  an internal record we wrote ourselves: a bug
-                log.error("internal error on %s[%d]@%d: %s", rec.topic, rec.partition, rec.offset, type(exc).__name__)
-                outs = []
-            emit(outs)
-            yield None
+    async def quota(stream: Any) -> None:
+        async for events in stream.take_events(batch, within=within):
+            for event in events:
+                rec = incoming(event)
+                try:
+                    outs = processor.on_quota(rec, usage)
+                except Exception as exc:  # noqa: BLE001  an internal record we wrote ourselves: a bug
+                    log.error(
+                        "internal error on %s[%d]@%d: %s",
+                        rec.topic,
+                        rec.partition,
+                        rec.offset,
+                        type(exc).__name__,
+                    )
+                    outs = []
+                await emit(outs)
 
     @app.timer(interval=pipe.sweep_interval_s)
     async def sweep() -> None:
-        pending_items = list(pending.items())
-        emit(list(processor.sweep(pending_items, ())))
-        metrics.set_pending(processor.pending_counts(v for _, v in pending_items))
+        await emit(processor.expire_pending(pending, answered))
+        metrics.set_pending(processor.pending_counts(pending.values()))
 
     @app.timer(interval=max(30.0, pipe.sweep_interval_s))
     async def forget() -> None:
-        emit(list(processor.sweep((), list(answered.items()))))
+        processor.forget_answered(answered)
 
     return app

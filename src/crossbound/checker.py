@@ -32,12 +32,16 @@ def check_request(
 
     Raises :class:`InputError` when the input cannot be evaluated (what the worker would dead-letter).
     """
-    harness = Harness.from_dirs(settings.pipeline.schemas_dir, settings.pipeline.rulesets_dir, now=now.timestamp())
+    harness = Harness.from_dirs(
+        settings.pipeline.schemas_dir, settings.pipeline.rulesets_dir, now=now.timestamp()
+    )
     request = _read_json(request_path)
     if not isinstance(request, dict):
         raise InputError(f"{request_path}: a request must be a JSON object")
     if scenario not in harness.catalogue.scenarios:
-        raise InputError(f"--scenario: unknown scenario {scenario!r}; known: {sorted(harness.catalogue.scenarios)}")
+        raise InputError(
+            f"--scenario: unknown scenario {scenario!r}; known: {sorted(harness.catalogue.scenarios)}"
+        )
     if request.get("scenario_id") != scenario:
         raise InputError(f"{request_path}: scenario_id is {request.get('scenario_id')!r}, not {scenario!r}")
     try:

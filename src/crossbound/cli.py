@@ -25,16 +25,22 @@ __all__ = ["build_parser", "main"]
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--broker", metavar="kafka://HOST:PORT", help="a running Kafka; default: start the embedded Tansu")
+    p.add_argument(
+        "--broker", metavar="kafka://HOST:PORT", help="a running Kafka; default: start the embedded Tansu"
+    )
     p.add_argument("--schemas", type=Path, metavar="DIR", help="schemas directory (default: the shipped one)")
-    p.add_argument("--rulesets", type=Path, metavar="DIR", help="rule-set directory (default: the shipped one)")
+    p.add_argument(
+        "--rulesets", type=Path, metavar="DIR", help="rule-set directory (default: the shipped one)"
+    )
 
 
 def _add_worker_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--partitions", type=int, help="partitions per topic (default 4)")
     p.add_argument("--app-id", help="Faust app id and consumer group (default crossbound)")
     p.add_argument("--topic-prefix", help="prefix of every topic name")
-    p.add_argument("--attestation-timeout", type=float, metavar="S", help="seconds to wait for an attestation")
+    p.add_argument(
+        "--attestation-timeout", type=float, metavar="S", help="seconds to wait for an attestation"
+    )
     p.add_argument("--metrics-host", help="address /metrics binds to (default 127.0.0.1)")
     p.add_argument("--metrics-port", type=int, help="port of /metrics (default 9464; 0 picks a free one)")
     p.add_argument("--no-metrics", action="store_true", help="do not serve /metrics")
@@ -59,7 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.add_argument("--count", type=int, default=600, help="requests to publish (default 600)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    p.add_argument("--keep-running", action="store_true", help="leave the pipeline and /metrics up afterwards")
+    p.add_argument(
+        "--keep-running", action="store_true", help="leave the pipeline and /metrics up afterwards"
+    )
     p.add_argument("--seed", type=int, default=7, help="seed of the simulated traffic")
     p.add_argument("--metrics-port", type=int, default=9464, help="port of the worker's /metrics")
 
@@ -161,7 +169,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             from crossbound.demo import run_demo
 
-            return run_demo(settings, count=args.count, as_json=args.json, keep_running=args.keep_running, seed=args.seed)
+            return run_demo(
+                settings, count=args.count, as_json=args.json, keep_running=args.keep_running, seed=args.seed
+            )
         if args.command == "check":
             return _cmd_check(args, settings)
         if args.command == "publish":

@@ -27,7 +27,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from crossbound.broker import EmbeddedBroker, ensure_topics, find_tansu_binary
+from crossbound.broker import EmbeddedBroker, apply_tansu_workarounds, ensure_topics, find_tansu_binary
 from crossbound.codec import Codec, SchemaRegistry
 from crossbound.errors import CrossboundError
 from crossbound.jsonform import attestation_from_json, request_from_json
@@ -161,7 +161,9 @@ class _Simulation:
                     for msg in messages:
                         answer = self.answers.get(msg.key)
                         if answer is not None:
-                            await producer.send(answer[0], value=answer[1], key=msg.key, partition=tp.partition)
+                            await producer.send(
+                                answer[0], value=answer[1], key=msg.key, partition=tp.partition
+                            )
         finally:
             await consumer.stop()
 
@@ -192,7 +194,10 @@ class _Simulation:
         producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=5, max_batch_size=262_144)
         await producer.start()
         try:
-            tasks = [asyncio.create_task(self._holders(producer, stop)), asyncio.create_task(self._collect(stop))]
+            tasks = [
+                asyncio.create_task(self._holders(producer, stop)),
+                asyncio.create_task(self._collect(stop)),
+            ]
             self.result.started = time.monotonic()
             for topic, key, value in self.requests:
                 await producer.send(topic, value=value, key=key)
@@ -203,7 +208,8 @@ class _Simulation:
                 if progress:
                     r = self.result
                     print(
-                        f"\r  published {r.published}  verdicts {len(r.verdicts)}  dead letters {len(r.dead_letters)}",
+                        f"\r  published {r.published}  verdicts {len(r.verdicts)}"
+                        f"  dead letters {len(r.dead_letters)}",
                         end="",
                         file=sys.stderr,
                         flush=True,
@@ -248,7 +254,10 @@ def summarise(sim: _Simulation, result: DemoResult, metrics_text: str | None) ->
         "unanswered": result.published - result.answered,
         "by_scenario": {s: dict(sorted(c.items())) for s, c in sorted(by_scenario.items())},
         "expected_matched": matched,
-        "latency_ms": {"p50": round(_percentile(latencies, 0.5), 1), "p99": round(_percentile(latencies, 0.99), 1)},
+        "latency_ms": {
+            "p50": round(_percentile(latencies, 0.5), 1),
+            "p99": round(_percentile(latencies, 0.99), 1),
+        },
         "throughput_per_s": round(result.answered / elapsed, 1),
         "elapsed_s": round(elapsed, 2),
         "attestation_timeout_s": DEMO_TIMEOUT_S,
@@ -272,11 +281,14 @@ def render(summary: dict[str, Any]) -> Iterator[str]:
     v = summary["verdicts"]
     yield ""
     yield (
-        f"published {summary['published']}: verdicts ACCEPT {v['ACCEPT']}, REVIEW {v['REVIEW']}, REJECT {v['REJECT']}; "
+        f"published {summary['published']}: verdicts ACCEPT {v['ACCEPT']}, REVIEW {v['REVIEW']}, "
+        f"REJECT {v['REJECT']}; "
         f"dead letters {summary['dead_letters']}; unanswered {summary['unanswered']}"
     )
     if summary["dead_letter_reasons"]:
-        yield "dead letters by reason: " + ", ".join(f"{k} {n}" for k, n in summary["dead_letter_reasons"].items())
+        yield "dead letters by reason: " + ", ".join(
+            f"{k} {n}" for k, n in summary["dead_letter_reasons"].items()
+        )
     lat = summary["latency_ms"]
     yield (
         f"latency (request created -> verdict) p50 {lat['p50']} ms, p99 {lat['p99']} ms "
@@ -309,6 +321,7 @@ def run_demo(settings: Settings, *, count: int, as_json: bool, keep_running: boo
         if settings.kafka.broker is None:
             broker = stack.enter_context(EmbeddedBroker(binary=find_tansu_binary(settings.tansu_bin)))
             url, bootstrap = broker.url, broker.bootstrap
+            apply_tansu_workarounds()  # the simulated institutions' consumers talk to Tansu too
         else:
             url, bootstrap = settings.kafka.broker, settings.kafka.bootstrap_servers
         say(f"crossbound demo: broker {url}")
@@ -319,7 +332,12 @@ def run_demo(settings: Settings, *, count: int, as_json: bool, keep_running: boo
             url,
             metrics_port=port,
             log_path=log_dir / "worker.log",
-            extra=["--attestation-timeout", str(DEMO_TIMEOUT_S), "--partitions", str(settings.kafka.partitions)],
+            extra=[
+                "--attestation-timeout",
+                str(DEMO_TIMEOUT_S),
+                "--partitions",
+                str(settings.kafka.partitions),
+            ],
         )
         stack.callback(stop_process, worker)
         metrics_url = f"http://127.0.0.1:{port}/metrics"

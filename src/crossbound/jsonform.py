@@ -61,7 +61,9 @@ def from_json(value: Any, schema: Any, path: str = "", names: dict[str, Any] | N
         kind = schema.get("type")
         logical = schema.get("logicalType")
         if "name" in schema and kind in ("record", "enum", "fixed"):
-            full = schema["name"] if "." in schema["name"] else f"{schema.get('namespace', '')}.{schema['name']}"
+            full = (
+                schema["name"] if "." in schema["name"] else f"{schema.get('namespace', '')}.{schema['name']}"
+            )
             names.setdefault(schema["name"], schema)
             names.setdefault(full.lstrip("."), schema)
         if logical == "timestamp-millis":

@@ -30,7 +30,7 @@ Latency buckets (seconds): 0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 2.5 5 10 30 60 1
 Label values:
 
 * ``side``: ``hk`` or ``sz``.
-* ``kind``: ``request``, ``attestation`` or ``control``.
+* ``kind``: ``request`` or ``attestation``.
 * ``outcome``: ``ACCEPT``, ``REVIEW`` or ``REJECT``.
 * ``severity``: ``reject``, ``review`` or ``warn``.
 * ``reason``: a short machine code such as ``undecodable``, ``unknown_schema``, ``too_large``, ``bad_key``,
@@ -75,7 +75,7 @@ __all__ = [
 SIDES: Final[frozenset[str]] = frozenset({"hk", "sz"})
 """Values of the ``side`` label."""
 
-KINDS: Final[frozenset[str]] = frozenset({"request", "attestation", "control"})
+KINDS: Final[frozenset[str]] = frozenset({"request", "attestation"})
 """Values of the ``kind`` label of ``crossbound_records_total``."""
 
 OUTCOMES: Final[frozenset[str]] = frozenset({"ACCEPT", "REVIEW", "REJECT"})
@@ -216,7 +216,7 @@ class Metrics:
     # -- hot path -----------------------------------------------------------------------------------------
 
     def record(self, side: str, kind: str) -> None:
-        """Count one consumed record of ``kind`` (request|attestation|control) on ``side`` (hk|sz)."""
+        """Count one consumed record of ``kind`` (request|attestation) on ``side`` (hk|sz)."""
         key = (side, kind)
         child = self._records.get(key)
         if child is None:

@@ -45,7 +45,7 @@ class KafkaSettings(BaseModel):
     producer_linger_s: float = Field(default=0.005, ge=0)
     compat_tansu: bool | None = Field(
         default=None,
-        description="apply client workarounds for Tansu's ListOffsets bug; default: on for the embedded broker",
+        description="client workarounds for Tansu (ListOffsets, fetch wait); default: on when embedded",
     )
 
     @field_validator("broker")

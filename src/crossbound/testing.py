@@ -1,7 +1,7 @@
 """Run the pipeline's logic without a broker, for integrators' tests and ours.
 
 ``Harness`` holds the same state the worker keeps in its Faust tables (plain dicts here), routes the
-processor's internal records (quota checks, timeouts) back into it like the worker's agents do, and
+processor's internal records (quota checks) back into it and runs its timeouts like the worker does, and
 collects everything published to the public topics, decoded::
 
     h = Harness.from_dirs()                          # the shipped schemas and rule sets
@@ -113,7 +113,8 @@ class Harness:
     def advance(self, seconds: float) -> list[Published]:
         """Move the clock forward and run the sweeper, as the worker's timer does."""
         self.now += seconds
-        outs = list(self.processor.sweep(list(self.pending.items()), list(self.answered.items())))
+        outs = self.processor.expire_pending(self.pending, self.answered)
+        self.processor.forget_answered(self.answered)
         return self._route(outs)
 
     # -- routing --------------------------------------------------------------------------------
@@ -128,8 +129,6 @@ class Harness:
             rec = Incoming(out.topic, out.partition or 0, offset, out.key, out.value, int(self.now * 1000))
             if out.topic == self.topics.quota:
                 queue.extend(self.processor.on_quota(rec, self.usage))
-            elif out.topic == self.topics.control:
-                queue.extend(self.processor.handle(rec, self.pending, self.answered))
             else:
                 item = Published(out.topic, out.key, out.value, self.codec.decode(out.value)[1], out.headers)
                 self.published.append(item)

@@ -8,10 +8,10 @@
 ``<side>.deadletter``           what could not be processed, kept on the side it came from
 ==============================  ===============================================================
 
-plus two internal topics of the worker: ``<app>.control`` (the sweeper's timeouts, to the partition
-that owns the request) and ``<app>.quota`` (requests repartitioned by their limit key). Every record
-of a request is keyed by its ``request_id`` so that a request and its attestation meet on one
-partition; all these topics have the same partition count.
+plus the worker's internal ``<app>.quota`` (requests repartitioned by their limit key). Every record
+of a request is keyed by its ``request_id`` and partitioned with Kafka's default murmur2 partitioner,
+so that a request and its attestation meet on one partition; all these topics have the same
+partition count.
 """
 
 from __future__ import annotations
@@ -66,22 +66,17 @@ class Topics:
         return self.name(side, "deadletter")
 
     @property
-    def control(self) -> str:
-        """The sweeper's control topic."""
-        return f"{self.prefix}{self.app_id}.control"
-
-    @property
     def quota(self) -> str:
         """The repartition topic of stateful limit checks."""
         return f"{self.prefix}{self.app_id}.quota"
 
     def inputs(self) -> list[str]:
         """What the main agent consumes."""
-        return [self.requests(s) for s in SIDES] + [self.attestations(s) for s in SIDES] + [self.control]
+        return [self.requests(s) for s in SIDES] + [self.attestations(s) for s in SIDES]
 
     def all(self) -> list[str]:
         """Every topic the pipeline needs, to create explicitly."""
-        return [self.name(s, k) for s in SIDES for k in KINDS] + [self.control, self.quota]
+        return [self.name(s, k) for s in SIDES for k in KINDS] + [self.quota]
 
     def classify(self) -> dict[str, tuple[str, str]]:
         """topic -> (side, kind) for the public topics."""

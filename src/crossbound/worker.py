@@ -51,7 +51,9 @@ def load_components(settings: Settings) -> Components:
 
 
 def _quiet_loggers(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
     for name in ("aiokafka", "faust", "mode", "kafka"):
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
@@ -92,6 +94,7 @@ def run_worker(settings: Settings) -> int:
             components.topics,
             attestation_timeout_s=settings.pipeline.attestation_timeout_s,
             dedupe_retention_s=settings.pipeline.dedupe_retention_s,
+            partitions=settings.kafka.partitions,
         )
         from crossbound.app import build_app
 

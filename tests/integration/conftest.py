@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from crossbound.broker import EmbeddedBroker, ensure_topics
+from crossbound.broker import EmbeddedBroker, apply_tansu_workarounds, ensure_topics, remove_tansu_workarounds
 from crossbound.codec import Codec, SchemaRegistry
 from crossbound.demo import start_worker_process, stop_process
 from crossbound.jsonform import attestation_from_json, request_from_json
@@ -31,6 +31,14 @@ from crossbound.topics import SIDES, Topics
 def broker() -> Iterator[EmbeddedBroker]:
     with EmbeddedBroker() as b:
         yield b
+
+
+@pytest.fixture(autouse=True)
+def tansu_clients() -> Iterator[None]:
+    """The tests' own consumers talk to Tansu: same client workarounds as the worker, undone after."""
+    apply_tansu_workarounds()
+    yield
+    remove_tansu_workarounds()
 
 
 @pytest.fixture(scope="session")
@@ -193,7 +201,9 @@ class Bus:
             side = str(case.attestation["attester_side"]).lower()
             self.answers[key] = (self.topics.attestations(side), self.codec.encode("core/attestation", att))
         side = str(case.request["requester_side"]).lower()
-        await self.producer.send(self.topics.requests(side), value=self.codec.encode("core/request", record), key=key)
+        await self.producer.send(
+            self.topics.requests(side), value=self.codec.encode("core/request", record), key=key
+        )
         return str(record["request_id"])
 
     async def send_raw(self, topic: str, key: bytes | None, value: bytes) -> None:
@@ -208,12 +218,15 @@ class Bus:
         while not predicate():
             if time.monotonic() > end:
                 raise AssertionError(
-                    f"timed out waiting for {what}: {len(self.verdicts)} verdicts, {len(self.dead_letters)} dead letters"
+                    f"timed out waiting for {what}: {len(self.verdicts)} verdicts, "
+                    f"{len(self.dead_letters)} dead letters"
                 )
             await asyncio.sleep(0.1)
 
 
 @pytest.fixture
-async def bus(broker: EmbeddedBroker, topics: Topics, codec: Codec, catalogue: Catalogue) -> AsyncIterator[Bus]:
+async def bus(
+    broker: EmbeddedBroker, topics: Topics, codec: Codec, catalogue: Catalogue
+) -> AsyncIterator[Bus]:
     async with Bus(broker.bootstrap, topics, codec, catalogue) as b:
         yield b

@@ -8,13 +8,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import Bus, Worker
 
 from crossbound.broker import EmbeddedBroker, ensure_topics
 from crossbound.codec import Codec
 from crossbound.simulate import Traffic
 from crossbound.topics import Topics
-
-from conftest import Bus, Worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -37,7 +36,10 @@ async def test_every_scenario_accept_review_reject_and_mismatch(worker: Worker, 
     assert all(n == 1 for n in asked.values())
     assert len(asked) == sum(1 for o in expected.values() if o != "REJECT") + len(SCENARIOS)  # + mismatches
     text = worker.metrics()
-    assert 'crossbound_verdicts_total{outcome="ACCEPT",scenario="payment_connect_northbound",side="hk"} 1.0' in text
+    assert (
+        'crossbound_verdicts_total{outcome="ACCEPT",scenario="payment_connect_northbound",side="hk"} 1.0'
+        in text
+    )
 
 
 async def test_attestation_timeout_gives_a_verdict(worker: Worker, bus: Bus) -> None:
@@ -99,7 +101,9 @@ async def test_payment_limits_hold_across_many_requests_of_one_payer(worker: Wor
     assert all({f["code"] for f in v["findings"]} == {"LIMIT_EXCEEDED"} for v in rejected)
 
 
-async def _restart_run(broker: EmbeddedBroker, tmp_path: Path, codec: Codec, catalogue: object, kill: bool) -> Bus:
+async def _restart_run(
+    broker: EmbeddedBroker, tmp_path: Path, codec: Codec, catalogue: object, kill: bool
+) -> Bus:
     tag = os.urandom(4).hex()
     topics = Topics(prefix=f"r{tag}.", app_id=f"rs{tag}")
     await ensure_topics(broker.bootstrap, dict.fromkeys(topics.all(), 4))
@@ -117,7 +121,9 @@ async def _restart_run(broker: EmbeddedBroker, tmp_path: Path, codec: Codec, cat
                 first.kill() if kill else first.stop()
                 second = Worker(broker, topics, tmp_path / "second.log", timeout_s=20).start()
         try:
-            await bus.wait_for(lambda: all(r in bus.verdicts for r in ids), timeout_s=90, what="all 600 verdicts")
+            await bus.wait_for(
+                lambda: all(r in bus.verdicts for r in ids), timeout_s=90, what="all 600 verdicts"
+            )
         finally:
             second.stop()
         assert all(bus.verdicts[r][0]["outcome"] == "ACCEPT" for r in ids)

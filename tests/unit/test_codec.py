@@ -32,7 +32,6 @@ EXPECTED_SUBJECTS = [
     "core/deadletter",
     "core/request",
     "core/verdict",
-    "internal/control",
     "internal/pending_request",
     "internal/quota_check",
     "internal/quota_usage",
@@ -267,13 +266,25 @@ def core_samples(codec: Codec) -> dict[str, dict[str, Any]]:
     }
 
 
+def small_record(request_id: str) -> dict[str, Any]:
+    """A small core/attestation record (status NOT_FOUND, no payload)."""
+    return {
+        "request_id": request_id,
+        "scenario_id": "sb_corporate_credit_report",
+        "attester_side": "SZ",
+        "attester_inst": {"scheme": "USCC", "id": "91440300123456788M", "city": "440300"},
+        "attested_at": datetime(2026, 11, 24, 9, 0, tzinfo=UTC),
+        "status": "NOT_FOUND",
+        "payload": None,
+    }
+
+
 def internal_samples(codec: Codec) -> dict[str, dict[str, Any]]:
     request_value = codec.encode("core/request", core_samples(codec)["core/request"])
     stored = [
         {"rule_id": "SBCCR-09", "severity": "WARN", "field": "payload.facility_ccy", "code": "CNH_NORMALISED"}
     ]
     return {
-        "internal/control": {"kind": "TIMEOUT", "request_id": "r-1", "issued_at": 1_790_000_000_123},
         "internal/pending_request": {
             "request": request_value,
             "body_sha256": bytes(range(32)),
@@ -488,7 +499,7 @@ def _assert_no_secret(err: DecodeError) -> None:
 
 def test_too_large(registry: SchemaRegistry) -> None:
     small = Codec(registry, max_record_bytes=64)
-    data = small.encode("internal/control", {"kind": "TIMEOUT", "request_id": "r" * 80, "issued_at": 1})
+    data = small.encode("core/attestation", small_record("r" * 80))
     assert len(data) > 64
     with pytest.raises(DecodeError) as err:
         small.decode(data)
@@ -498,7 +509,7 @@ def test_too_large(registry: SchemaRegistry) -> None:
 
 def test_too_large_boundary(registry: SchemaRegistry) -> None:
     probe = Codec(registry)
-    data = probe.encode("internal/control", {"kind": "FORGET", "request_id": "r-1", "issued_at": 1})
+    data = probe.encode("core/attestation", small_record("r-1"))
     _, record = Codec(registry, max_record_bytes=len(data)).decode(data)
     assert record["request_id"] == "r-1"
     with pytest.raises(DecodeError) as err:
@@ -567,7 +578,7 @@ def test_bad_magic_message_has_no_payload(codec: Codec) -> None:
 
 
 def test_unknown_schema(codec: Codec) -> None:
-    data = codec.encode("internal/control", {"kind": "TIMEOUT", "request_id": SECRET, "issued_at": 1})
+    data = codec.encode("core/attestation", small_record(SECRET))
     unknown_fp = bytes.fromhex("0123456789abcdef")
     assert codec.registry.by_fingerprint(unknown_fp) is None
     forged = MAGIC + unknown_fp + data[10:]
@@ -579,8 +590,8 @@ def test_unknown_schema(codec: Codec) -> None:
 
 def test_unknown_schema_big_endian_fingerprint(codec: Codec, registry: SchemaRegistry) -> None:
     # A writer that put the fingerprint big-endian is not recognised: the byte order is part of the format.
-    ver = registry.current("internal/control")
-    data = codec.encode("internal/control", {"kind": "TIMEOUT", "request_id": "r", "issued_at": 1})
+    ver = registry.current("core/attestation")
+    data = codec.encode("core/attestation", small_record("r"))
     swapped = MAGIC + ver.fingerprint[::-1] + data[10:]
     with pytest.raises(DecodeError) as err:
         codec.decode(swapped)
@@ -597,7 +608,7 @@ def test_wrong_record_type(codec: Codec) -> None:
 
 
 def test_wrong_record_type_with_empty_expected(codec: Codec) -> None:
-    data = codec.encode("internal/control", {"kind": "TIMEOUT", "request_id": "r", "issued_at": 1})
+    data = codec.encode("core/attestation", small_record("r"))
     with pytest.raises(DecodeError) as err:
         codec.decode(data, expected=())
     assert err.value.reason == "wrong_record_type"
@@ -628,10 +639,10 @@ def test_undecodable_trailing_garbage(codec: Codec, garbage: bytes) -> None:
 
 
 def test_undecodable_bad_enum_index(codec: Codec, registry: SchemaRegistry) -> None:
-    # Control: enum index 7 (zigzag 0x0e) does not exist in ControlKind.
-    body = b"\x0e" + b"\x02r" + b"\x02"
+    # Attestation: request_id "r", scenario_id "s", then enum index 7 (zigzag 0x0e), which Side lacks.
+    body = b"\x02r" + b"\x02s" + b"\x0e"
     with pytest.raises(DecodeError) as err:
-        codec.decode(registry.current("internal/control").header + body)
+        codec.decode(registry.current("core/attestation").header + body)
     assert err.value.reason == "undecodable"
 
 

@@ -37,11 +37,11 @@ def test_record_counts_by_side_and_kind(metrics: Metrics, registry: CollectorReg
     metrics.record("hk", "request")
     metrics.record("hk", "request")
     metrics.record("sz", "attestation")
-    metrics.record("sz", "control")
+    metrics.record("sz", "request")
 
     assert _value(registry, "crossbound_records_total", side="hk", kind="request") == 2
     assert _value(registry, "crossbound_records_total", side="sz", kind="attestation") == 1
-    assert _value(registry, "crossbound_records_total", side="sz", kind="control") == 1
+    assert _value(registry, "crossbound_records_total", side="sz", kind="request") == 1
     assert _value(registry, "crossbound_records_total", side="hk", kind="attestation") is None
 
 

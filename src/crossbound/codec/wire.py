@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from io import BytesIO
-from typing import Any
+from typing import Any, cast
 
 from fastavro import schemaless_reader, schemaless_writer
 
@@ -51,15 +51,21 @@ class Codec:
     def peek(self, data: bytes) -> SchemaVersion:
         """The schema version a record was written with, checking size and header only."""
         if len(data) > self.max_record_bytes:
-            raise DecodeError("too_large", f"record of {len(data)} bytes exceeds the {self.max_record_bytes} limit")
+            raise DecodeError(
+                "too_large", f"record of {len(data)} bytes exceeds the {self.max_record_bytes} limit"
+            )
         if len(data) < _HEADER_LEN or data[:2] != MAGIC:
-            raise DecodeError("bad_magic", "not Avro single-object encoding (expected C3 01 and a fingerprint)")
+            raise DecodeError(
+                "bad_magic", "not Avro single-object encoding (expected C3 01 and a fingerprint)"
+            )
         version = self.registry.by_fingerprint(data[2:_HEADER_LEN])
         if version is None:
             raise DecodeError("unknown_schema", f"unknown schema fingerprint {data[2:_HEADER_LEN].hex()}")
         return version
 
-    def decode(self, data: bytes, expected: Collection[str] | None = None) -> tuple[SchemaVersion, dict[str, Any]]:
+    def decode(
+        self, data: bytes, expected: Collection[str] | None = None
+    ) -> tuple[SchemaVersion, dict[str, Any]]:
         """Decode ``data`` into the current version of its subject.
 
         ``expected`` limits which subjects are acceptable (e.g. only ``core/request`` on a requests topic).
@@ -71,8 +77,10 @@ class Codec:
         body.seek(_HEADER_LEN)
         try:
             record = schemaless_reader(body, version.parsed, self._reader_for[version.fingerprint])
-        except Exception as exc:  # noqa: BLE001  fastavro raises EOFError, ValueError, IndexError, ...
-            raise DecodeError("undecodable", f"body does not decode as {version.subject} v{version.version}") from exc
+        except Exception as exc:
+            raise DecodeError(
+                "undecodable", f"body does not decode as {version.subject} v{version.version}"
+            ) from exc
         if body.tell() != len(data):
             raise DecodeError("undecodable", f"{len(data) - body.tell()} trailing bytes after the record")
-        return version, record
+        return version, cast(dict[str, Any], record)  # every subject's top level is a record

@@ -15,10 +15,12 @@ State (all keyed by ``request_id`` bytes, except quota usage):
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
+
+from aiokafka.partitioner import murmur2
 
 from crossbound import __version__
 from crossbound.codec import Codec
@@ -29,7 +31,7 @@ from crossbound.rules import Catalogue, Context, Finding, Outcome, RuleSet, Seve
 from crossbound.rules.model import Rule
 from crossbound.topics import SIDES, Topics, wire_side
 
-__all__ = ["Processor", "State"]
+__all__ = ["Processor", "State", "partition_for"]
 
 State = MutableMapping[bytes, bytes]
 Clock = Callable[[], float]
@@ -66,6 +68,7 @@ class Processor:
         *,
         attestation_timeout_s: float = 30.0,
         dedupe_retention_s: float = 3600.0,
+        partitions: int | None = None,
         clock: Clock | None = None,
     ) -> None:
         import time
@@ -77,26 +80,30 @@ class Processor:
         self.timeout_ms = int(attestation_timeout_s * 1000)
         self.retention_ms = int(dedupe_retention_s * 1000)
         self.clock: Clock = clock or time.time
+        self.partitions = partitions
         self._routes: dict[str, tuple[str, str]] = {}
         for side in SIDES:
             self._routes[topics.requests(side)] = (side, "request")
             self._routes[topics.attestations(side)] = (side, "attestation")
-        self._routes[topics.control] = ("", "control")
         self._b_fields = {
-            sid: tuple(n for n, c in codec.registry.current(rs.attestation_subject).field_classes.items() if c == "B")
+            sid: tuple(
+                n for n, c in codec.registry.current(rs.attestation_subject).field_classes.items() if c == "B"
+            )
             for sid, rs in catalogue.scenarios.items()
         }
-        self._on_rule_error: dict[str, Callable[[Rule, BaseException], None]] = {
-            sid: (lambda rule, exc, _s=sid: metrics.rule_error(_s, rule.id)) for sid in catalogue.scenarios
-        }
+        self._on_rule_error = {sid: self._rule_error_counter(sid) for sid in catalogue.scenarios}
+
+    def _rule_error_counter(self, scenario: str) -> Callable[[Rule, BaseException], None]:
+        def count(rule: Rule, exc: BaseException) -> None:
+            self.metrics.rule_error(scenario, rule.id)
+
+        return count
 
     # -- entry points ---------------------------------------------------------------------------
 
     def handle(self, rec: Incoming, pending: State, answered: State) -> list[Outgoing]:
         """Process one record of the main agent's topics."""
         side, kind = self._routes.get(rec.topic, ("", "unknown"))
-        if kind == "control":
-            return self.on_control(rec, pending, answered)
         if kind == "unknown":
             raise ValueError(f"record from a topic this processor does not read: {rec.topic}")
         self.metrics.record(side, kind)
@@ -110,9 +117,11 @@ class Processor:
     def internal_error(self, rec: Incoming, exc: BaseException) -> list[Outgoing]:
         """The one policy for unexpected exceptions: count, and dead-letter the record on its side."""
         side, kind = self._routes.get(rec.topic, ("", "unknown"))
-        if kind in ("control", "unknown") or not side:
+        if kind == "unknown":
             return []
-        return [self.dead_letter(side, rec, "internal_error", f"unexpected {type(exc).__name__} while processing")]
+        return [
+            self.dead_letter(side, rec, "internal_error", f"unexpected {type(exc).__name__} while processing")
+        ]
 
     # -- requests -------------------------------------------------------------------------------
 
@@ -128,6 +137,14 @@ class Processor:
         key = request_id.encode()
         if rec.key != key:
             raise _DeadLetter("bad_key", "record key must be the request_id", request_id, scenario)
+        if self.partitions is not None and rec.partition != partition_for(key, self.partitions):
+            raise _DeadLetter(
+                "wrong_partition",
+                "records must be partitioned by request_id with Kafka's murmur2 partitioner "
+                "(librdkafka clients: partitioner=murmur2_random)",
+                request_id,
+                scenario,
+            )
         return key
 
     def _ruleset(self, scenario: str, request_id: str) -> RuleSet:
@@ -148,7 +165,9 @@ class Processor:
         request_id, scenario = request["request_id"], request["scenario_id"]
         key = self._check_key(rec, request_id, scenario)
         if wire_side(request["requester_side"]) != side:
-            raise _DeadLetter("wrong_side", "requester_side differs from the topic's side", request_id, scenario)
+            raise _DeadLetter(
+                "wrong_side", "requester_side differs from the topic's side", request_id, scenario
+            )
         rs = self._ruleset(scenario, request_id)
         if request["requester_side"] != rs.requester_side or request["attester_side"] != rs.attester_side:
             raise _DeadLetter("wrong_side", "sides differ from the scenario's", request_id, scenario)
@@ -161,7 +180,9 @@ class Processor:
                 return []  # redelivery of a record already handled (at-least-once): its output exists
             if digest == body:
                 raise _DeadLetter("duplicate_request", "request_id already received", request_id, scenario)
-            raise _DeadLetter("request_id_conflict", "request_id reused with another body", request_id, scenario)
+            raise _DeadLetter(
+                "request_id_conflict", "request_id reused with another body", request_id, scenario
+            )
         payload = self._payload(rs, request["payload"], rs.request_subject, request_id)
         self.metrics.request(side, scenario)
         now_s = self.clock()
@@ -172,7 +193,7 @@ class Processor:
         findings += evaluate(rs.stage("request"), ctx, on_error)
         if outcome_of(findings) is Outcome.REJECT:
             self._remember(key, answered, request, body, rec)
-            return [self._verdict(rs, request, findings, {}, now)]
+            return [self._verdict(rs, request, findings, {}, now, rec.partition)]
         now_ms = int(now_s * 1000)
         deadline = now_ms + self.timeout_ms
         pending[key] = self.codec.encode(
@@ -224,11 +245,20 @@ class Processor:
             return p["source_topic"], p["source_partition"], p["source_offset"], p["body_sha256"]
         return None
 
-    def _remember(self, key: bytes, answered: State, request: dict[str, Any], body: bytes, rec: Incoming) -> None:
+    def _remember(
+        self, key: bytes, answered: State, request: dict[str, Any], body: bytes, rec: Incoming
+    ) -> None:
         self._remember_coords(key, answered, request, body, rec.topic, rec.partition, rec.offset)
 
     def _remember_coords(
-        self, key: bytes, answered: State, request: dict[str, Any], body: bytes, topic: str, partition: int, offset: int
+        self,
+        key: bytes,
+        answered: State,
+        request: dict[str, Any],
+        body: bytes,
+        topic: str,
+        partition: int,
+        offset: int,
     ) -> None:
         forget = _ms(request["expires_at"]) + self.retention_ms
         answered[key] = Answered(forget, body, partition, offset, topic).encode()
@@ -248,7 +278,9 @@ class Processor:
         request = self.codec.decode(parked["request"])[1]
         rs = self._ruleset(request["scenario_id"], request_id)
         if att["scenario_id"] != rs.scenario_id or wire_side(att["attester_side"]) != side:
-            raise _DeadLetter("wrong_side", "attestation's scenario or side differs from the request's", request_id)
+            raise _DeadLetter(
+                "wrong_side", "attestation's scenario or side differs from the request's", request_id
+            )
         if side != wire_side(rs.attester_side):
             raise _DeadLetter("wrong_side", "attestation came from the requesting side", request_id, scenario)
         findings = [_finding(f) for f in parked["findings"]]
@@ -264,7 +296,9 @@ class Processor:
             findings += evaluate(rs.stage("attestation"), ctx, self._on_rule_error[rs.scenario_id])
             attested = {n: _text(att_payload.get(n)) for n in self._b_fields[rs.scenario_id]}
         else:
-            findings.append(Finding(f"{rs.scenario_id}:attestation", Severity.REJECT, "", f"ATTESTATION_{status}"))
+            findings.append(
+                Finding(f"{rs.scenario_id}:attestation", Severity.REJECT, "", f"ATTESTATION_{status}")
+            )
         del pending[key]
         body, topic, partition, offset = (
             parked["body_sha256"],
@@ -275,55 +309,51 @@ class Processor:
         self._remember_coords(key, answered, request, body, topic, partition, offset)
         if rs.quota_key is not None and outcome_of(findings) is not Outcome.REJECT:
             return [self._quota_check(rs, request, payload, findings, attested, parked)]
-        return [self._verdict(rs, request, findings, attested, now)]
+        return [self._verdict(rs, request, findings, attested, now, rec.partition)]
 
-    # -- control (timeouts, forgetting) ---------------------------------------------------------
+    # -- timeouts and forgetting ----------------------------------------------------------------
 
-    def on_control(self, rec: Incoming, pending: State, answered: State) -> list[Outgoing]:
-        """The sweeper's instructions; acted on only if still true, so repeats are harmless."""
-        if rec.value is None:
-            return []
-        ctl = self.codec.decode(rec.value, ("internal/control",))[1]
-        key = ctl["request_id"].encode()
+    def expire_pending(self, pending: State, answered: State) -> list[Outgoing]:
+        """Answer parked requests whose deadline passed with ``ATTESTATION_TIMEOUT``.
+
+        Called by the worker's sweeper timer; the tables are partitioned by key, so this may change
+        them outside of a stream event.
+        """
         now = datetime.fromtimestamp(self.clock(), UTC)
         now_ms = _ms(now)
-        if ctl["kind"] == "FORGET":
-            raw = answered.get(key)
-            if raw is not None and Answered.forget_at(raw) <= now_ms:
-                del answered[key]
-            return []
-        raw = pending.get(key)
-        if raw is None:
-            return []
-        parked = self.codec.decode(raw)[1]
-        if parked["deadline"] > now_ms:
-            return []
-        request = self.codec.decode(parked["request"])[1]
-        rs = self.catalogue.scenarios[parked["scenario_id"]]
-        findings = [_finding(f) for f in parked["findings"]]
-        findings.append(Finding(f"{rs.scenario_id}:timeout", rs.timeout_severity, "", "ATTESTATION_TIMEOUT"))
-        del pending[key]
-        self._remember_coords(
-            key,
-            answered,
-            request,
-            parked["body_sha256"],
-            parked["source_topic"],
-            parked["source_partition"],
-            parked["source_offset"],
-        )
-        return [self._verdict(rs, request, findings, {}, now)]
+        outs: list[Outgoing] = []
+        for key, raw in list(pending.items()):
+            parked = self.codec.decode(raw)[1]
+            if parked["deadline"] > now_ms:
+                continue
+            request = self.codec.decode(parked["request"])[1]
+            rs = self.catalogue.scenarios.get(parked["scenario_id"])
+            del pending[key]
+            if rs is None:  # the scenario was removed from the rule sets since the request was parked
+                continue
+            findings = [_finding(f) for f in parked["findings"]]
+            findings.append(
+                Finding(f"{rs.scenario_id}:timeout", rs.timeout_severity, "", "ATTESTATION_TIMEOUT")
+            )
+            self._remember_coords(
+                key,
+                answered,
+                request,
+                parked["body_sha256"],
+                parked["source_topic"],
+                parked["source_partition"],
+                parked["source_offset"],
+            )
+            outs.append(self._verdict(rs, request, findings, {}, now, parked["source_partition"]))
+        return outs
 
-    def sweep(self, pending: Iterable[tuple[bytes, bytes]], answered: Iterable[tuple[bytes, bytes]]) -> Iterator[Outgoing]:
-        """Control records for requests past their deadline and answers past their retention."""
+    def forget_answered(self, answered: State) -> int:
+        """Drop answered request ids past their retention; returns how many."""
         now_ms = int(self.clock() * 1000)
-        for key, raw in pending:
-            p = self.codec.decode(raw)[1]
-            if p["deadline"] <= now_ms:
-                yield self._control("TIMEOUT", key, p["source_partition"], now_ms)
-        for key, raw in answered:
-            if Answered.forget_at(raw) <= now_ms:
-                yield self._control("FORGET", key, Answered.decode(raw).source_partition, now_ms)
+        stale = [key for key, raw in list(answered.items()) if Answered.forget_at(raw) <= now_ms]
+        for key in stale:
+            del answered[key]
+        return len(stale)
 
     def pending_counts(self, pending: Iterable[bytes]) -> dict[str, int]:
         """Parked requests by scenario, for the ``crossbound_pending_attestations`` gauge."""
@@ -332,10 +362,6 @@ class Processor:
             sid = self.codec.decode(raw)[1]["scenario_id"]
             counts[sid] = counts.get(sid, 0) + 1
         return counts
-
-    def _control(self, kind: str, key: bytes, partition: int, now_ms: int) -> Outgoing:
-        value = self.codec.encode("internal/control", {"kind": kind, "request_id": key.decode(), "issued_at": now_ms})
-        return Outgoing(self.topics.control, key, value, partition)
 
     # -- quota ------------------------------------------------------------------------------------
 
@@ -398,7 +424,7 @@ class Processor:
                 period = periods[rule.params["window"]]
                 windows[rule.id] = {"period": period, "total": str(used[rule.id] + amount)}
             usage[key] = self.codec.encode("internal/quota_usage", {"windows": windows})
-        return [self._verdict(rs, request, findings, dict(chk["attested"]), now)]
+        return [self._verdict(rs, request, findings, dict(chk["attested"]), now, chk["source_partition"])]
 
     # -- outputs ----------------------------------------------------------------------------------
 
@@ -409,6 +435,7 @@ class Processor:
         findings: Sequence[Finding],
         attested: dict[str, str],
         now: datetime,
+        partition: int | None,
     ) -> Outgoing:
         outcome = outcome_of(findings)
         side = wire_side(request["requester_side"])
@@ -432,7 +459,7 @@ class Processor:
                 "crossbound_version": __version__,
             },
         )
-        return Outgoing(self.topics.verdicts(side), request["request_id"].encode(), value)
+        return Outgoing(self.topics.verdicts(side), request["request_id"].encode(), value, partition)
 
     def dead_letter(
         self,
@@ -465,7 +492,12 @@ class Processor:
             },
         )
         headers = (("crossbound.reason", reason.encode()), ("crossbound.source", rec.topic.encode()))
-        return Outgoing(self.topics.deadletter(side), rec.key, value, None, headers)
+        return Outgoing(self.topics.deadletter(side), rec.key, value, rec.partition, headers)
+
+
+def partition_for(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default (murmur2) partitioner picks for ``key``."""
+    return (int(murmur2(key)) & 0x7FFFFFFF) % partitions
 
 
 def _finding(raw: dict[str, Any]) -> Finding:

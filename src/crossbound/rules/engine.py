@@ -24,7 +24,9 @@ def evaluate(rules: Iterable[Rule], ctx: Context, on_error: OnError | None = Non
                 continue
             failures = rule.fn(ctx)
         except Exception as exc:  # noqa: BLE001  a broken rule must become a finding, never a crash
-            findings.append(Finding(rule.id, rule.severity, rule.fields[0] if rule.fields else "", "RULE_ERROR"))
+            findings.append(
+                Finding(rule.id, rule.severity, rule.fields[0] if rule.fields else "", "RULE_ERROR")
+            )
             if on_error is not None:
                 on_error(rule, exc)
             continue

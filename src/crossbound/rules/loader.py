@@ -18,10 +18,14 @@ File layout (see README, "Rule sets")::
     severity = "reject"                # reject | review | warn
     check = "quota"                    # see crossbound.rules.checks
     fields = ["payload.amount_hkd"]
-    params = { key = "payload.payer_hkid_hmac", amount = "payload.amount_hkd", window = "day", limit = "10000" }
     when = "payload.same_name == false"   # optional CEL precondition
     description = "..."
     source = "HKMA Payment Connect [S25]"
+    [rules.params]                     # or an inline table: params = { ... }
+    key = "payload.payer_hkid_hmac"
+    amount = "payload.amount_hkd"
+    window = "day"
+    limit = "10000"
 
 ``envelope.toml`` holds the rules every request passes first; it has ``[envelope]`` instead of
 ``[scenario]``.
@@ -48,8 +52,19 @@ ENVELOPE_FILE = "envelope.toml"
 _SIDES = ("HK", "SZ")
 _RULE_KEYS = {"id", "stage", "severity", "check", "fields", "params", "when", "description", "source"}
 _SCENARIO_KEYS = {
-    "id", "version", "title", "theme", "status", "requester_side", "attester_side", "purposes",
-    "request_schema", "attestation_schema", "timeout_severity", "description", "sources",
+    "id",
+    "version",
+    "title",
+    "theme",
+    "status",
+    "requester_side",
+    "attester_side",
+    "purposes",
+    "request_schema",
+    "attestation_schema",
+    "timeout_severity",
+    "description",
+    "sources",
 }
 
 
@@ -131,7 +146,9 @@ class _Compiler:
         if check not in CHECKS:
             raise self.fail(f"check must be one of {sorted(CHECKS)}, got {check!r}", rule_id)
         if (check == "quota") != (stage == "quota"):
-            raise self.fail("quota checks run in stage quota, and stage quota runs only quota checks", rule_id)
+            raise self.fail(
+                "quota checks run in stage quota, and stage quota runs only quota checks", rule_id
+            )
         fields = raw.get("fields", [])
         if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
             raise self.fail("fields must be a list of field paths", rule_id)
@@ -217,7 +234,9 @@ def _load_envelope(path: Path, registry: SchemaRegistry, skew: timedelta) -> Rul
         if r.stage != "request":
             raise RuleSetError(path, "envelope rules run in stage request", r.id)
     return _by_stage(
-        RuleSet("envelope", head["version"], "Envelope rules", "all", "", "", (), "", "", str(path), digest, rules)
+        RuleSet(
+            "envelope", head["version"], "Envelope rules", "all", "", "", (), "", "", str(path), digest, rules
+        )
     )
 
 
@@ -246,7 +265,9 @@ def _load_scenario(path: Path, registry: SchemaRegistry, skew: timedelta) -> Rul
     rules = comp.rules(doc)
     keys = {str(r.params["key"]) for r in rules if r.check == "quota"}
     if len(keys) > 1:
-        raise RuleSetError(path, f"all quota rules must share one key (the repartition key), found {sorted(keys)}")
+        raise RuleSetError(
+            path, f"all quota rules must share one key (the repartition key), found {sorted(keys)}"
+        )
     try:
         timeout_sev = Severity(str(head.get("timeout_severity", "reject")).upper())
     except ValueError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 __all__ = [
@@ -22,7 +22,7 @@ __all__ = [
 STAGES = ("request", "attestation", "quota")
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     """What a failed rule does to the verdict."""
 
     REJECT = "REJECT"
@@ -30,7 +30,7 @@ class Severity(str, Enum):
     WARN = "WARN"
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     """The verdict."""
 
     ACCEPT = "ACCEPT"
@@ -49,7 +49,12 @@ class Finding:
 
     def as_record(self) -> dict[str, str]:
         """The Avro/JSON form."""
-        return {"rule_id": self.rule_id, "severity": self.severity.value, "field": self.field, "code": self.code}
+        return {
+            "rule_id": self.rule_id,
+            "severity": self.severity.value,
+            "field": self.field,
+            "code": self.code,
+        }
 
 
 def outcome_of(findings: Sequence[Finding]) -> Outcome:
