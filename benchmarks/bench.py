@@ -32,11 +32,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from crossbound.broker import EmbeddedBroker, apply_tansu_workarounds, ensure_topics
 from crossbound.codec import Codec, SchemaRegistry
-from crossbound.demo import start_worker_process, stop_process
 from crossbound.jsonform import attestation_from_json, request_from_json
 from crossbound.paths import default_rulesets_dir, default_schemas_dir
 from crossbound.rules import load_catalogue
 from crossbound.simulate import Traffic
+from crossbound.supervise import start_worker_process, stop_process, wait_until_ready
 from crossbound.topics import SIDES, Topics
 
 SCENARIOS = ("sb_corporate_credit_report", "nb_hk_resident_consumer_credit", "payment_connect_northbound")
@@ -119,11 +119,12 @@ class Phase:
         side = str(case.request["requester_side"]).lower()
         return self.topics.requests(side), key, self.codec.encode("core/request", record)
 
-    async def start_worker(self) -> None:
+    async def start_worker(self, wait: bool = False) -> None:
         await ensure_topics(self.broker.bootstrap, dict.fromkeys(self.topics.all(), PARTITIONS))
+        port = free_port()
         self.worker = start_worker_process(
             self.broker.url,
-            metrics_port=free_port(),
+            metrics_port=port,
             log_path=self.log,
             extra=[
                 "--app-id",
@@ -134,6 +135,8 @@ class Phase:
                 "30",
             ],
         )
+        if wait:
+            await asyncio.to_thread(wait_until_ready, self.worker, port, 90.0)
 
     def stop(self) -> None:
         if self.worker is not None:
@@ -214,7 +217,7 @@ async def backlog_phase(phase: Phase, records: list[tuple[str, bytes, bytes]]) -
 async def latency_phase(phase: Phase, traffic: Traffic, rate: float, seconds: float) -> list[float]:
     producer = AIOKafkaProducer(bootstrap_servers=phase.broker.bootstrap, linger_ms=0)
     await producer.start()
-    await phase.start_worker()
+    await phase.start_worker(wait=True)
     stop = asyncio.Event()
     holders = asyncio.create_task(phase.holders(producer, stop))
     n = int(rate * seconds)

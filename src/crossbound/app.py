@@ -139,6 +139,16 @@ def build_app(settings: Settings, processor: Processor, metrics: Metrics, bootst
                     outs = []
                 await emit(outs)
 
+    async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        metrics.set_ready(False)
+        metrics.rebalance()
+
+    async def on_ready(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        metrics.set_ready(True)
+
+    app.on_partitions_revoked.connect(on_revoked)
+    app.on_rebalance_complete.connect(on_ready)
+
     @app.timer(interval=pipe.sweep_interval_s)
     async def sweep() -> None:
         await emit(processor.expire_pending(pending, answered))

@@ -11,10 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,9 +32,10 @@ from crossbound.jsonform import attestation_from_json, request_from_json
 from crossbound.rules import Catalogue, load_catalogue
 from crossbound.settings import Settings
 from crossbound.simulate import Case, Traffic
+from crossbound.supervise import start_worker_process, stop_process, wait_until_ready
 from crossbound.topics import SIDES, Topics
 
-__all__ = ["DemoResult", "run_demo", "start_worker_process"]
+__all__ = ["DemoResult", "run_demo"]
 
 DEMO_TIMEOUT_S = 3.0  # attestation timeout in the demo, so that "late" cases resolve quickly
 
@@ -50,49 +49,6 @@ def _free_port(preferred: int) -> int:
                 continue
             return int(s.getsockname()[1])
     raise CrossboundError("no free port for /metrics")
-
-
-def start_worker_process(
-    broker_url: str,
-    *,
-    metrics_port: int,
-    log_path: Path,
-    extra: list[str] | None = None,
-    env: dict[str, str] | None = None,
-) -> subprocess.Popen[bytes]:
-    """Start ``crossbound worker`` as a child process (its own process group), logging to a file."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "crossbound",
-        "worker",
-        "--broker",
-        broker_url,
-        "--metrics-port",
-        str(metrics_port),
-        "--session-timeout",
-        "3",
-        *(extra or []),
-    ]
-    child_env = {**os.environ, "CROSSBOUND_KAFKA__COMPAT_TANSU": "true", **(env or {})}
-    with log_path.open("ab") as log:
-        return subprocess.Popen(  # noqa: S603  our own interpreter and module, no shell
-            cmd, stdout=log, stderr=subprocess.STDOUT, env=child_env, start_new_session=True
-        )
-
-
-def stop_process(proc: subprocess.Popen[bytes], timeout_s: float = 15.0) -> None:
-    """SIGTERM, wait, then SIGKILL."""
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout_s)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(5)
 
 
 @dataclass
@@ -342,6 +298,13 @@ def run_demo(settings: Settings, *, count: int, as_json: bool, keep_running: boo
         stack.callback(stop_process, worker)
         metrics_url = f"http://127.0.0.1:{port}/metrics"
         say(f"crossbound demo: worker pid {worker.pid}, log {log_dir / 'worker.log'}, metrics {metrics_url}")
+        started = time.monotonic()
+        try:
+            wait_until_ready(worker, port, timeout_s=90)
+        except CrossboundError as exc:
+            tail = (log_dir / "worker.log").read_text(errors="replace")[-3000:]
+            raise CrossboundError(f"{exc}; worker log:\n{tail}") from None
+        say(f"crossbound demo: worker ready after {time.monotonic() - started:.1f} s (consumer group joined)")
         cases = list(Traffic(seed=seed).mix(count))
         sim = _Simulation(bootstrap, topics, codec, catalogue, cases)
         say(f"crossbound demo: publishing {count} requests across {len(catalogue.scenarios)} scenarios")

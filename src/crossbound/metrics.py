@@ -21,6 +21,9 @@ Metrics (all label values are short, bounded codes)::
                                                                                  incl. the attestation wait
     crossbound_pending_attestations        gauge      scenario                   requests parked waiting for
                                                                                  an attestation (sweep)
+    crossbound_ready                       gauge      (none)                     1 when partitions are
+                                                                                 assigned and tables recovered
+    crossbound_rebalances_total            counter    (none)                     rebalances gone through
     crossbound_build_info                  gauge = 1  version                    running version
     crossbound_ruleset_info                gauge = 1  scenario, version, digest  loaded rule set; digest =
                                                                                  sha256 prefix of its file
@@ -201,6 +204,16 @@ class Metrics:
             ("scenario", "version", "digest"),
             registry=registry,
         )
+        self.ready: Final = Gauge(
+            "crossbound_ready",
+            "1 when the worker has its partitions and recovered its tables, 0 while rebalancing.",
+            registry=registry,
+        )
+        self.rebalances_total: Final = Counter(
+            "crossbound_rebalances_total",
+            "Consumer-group rebalances this worker went through (each revokes then reassigns partitions).",
+            registry=registry,
+        )
 
         self._records: dict[tuple[str, str], Counter] = {}
         self._requests: dict[tuple[str, str], Counter] = {}
@@ -317,6 +330,14 @@ class Metrics:
             self.pending_attestations.labels(scenario).set(count)
         for scenario in self._pending_scenarios.difference(counts):
             self.pending_attestations.labels(scenario).set(0)
+
+    def set_ready(self, ready: bool) -> None:
+        """``crossbound_ready``: 1 once partitions are assigned and tables recovered, 0 while rebalancing."""
+        self.ready.set(1 if ready else 0)
+
+    def rebalance(self) -> None:
+        """Count one rebalance (partitions revoked)."""
+        self.rebalances_total.inc()
 
     def set_build_info(self, version: str) -> None:
         """Set ``crossbound_build_info{version}`` to 1, replacing any previous version's series."""

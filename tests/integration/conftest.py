@@ -19,11 +19,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from crossbound.broker import EmbeddedBroker, apply_tansu_workarounds, ensure_topics, remove_tansu_workarounds
 from crossbound.codec import Codec, SchemaRegistry
-from crossbound.demo import start_worker_process, stop_process
 from crossbound.jsonform import attestation_from_json, request_from_json
 from crossbound.paths import default_rulesets_dir, default_schemas_dir
 from crossbound.rules import Catalogue, load_catalogue
 from crossbound.simulate import Case
+from crossbound.supervise import start_worker_process, stop_process, wait_until_ready
 from crossbound.topics import SIDES, Topics
 
 
@@ -121,6 +121,7 @@ def topics() -> Topics:
 async def worker(broker: EmbeddedBroker, topics: Topics, tmp_path: Path) -> AsyncIterator[Worker]:
     await ensure_topics(broker.bootstrap, dict.fromkeys(topics.all(), 4))
     w = Worker(broker, topics, tmp_path / "worker.log").start()
+    await asyncio.to_thread(wait_until_ready, w.proc, w.metrics_port, 60.0)  # type: ignore[arg-type]
     try:
         yield w
     finally:

@@ -1,0 +1,76 @@
+"""Run worker processes: start one, wait until it is ready, stop it. Used by the demo, bench and tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from crossbound.errors import CrossboundError
+
+__all__ = ["start_worker_process", "stop_process", "wait_until_ready"]
+
+
+def start_worker_process(
+    broker_url: str,
+    *,
+    metrics_port: int,
+    log_path: Path,
+    extra: list[str] | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start ``crossbound worker`` as a child process (its own process group), logging to a file."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "crossbound",
+        "worker",
+        "--broker",
+        broker_url,
+        "--metrics-port",
+        str(metrics_port),
+        "--session-timeout",
+        "3",
+        *(extra or []),
+    ]
+    child_env = {**os.environ, "CROSSBOUND_KAFKA__COMPAT_TANSU": "true", **(env or {})}
+    with log_path.open("ab") as log:
+        return subprocess.Popen(  # noqa: S603  our own interpreter and module, no shell
+            cmd, stdout=log, stderr=subprocess.STDOUT, env=child_env, start_new_session=True
+        )
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout_s: float = 15.0) -> None:
+    """SIGTERM, wait, then SIGKILL."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
+def wait_until_ready(proc: subprocess.Popen[bytes], metrics_port: int, timeout_s: float = 60.0) -> None:
+    """Poll the worker's /metrics until ``crossbound_ready 1.0``; raise if it exits or times out."""
+    url = f"http://127.0.0.1:{metrics_port}/metrics"
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise CrossboundError(f"the worker exited with code {proc.returncode} before it was ready")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if "\ncrossbound_ready 1.0" in resp.read().decode():
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise CrossboundError(f"the worker was not ready after {timeout_s:g} s")
