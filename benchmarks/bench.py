@@ -3,12 +3,14 @@
 Phases (each on its own topics):
 
 1. passthrough: a bare aiokafka consume -> produce loop over preloaded 300-byte records (the ceiling);
-2. request-only: requests rejected at the request stage (no attestation), preloaded, one worker process;
+2. request-only: requests rejected at the request stage (no attestation), one worker process;
 3. attested: valid requests whose data holders answer at once (this script plays them), one worker;
+   then request-only again with two worker processes in one consumer group (horizontal scaling);
 4. latency: attested requests at a paced rate; latency = request created_at -> verdict decided_at.
 
-Throughput of the pipeline phases is measured from the verdicts' own ``decided_at`` stamps (first to
-last), so worker start-up is not counted. Worker CPU per verdict comes from /proc (user + system).
+The workers are started and ready before the backlog is published at full speed; throughput is
+measured from the verdicts' own ``decided_at`` stamps (first to last), so start-up is not counted.
+Worker CPU per verdict comes from /proc (user + system), over the same span.
 
     python benchmarks/bench.py [--passthrough N] [--requests N] [--attested N] [--rate R] [--seconds S]
 """
@@ -93,7 +95,9 @@ async def passthrough(bootstrap: str, n: int) -> float:
 class Phase:
     """One worker process on fresh topics, plus the bench's institutions and data holders."""
 
-    def __init__(self, broker: EmbeddedBroker, codec: Codec, catalogue: Any, name: str) -> None:
+    def __init__(
+        self, broker: EmbeddedBroker, codec: Codec, catalogue: Any, name: str, workers: int = 1
+    ) -> None:
         tag = uuid.uuid4().hex[:6]
         self.broker = broker
         self.codec = codec
@@ -102,7 +106,8 @@ class Phase:
         self.log = Path(tempfile.mkdtemp(prefix="crossbound-bench-")) / "worker.log"
         self.answers: dict[bytes, tuple[str, bytes]] = {}
         self.verdicts: list[dict[str, Any]] = []
-        self.worker: Any = None
+        self.workers_wanted = workers
+        self.workers: list[Any] = []
         self.cpu_at_first: tuple[float, int] | None = None  # (worker CPU seconds, verdicts) at first verdict
 
     def encode(self, case: Any, created_ms: int | None = None) -> tuple[str, bytes, bytes]:
@@ -120,27 +125,29 @@ class Phase:
         return self.topics.requests(side), key, self.codec.encode("core/request", record)
 
     async def start_worker(self, wait: bool = False) -> None:
+        """Start the phase's worker processes (one consumer group); optionally wait until all are ready."""
         await ensure_topics(self.broker.bootstrap, dict.fromkeys(self.topics.all(), PARTITIONS))
-        port = free_port()
-        self.worker = start_worker_process(
-            self.broker.url,
-            metrics_port=port,
-            log_path=self.log,
-            extra=[
-                "--app-id",
-                self.topics.app_id,
-                "--topic-prefix",
-                self.topics.prefix,
-                "--attestation-timeout",
-                "30",
-            ],
-        )
+        ports = []
+        for i in range(self.workers_wanted):
+            port = free_port()
+            ports.append(port)
+            extra = ["--app-id", self.topics.app_id, "--topic-prefix", self.topics.prefix]
+            extra += ["--attestation-timeout", "30"]
+            log = self.log.with_name(f"worker{i}.log")
+            self.workers.append(
+                start_worker_process(self.broker.url, metrics_port=port, log_path=log, extra=extra)
+            )
         if wait:
-            await asyncio.to_thread(wait_until_ready, self.worker, port, 90.0)
+            for proc, port in zip(self.workers, ports, strict=True):
+                await asyncio.to_thread(wait_until_ready, proc, port, 90.0)
+
+    def cpu(self) -> float:
+        """CPU seconds used so far by all worker processes."""
+        return sum(cpu_seconds(p.pid) for p in self.workers)
 
     def stop(self) -> None:
-        if self.worker is not None:
-            stop_process(self.worker)
+        for proc in self.workers:
+            stop_process(proc)
 
     async def holders(self, producer: AIOKafkaProducer, stop: asyncio.Event) -> None:
         consumer = AIOKafkaConsumer(
@@ -177,8 +184,8 @@ class Phase:
                 batch = await consumer.getmany(timeout_ms=200, max_records=10_000)
                 for messages in batch.values():
                     self.verdicts.extend(self.codec.decode(m.value)[1] for m in messages)
-                if self.verdicts and self.cpu_at_first is None and self.worker is not None:
-                    self.cpu_at_first = (cpu_seconds(self.worker.pid), len(self.verdicts))
+                if self.verdicts and self.cpu_at_first is None and self.workers:
+                    self.cpu_at_first = (self.cpu(), len(self.verdicts))
         finally:
             stop.set()
             await consumer.stop()
@@ -191,18 +198,21 @@ class Phase:
 
 
 async def backlog_phase(phase: Phase, records: list[tuple[str, bytes, bytes]]) -> tuple[float, float]:
-    """Preload, start the worker, drain; returns (verdicts/s, worker CPU µs per verdict)."""
+    """Start the workers, wait until ready, publish a backlog at full speed, drain it.
+
+    Returns (verdicts/s, worker CPU us per verdict), both measured from the first verdict to the last.
+    """
     producer = AIOKafkaProducer(bootstrap_servers=phase.broker.bootstrap, linger_ms=5, max_batch_size=262_144)
     await producer.start()
-    for topic, key, value in records:
-        await producer.send(topic, value=value, key=key)
-    await producer.flush()
-    await phase.start_worker()
+    await phase.start_worker(wait=True)
     stop = asyncio.Event()
     holders = asyncio.create_task(phase.holders(producer, stop))
     try:
+        for topic, key, value in records:
+            await producer.send(topic, value=value, key=key)
+        await producer.flush()
         await phase.collect(len(records), stop, timeout_s=600)
-        cpu_end = cpu_seconds(phase.worker.pid)
+        cpu_end = phase.cpu()
     finally:
         stop.set()
         await holders
@@ -210,7 +220,6 @@ async def backlog_phase(phase: Phase, records: list[tuple[str, bytes, bytes]]) -
         phase.stop()
     assert phase.cpu_at_first is not None
     cpu0, n0 = phase.cpu_at_first
-    # CPU from the first verdict to the last, per verdict in that span: start-up is not counted
     return phase.rate(), (cpu_end - cpu0) / max(1, len(records) - n0) * 1e6
 
 
@@ -278,6 +287,15 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             flush=True,
         )
 
+        phase = Phase(broker, codec, catalogue, "r2", workers=2)
+        records = [phase.encode(traffic.case(SCENARIOS[i % 3], "invalid")) for i in range(args.requests)]
+        ro2_rate, ro2_cpu = await backlog_phase(phase, records)
+        print(
+            f"request-only, 2 worker processes in one group: {ro2_rate:,.0f} verdicts/s "
+            f"({ro2_rate / ro_rate:.2f}x one worker), worker CPU {ro2_cpu:.0f} us/verdict",
+            flush=True,
+        )
+
         phase = Phase(broker, codec, catalogue, "lt")
         lat = await latency_phase(phase, traffic, args.rate, args.seconds)
         p50, p99 = pct(lat, 0.5), pct(lat, 0.99)
@@ -293,6 +311,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "request_only_ratio": round(ro_rate / bare, 4),
         "attested_ratio": round(at_rate / bare, 4),
         "request_only_worker_cpu_us_per_verdict": round(ro_cpu),
+        "request_only_2_workers_verdicts_per_s": round(ro2_rate),
         "attested_worker_cpu_us_per_verdict": round(at_cpu),
         "latency_ms_p50": round(p50, 1),
         "latency_ms_p99": round(p99, 1),

@@ -23,7 +23,10 @@ def _timestamp(value: Any, path: str) -> datetime:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, int) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value / 1000, UTC)
+        try:
+            return datetime.fromtimestamp(value / 1000, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise InputError(f"{path}: timestamp out of range") from None
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -82,7 +85,14 @@ def from_json(value: Any, schema: Any, path: str = "", names: dict[str, Any] | N
                 raise InputError(f"{path}: not a decimal number") from None
             if not dec.is_finite():
                 raise InputError(f"{path}: not a finite number")
-            return dec.quantize(Decimal(1).scaleb(-int(schema.get("scale", 0))))
+            scale, precision = int(schema.get("scale", 0)), int(schema.get("precision", 38))
+            try:
+                dec = dec.quantize(Decimal(1).scaleb(-scale))
+            except InvalidOperation:
+                raise InputError(f"{path}: more than {precision} digits") from None
+            if len(dec.as_tuple().digits) > precision:
+                raise InputError(f"{path}: more than {precision} digits")
+            return dec
         if kind == "record":
             if not isinstance(value, Mapping):
                 raise InputError(f"{path or 'record'}: expected an object")

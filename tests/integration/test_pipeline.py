@@ -124,6 +124,11 @@ async def _restart_run(
             await bus.wait_for(
                 lambda: all(r in bus.verdicts for r in ids), timeout_s=90, what="all 600 verdicts"
             )
+        except AssertionError:
+            missing = [r for r in ids if r not in bus.verdicts]
+            reasons = Counter(d[1]["reason"] for d in bus.dead_letters)
+            asked = Counter(a["request_id"] for a in bus.attestation_requests if a["request_id"] in missing)
+            raise AssertionError(f"missing {missing}, dead letters {dict(reasons)}, asked {dict(asked)}") from None
         finally:
             second.stop()
         assert all(bus.verdicts[r][0]["outcome"] == "ACCEPT" for r in ids)

@@ -81,6 +81,8 @@ class Processor:
         self.retention_ms = int(dedupe_retention_s * 1000)
         self.clock: Clock = clock or time.time
         self.partitions = partitions
+        self._parked: dict[bytes, tuple[bytes, dict[str, Any], dict[str, Any], dict[str, Any]]] = {}
+        self._parked_max = 100_000
         self._routes: dict[str, tuple[str, str]] = {}
         for side in SIDES:
             self._routes[topics.requests(side)] = (side, "request")
@@ -196,20 +198,19 @@ class Processor:
             return [self._verdict(rs, request, findings, {}, now, rec.partition)]
         now_ms = int(now_s * 1000)
         deadline = now_ms + self.timeout_ms
-        pending[key] = self.codec.encode(
-            "internal/pending_request",
-            {
-                "request": rec.value,
-                "body_sha256": body,
-                "source_topic": rec.topic,
-                "source_partition": rec.partition,
-                "source_offset": rec.offset,
-                "received_at": now_ms,
-                "deadline": deadline,
-                "scenario_id": scenario,
-                "findings": [f.as_record() for f in findings],
-            },
-        )
+        parked = {
+            "request": rec.value,
+            "body_sha256": body,
+            "source_topic": rec.topic,
+            "source_partition": rec.partition,
+            "source_offset": rec.offset,
+            "received_at": now_ms,
+            "deadline": deadline,
+            "scenario_id": scenario,
+            "findings": [f.as_record() for f in findings],
+        }
+        raw = pending[key] = self.codec.encode("internal/pending_request", parked)
+        self._cache_parked(key, raw, parked, request, payload)
         attester = wire_side(rs.attester_side)
         self.metrics.attestation_request(attester, scenario)
         consent = request.get("consent")
@@ -233,6 +234,30 @@ class Processor:
             },
         )
         return [Outgoing(self.topics.attestation_requests(attester), key, out, rec.partition)]
+
+    def _cache_parked(
+        self, key: bytes, raw: bytes, parked: dict[str, Any], request: dict[str, Any], payload: dict[str, Any]
+    ) -> None:
+        """Keep the decoded form of a parked request, so its attestation need not decode it again.
+
+        A cache only: the ``pending`` table stays the truth, and an entry is used only while the table
+        holds exactly the bytes it was made from (after a restart or rebalance the table is decoded).
+        """
+        cache = self._parked
+        if len(cache) >= self._parked_max:
+            del cache[next(iter(cache))]
+        cache[key] = (raw, parked, request, payload)
+
+    def _load_parked(self, key: bytes, raw: bytes) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        """The parked record, its request and the request's payload, decoded (or from the cache)."""
+        hit = self._parked.get(key)
+        if hit is not None and hit[0] == raw:
+            return hit[1], hit[2], hit[3]
+        parked = self.codec.decode(raw)[1]
+        request = self.codec.decode(parked["request"])[1]
+        rs = self._ruleset(request["scenario_id"], request["request_id"])
+        payload = self._payload(rs, request["payload"], rs.request_subject, request["request_id"])
+        return parked, request, payload
 
     def _seen(self, key: bytes, pending: State, answered: State) -> tuple[str, int, int, bytes] | None:
         raw = answered.get(key)
@@ -274,8 +299,7 @@ class Processor:
         if raw is None:
             reason = "late_attestation" if key in answered else "orphan_attestation"
             raise _DeadLetter(reason, "no request is waiting for this attestation", request_id, scenario)
-        parked = self.codec.decode(raw)[1]
-        request = self.codec.decode(parked["request"])[1]
+        parked, request, payload = self._load_parked(key, raw)
         rs = self._ruleset(request["scenario_id"], request_id)
         if att["scenario_id"] != rs.scenario_id or wire_side(att["attester_side"]) != side:
             raise _DeadLetter(
@@ -286,7 +310,6 @@ class Processor:
         findings = [_finding(f) for f in parked["findings"]]
         attested: dict[str, str] = {}
         now = datetime.fromtimestamp(self.clock(), UTC)
-        payload = self._payload(rs, request["payload"], rs.request_subject, request_id)
         status = att["status"]
         if status == "FOUND":
             if att["payload"] is None:
@@ -300,6 +323,7 @@ class Processor:
                 Finding(f"{rs.scenario_id}:attestation", Severity.REJECT, "", f"ATTESTATION_{status}")
             )
         del pending[key]
+        self._parked.pop(key, None)
         body, topic, partition, offset = (
             parked["body_sha256"],
             parked["source_topic"],
@@ -323,12 +347,17 @@ class Processor:
         now_ms = _ms(now)
         outs: list[Outgoing] = []
         for key, raw in list(pending.items()):
-            parked = self.codec.decode(raw)[1]
+            hit = self._parked.get(key)
+            parked = hit[1] if hit is not None and hit[0] == raw else self.codec.decode(raw)[1]
             if parked["deadline"] > now_ms:
                 continue
-            request = self.codec.decode(parked["request"])[1]
-            rs = self.catalogue.scenarios.get(parked["scenario_id"])
             del pending[key]
+            self._parked.pop(key, None)
+            try:
+                parked, request, _ = self._load_parked(key, raw)
+            except _DeadLetter:  # its schema is gone since it was parked: nothing left to answer with
+                continue
+            rs = self.catalogue.scenarios.get(parked["scenario_id"])
             if rs is None:  # the scenario was removed from the rule sets since the request was parked
                 continue
             findings = [_finding(f) for f in parked["findings"]]

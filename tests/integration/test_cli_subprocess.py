@@ -1,0 +1,192 @@
+"""The `crossbound` command as a user runs it, as a separate process, against a real broker.
+
+`publish` feeds a running worker, a worker with a bad rule file refuses to start, `demo --json` runs the
+whole pipeline on its own broker and prints one summary object, and `broker` serves Kafka until SIGINT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Producer
+from conftest import Bus, Worker, free_port
+
+from crossbound.broker import EmbeddedBroker
+from crossbound.broker.tansu import metadata_probe
+from crossbound.jsonform import attestation_from_json
+from crossbound.paths import default_rulesets_dir
+from crossbound.simulate import Traffic
+from crossbound.topics import Topics
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(150)]
+
+CLI = [sys.executable, "-m", "crossbound"]
+
+
+def _broken_rulesets(tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of the shipped rule sets with one rule naming a check that does not exist."""
+    rulesets = tmp_path / "rulesets"
+    shutil.copytree(default_rulesets_dir(), rulesets)
+    broken = rulesets / "payment_connect_northbound.toml"
+    text = broken.read_text()
+    assert 'id = "PCN-01"' in text
+    head, tail = text.split('id = "PCN-01"', 1)
+    check = tail.split('check = "', 1)[1].split('"', 1)[0]
+    broken.write_text(head + 'id = "PCN-01"' + tail.replace(f'check = "{check}"', 'check = "nonsense"', 1))
+    return rulesets, broken
+
+
+async def test_publish_feeds_the_worker_three_requests_three_verdicts(
+    worker: Worker, bus: Bus, broker: EmbeddedBroker, topics: Topics, tmp_path: Path
+) -> None:
+    traffic = Traffic(seed=41)
+    cases = [
+        traffic.case("sb_corporate_credit_report", "valid"),
+        traffic.case("sb_corporate_credit_report", "review"),
+        traffic.case("payment_connect_northbound", "invalid"),
+    ]
+    assert {c.requester_side for c in cases} == {"HK"}
+    lines = []
+    for case in cases:
+        assert case.request is not None
+        lines.append(json.dumps(case.request))
+        if case.attestation is not None:  # the data holder answers when asked
+            att = attestation_from_json(case.attestation, bus.codec, bus.catalogue)
+            key = str(case.request_id).encode()
+            bus.answers[key] = (topics.attestations("sz"), bus.codec.encode("core/attestation", att))
+    path = tmp_path / "requests.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+
+    proc = await asyncio.create_subprocess_exec(
+        *CLI,
+        "publish",
+        "--broker",
+        broker.url,
+        "--topic",
+        topics.requests("hk"),
+        str(path),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    assert f"published 3 request(s) to {topics.requests('hk')}" in err.decode()
+
+    expected = {str(c.request_id): c.expected for c in cases}
+    await bus.wait_for(lambda: len(bus.verdicts) == 3, what="three verdicts")
+    assert {rid: [v["outcome"] for v in vs] for rid, vs in bus.verdicts.items()} == {
+        rid: [outcome] for rid, outcome in expected.items()
+    }
+    assert sorted(expected.values()) == ["ACCEPT", "REJECT", "REVIEW"]
+    assert bus.dead_letters == []
+
+
+def test_worker_with_a_bad_rule_file_fails_at_start_up(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    rulesets, broken = _broken_rulesets(tmp_path)
+    prefix = f"bad{os.urandom(4).hex()}."
+    started = time.monotonic()
+    result = subprocess.run(
+        [
+            *CLI,
+            "worker",
+            "--rulesets",
+            str(rulesets),
+            "--broker",
+            broker.url,
+            "--topic-prefix",
+            prefix,
+            "--no-metrics",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    elapsed = time.monotonic() - started
+    assert result.returncode != 0, result.stderr
+    assert elapsed < 20, f"took {elapsed:.1f} s to refuse a bad rule file"
+    assert str(broken) in result.stderr
+    assert "'PCN-01'" in result.stderr
+    assert "nonsense" in result.stderr
+    assert "Traceback" not in result.stderr
+    # it failed before creating anything on the broker
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "log.connection.close": False})
+    names = producer.list_topics(timeout=10).topics
+    assert not [t for t in names if t.startswith(prefix)]
+
+
+def test_demo_json_prints_one_summary_with_everything_answered() -> None:
+    result = subprocess.run(
+        [*CLI, "demo", "--count", "60", "--json", "--metrics-port", str(free_port())],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(result.stdout.strip().splitlines()) == 1, result.stdout
+    summary = json.loads(result.stdout)
+    assert isinstance(summary, dict)
+    assert summary["published"] == 60
+    verdicts = summary["verdicts"]
+    assert set(verdicts) == {"ACCEPT", "REVIEW", "REJECT"}
+    assert all(isinstance(n, int) and n > 0 for n in verdicts.values())
+    assert sum(verdicts.values()) + summary["dead_letters"] == 60
+    assert summary["unanswered"] == 0
+    assert summary["expected_matched"] == 60
+    assert summary["metrics_verdicts_total"] == sum(verdicts.values())
+    latency = summary["latency_ms"]
+    assert set(latency) >= {"p50", "p99"}
+    assert 0 <= latency["p50"] <= latency["p99"]
+    assert summary["throughput_per_s"] > 0
+    assert sum(summary["dead_letter_reasons"].values()) == summary["dead_letters"]
+
+
+def _read_line(proc: subprocess.Popen[str], timeout_s: float) -> str:
+    assert proc.stdout is not None
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        if not sel.select(timeout_s):
+            raise AssertionError(f"no line from `crossbound broker` within {timeout_s} s")
+    return proc.stdout.readline()
+
+
+def test_broker_command_serves_kafka_until_sigint() -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [*CLI, "broker", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = _read_line(proc, 30)
+        assert f"kafka://127.0.0.1:{port}" in line, line
+        assert "Ctrl-C" in line
+        brokers = metadata_probe("127.0.0.1", port, timeout_s=5)
+        assert [(host, p) for _, host, p in brokers] == [("127.0.0.1", port)]
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0
+        with pytest.raises(ConnectionRefusedError):  # Tansu went with it
+            metadata_probe("127.0.0.1", port, timeout_s=1)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)  # lets run_broker stop Tansu, unlike SIGKILL
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
