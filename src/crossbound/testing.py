@@ -63,6 +63,10 @@ class Harness:
 
     def __post_init__(self) -> None:
         self.metrics = Metrics(self.registry)
+        self.restart()
+
+    def restart(self) -> None:
+        """A new worker process over the same tables (as after a crash and changelog recovery)."""
         self.processor = Processor(
             self.codec,
             self.catalogue,

@@ -32,6 +32,7 @@ EXPECTED_SUBJECTS = [
     "core/deadletter",
     "core/request",
     "core/verdict",
+    "internal/answered_request",
     "internal/pending_request",
     "internal/quota_check",
     "internal/quota_usage",
@@ -309,7 +310,20 @@ def internal_samples(codec: Codec) -> dict[str, dict[str, Any]]:
             "windows": {
                 "PCN-03": {"period": 20240, "total": "9999.99"},
                 "PCN-04": {"period": 2025, "total": "15000"},
-            }
+            },
+            "applied": {"r-1": {"day": 20240, "partition": 3, "verdict": b"\xc3\x01verdict"}},
+        },
+        "internal/answered_request": {
+            "body_sha256": bytes(range(32)),
+            "source_topic": "hk.requests",
+            "source_partition": 2,
+            "source_offset": 41,
+            "attestation_partition": -1,
+            "attestation_offset": -1,
+            "output_topic": "hk.verdicts",
+            "output_partition": 2,
+            "output_key": b"r-1",
+            "output_value": b"\xc3\x01verdict",
         },
     }
 

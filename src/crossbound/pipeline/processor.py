@@ -1,14 +1,21 @@
 """The pipeline's logic, free of Faust: records in, records out, state in injected mappings.
 
-The Faust agents (:mod:`crossbound.agents`) feed this class and produce what it returns; the tests and
+The Faust agents (:mod:`crossbound.app`) feed this class and produce what it returns; the tests and
 ``crossbound check`` drive it with plain dicts. Each input record yields exactly one of: a verdict, a
-dead letter, an attestation request (the request is parked), a quota check (repartitioned), or
-nothing for a redelivery of a record already handled.
+dead letter, an attestation request (the request is parked) or a quota check (repartitioned).
+
+Redelivery (at-least-once): a record this process already handled is handled silently (its output
+went to this process's live producer, which delivers it). A record handled by an earlier process
+(killed after producing, before committing) re-emits what the first delivery produced, byte for byte,
+rather than nothing (that output may have died with the process) or something new (a second,
+different answer). State changes and outputs are not atomic on a broker without transactions; this
+makes them idempotent instead.
 
 State (all keyed by ``request_id`` bytes, except quota usage):
 
 * ``pending``: requests waiting for their attestation (Avro ``crossbound.internal.PendingRequest``);
-* ``answered``: requests already answered, remembered until they expire (compact binary);
+* ``answered``: requests already answered and what answered them, until they expire (an 8-byte
+  forget-at prefix, then Avro ``crossbound.internal.AnsweredRequest``);
 * ``usage``: quota usage per limit key (Avro ``crossbound.internal.QuotaUsage``).
 """
 
@@ -26,7 +33,7 @@ from crossbound import __version__
 from crossbound.codec import Codec
 from crossbound.errors import DecodeError
 from crossbound.metrics import Metrics
-from crossbound.pipeline.records import Answered, Incoming, Outgoing
+from crossbound.pipeline.records import Incoming, Outgoing, forget_at, with_forget_at
 from crossbound.rules import Catalogue, Context, Finding, Outcome, RuleSet, Severity, evaluate, outcome_of
 from crossbound.rules.model import Rule
 from crossbound.topics import SIDES, Topics, wire_side
@@ -83,6 +90,8 @@ class Processor:
         self.partitions = partitions
         self._parked: dict[bytes, tuple[bytes, dict[str, Any], dict[str, Any], dict[str, Any]]] = {}
         self._parked_max = 100_000
+        self._done_here: dict[bytes, None] = {}  # keys this process answered (bounded, oldest dropped)
+        self._done_here_max = 500_000
         self._routes: dict[str, tuple[str, str]] = {}
         for side in SIDES:
             self._routes[topics.requests(side)] = (side, "request")
@@ -177,9 +186,10 @@ class Processor:
         body = hashlib.sha256(rec.value).digest()
         seen = self._seen(key, pending, answered)
         if seen is not None:
-            topic, partition, offset, digest = seen
+            topic, partition, offset, digest, again = seen
             if (topic, partition, offset) == (rec.topic, rec.partition, rec.offset):
-                return []  # redelivery of a record already handled (at-least-once): its output exists
+                # a redelivery: silent if this process sent the answer, else the same answer again
+                return [] if self._handled_here(key) else [again]
             if digest == body:
                 raise _DeadLetter("duplicate_request", "request_id already received", request_id, scenario)
             raise _DeadLetter(
@@ -194,8 +204,9 @@ class Processor:
         findings = evaluate(self.catalogue.envelope.rules, ctx, on_error)
         findings += evaluate(rs.stage("request"), ctx, on_error)
         if outcome_of(findings) is Outcome.REJECT:
-            self._remember(key, answered, request, body, rec)
-            return [self._verdict(rs, request, findings, {}, now, rec.partition)]
+            verdict = self._verdict(rs, request, findings, {}, now, rec.partition)
+            self._answer(key, answered, request, body, (rec.topic, rec.partition, rec.offset), None, verdict)
+            return [verdict]
         now_ms = int(now_s * 1000)
         deadline = now_ms + self.timeout_ms
         parked = {
@@ -211,21 +222,25 @@ class Processor:
         }
         raw = pending[key] = self.codec.encode("internal/pending_request", parked)
         self._cache_parked(key, raw, parked, request, payload)
-        attester = wire_side(rs.attester_side)
-        self.metrics.attestation_request(attester, scenario)
+        self.metrics.attestation_request(wire_side(rs.attester_side), scenario)
+        return [self._attestation_request(rs, request, deadline, rec.partition)]
+
+    def _attestation_request(
+        self, rs: RuleSet, request: dict[str, Any], deadline_ms: int, partition: int
+    ) -> Outgoing:
         consent = request.get("consent")
         out = self.codec.encode(
             "core/attestation_request",
             {
-                "request_id": request_id,
-                "scenario_id": scenario,
+                "request_id": request["request_id"],
+                "scenario_id": rs.scenario_id,
                 "ruleset_version": rs.version,
                 "requester_side": request["requester_side"],
                 "attester_side": request["attester_side"],
                 "requester_inst": request["requester_inst"],
                 "attester_inst": request["attester_inst"],
                 "request_created_at": request["created_at"],
-                "deadline": datetime.fromtimestamp(deadline / 1000, UTC),
+                "deadline": datetime.fromtimestamp(deadline_ms / 1000, UTC),
                 "digest_alg": request["digest_alg"],
                 "hmac_key_id": request["hmac_key_id"],
                 "nonce": request["nonce"],
@@ -233,7 +248,8 @@ class Processor:
                 "payload": request["payload"],
             },
         )
-        return [Outgoing(self.topics.attestation_requests(attester), key, out, rec.partition)]
+        topic = self.topics.attestation_requests(wire_side(rs.attester_side))
+        return Outgoing(topic, request["request_id"].encode(), out, partition)
 
     def _cache_parked(
         self, key: bytes, raw: bytes, parked: dict[str, Any], request: dict[str, Any], payload: dict[str, Any]
@@ -259,34 +275,60 @@ class Processor:
         payload = self._payload(rs, request["payload"], rs.request_subject, request["request_id"])
         return parked, request, payload
 
-    def _seen(self, key: bytes, pending: State, answered: State) -> tuple[str, int, int, bytes] | None:
+    def _handled_here(self, key: bytes) -> bool:
+        return key in self._done_here or key in self._parked
+
+    def _mark_done_here(self, key: bytes) -> None:
+        done = self._done_here
+        if len(done) >= self._done_here_max:
+            del done[next(iter(done))]
+        done[key] = None
+
+    def _seen(
+        self, key: bytes, pending: State, answered: State
+    ) -> tuple[str, int, int, bytes, Outgoing] | None:
+        """Where a known request came from, its body digest, and what to send again on redelivery."""
         raw = answered.get(key)
         if raw is not None:
-            a = Answered.decode(raw)
-            return a.source_topic, a.source_partition, a.source_offset, a.body_sha256
+            a = self.codec.decode(raw[8:])[1]
+            again = Outgoing(a["output_topic"], a["output_key"], a["output_value"], a["output_partition"])
+            return a["source_topic"], a["source_partition"], a["source_offset"], a["body_sha256"], again
         raw = pending.get(key)
         if raw is not None:
-            p = self.codec.decode(raw)[1]
-            return p["source_topic"], p["source_partition"], p["source_offset"], p["body_sha256"]
+            parked, request, _ = self._load_parked(key, raw)
+            rs = self._ruleset(request["scenario_id"], request["request_id"])
+            again = self._attestation_request(rs, request, parked["deadline"], parked["source_partition"])
+            coords = parked["source_topic"], parked["source_partition"], parked["source_offset"]
+            return *coords, parked["body_sha256"], again
         return None
 
-    def _remember(
-        self, key: bytes, answered: State, request: dict[str, Any], body: bytes, rec: Incoming
-    ) -> None:
-        self._remember_coords(key, answered, request, body, rec.topic, rec.partition, rec.offset)
-
-    def _remember_coords(
+    def _answer(
         self,
         key: bytes,
         answered: State,
         request: dict[str, Any],
         body: bytes,
-        topic: str,
-        partition: int,
-        offset: int,
+        source: tuple[str, int, int],
+        attestation: tuple[int, int] | None,
+        output: Outgoing,
     ) -> None:
+        """Remember that a request is answered, and with what, until it expires plus the retention."""
+        att_partition, att_offset = attestation or (-1, -1)
+        record = {
+            "body_sha256": body,
+            "source_topic": source[0],
+            "source_partition": source[1],
+            "source_offset": source[2],
+            "attestation_partition": att_partition,
+            "attestation_offset": att_offset,
+            "output_topic": output.topic,
+            "output_partition": output.partition,
+            "output_key": output.key,
+            "output_value": output.value,
+        }
         forget = _ms(request["expires_at"]) + self.retention_ms
-        answered[key] = Answered(forget, body, partition, offset, topic).encode()
+        answered[key] = with_forget_at(forget, self.codec.encode("internal/answered_request", record))
+        self._mark_done_here(key)
 
     # -- attestations ---------------------------------------------------------------------------
 
@@ -297,8 +339,18 @@ class Processor:
         key = self._check_key(rec, request_id, scenario)
         raw = pending.get(key)
         if raw is None:
-            reason = "late_attestation" if key in answered else "orphan_attestation"
-            raise _DeadLetter(reason, "no request is waiting for this attestation", request_id, scenario)
+            done = answered.get(key)
+            if done is None:
+                raise _DeadLetter("orphan_attestation", "no request is waiting for it", request_id, scenario)
+            a = self.codec.decode(done[8:])[1]
+            if (a["attestation_partition"], a["attestation_offset"]) == (rec.partition, rec.offset):
+                # a redelivery of the attestation that answered the request
+                if self._handled_here(key):
+                    return []
+                return [
+                    Outgoing(a["output_topic"], a["output_key"], a["output_value"], a["output_partition"])
+                ]
+            raise _DeadLetter("late_attestation", "the request was already answered", request_id, scenario)
         parked, request, payload = self._load_parked(key, raw)
         rs = self._ruleset(request["scenario_id"], request_id)
         if att["scenario_id"] != rs.scenario_id or wire_side(att["attester_side"]) != side:
@@ -322,18 +374,15 @@ class Processor:
             findings.append(
                 Finding(f"{rs.scenario_id}:attestation", Severity.REJECT, "", f"ATTESTATION_{status}")
             )
+        if rs.quota_key is not None and outcome_of(findings) is not Outcome.REJECT:
+            out = self._quota_check(rs, request, payload, findings, attested, parked)
+        else:
+            out = self._verdict(rs, request, findings, attested, now, rec.partition)
         del pending[key]
         self._parked.pop(key, None)
-        body, topic, partition, offset = (
-            parked["body_sha256"],
-            parked["source_topic"],
-            parked["source_partition"],
-            parked["source_offset"],
-        )
-        self._remember_coords(key, answered, request, body, topic, partition, offset)
-        if rs.quota_key is not None and outcome_of(findings) is not Outcome.REJECT:
-            return [self._quota_check(rs, request, payload, findings, attested, parked)]
-        return [self._verdict(rs, request, findings, attested, now, rec.partition)]
+        source = parked["source_topic"], parked["source_partition"], parked["source_offset"]
+        self._answer(key, answered, request, parked["body_sha256"], source, (rec.partition, rec.offset), out)
+        return [out]
 
     # -- timeouts and forgetting ----------------------------------------------------------------
 
@@ -364,22 +413,16 @@ class Processor:
             findings.append(
                 Finding(f"{rs.scenario_id}:timeout", rs.timeout_severity, "", "ATTESTATION_TIMEOUT")
             )
-            self._remember_coords(
-                key,
-                answered,
-                request,
-                parked["body_sha256"],
-                parked["source_topic"],
-                parked["source_partition"],
-                parked["source_offset"],
-            )
-            outs.append(self._verdict(rs, request, findings, {}, now, parked["source_partition"]))
+            verdict = self._verdict(rs, request, findings, {}, now, parked["source_partition"])
+            source = parked["source_topic"], parked["source_partition"], parked["source_offset"]
+            self._answer(key, answered, request, parked["body_sha256"], source, None, verdict)
+            outs.append(verdict)
         return outs
 
     def forget_answered(self, answered: State) -> int:
         """Drop answered request ids past their retention; returns how many."""
         now_ms = int(self.clock() * 1000)
-        stale = [key for key, raw in list(answered.items()) if Answered.forget_at(raw) <= now_ms]
+        stale = [key for key, raw in list(answered.items()) if forget_at(raw) <= now_ms]
         for key in stale:
             del answered[key]
         return len(stale)
@@ -433,7 +476,15 @@ class Processor:
         periods = {"day": local.toordinal(), "year": local.year}
         key = chk["quota_key"].encode()
         raw = usage.get(key)
-        windows: dict[str, dict[str, Any]] = self.codec.decode(raw)[1]["windows"] if raw else {}
+        state: dict[str, Any] = self.codec.decode(raw)[1] if raw else {"windows": {}, "applied": {}}
+        windows: dict[str, dict[str, Any]] = state["windows"]
+        applied: dict[str, dict[str, Any]] = state["applied"]
+        done = applied.get(chk["request_id"])
+        if done is not None:  # a redelivered check: answer as before, count nothing twice
+            if self._handled_here(b"quota|" + chk["request_id"].encode()):
+                return []
+            verdicts = self.topics.verdicts(wire_side(request["requester_side"]))
+            return [Outgoing(verdicts, chk["request_id"].encode(), done["verdict"], done["partition"])]
         ctx = Context(request, payload, now, ruleset_version=rs.version)
         used: dict[str, Decimal] = {}
         applicable: list[Rule] = []
@@ -447,13 +498,18 @@ class Processor:
         ctx.quota_used = used
         findings = [_finding(f) for f in chk["findings"]]
         findings += evaluate(applicable, ctx, self._on_rule_error[rs.scenario_id])
-        if outcome_of(findings) is not Outcome.REJECT and applicable:
+        if outcome_of(findings) is not Outcome.REJECT:
             for rule in applicable:
                 amount = Decimal(payload[rule.params["amount"].split(".", 1)[1]])
                 period = periods[rule.params["window"]]
                 windows[rule.id] = {"period": period, "total": str(used[rule.id] + amount)}
-            usage[key] = self.codec.encode("internal/quota_usage", {"windows": windows})
-        return [self._verdict(rs, request, findings, dict(chk["attested"]), now, chk["source_partition"])]
+        verdict = self._verdict(rs, request, findings, dict(chk["attested"]), now, chk["source_partition"])
+        today = periods["day"]
+        applied = {rid: a for rid, a in applied.items() if a["day"] == today}
+        applied[chk["request_id"]] = {"day": today, "partition": verdict.partition, "verdict": verdict.value}
+        self._mark_done_here(b"quota|" + chk["request_id"].encode())
+        usage[key] = self.codec.encode("internal/quota_usage", {"windows": windows, "applied": applied})
+        return [verdict]
 
     # -- outputs ----------------------------------------------------------------------------------
 

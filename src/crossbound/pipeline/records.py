@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-__all__ = ["Answered", "Incoming", "Outgoing"]
+__all__ = ["Incoming", "Outgoing", "forget_at", "with_forget_at"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,31 +31,14 @@ class Outgoing:
     headers: tuple[tuple[str, bytes], ...] = ()
 
 
-_ANSWERED = struct.Struct(">q32siq")
+_FORGET = struct.Struct(">q")
 
 
-@dataclass(frozen=True, slots=True)
-class Answered:
-    """Value of the ``answered`` table: enough to tell a redelivery from a duplicate or a conflict."""
+def forget_at(value: bytes) -> int:
+    """The forget-at time (epoch ms) of an ``answered`` table value: its 8-byte prefix."""
+    return int(_FORGET.unpack_from(value)[0])
 
-    forget_at_ms: int
-    body_sha256: bytes
-    source_partition: int
-    source_offset: int
-    source_topic: str
 
-    def encode(self) -> bytes:
-        """Compact binary form (the table is large; no Avro needed for five fixed fields)."""
-        head = _ANSWERED.pack(self.forget_at_ms, self.body_sha256, self.source_partition, self.source_offset)
-        return head + self.source_topic.encode()
-
-    @classmethod
-    def decode(cls, data: bytes) -> Answered:
-        """Inverse of :meth:`encode`."""
-        forget, digest, part, off = _ANSWERED.unpack_from(data)
-        return cls(forget, digest, part, off, data[_ANSWERED.size :].decode())
-
-    @staticmethod
-    def forget_at(data: bytes) -> int:
-        """Read only the expiry, for the sweeper."""
-        return int(_ANSWERED.unpack_from(data)[0])
+def with_forget_at(forget_ms: int, body: bytes) -> bytes:
+    """An ``answered`` table value: the forget-at prefix (read by the sweeper alone) and the Avro body."""
+    return _FORGET.pack(forget_ms) + body

@@ -1,0 +1,166 @@
+"""The processor's delivery semantics: redeliveries, duplicates, conflicts, partitions, timeouts, quotas."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from crossbound.jsonform import attestation_from_json
+from crossbound.pipeline.processor import partition_for
+from crossbound.pipeline.records import Incoming, Outgoing
+from crossbound.simulate import Traffic
+from crossbound.testing import Harness
+
+
+@pytest.fixture
+def h() -> Harness:
+    return Harness.from_dirs()
+
+
+def _request(h: Harness, case_request: dict[str, object], offset: int = 0, partition: int = 0) -> Incoming:
+    key, value = h.encode_request(case_request)
+    side = str(case_request["requester_side"]).lower()
+    return Incoming(h.topics.requests(side), partition, offset, key, value, None)
+
+
+def _attestation(h: Harness, case_att: dict[str, object], offset: int = 0, partition: int = 0) -> Incoming:
+    record = attestation_from_json(case_att, h.codec, h.catalogue)
+    side = str(case_att["attester_side"]).lower()
+    value = h.codec.encode("core/attestation", record)
+    return Incoming(
+        h.topics.attestations(side), partition, offset, record["request_id"].encode(), value, None
+    )
+
+
+def _verdicts_total(h: Harness) -> float:
+    total = 0.0
+    for metric in h.registry.collect():
+        if metric.name == "crossbound_verdicts":
+            total += sum(s.value for s in metric.samples if s.name == "crossbound_verdicts_total")
+    return total
+
+
+def _handle(h: Harness, rec: Incoming) -> list[Outgoing]:
+    return h.processor.handle(rec, h.pending, h.answered)
+
+
+def test_redelivered_reject_sends_the_same_verdict_again(h: Harness) -> None:
+    case = Traffic(seed=1, now=h.now).case("sb_corporate_credit_report", "invalid")
+    assert case.request is not None
+    rec = _request(h, case.request, offset=7)
+    [first] = _handle(h, rec)
+    assert _handle(h, rec) == []  # this process sent it: its producer delivers it
+    h.restart()  # a new process cannot know whether the first one's output got out
+    [again] = _handle(h, rec)
+    assert first.topic == again.topic == h.topics.verdicts("hk")
+    assert again == first  # byte for byte
+    assert _verdicts_total(h) == 1  # counted once
+
+
+def test_redelivered_parked_request_asks_again(h: Harness) -> None:
+    case = Traffic(seed=2, now=h.now).case("sb_corporate_credit_report", "valid")
+    assert case.request is not None
+    rec = _request(h, case.request, offset=3)
+    [ask] = _handle(h, rec)
+    assert _handle(h, rec) == []
+    h.restart()
+    [ask_again] = _handle(h, rec)
+    assert ask.topic == h.topics.attestation_requests("sz")
+    assert ask_again == ask
+    assert len(h.pending) == 1
+
+
+def test_redelivered_attestation_sends_the_same_verdict_and_another_is_late(h: Harness) -> None:
+    case = Traffic(seed=3, now=h.now).case("nb_hk_resident_consumer_credit", "valid")
+    assert case.request is not None and case.attestation is not None
+    _handle(h, _request(h, case.request))
+    att = _attestation(h, case.attestation, offset=11)
+    [verdict] = _handle(h, att)
+    assert h.codec.decode(verdict.value)[1]["outcome"] == "ACCEPT"
+    assert _handle(h, att) == []
+    h.restart()
+    [again] = _handle(h, att)
+    assert again == verdict
+    [late] = _handle(h, _attestation(h, case.attestation, offset=12))
+    assert late.topic == h.topics.deadletter("hk")
+    assert h.codec.decode(late.value)[1]["reason"] == "late_attestation"
+    assert _verdicts_total(h) == 1
+
+
+def test_duplicate_and_conflicting_request_ids(h: Harness) -> None:
+    traffic = Traffic(seed=4, now=h.now)
+    case = traffic.case("sb_corporate_credit_report", "invalid")
+    assert case.request is not None
+    _handle(h, _request(h, case.request, offset=0))
+    [dup] = _handle(h, _request(h, case.request, offset=1))
+    assert h.codec.decode(dup.value)[1]["reason"] == "duplicate_request"
+    changed = dict(case.request, nonce="f" * 32)
+    [conflict] = _handle(h, _request(h, changed, offset=2))
+    record = h.codec.decode(conflict.value)[1]
+    assert record["reason"] == "request_id_conflict"
+    assert record["source_offset"] == 2
+
+
+def test_records_off_their_murmur2_partition_are_dead_lettered(h: Harness) -> None:
+    h.processor.partitions = 4
+    case = Traffic(seed=5, now=h.now).case("sb_corporate_credit_report", "invalid")
+    assert case.request is not None
+    key, _ = h.encode_request(case.request)
+    right = partition_for(key, 4)
+    [bad] = _handle(h, _request(h, case.request, partition=(right + 1) % 4))
+    assert h.codec.decode(bad.value)[1]["reason"] == "wrong_partition"
+    [good] = _handle(h, _request(h, case.request, offset=1, partition=right))
+    assert good.topic == h.topics.verdicts("hk")
+    assert good.partition == right
+
+
+def test_partition_for_matches_aiokafka_default_partitioner() -> None:
+    from aiokafka.partitioner import DefaultPartitioner
+
+    partitioner = DefaultPartitioner()
+    for i in range(200):
+        key = f"request-{i}".encode()
+        assert partition_for(key, 4) == partitioner(key, [0, 1, 2, 3], [0, 1, 2, 3])
+
+
+def test_timeout_answers_once_and_a_redelivered_request_gets_the_timeout_verdict(h: Harness) -> None:
+    case = Traffic(seed=6, now=h.now).case("payment_connect_northbound", "late")
+    assert case.request is not None
+    rec = _request(h, case.request)
+    _handle(h, rec)
+    assert h.processor.expire_pending(h.pending, h.answered) == []  # not yet
+    h.now += h.attestation_timeout_s + 1
+    [verdict] = h.processor.expire_pending(h.pending, h.answered)
+    assert [f["code"] for f in h.codec.decode(verdict.value)[1]["findings"]] == ["ATTESTATION_TIMEOUT"]
+    assert h.processor.expire_pending(h.pending, h.answered) == []
+    assert _handle(h, rec) == []
+    h.restart()
+    [again] = _handle(h, rec)
+    assert again == verdict
+
+
+def test_redelivered_quota_check_is_not_counted_twice(h: Harness) -> None:
+    [case] = Traffic(seed=7, now=h.now).payments_for_one_payer(1, amount="6000")
+    assert case.request is not None and case.attestation is not None
+    _handle(h, _request(h, case.request))
+    [check] = _handle(h, _attestation(h, case.attestation))
+    assert check.topic == h.topics.quota
+    rec = Incoming(check.topic, 0, 0, check.key, check.value, None)
+    [verdict] = h.processor.on_quota(rec, h.usage)
+    assert h.processor.on_quota(rec, h.usage) == []
+    h.restart()
+    [again] = h.processor.on_quota(rec, h.usage)
+    assert again.value == verdict.value
+    usage = h.codec.decode(next(iter(h.usage.values())))[1]
+    assert Decimal(usage["windows"]["PCN-03"]["total"]) == Decimal("6000")
+
+
+def test_forget_answered_drops_only_expired_entries(h: Harness) -> None:
+    case = Traffic(seed=8, now=h.now).case("sb_corporate_credit_report", "invalid")
+    assert case.request is not None
+    _handle(h, _request(h, case.request))
+    assert h.processor.forget_answered(h.answered) == 0
+    h.now += 3 * 86_400
+    assert h.processor.forget_answered(h.answered) == 1
+    assert h.answered == {}
