@@ -73,7 +73,8 @@ def test_redelivered_parked_request_asks_again(h: Harness) -> None:
 
 def test_redelivered_attestation_sends_the_same_verdict_and_another_is_late(h: Harness) -> None:
     case = Traffic(seed=3, now=h.now).case("nb_hk_resident_consumer_credit", "valid")
-    assert case.request is not None and case.attestation is not None
+    assert case.request is not None
+    assert case.attestation is not None
     _handle(h, _request(h, case.request))
     att = _attestation(h, case.attestation, offset=11)
     [verdict] = _handle(h, att)
@@ -142,7 +143,8 @@ def test_timeout_answers_once_and_a_redelivered_request_gets_the_timeout_verdict
 
 def test_redelivered_quota_check_is_not_counted_twice(h: Harness) -> None:
     [case] = Traffic(seed=7, now=h.now).payments_for_one_payer(1, amount="6000")
-    assert case.request is not None and case.attestation is not None
+    assert case.request is not None
+    assert case.attestation is not None
     _handle(h, _request(h, case.request))
     [check] = _handle(h, _attestation(h, case.attestation))
     assert check.topic == h.topics.quota
