@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -103,13 +104,12 @@ def build_app(settings: Settings, processor: Processor, metrics: Metrics, bootst
 
     batch, within = pipe.batch_size, pipe.batch_within_s
 
-    @app.agent(inputs, name="validate")
-    async def validate(stream: Any) -> None:
+    async def run(stream: Any, handle: Callable[[Incoming], list[Outgoing]], dead_letter: bool) -> None:
         async for events in stream.take_events(batch, within=within):
             for event in events:
                 rec = incoming(event)
                 try:
-                    outs = processor.handle(rec, pending, answered)
+                    outs = handle(rec)
                 except Exception as exc:  # noqa: BLE001  the one policy hook: count, dead-letter, go on
                     log.error(
                         "internal error on %s[%d]@%d: %s",
@@ -118,26 +118,17 @@ def build_app(settings: Settings, processor: Processor, metrics: Metrics, bootst
                         rec.offset,
                         type(exc).__name__,
                     )
-                    outs = processor.internal_error(rec, exc)
+                    # a public input is dead-lettered on its side; an internal record is our own bug
+                    outs = processor.internal_error(rec, exc) if dead_letter else []
                 await emit(outs)
+
+    @app.agent(inputs, name="validate")
+    async def validate(stream: Any) -> None:
+        await run(stream, lambda rec: processor.handle(rec, pending, answered), dead_letter=True)
 
     @app.agent(quota_in, name="quota")
     async def quota(stream: Any) -> None:
-        async for events in stream.take_events(batch, within=within):
-            for event in events:
-                rec = incoming(event)
-                try:
-                    outs = processor.on_quota(rec, usage)
-                except Exception as exc:  # noqa: BLE001  an internal record we wrote ourselves: a bug
-                    log.error(
-                        "internal error on %s[%d]@%d: %s",
-                        rec.topic,
-                        rec.partition,
-                        rec.offset,
-                        type(exc).__name__,
-                    )
-                    outs = []
-                await emit(outs)
+        await run(stream, lambda rec: processor.on_quota(rec, usage), dead_letter=False)
 
     async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         metrics.set_ready(False)

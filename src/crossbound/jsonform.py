@@ -148,10 +148,11 @@ def from_json(value: Any, schema: Any, path: str = "", names: dict[str, Any] | N
     raise InputError(f"{path}: unsupported schema type {schema!r}")
 
 
-def request_from_json(obj: Mapping[str, Any], codec: Codec, catalogue: Catalogue) -> dict[str, Any]:
-    """A request record (ready for ``codec.encode('core/request', ...)``) from its JSON form."""
+def _record_from_json(
+    obj: Mapping[str, Any], codec: Codec, catalogue: Catalogue, what: str, core: str, payload_of: str
+) -> dict[str, Any]:
     if not isinstance(obj, Mapping):
-        raise InputError("a request must be a JSON object")
+        raise InputError(f"{what} must be a JSON object")
     scenario = obj.get("scenario_id")
     rs = catalogue.scenarios.get(scenario) if isinstance(scenario, str) else None
     if rs is None:
@@ -159,25 +160,22 @@ def request_from_json(obj: Mapping[str, Any], codec: Codec, catalogue: Catalogue
     fields = dict(obj)
     payload = fields.get("payload")
     if isinstance(payload, Mapping):
-        subject = codec.registry.current(rs.request_subject)
-        fields["payload"] = codec.encode(rs.request_subject, from_json(payload, subject.raw, "payload"))
-    return dict(from_json(fields, codec.registry.current("core/request").raw))
+        subject = getattr(rs, payload_of)
+        schema = codec.registry.current(subject).raw
+        fields["payload"] = codec.encode(subject, from_json(payload, schema, "payload"))
+    return dict(from_json(fields, codec.registry.current(core).raw))
+
+
+def request_from_json(obj: Mapping[str, Any], codec: Codec, catalogue: Catalogue) -> dict[str, Any]:
+    """A request record (ready for ``codec.encode('core/request', ...)``) from its JSON form."""
+    return _record_from_json(obj, codec, catalogue, "a request", "core/request", "request_subject")
 
 
 def attestation_from_json(obj: Mapping[str, Any], codec: Codec, catalogue: Catalogue) -> dict[str, Any]:
     """An attestation record from its JSON form."""
-    if not isinstance(obj, Mapping):
-        raise InputError("an attestation must be a JSON object")
-    scenario = obj.get("scenario_id")
-    rs = catalogue.scenarios.get(scenario) if isinstance(scenario, str) else None
-    if rs is None:
-        raise InputError(f"scenario_id: unknown scenario {scenario!r}")
-    fields = dict(obj)
-    payload = fields.get("payload")
-    if isinstance(payload, Mapping):
-        subject = codec.registry.current(rs.attestation_subject)
-        fields["payload"] = codec.encode(rs.attestation_subject, from_json(payload, subject.raw, "payload"))
-    return dict(from_json(fields, codec.registry.current("core/attestation").raw))
+    return _record_from_json(
+        obj, codec, catalogue, "an attestation", "core/attestation", "attestation_subject"
+    )
 
 
 def to_json(value: Any) -> Any:

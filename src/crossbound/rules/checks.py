@@ -101,8 +101,29 @@ def _required(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -
     return fn
 
 
+ValueTest = Callable[[Any, Context], "str | None"]
+
+
+def _each_present(gets: list[tuple[str, Getter]], test: ValueTest) -> CheckFn:
+    """A check that runs ``test`` on every present field value; ``test`` returns a failure code or None.
+
+    Absent (null) fields pass: presence is the ``required`` check's job.
+    """
+
+    def fn(ctx: Context) -> list[tuple[str, str]]:
+        out = []
+        for f, g in gets:
+            v = g(ctx)
+            if v is not None:
+                code = test(v, ctx)
+                if code is not None:
+                    out.append((f, code))
+        return out
+
+    return fn
+
+
 def _pattern(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
-    gets = _getters(fields)
     try:
         regex = re.compile(str(params["regex"]))
     except KeyError:
@@ -111,15 +132,10 @@ def _pattern(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) ->
         raise ValueError(f"bad regex: {exc}") from exc
     code = str(params.get("code", "PATTERN"))
 
-    def fn(ctx: Context) -> list[tuple[str, str]]:
-        out = []
-        for f, g in gets:
-            v = g(ctx)
-            if v is not None and not (isinstance(v, str) and regex.fullmatch(v)):
-                out.append((f, code))
-        return out
+    def test(v: Any, ctx: Context) -> str | None:
+        return None if isinstance(v, str) and regex.fullmatch(v) else code
 
-    return fn
+    return _each_present(_getters(fields), test)
 
 
 def _number(value: Any, what: str) -> Decimal:
@@ -130,7 +146,6 @@ def _number(value: Any, what: str) -> Decimal:
 
 
 def _range(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
-    gets = _getters(fields)
     lo = _number(params["min"], "min") if "min" in params else None
     hi = _number(params["max"], "max") if "max" in params else None
     if lo is None and hi is None:
@@ -138,26 +153,19 @@ def _range(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> C
     lo_f = None if lo is None else float(lo)
     hi_f = None if hi is None else float(hi)
 
-    def fn(ctx: Context) -> list[tuple[str, str]]:
-        out = []
-        for f, g in gets:
-            v = g(ctx)
-            if v is None or isinstance(v, bool):
-                continue
-            if v != v:  # NaN: no comparison holds, so it would pass every range
-                out.append((f, "NOT_A_NUMBER"))
-            elif isinstance(v, Decimal):
-                if lo is not None and v < lo:
-                    out.append((f, "BELOW_MIN"))
-                elif hi is not None and v > hi:
-                    out.append((f, "ABOVE_MAX"))
-            elif lo_f is not None and v < lo_f:
-                out.append((f, "BELOW_MIN"))
-            elif hi_f is not None and v > hi_f:
-                out.append((f, "ABOVE_MAX"))
-        return out
+    def test(v: Any, ctx: Context) -> str | None:
+        if isinstance(v, bool):
+            return None
+        if v != v:  # NaN: no comparison holds, so it would pass every range
+            return "NOT_A_NUMBER"
+        low, high = (lo, hi) if isinstance(v, Decimal) else (lo_f, hi_f)
+        if low is not None and v < low:
+            return "BELOW_MIN"
+        if high is not None and v > high:
+            return "ABOVE_MAX"
+        return None
 
-    return fn
+    return _each_present(_getters(fields), test)
 
 
 def _value_list(params: Mapping[str, Any], name: str) -> list[Any]:
@@ -170,75 +178,51 @@ def _value_list(params: Mapping[str, Any], name: str) -> list[Any]:
 
 
 def _enum(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
-    gets = _getters(fields)
     if ("values" in params) == ("forbidden" in params):
         raise ValueError("enum needs exactly one of params.values or params.forbidden")
     allowed = frozenset(_value_list(params, "values")) if "values" in params else frozenset()
     forbidden = frozenset(_value_list(params, "forbidden")) if "forbidden" in params else frozenset()
     code = str(params.get("code", "NOT_ALLOWED"))
 
-    def fn(ctx: Context) -> list[tuple[str, str]]:
-        out = []
-        for f, g in gets:
-            v = g(ctx)
-            if v is None:
-                continue
-            if (allowed and v not in allowed) or v in forbidden:
-                out.append((f, code))
-        return out
+    def test(v: Any, ctx: Context) -> str | None:
+        return code if (allowed and v not in allowed) or v in forbidden else None
 
-    return fn
+    return _each_present(_getters(fields), test)
+
+
+def _local_today(ctx: Context) -> date:
+    return ctx.now.astimezone(LOCAL_TZ).date()
 
 
 def _identifier(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
-    gets = _getters(fields)
     kind = str(params.get("kind", ""))
     if kind not in identifiers.KINDS:
         raise ValueError(f"identifier needs params.kind, one of {', '.join(identifiers.KINDS)}")
     warning = params.get("warning")
     prefix = kind.upper()
 
-    def fn(ctx: Context) -> list[tuple[str, str]]:
-        out = []
-        for f, g in gets:
-            v = g(ctx)
-            if v is None:
-                continue
-            res = identifiers.check(kind, str(v), today=ctx.now.astimezone(LOCAL_TZ).date())
-            if warning is None:
-                if not res.valid:
-                    out.append((f, f"{prefix}_{res.code}"))
-            elif res.valid and warning in res.warnings:
-                out.append((f, f"{prefix}_{warning}"))
-        return out
+    def test(v: Any, ctx: Context) -> str | None:
+        res = identifiers.check(kind, str(v), today=_local_today(ctx))
+        if warning is None:
+            return None if res.valid else f"{prefix}_{res.code}"
+        return f"{prefix}_{warning}" if res.valid and warning in res.warnings else None
 
-    return fn
+    return _each_present(_getters(fields), test)
 
 
 def _institution(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
-    gets = _getters(fields)
+    def test(inst: Any, ctx: Context) -> str | None:
+        kind = _SCHEME_KIND.get(inst.get("scheme", ""))
+        if kind is None:
+            return "INSTITUTION_SCHEME"
+        res = identifiers.check(kind, str(inst.get("id", "")), today=_local_today(ctx))
+        return None if res.valid else f"INSTITUTION_{kind.upper()}_{res.code}"
 
-    def fn(ctx: Context) -> list[tuple[str, str]]:
-        out = []
-        for f, g in gets:
-            inst = g(ctx)
-            if inst is None:
-                continue
-            kind = _SCHEME_KIND.get(inst.get("scheme", ""))
-            if kind is None:
-                out.append((f, "INSTITUTION_SCHEME"))
-                continue
-            res = identifiers.check(kind, str(inst.get("id", "")), today=ctx.now.astimezone(LOCAL_TZ).date())
-            if not res.valid:
-                out.append((f, f"INSTITUTION_{kind.upper()}_{res.code}"))
-        return out
-
-    return fn
+    return _each_present(_getters(fields), test)
 
 
 def _freshness(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
     """Dates are calendar days in Hong Kong / Shenzhen (UTC+8); timestamps are instants."""
-    gets = _getters(fields)
     try:
         max_days = float(params["max_age_days"])
     except (KeyError, TypeError, ValueError):
@@ -246,29 +230,19 @@ def _freshness(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) 
     max_age = timedelta(days=max_days)
     skew = env.clock_skew
 
-    def fn(ctx: Context) -> list[tuple[str, str]]:
-        out = []
-        for f, g in gets:
-            raw = g(ctx)
-            if raw is None:
-                continue
-            if isinstance(raw, datetime):
-                when = raw if raw.tzinfo else raw.replace(tzinfo=UTC)
-                if when > ctx.now + skew:
-                    out.append((f, "FUTURE_DATE"))
-                elif ctx.now - when > max_age:
-                    out.append((f, "STALE"))
-            elif isinstance(raw, date):
-                today = ctx.now.astimezone(LOCAL_TZ).date()
-                if raw > (ctx.now + skew).astimezone(LOCAL_TZ).date():
-                    out.append((f, "FUTURE_DATE"))
-                elif (today - raw).days > max_days:
-                    out.append((f, "STALE"))
-            else:
-                out.append((f, "NOT_A_DATE"))
-        return out
+    def test(raw: Any, ctx: Context) -> str | None:
+        if isinstance(raw, datetime):
+            when = raw if raw.tzinfo else raw.replace(tzinfo=UTC)
+            if when > ctx.now + skew:
+                return "FUTURE_DATE"
+            return "STALE" if ctx.now - when > max_age else None
+        if isinstance(raw, date):
+            if raw > (ctx.now + skew).astimezone(LOCAL_TZ).date():
+                return "FUTURE_DATE"
+            return "STALE" if (_local_today(ctx) - raw).days > max_days else None
+        return "NOT_A_DATE"
 
-    return fn
+    return _each_present(_getters(fields), test)
 
 
 def _request_window(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
@@ -332,21 +306,13 @@ def _digest_format(fields: Sequence[str], params: Mapping[str, Any], env: CheckE
     paths = list(fields)
     if params.get("all_digest_fields"):
         paths.extend(p for p in env.digest_fields if p not in paths)
-    gets = _getters(paths)
     match = _HEX64.fullmatch
 
-    def fn(ctx: Context) -> list[tuple[str, str]]:
-        out = []
-        for f, g in gets:
-            v = g(ctx)
-            if v is None:
-                continue
-            values = v if isinstance(v, list) else (v,)
-            if not all(isinstance(x, str) and match(x) for x in values):
-                out.append((f, "DIGEST_FORMAT"))
-        return out
+    def test(v: Any, ctx: Context) -> str | None:
+        values = v if isinstance(v, list) else (v,)
+        return None if all(isinstance(x, str) and match(x) for x in values) else "DIGEST_FORMAT"
 
-    return fn
+    return _each_present(_getters(paths), test)
 
 
 def _digest_match(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
