@@ -34,12 +34,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from crossbound.broker import EmbeddedBroker, apply_tansu_workarounds, ensure_topics
 from crossbound.codec import Codec, SchemaRegistry
-from crossbound.jsonform import attestation_from_json, request_from_json
+from crossbound.live import LiveBus
 from crossbound.paths import default_rulesets_dir, default_schemas_dir
 from crossbound.rules import load_catalogue
 from crossbound.simulate import Traffic
 from crossbound.supervise import start_worker_process, stop_process, wait_until_ready
-from crossbound.topics import SIDES, Topics
+from crossbound.topics import Topics
 
 SCENARIOS = ("sb_corporate_credit_report", "nb_hk_resident_consumer_credit", "payment_connect_northbound")
 PARTITIONS = 4
@@ -93,7 +93,7 @@ async def passthrough(bootstrap: str, n: int) -> float:
 
 
 class Phase:
-    """One worker process on fresh topics, plus the bench's institutions and data holders."""
+    """Worker processes (one consumer group) on fresh topics, and the bench's institutions and holders."""
 
     def __init__(
         self, broker: EmbeddedBroker, codec: Codec, catalogue: Any, name: str, workers: int = 1
@@ -103,43 +103,30 @@ class Phase:
         self.codec = codec
         self.catalogue = catalogue
         self.topics = Topics(prefix=f"{name}{tag}.", app_id=f"bench{tag}")
-        self.log = Path(tempfile.mkdtemp(prefix="crossbound-bench-")) / "worker.log"
-        self.answers: dict[bytes, tuple[str, bytes]] = {}
-        self.verdicts: list[dict[str, Any]] = []
+        self.log_dir = Path(tempfile.mkdtemp(prefix="crossbound-bench-"))
         self.workers_wanted = workers
         self.workers: list[Any] = []
         self.cpu_at_first: tuple[float, int] | None = None  # (worker CPU seconds, verdicts) at first verdict
+        self.bus = LiveBus(broker.bootstrap, self.topics, codec, catalogue, on_verdict=self._on_verdict)
 
-    def encode(self, case: Any, created_ms: int | None = None) -> tuple[str, bytes, bytes]:
-        req = dict(case.request)
-        if created_ms is not None:
-            req["created_at"] = created_ms
-            req["expires_at"] = created_ms + 3_600_000
-        record = request_from_json(req, self.codec, self.catalogue)
-        key = record["request_id"].encode()
-        if case.attestation is not None:
-            att = attestation_from_json(case.attestation, self.codec, self.catalogue)
-            side = str(case.attestation["attester_side"]).lower()
-            self.answers[key] = (self.topics.attestations(side), self.codec.encode("core/attestation", att))
-        side = str(case.request["requester_side"]).lower()
-        return self.topics.requests(side), key, self.codec.encode("core/request", record)
+    def _on_verdict(self) -> None:
+        if self.cpu_at_first is None:
+            self.cpu_at_first = (self.cpu(), len(self.bus.verdicts))
 
-    async def start_worker(self, wait: bool = False) -> None:
-        """Start the phase's worker processes (one consumer group); optionally wait until all are ready."""
+    async def start_workers(self) -> None:
+        """Start the worker processes and wait until every one is ready (partitions assigned)."""
         await ensure_topics(self.broker.bootstrap, dict.fromkeys(self.topics.all(), PARTITIONS))
         ports = []
         for i in range(self.workers_wanted):
-            port = free_port()
-            ports.append(port)
+            ports.append(free_port())
             extra = ["--app-id", self.topics.app_id, "--topic-prefix", self.topics.prefix]
             extra += ["--attestation-timeout", "30"]
-            log = self.log.with_name(f"worker{i}.log")
+            log = self.log_dir / f"worker{i}.log"
             self.workers.append(
-                start_worker_process(self.broker.url, metrics_port=port, log_path=log, extra=extra)
+                start_worker_process(self.broker.url, metrics_port=ports[-1], log_path=log, extra=extra)
             )
-        if wait:
-            for proc, port in zip(self.workers, ports, strict=True):
-                await asyncio.to_thread(wait_until_ready, proc, port, 90.0)
+        for proc, port in zip(self.workers, ports, strict=True):
+            await asyncio.to_thread(wait_until_ready, proc, port, 90.0)
 
     def cpu(self) -> float:
         """CPU seconds used so far by all worker processes."""
@@ -149,110 +136,59 @@ class Phase:
         for proc in self.workers:
             stop_process(proc)
 
-    async def holders(self, producer: AIOKafkaProducer, stop: asyncio.Event) -> None:
-        consumer = AIOKafkaConsumer(
-            *[self.topics.attestation_requests(s) for s in SIDES],
-            bootstrap_servers=self.broker.bootstrap,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-        )
-        await consumer.start()
-        try:
-            while not stop.is_set():
-                batch = await consumer.getmany(timeout_ms=100, max_records=5000)
-                for tp, messages in batch.items():
-                    for msg in messages:
-                        answer = self.answers.get(msg.key)
-                        if answer is not None:
-                            await producer.send(
-                                answer[0], value=answer[1], key=msg.key, partition=tp.partition
-                            )
-        finally:
-            await consumer.stop()
-
-    async def collect(self, n: int, stop: asyncio.Event, timeout_s: float) -> None:
-        consumer = AIOKafkaConsumer(
-            *[self.topics.verdicts(s) for s in SIDES],
-            bootstrap_servers=self.broker.bootstrap,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-        )
-        await consumer.start()
-        end = time.monotonic() + timeout_s
-        try:
-            while len(self.verdicts) < n and time.monotonic() < end:
-                batch = await consumer.getmany(timeout_ms=200, max_records=10_000)
-                for messages in batch.values():
-                    self.verdicts.extend(self.codec.decode(m.value)[1] for m in messages)
-                if self.verdicts and self.cpu_at_first is None and self.workers:
-                    self.cpu_at_first = (self.cpu(), len(self.verdicts))
-        finally:
-            stop.set()
-            await consumer.stop()
-        if len(self.verdicts) < n:
-            raise SystemExit(f"only {len(self.verdicts)} of {n} verdicts; worker log: {self.log}")
+    def verdicts(self) -> list[dict[str, Any]]:
+        return [copies[0] for copies in self.bus.verdicts.values()]
 
     def rate(self) -> float:
-        stamps = sorted(v["decided_at"].timestamp() for v in self.verdicts)
+        stamps = sorted(v["decided_at"].timestamp() for v in self.verdicts())
         return (len(stamps) - 1) / max(1e-9, stamps[-1] - stamps[0])
 
 
-async def backlog_phase(phase: Phase, records: list[tuple[str, bytes, bytes]]) -> tuple[float, float]:
+async def backlog_phase(phase: Phase, cases: list[Any]) -> tuple[float, float]:
     """Start the workers, wait until ready, publish a backlog at full speed, drain it.
 
     Returns (verdicts/s, worker CPU us per verdict), both measured from the first verdict to the last.
     """
-    producer = AIOKafkaProducer(bootstrap_servers=phase.broker.bootstrap, linger_ms=5, max_batch_size=262_144)
-    await producer.start()
-    await phase.start_worker(wait=True)
-    stop = asyncio.Event()
-    holders = asyncio.create_task(phase.holders(producer, stop))
+    await phase.start_workers()
     try:
-        for topic, key, value in records:
-            await producer.send(topic, value=value, key=key)
-        await producer.flush()
-        await phase.collect(len(records), stop, timeout_s=600)
-        cpu_end = phase.cpu()
+        async with phase.bus as bus:
+            records = [bus.encode_case(case) for case in cases]
+            for topic, key, value in records:
+                await bus.send(topic, key, value)
+            await bus.wait_for(lambda: len(bus.verdicts) >= len(cases), timeout_s=600, what="the backlog")
+            cpu_end = phase.cpu()
     finally:
-        stop.set()
-        await holders
-        await producer.stop()
         phase.stop()
     assert phase.cpu_at_first is not None
     cpu0, n0 = phase.cpu_at_first
-    return phase.rate(), (cpu_end - cpu0) / max(1, len(records) - n0) * 1e6
+    return phase.rate(), (cpu_end - cpu0) / max(1, len(cases) - n0) * 1e6
 
 
 async def latency_phase(phase: Phase, traffic: Traffic, rate: float, seconds: float) -> list[float]:
-    producer = AIOKafkaProducer(bootstrap_servers=phase.broker.bootstrap, linger_ms=0)
-    await producer.start()
-    await phase.start_worker(wait=True)
-    stop = asyncio.Event()
-    holders = asyncio.create_task(phase.holders(producer, stop))
+    """Attested requests at a paced rate, each stamped created_at when sent; latency to decided_at."""
+    await phase.start_workers()
     n = int(rate * seconds)
-    cases = [traffic.case(SCENARIOS[i % 3], "valid") for i in range(n)]
-    collector = asyncio.create_task(phase.collect(n + 1, stop, timeout_s=seconds + 120))
+    cases = [traffic.case(SCENARIOS[i % 3], "valid") for i in range(n + 1)]
     try:
-        # warm-up: one request, wait for its verdict, so worker start-up is not in the latencies
-        warm = phase.encode(traffic.case(SCENARIOS[0], "valid"), int(time.time() * 1000))
-        await producer.send_and_wait(warm[0], value=warm[2], key=warm[1])
-        while not phase.verdicts:  # noqa: ASYNC110  polling a list filled by the collector task
-            await asyncio.sleep(0.05)
-        start = time.perf_counter()
-        for i, case in enumerate(cases):
-            delay = start + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            topic, key, value = phase.encode(case, int(time.time() * 1000))
-            await producer.send(topic, value=value, key=key)
-        await collector
+        async with phase.bus as bus:
+            # warm-up: one request and its verdict, so nothing cold is in the measured latencies
+            await bus.send(*bus.encode_case(cases[0], int(time.time() * 1000)))
+            await bus.wait_for(lambda: len(bus.verdicts) == 1, timeout_s=60, what="the warm-up verdict")
+            start = time.perf_counter()
+            for i, case in enumerate(cases[1:]):
+                delay = start + i / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                await bus.send(*bus.encode_case(case, int(time.time() * 1000)))
+            await bus.wait_for(lambda: len(bus.verdicts) >= n + 1, timeout_s=120, what="the paced load")
     finally:
-        stop.set()
-        await holders
-        await producer.stop()
         phase.stop()
-    measured = phase.verdicts[1:]
-    return [(v["decided_at"] - v["request_created_at"]).total_seconds() * 1000 for v in measured]
+    warm = cases[0].request_id
+    return [
+        (v["decided_at"] - v["request_created_at"]).total_seconds() * 1000
+        for v in phase.verdicts()
+        if v["request_id"] != warm
+    ]
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
@@ -269,8 +205,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         )
 
         phase = Phase(broker, codec, catalogue, "ro")
-        records = [phase.encode(traffic.case(SCENARIOS[i % 3], "invalid")) for i in range(args.requests)]
-        ro_rate, ro_cpu = await backlog_phase(phase, records)
+        cases = [traffic.case(SCENARIOS[i % 3], "invalid") for i in range(args.requests)]
+        ro_rate, ro_cpu = await backlog_phase(phase, cases)
         print(
             f"request-only ({args.requests} rejected at the request stage): {ro_rate:,.0f} verdicts/s, "
             f"{ro_rate / bare:.1%} of passthrough, worker CPU {ro_cpu:.0f} us/verdict",
@@ -278,9 +214,11 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         )
 
         phase = Phase(broker, codec, catalogue, "at")
-        records = [phase.encode(traffic.case(SCENARIOS[i % 3], "valid")) for i in range(args.attested)]
-        at_rate, at_cpu = await backlog_phase(phase, records)
-        outcomes = {o: sum(v["outcome"] == o for v in phase.verdicts) for o in ("ACCEPT", "REVIEW", "REJECT")}
+        cases = [traffic.case(SCENARIOS[i % 3], "valid") for i in range(args.attested)]
+        at_rate, at_cpu = await backlog_phase(phase, cases)
+        outcomes = {
+            o: sum(v["outcome"] == o for v in phase.verdicts()) for o in ("ACCEPT", "REVIEW", "REJECT")
+        }
         print(
             f"attested ({args.attested} valid, data holders answering): {at_rate:,.0f} verdicts/s, "
             f"{at_rate / bare:.1%} of passthrough, worker CPU {at_cpu:.0f} us/verdict, outcomes {outcomes}",
@@ -288,8 +226,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         )
 
         phase = Phase(broker, codec, catalogue, "r2", workers=2)
-        records = [phase.encode(traffic.case(SCENARIOS[i % 3], "invalid")) for i in range(args.requests)]
-        ro2_rate, ro2_cpu = await backlog_phase(phase, records)
+        cases = [traffic.case(SCENARIOS[i % 3], "invalid") for i in range(args.requests)]
+        ro2_rate, ro2_cpu = await backlog_phase(phase, cases)
         print(
             f"request-only, 2 worker processes in one group: {ro2_rate:,.0f} verdicts/s "
             f"({ro2_rate / ro_rate:.2f}x one worker), worker CPU {ro2_cpu:.0f} us/verdict",

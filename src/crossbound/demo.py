@@ -23,19 +23,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
 from crossbound.broker import EmbeddedBroker, apply_tansu_workarounds, ensure_topics, find_tansu_binary
 from crossbound.codec import Codec, SchemaRegistry
 from crossbound.errors import CrossboundError
-from crossbound.jsonform import attestation_from_json, request_from_json
+from crossbound.live import LiveBus
 from crossbound.rules import Catalogue, load_catalogue
 from crossbound.settings import Settings
 from crossbound.simulate import Case, Traffic
 from crossbound.supervise import start_worker_process, stop_process, wait_until_ready
-from crossbound.topics import SIDES, Topics
+from crossbound.topics import Topics
 
-__all__ = ["DemoResult", "run_demo"]
+__all__ = ["DemoResult", "run_demo", "simulate", "summarise"]
 
 DEMO_TIMEOUT_S = 3.0  # attestation timeout in the demo, so that "late" cases resolve quickly
 
@@ -53,11 +51,12 @@ def _free_port(preferred: int) -> int:
 
 @dataclass
 class DemoResult:
-    """What the simulated institutions saw."""
+    """What the simulated institutions saw: per case key, the verdict or the dead letter."""
 
     published: int = 0
     started: float = 0.0
     finished: float = 0.0
+    cases: dict[bytes, Case] = field(default_factory=dict)
     verdicts: dict[str, dict[str, Any]] = field(default_factory=dict)
     dead_letters: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -75,121 +74,46 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-class _Simulation:
-    def __init__(self, bootstrap: str, topics: Topics, codec: Codec, catalogue: Catalogue, cases: list[Case]):
-        self.bootstrap = bootstrap
-        self.topics = topics
-        self.codec = codec
-        self.cases = cases
-        self.by_key: dict[bytes, Case] = {}
-        self.requests: list[tuple[str, bytes, bytes]] = []
-        self.answers: dict[bytes, tuple[str, bytes]] = {}
-        for i, case in enumerate(cases):
-            if case.request is None:
-                assert case.raw is not None
-                key = f"undecodable-{i}".encode()
-                side = SIDES[i % 2]
-                self.requests.append((topics.requests(side), key, case.raw))
-            else:
-                record = request_from_json(case.request, codec, catalogue)
-                key = record["request_id"].encode()
-                side = str(case.request["requester_side"]).lower()
-                self.requests.append((topics.requests(side), key, codec.encode("core/request", record)))
-                if case.attestation is not None:
-                    att = attestation_from_json(case.attestation, codec, catalogue)
-                    att_side = str(case.attestation["attester_side"]).lower()
-                    self.answers[key] = (topics.attestations(att_side), codec.encode("core/attestation", att))
-            self.by_key[key] = case
-        self.result = DemoResult()
-
-    async def _holders(self, producer: AIOKafkaProducer, stop: asyncio.Event) -> None:
-        consumer = AIOKafkaConsumer(
-            *[self.topics.attestation_requests(s) for s in SIDES],
-            bootstrap_servers=self.bootstrap,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-        )
-        await consumer.start()
-        try:
-            while not stop.is_set():
-                batch = await consumer.getmany(timeout_ms=200, max_records=2000)
-                for tp, messages in batch.items():
-                    for msg in messages:
-                        answer = self.answers.get(msg.key)
-                        if answer is not None:
-                            await producer.send(
-                                answer[0], value=answer[1], key=msg.key, partition=tp.partition
-                            )
-        finally:
-            await consumer.stop()
-
-    async def _collect(self, stop: asyncio.Event) -> None:
-        topics = [self.topics.verdicts(s) for s in SIDES] + [self.topics.deadletter(s) for s in SIDES]
-        consumer = AIOKafkaConsumer(
-            *topics, bootstrap_servers=self.bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
-        )
-        await consumer.start()
-        try:
-            while not stop.is_set():
-                batch = await consumer.getmany(timeout_ms=200, max_records=5000)
-                for tp, messages in batch.items():
-                    for msg in messages:
-                        record = self.codec.decode(msg.value)[1]
-                        if tp.topic.endswith(".verdicts"):
-                            self.result.verdicts[record["request_id"]] = record
-                        else:
-                            self.result.dead_letters[(msg.key or b"").decode()] = record
-                if self.result.answered >= self.result.published == len(self.cases):
-                    self.result.finished = time.monotonic()
-                    stop.set()
-        finally:
-            await consumer.stop()
-
-    async def run(self, deadline_s: float, progress: bool) -> DemoResult:
-        stop = asyncio.Event()
-        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=5, max_batch_size=262_144)
-        await producer.start()
-        try:
-            tasks = [
-                asyncio.create_task(self._holders(producer, stop)),
-                asyncio.create_task(self._collect(stop)),
-            ]
-            self.result.started = time.monotonic()
-            for topic, key, value in self.requests:
-                await producer.send(topic, value=value, key=key)
-                self.result.published += 1
-            await producer.flush()
-            end = time.monotonic() + deadline_s
-            while not stop.is_set() and time.monotonic() < end:
-                if progress:
-                    r = self.result
-                    print(
-                        f"\r  published {r.published}  verdicts {len(r.verdicts)}"
-                        f"  dead letters {len(r.dead_letters)}",
-                        end="",
-                        file=sys.stderr,
-                        flush=True,
-                    )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), 0.5)
+async def simulate(
+    bootstrap: str, topics: Topics, codec: Codec, catalogue: Catalogue, cases: list[Case], deadline_s: float
+) -> DemoResult:
+    """Publish every case, let the data holders answer, and collect until each case is answered."""
+    result = DemoResult()
+    progress = sys.stderr.isatty()
+    async with LiveBus(bootstrap, topics, codec, catalogue) as bus:
+        records = [bus.encode_case(case) for case in cases]
+        result.cases = {key: case for (_, key, _), case in zip(records, cases, strict=True)}
+        result.started = time.monotonic()
+        for topic, key, value in records:
+            await bus.send(topic, key, value)
+        result.published = bus.published
+        end = time.monotonic() + deadline_s
+        while bus.answered() < len(cases) and time.monotonic() < end:
             if progress:
-                print(file=sys.stderr)
-            stop.set()
-            await asyncio.gather(*tasks)
-        finally:
-            await producer.stop()
-        if not self.result.finished:
-            self.result.finished = time.monotonic()
-        return self.result
+                print(
+                    f"\r  published {bus.published}  verdicts {len(bus.verdicts)}"
+                    f"  dead letters {len(bus.dead_letters)}",
+                    end="",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            with contextlib.suppress(AssertionError):
+                await bus.wait_for(lambda: bus.answered() >= len(cases), timeout_s=0.5)
+        result.finished = time.monotonic()
+        if progress:
+            print(file=sys.stderr)
+        result.verdicts = {rid: copies[0] for rid, copies in bus.verdicts.items()}
+        result.dead_letters = {(key or b"").decode(): record for key, record, _ in bus.dead_letters}
+    return result
 
 
-def summarise(sim: _Simulation, result: DemoResult, metrics_text: str | None) -> dict[str, Any]:
+def summarise(result: DemoResult, metrics_text: str | None) -> dict[str, Any]:
     """The demo's summary as one JSON-ready object."""
     outcomes: Counter[str] = Counter(v["outcome"] for v in result.verdicts.values())
     reasons: Counter[str] = Counter(d["reason"] for d in result.dead_letters.values())
     by_scenario: dict[str, Counter[str]] = {}
     matched = 0
-    for key, case in sim.by_key.items():
+    for key, case in result.cases.items():
         got = "UNANSWERED"
         verdict = result.verdicts.get(key.decode())
         if verdict is not None:
@@ -306,13 +230,15 @@ def run_demo(settings: Settings, *, count: int, as_json: bool, keep_running: boo
             raise CrossboundError(f"{exc}; worker log:\n{tail}") from None
         say(f"crossbound demo: worker ready after {time.monotonic() - started:.1f} s (consumer group joined)")
         cases = list(Traffic(seed=seed).mix(count))
-        sim = _Simulation(bootstrap, topics, codec, catalogue, cases)
+
         say(f"crossbound demo: publishing {count} requests across {len(catalogue.scenarios)} scenarios")
-        result = asyncio.run(sim.run(deadline_s=60.0 + count / 50, progress=sys.stderr.isatty()))
+        result = asyncio.run(
+            simulate(bootstrap, topics, codec, catalogue, cases, deadline_s=60.0 + count / 50)
+        )
         if worker.poll() is not None:
             tail = (log_dir / "worker.log").read_text(errors="replace")[-3000:]
             raise CrossboundError(f"the worker exited with code {worker.returncode}:\n{tail}")
-        summary = summarise(sim, result, _fetch(metrics_url))
+        summary = summarise(result, _fetch(metrics_url))
         if as_json:
             print(json.dumps(summary, sort_keys=True))
         else:

@@ -7,24 +7,20 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from crossbound.broker import EmbeddedBroker, apply_tansu_workarounds, ensure_topics, remove_tansu_workarounds
 from crossbound.codec import Codec, SchemaRegistry
-from crossbound.jsonform import attestation_from_json, request_from_json
+from crossbound.live import LiveBus
 from crossbound.paths import default_rulesets_dir, default_schemas_dir
 from crossbound.rules import Catalogue, load_catalogue
-from crossbound.simulate import Case
 from crossbound.supervise import start_worker_process, stop_process, wait_until_ready
-from crossbound.topics import SIDES, Topics
+from crossbound.topics import Topics
 
 
 @pytest.fixture(scope="session")
@@ -129,100 +125,7 @@ async def worker(broker: EmbeddedBroker, topics: Topics, tmp_path: Path) -> Asyn
         assert "Traceback" not in w.log(), w.log()[-3000:]
 
 
-class Bus:
-    """Institutions and data holders on both sides, talking to the worker through the broker."""
-
-    def __init__(self, bootstrap: str, topics: Topics, codec: Codec, catalogue: Catalogue) -> None:
-        self.bootstrap = bootstrap
-        self.topics = topics
-        self.codec = codec
-        self.catalogue = catalogue
-        self.answers: dict[bytes, tuple[str, bytes]] = {}
-        self.verdicts: dict[str, list[dict[str, Any]]] = {}
-        self.dead_letters: list[tuple[bytes | None, dict[str, Any], list[tuple[str, bytes]]]] = []
-        self.attestation_requests: list[dict[str, Any]] = []
-        self._producer: AIOKafkaProducer | None = None
-        self._tasks: list[asyncio.Task[None]] = []
-        self._stop = asyncio.Event()
-
-    async def __aenter__(self) -> Bus:
-        self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=2)
-        await self._producer.start()
-        self._tasks = [asyncio.create_task(self._holders()), asyncio.create_task(self._collect())]
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._stop.set()
-        await asyncio.gather(*self._tasks)
-        assert self._producer is not None
-        await self._producer.stop()
-
-    @property
-    def producer(self) -> AIOKafkaProducer:
-        assert self._producer is not None
-        return self._producer
-
-    async def _consume(self, topics: list[str]) -> AsyncIterator[Any]:
-        consumer = AIOKafkaConsumer(
-            *topics, bootstrap_servers=self.bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
-        )
-        await consumer.start()
-        try:
-            while not self._stop.is_set():
-                batch = await consumer.getmany(timeout_ms=100)
-                for messages in batch.values():
-                    for msg in messages:
-                        yield msg
-        finally:
-            await consumer.stop()
-
-    async def _holders(self) -> None:
-        async for msg in self._consume([self.topics.attestation_requests(s) for s in SIDES]):
-            self.attestation_requests.append(self.codec.decode(msg.value)[1])
-            answer = self.answers.get(msg.key)
-            if answer is not None:
-                await self.producer.send(answer[0], value=answer[1], key=msg.key, partition=msg.partition)
-
-    async def _collect(self) -> None:
-        verdicts = [self.topics.verdicts(s) for s in SIDES]
-        async for msg in self._consume(verdicts + [self.topics.deadletter(s) for s in SIDES]):
-            record = self.codec.decode(msg.value)[1]
-            if msg.topic in verdicts:
-                self.verdicts.setdefault(record["request_id"], []).append(record)
-            else:
-                self.dead_letters.append((msg.key, record, list(msg.headers)))
-
-    async def send_case(self, case: Case, *, answer: bool = True) -> str:
-        """Publish a case's request; register its attestation to be sent when asked."""
-        assert case.request is not None
-        record = request_from_json(case.request, self.codec, self.catalogue)
-        key = record["request_id"].encode()
-        if answer and case.attestation is not None:
-            att = attestation_from_json(case.attestation, self.codec, self.catalogue)
-            side = str(case.attestation["attester_side"]).lower()
-            self.answers[key] = (self.topics.attestations(side), self.codec.encode("core/attestation", att))
-        side = str(case.request["requester_side"]).lower()
-        await self.producer.send(
-            self.topics.requests(side), value=self.codec.encode("core/request", record), key=key
-        )
-        return str(record["request_id"])
-
-    async def send_raw(self, topic: str, key: bytes | None, value: bytes) -> None:
-        await self.producer.send(topic, value=value, key=key)
-
-    def answered(self) -> int:
-        return len(self.verdicts) + len(self.dead_letters)
-
-    async def wait_for(self, predicate: Any, timeout_s: float = 60.0, what: str = "") -> None:
-        await self.producer.flush()
-        end = time.monotonic() + timeout_s
-        while not predicate():
-            if time.monotonic() > end:
-                raise AssertionError(
-                    f"timed out waiting for {what}: {len(self.verdicts)} verdicts, "
-                    f"{len(self.dead_letters)} dead letters"
-                )
-            await asyncio.sleep(0.1)
+Bus = LiveBus  # the library's own simulated institutions and data holders
 
 
 @pytest.fixture

@@ -58,10 +58,10 @@ async def test_garbage_and_unknown_schema_go_to_the_dead_letter_of_their_side(
     worker: Worker, bus: Bus, topics: Topics, codec: Codec
 ) -> None:
     verdict_fp = codec.registry.current("core/verdict").header
-    await bus.send_raw(topics.requests("hk"), b"k-garbage", b"\x00\x00\x00\x00\x07not avro at all")
-    await bus.send_raw(topics.requests("sz"), b"k-unknown", b"\xc3\x01" + bytes(range(8)) + b"\x02\x04")
-    await bus.send_raw(topics.requests("sz"), b"k-wrongtype", verdict_fp + b"\x00")
-    await bus.send_raw(topics.attestations("hk"), b"k-orphan", b"\xc3\x01")
+    await bus.send(topics.requests("hk"), b"k-garbage", b"\x00\x00\x00\x00\x07not avro at all")
+    await bus.send(topics.requests("sz"), b"k-unknown", b"\xc3\x01" + bytes(range(8)) + b"\x02\x04")
+    await bus.send(topics.requests("sz"), b"k-wrongtype", verdict_fp + b"\x00")
+    await bus.send(topics.attestations("hk"), b"k-orphan", b"\xc3\x01")
     await bus.wait_for(lambda: len(bus.dead_letters) == 4, what="four dead letters")
     by_key = {key: (record, dict(headers)) for key, record, headers in bus.dead_letters}
     garbage, headers = by_key[b"k-garbage"]

@@ -1,0 +1,157 @@
+"""Institutions and data holders on both sides of a running pipeline, over a real broker.
+
+``LiveBus`` publishes requests, answers attestation requests the way the data holders would (on the
+partition the request came from), and collects every verdict and dead letter, decoded. The demo, the
+benchmark and the integration tests use it; integrators can drive their own deployment with it::
+
+    async with LiveBus(bootstrap, Topics(), codec, catalogue) as bus:
+        request_id = await bus.send_case(Traffic().case("sb_corporate_credit_report", "valid"))
+        await bus.wait_for(lambda: request_id in bus.verdicts)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from crossbound.codec import Codec
+from crossbound.jsonform import attestation_from_json, request_from_json
+from crossbound.rules import Catalogue
+from crossbound.simulate import Case
+from crossbound.topics import SIDES, Topics
+
+__all__ = ["LiveBus"]
+
+
+class LiveBus:
+    """Simulated institutions (requests out, verdicts in) and data holders (attestations) on a broker."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topics: Topics,
+        codec: Codec,
+        catalogue: Catalogue,
+        *,
+        on_verdict: Callable[[], None] | None = None,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.topics = topics
+        self.codec = codec
+        self.catalogue = catalogue
+        self.on_verdict = on_verdict
+        self.answers: dict[bytes, tuple[str, bytes]] = {}
+        self.verdicts: dict[str, list[dict[str, Any]]] = {}
+        self.dead_letters: list[tuple[bytes | None, dict[str, Any], list[tuple[str, bytes]]]] = []
+        self.attestation_requests: list[dict[str, Any]] = []
+        self.published = 0
+        self._producer: AIOKafkaProducer | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stop = asyncio.Event()
+
+    async def __aenter__(self) -> LiveBus:
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap, linger_ms=2, max_batch_size=262_144
+        )
+        await self._producer.start()
+        self._tasks = [asyncio.create_task(self._holders()), asyncio.create_task(self._collect())]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._stop.set()
+        await asyncio.gather(*self._tasks)
+        await self.producer.stop()
+
+    @property
+    def producer(self) -> AIOKafkaProducer:
+        """The bus's producer (started by ``async with``)."""
+        if self._producer is None:
+            raise RuntimeError("use LiveBus with `async with`")
+        return self._producer
+
+    async def _consume(self, topics: list[str]) -> AsyncIterator[Any]:
+        consumer = AIOKafkaConsumer(
+            *topics, bootstrap_servers=self.bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            while not self._stop.is_set():
+                batch = await consumer.getmany(timeout_ms=100, max_records=5000)
+                for messages in batch.values():
+                    for msg in messages:
+                        yield msg
+        finally:
+            await consumer.stop()
+
+    async def _holders(self) -> None:
+        async for msg in self._consume([self.topics.attestation_requests(s) for s in SIDES]):
+            self.attestation_requests.append(self.codec.decode(msg.value)[1])
+            answer = self.answers.get(msg.key)
+            if answer is not None:
+                await self.producer.send(answer[0], value=answer[1], key=msg.key, partition=msg.partition)
+
+    async def _collect(self) -> None:
+        verdicts = [self.topics.verdicts(s) for s in SIDES]
+        async for msg in self._consume(verdicts + [self.topics.deadletter(s) for s in SIDES]):
+            record = self.codec.decode(msg.value)[1]
+            if msg.topic in verdicts:
+                self.verdicts.setdefault(record["request_id"], []).append(record)
+                if self.on_verdict is not None:
+                    self.on_verdict()
+            else:
+                self.dead_letters.append((msg.key, record, list(msg.headers)))
+
+    def encode_case(self, case: Case, created_ms: int | None = None) -> tuple[str, bytes, bytes]:
+        """Topic, key and value of a case's request; registers its data holder's answer, if any.
+
+        ``created_ms`` stamps the request as created now (for latency), with a one-hour lifetime.
+        """
+        if case.request is None:
+            assert case.raw is not None
+            side = case.requester_side.lower()
+            return self.topics.requests(side), case.key or b"raw", case.raw
+        request = dict(case.request)
+        if created_ms is not None:
+            request["created_at"] = created_ms
+            request["expires_at"] = created_ms + 3_600_000
+        record = request_from_json(request, self.codec, self.catalogue)
+        key = record["request_id"].encode()
+        if case.attestation is not None:
+            att = attestation_from_json(case.attestation, self.codec, self.catalogue)
+            side = str(case.attestation["attester_side"]).lower()
+            self.answers[key] = (self.topics.attestations(side), self.codec.encode("core/attestation", att))
+        side = str(case.request["requester_side"]).lower()
+        return self.topics.requests(side), key, self.codec.encode("core/request", record)
+
+    async def send(self, topic: str, key: bytes | None, value: bytes) -> None:
+        """Publish one record (key-partitioned with Kafka's murmur2 partitioner, as the pipeline expects)."""
+        await self.producer.send(topic, value=value, key=key)
+        self.published += 1
+
+    async def send_case(self, case: Case, *, answer: bool = True) -> str:
+        """Publish a case's request (or raw bytes); returns its request id (or the raw record's key)."""
+        topic, key, value = self.encode_case(case)
+        if not answer:
+            self.answers.pop(key, None)
+        await self.send(topic, key, value)
+        return key.decode()
+
+    def answered(self) -> int:
+        """Requests with a verdict, plus dead letters."""
+        return len(self.verdicts) + len(self.dead_letters)
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout_s: float = 60.0, what: str = "") -> None:
+        """Flush, then wait until ``predicate()`` holds; AssertionError with the counts on timeout."""
+        await self.producer.flush()
+        end = time.monotonic() + timeout_s
+        while not predicate():
+            if time.monotonic() > end:
+                raise AssertionError(
+                    f"timed out waiting for {what}: {len(self.verdicts)} verdicts, "
+                    f"{len(self.dead_letters)} dead letters"
+                )
+            await asyncio.sleep(0.05)
