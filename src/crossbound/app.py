@@ -143,7 +143,7 @@ def build_app(settings: Settings, processor: Processor, metrics: Metrics, bootst
     @app.timer(interval=pipe.sweep_interval_s)
     async def sweep() -> None:
         await emit(processor.expire_pending(pending, answered))
-        metrics.set_pending(processor.pending_counts(pending.values()))
+        metrics.set_pending(processor.pending_counts(pending))
 
     @app.timer(interval=max(30.0, pipe.sweep_interval_s))
     async def forget() -> None:

@@ -75,7 +75,9 @@ class PipelineSettings(BaseModel):
     attestation_timeout_s: float = Field(default=30.0, gt=0)
     sweep_interval_s: float = Field(default=1.0, gt=0, description="how often pending requests are checked")
     dedupe_retention_s: float = Field(
-        default=86_400.0, gt=0, description="how long answered request ids are remembered"
+        default=3_600.0,
+        gt=0,
+        description="answered request ids are remembered until the request's expires_at plus this",
     )
     max_record_bytes: int = Field(default=1_000_000, ge=1024)
     clock_skew_s: float = Field(default=300.0, ge=0, description="tolerated future created_at (rule C6)")

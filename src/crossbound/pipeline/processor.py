@@ -427,11 +427,14 @@ class Processor:
             del answered[key]
         return len(stale)
 
-    def pending_counts(self, pending: Iterable[bytes]) -> dict[str, int]:
+    def pending_counts(self, pending: State) -> dict[str, int]:
         """Parked requests by scenario, for the ``crossbound_pending_attestations`` gauge."""
         counts: dict[str, int] = {}
-        for raw in pending:
-            sid = self.codec.decode(raw)[1]["scenario_id"]
+        cache = self._parked
+        for key, raw in list(pending.items()):
+            hit = cache.get(key)
+            parked = hit[1] if hit is not None and hit[0] == raw else self.codec.decode(raw)[1]
+            sid = parked["scenario_id"]
             counts[sid] = counts.get(sid, 0) + 1
         return counts
 

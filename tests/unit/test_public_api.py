@@ -1,0 +1,70 @@
+"""The public names, pinned: a change here is a change to what integrators import."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+
+import pytest
+
+PUBLIC = {
+    "crossbound": ["__version__"],
+    "crossbound.codec": ["FIELD_CLASSES", "MAGIC", "Codec", "SchemaRegistry", "SchemaVersion"],
+    "crossbound.errors": [
+        "BrokerError",
+        "BrokerNotFound",
+        "ConfigError",
+        "CrossboundError",
+        "DecodeError",
+        "InputError",
+        "RuleSetError",
+        "SchemaError",
+    ],
+    "crossbound.rules": [
+        "Catalogue",
+        "Context",
+        "Finding",
+        "Outcome",
+        "Rule",
+        "RuleSet",
+        "Severity",
+        "evaluate",
+        "load_catalogue",
+        "outcome_of",
+    ],
+    "crossbound.testing": ["Harness", "Published"],
+    "crossbound.live": ["LiveBus"],
+    "crossbound.supervise": ["start_worker_process", "stop_process", "wait_until_ready"],
+    "crossbound.topics": ["KINDS", "SIDES", "Topics", "side_of", "wire_side"],
+}
+
+
+@pytest.mark.parametrize("module", sorted(PUBLIC))
+def test_exported_members(module: str) -> None:
+    mod = importlib.import_module(module)
+    assert sorted(mod.__all__) == sorted(PUBLIC[module])
+    for name in mod.__all__:
+        assert hasattr(mod, name), name
+
+
+def test_errors_are_rooted_and_retry_policy_is_on_the_class() -> None:
+    from crossbound import errors
+
+    for name in errors.__all__:
+        assert issubclass(getattr(errors, name), errors.CrossboundError)
+    assert issubclass(errors.ConfigError, ValueError)
+    assert errors.BrokerError.retriable is True
+    assert errors.DecodeError.retriable is False
+
+
+def test_importing_the_package_has_no_side_effects() -> None:
+    # a fresh interpreter: importing every module starts nothing and registers no global metrics
+    code = (
+        "import threading, prometheus_client\n"
+        "import crossbound, crossbound.app, crossbound.worker, crossbound.demo, crossbound.live, crossbound.cli\n"
+        "names = {m.name for m in prometheus_client.REGISTRY.collect()}\n"
+        "assert not any(n.startswith('crossbound') for n in names), names\n"
+        "assert threading.active_count() == 1, threading.enumerate()\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
