@@ -62,7 +62,8 @@ def test_importing_the_package_has_no_side_effects() -> None:
     # a fresh interpreter: importing every module starts nothing and registers no global metrics
     code = (
         "import threading, prometheus_client\n"
-        "import crossbound, crossbound.app, crossbound.worker, crossbound.demo, crossbound.live, crossbound.cli\n"
+        "import crossbound, crossbound.app, crossbound.worker, crossbound.demo\n"
+        "import crossbound.live, crossbound.cli\n"
         "names = {m.name for m in prometheus_client.REGISTRY.collect()}\n"
         "assert not any(n.startswith('crossbound') for n in names), names\n"
         "assert threading.active_count() == 1, threading.enumerate()\n"
