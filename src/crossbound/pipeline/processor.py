@@ -22,7 +22,7 @@ State (all keyed by ``request_id`` bytes, except quota usage):
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, MutableMapping, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
