@@ -66,6 +66,7 @@ class Worker:
     partitions: int = 4
     metrics_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    extra: list[str] = field(default_factory=list)
 
     def start(self) -> Worker:
         self.proc = start_worker_process(
@@ -81,6 +82,7 @@ class Worker:
                 str(self.timeout_s),
                 "--partitions",
                 str(self.partitions),
+                *self.extra,
             ],
         )
         return self

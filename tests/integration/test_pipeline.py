@@ -160,3 +160,52 @@ async def test_worker_killed_and_restarted_mid_stream_leaves_nothing_unanswered(
     # a request re-asked after the kill may be answered twice by its data holder: the spare answer
     # is dead-lettered as late (or orphan, when it overtook the redelivered request); nothing else
     assert {d[1]["reason"] for d in bus.dead_letters} <= {"late_attestation", "orphan_attestation"}
+
+
+async def test_records_of_an_older_schema_version_and_oversized_records(
+    broker: EmbeddedBroker, tmp_path: Path, codec: Codec, catalogue: object
+) -> None:
+    """The worker runs with a newer request envelope (v2 adds a defaulted field); v1 records still decode.
+
+    And a record over the size limit goes to the dead letter, with its bytes.
+    """
+    import json
+    import shutil
+
+    from crossbound.codec import SchemaRegistry
+    from crossbound.paths import default_schemas_dir
+    from crossbound.supervise import wait_until_ready
+
+    schemas = tmp_path / "schemas"
+    shutil.copytree(default_schemas_dir(), schemas)
+    v1 = json.loads((schemas / "core" / "request.v1.avsc").read_text())
+    v2 = dict(v1, fields=[*v1["fields"], {"name": "channel", "type": "string", "default": "api"}])
+    (schemas / "core" / "request.v2.avsc").write_text(json.dumps(v2))
+    assert SchemaRegistry.load(schemas).current("core/request").version == 2
+
+    tag = os.urandom(4).hex()
+    topics = Topics(prefix=f"v{tag}.", app_id=f"sv{tag}")
+    await ensure_topics(broker.bootstrap, dict.fromkeys(topics.all(), 4))
+    worker = Worker(broker, topics, tmp_path / "worker.log")
+    worker.extra = ["--schemas", str(schemas)]
+    worker.start()
+    try:
+        await asyncio.to_thread(wait_until_ready, worker.proc, worker.metrics_port, 60.0)  # type: ignore[arg-type]
+        async with Bus(broker.bootstrap, topics, codec, catalogue) as bus:  # type: ignore[arg-type]
+            # our codec writes v1 (it knows no v2): the worker reads it into v2
+            case = Traffic(seed=21).case("sb_corporate_credit_report", "valid")
+            rid = await bus.send_case(case)
+            big = b"\xc3\x01" + bytes(1_020_000)  # over the 1 MB limit, under the producer's 1 MiB
+            await bus.send(topics.requests("hk"), b"k-big", big)
+            await bus.wait_for(
+                lambda: rid in bus.verdicts and len(bus.dead_letters) == 1, what="verdict + big"
+            )
+        assert bus.verdicts[rid][0]["outcome"] == "ACCEPT"
+        key, record, _ = bus.dead_letters[0]
+        assert key == b"k-big"
+        assert record["reason"] == "too_large"
+        assert record["value"] == big[: 64 * 1024]  # kept short: the dead letter must fit the broker
+        assert record["value_size"] == len(big)
+    finally:
+        worker.stop()
+    assert "Traceback" not in worker.log()

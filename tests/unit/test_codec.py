@@ -259,6 +259,7 @@ def core_samples(codec: Codec) -> dict[str, dict[str, Any]]:
             "source_timestamp": T0,
             "key": b"0f5c2a4e",
             "value": b"\xc3\x01\x00garbage",
+            "value_size": 11,
             "request_id": None,
             "scenario_id": None,
             "failed_at": T0 + timedelta(milliseconds=1),

@@ -45,6 +45,7 @@ Clock = Callable[[], float]
 
 REQUEST = "core/request"
 ATTESTATION = "core/attestation"
+_DLQ_KEEP_BYTES = 64 * 1024
 _CST = timezone(timedelta(hours=8))  # limit windows follow the local day and year (UTC+8)
 
 
@@ -558,8 +559,15 @@ class Processor:
         request_id: str | None = None,
         scenario: str | None = None,
     ) -> Outgoing:
-        """A dead letter for ``rec`` on its own side, with its original bytes and coordinates."""
+        """A dead letter for ``rec`` on its own side, with its original bytes and coordinates.
+
+        A record over the size limit keeps only its first 64 KiB: forwarding it whole would make the
+        dead letter itself too large for the broker (Kafka's default limit is 1 MiB).
+        """
         self.metrics.dead_letter(side, reason)
+        value = rec.value
+        if value is not None and len(value) > self.codec.max_record_bytes:
+            value = value[:_DLQ_KEEP_BYTES]
         value = self.codec.encode(
             "core/deadletter",
             {
@@ -572,7 +580,8 @@ class Processor:
                     None if rec.timestamp_ms is None else datetime.fromtimestamp(rec.timestamp_ms / 1000, UTC)
                 ),
                 "key": rec.key,
-                "value": rec.value,
+                "value": value,
+                "value_size": 0 if rec.value is None else len(rec.value),
                 "request_id": request_id,
                 "scenario_id": scenario,
                 "failed_at": datetime.fromtimestamp(self.clock(), UTC),
