@@ -2,7 +2,8 @@
 
 Phases (each on its own topics):
 
-1. passthrough: a bare aiokafka consume -> produce loop over preloaded 300-byte records (the ceiling);
+1. passthrough: a bare aiokafka consume -> produce loop over preloaded keyed 300-byte records, each
+   forwarded with its key to the same partition (the ceiling);
 2. request-only: requests rejected at the request stage (no attestation), one worker process;
 3. attested: valid requests whose data holders answer at once (this script plays them), one worker;
    then request-only again with two worker processes in one consumer group (horizontal scaling);
@@ -83,7 +84,7 @@ async def passthrough(bootstrap: str, n: int) -> float:
         batch = await consumer.getmany(timeout_ms=1000, max_records=10_000)
         for messages in batch.values():
             for msg in messages:
-                await producer.send(dst, value=msg.value, key=msg.key)
+                await producer.send(dst, value=msg.value, key=msg.key, partition=msg.partition)
             seen += len(messages)
     await producer.flush()
     elapsed = time.perf_counter() - start
