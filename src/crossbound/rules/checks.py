@@ -29,6 +29,7 @@ quota              used + ``amount`` <= ``limit`` in a ``window`` (day|year) per
 
 from __future__ import annotations
 
+import functools
 import hmac
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -210,13 +211,19 @@ def _identifier(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv)
     return _each_present(_getters(fields), test)
 
 
+@functools.lru_cache(maxsize=4096)
+def _institution_code(kind: str, ident: str, today: date) -> str | None:
+    # Institutions are few and repeat on every request: their check is a pure function, cached.
+    res = identifiers.check(kind, ident, today=today)
+    return None if res.valid else f"INSTITUTION_{kind.upper()}_{res.code}"
+
+
 def _institution(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
     def test(inst: Any, ctx: Context) -> str | None:
         kind = _SCHEME_KIND.get(inst.get("scheme", ""))
         if kind is None:
             return "INSTITUTION_SCHEME"
-        res = identifiers.check(kind, str(inst.get("id", "")), today=_local_today(ctx))
-        return None if res.valid else f"INSTITUTION_{kind.upper()}_{res.code}"
+        return _institution_code(kind, str(inst.get("id", "")), _local_today(ctx))
 
     return _each_present(_getters(fields), test)
 
