@@ -4,6 +4,8 @@ Phases (each on its own topics):
 
 1. passthrough: a bare aiokafka consume -> produce loop over preloaded keyed 300-byte records, each
    forwarded with its key to the same partition (the ceiling);
+   then the Faust floor: the request-only records through benchmarks/faust_floor.py, an agent shaped
+   like crossbound's (batches, one table write and one send per record) that decodes nothing;
 2. request-only: requests rejected at the request stage (no attestation), one worker process;
 3. attested: valid requests whose data holders answer at once (this script plays them), one worker;
    then request-only again with two worker processes in one consumer group (horizontal scaling);
@@ -24,6 +26,7 @@ import json
 import os
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -192,6 +195,56 @@ async def latency_phase(phase: Phase, traffic: Traffic, rate: float, seconds: fl
     ]
 
 
+def _start_floor(script: Path, bootstrap: str, src: str, dst: str, app_id: str, log: Path) -> Any:
+    with log.open("wb") as out:
+        return subprocess.Popen(  # noqa: S603  our own script
+            [sys.executable, str(script), bootstrap, src, dst, app_id],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+async def faust_floor_phase(broker: EmbeddedBroker, values: list[tuple[bytes, bytes]]) -> tuple[float, float]:
+    """The same backlog through benchmarks/faust_floor.py: table write + send per record, nothing else.
+
+    Returns (records/s, worker CPU us per record), measured from the first output to the last.
+    """
+    tag = uuid.uuid4().hex[:6]
+    src, dst = f"floor-src-{tag}", f"floor-dst-{tag}"
+    await ensure_topics(broker.bootstrap, {src: PARTITIONS, dst: PARTITIONS})
+    script = Path(__file__).with_name("faust_floor.py")
+    log = Path(tempfile.mkdtemp(prefix="crossbound-floor-")) / "floor.log"
+    proc = _start_floor(script, broker.bootstrap, src, dst, f"floor{tag}", log)
+    try:
+        producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=5, max_batch_size=262_144)
+        await producer.start()
+        for key, value in values:
+            await producer.send(src, value=value, key=key)
+        await producer.flush()
+        await producer.stop()
+        consumer = AIOKafkaConsumer(dst, bootstrap_servers=broker.bootstrap, auto_offset_reset="earliest")
+        await consumer.start()
+        stamps: list[int] = []
+        cpu0: tuple[float, int] | None = None
+        end = time.monotonic() + 600
+        while len(stamps) < len(values) and time.monotonic() < end:
+            batch = await consumer.getmany(timeout_ms=200, max_records=10_000)
+            for messages in batch.values():
+                stamps.extend(m.timestamp for m in messages)
+            if stamps and cpu0 is None:
+                cpu0 = (cpu_seconds(proc.pid), len(stamps))
+        cpu_end = cpu_seconds(proc.pid)
+        await consumer.stop()
+    finally:
+        stop_process(proc)
+    if cpu0 is None or len(stamps) < len(values):
+        raise SystemExit(f"the Faust floor delivered {len(stamps)} of {len(values)}; log: {log}")
+    stamps.sort()
+    rate = (len(stamps) - 1) / max(1e-9, (stamps[-1] - stamps[0]) / 1000)
+    return rate, (cpu_end - cpu0[0]) / max(1, len(values) - cpu0[1]) * 1e6
+
+
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     codec = Codec(SchemaRegistry.load(default_schemas_dir()))
     catalogue = load_catalogue(default_rulesets_dir(), codec.registry)
@@ -207,10 +260,19 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 
         phase = Phase(broker, codec, catalogue, "ro")
         cases = [traffic.case(SCENARIOS[i % 3], "invalid") for i in range(args.requests)]
+        floor_values = [phase.bus.encode_case(c)[1:] for c in cases]
+        floor_rate, floor_cpu = await faust_floor_phase(broker, floor_values)
+        print(
+            f"Faust floor (same records; take_events + one table write + one send, no decoding or rules): "
+            f"{floor_rate:,.0f} records/s, {floor_rate / bare:.1%} of passthrough, "
+            f"worker CPU {floor_cpu:.0f} us/record",
+            flush=True,
+        )
         ro_rate, ro_cpu = await backlog_phase(phase, cases)
         print(
             f"request-only ({args.requests} rejected at the request stage): {ro_rate:,.0f} verdicts/s, "
-            f"{ro_rate / bare:.1%} of passthrough, worker CPU {ro_cpu:.0f} us/verdict",
+            f"{ro_rate / bare:.1%} of passthrough, {ro_rate / floor_rate:.0%} of the Faust floor, "
+            f"worker CPU {ro_cpu:.0f} us/verdict",
             flush=True,
         )
 
@@ -251,6 +313,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "attested_ratio": round(at_rate / bare, 4),
         "request_only_worker_cpu_us_per_verdict": round(ro_cpu),
         "request_only_2_workers_verdicts_per_s": round(ro2_rate),
+        "faust_floor_records_per_s": round(floor_rate),
+        "faust_floor_worker_cpu_us_per_record": round(floor_cpu),
         "attested_worker_cpu_us_per_verdict": round(at_cpu),
         "latency_ms_p50": round(p50, 1),
         "latency_ms_p99": round(p99, 1),

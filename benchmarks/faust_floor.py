@@ -1,0 +1,70 @@
+"""The Faust floor: the least a Faust agent shaped like crossbound's can do per record.
+
+Consumes ``<src>`` in batches with ``take_events`` (as crossbound's agents do), writes one entry per
+record to a raw, murmur2-partitioned table (as crossbound's dedupe table), and sends the record on to
+``<dst>`` through Faust's producer: no decoding, no rules. Run by ``bench.py`` as a worker process,
+with the same settings and client workarounds as ``crossbound worker``.
+
+    python benchmarks/faust_floor.py BOOTSTRAP SRC DST APP_ID
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from typing import Any
+
+import faust
+import uvloop
+
+from crossbound.broker import apply_tansu_workarounds
+
+
+def main(bootstrap: str, src_name: str, dst_name: str, app_id: str) -> None:
+    apply_tansu_workarounds()
+    app = faust.App(
+        app_id,
+        broker=f"kafka://{bootstrap}",
+        store="memory://",
+        autodiscover=False,
+        datadir=f"/tmp/{app_id}-data",
+        web_enabled=False,
+        topic_partitions=4,
+        broker_session_timeout=3,
+        broker_heartbeat_interval=1,
+        broker_commit_interval=1.0,
+        producer_linger=0.005,
+        producer_max_batch_size=262_144,
+        table_standby_replicas=0,
+    )
+    raw: dict[str, Any] = {
+        "key_type": bytes,
+        "value_type": bytes,
+        "key_serializer": "raw",
+        "value_serializer": "raw",
+    }
+    src = app.topic(src_name, partitions=4, **raw)
+    dst = app.topic(dst_name, partitions=4, **raw)
+    table: Any = app.Table("floor", key_type=bytes, value_type=bytes, partitions=4, use_partitioner=True)
+    table.key_serializer = "raw"
+    table.value_serializer = "raw"
+
+    @app.agent(src)
+    async def forward(stream: Any) -> None:
+        async for events in stream.take_events(1000, within=0.01):
+            for event in events:
+                msg = event.message
+                table[msg.key] = msg.value
+                await app.producer.send(dst.get_topic_name(), msg.key, msg.value, msg.partition, None, None)
+
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    logging.basicConfig(level="WARNING")
+    worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)
+    for name in ("aiokafka", "faust", "mode"):
+        logging.getLogger(name).setLevel("WARNING")
+    worker.execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:5])
