@@ -197,7 +197,7 @@ async def latency_phase(phase: Phase, traffic: Traffic, rate: float, seconds: fl
 
 def _start_floor(script: Path, bootstrap: str, src: str, dst: str, app_id: str, log: Path) -> Any:
     with log.open("wb") as out:
-        return subprocess.Popen(  # noqa: S603  our own script
+        return subprocess.Popen(
             [sys.executable, str(script), bootstrap, src, dst, app_id],
             stdout=out,
             stderr=subprocess.STDOUT,
