@@ -5,9 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crossbound.jsonform import attestation_from_json
-from crossbound.pipeline.processor import partition_for
+from crossbound.pipeline.processor import murmur2, partition_for
 from crossbound.pipeline.records import Incoming, Outgoing
 from crossbound.simulate import Traffic
 from crossbound.testing import Harness
@@ -114,6 +116,14 @@ def test_records_off_their_murmur2_partition_are_dead_lettered(h: Harness) -> No
     [good] = _handle(h, _request(h, case.request, offset=1, partition=right))
     assert good.topic == h.topics.verdicts("hk")
     assert good.partition == right
+
+
+@settings(max_examples=500)
+@given(st.binary(max_size=80))
+def test_murmur2_is_kafkas(data: bytes) -> None:
+    from aiokafka.partitioner import murmur2 as reference
+
+    assert murmur2(data) == reference(data)
 
 
 def test_partition_for_matches_aiokafka_default_partitioner() -> None:

@@ -22,12 +22,11 @@ State (all keyed by ``request_id`` bytes, except quota usage):
 from __future__ import annotations
 
 import hashlib
+import struct
 from collections.abc import Callable, MutableMapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
-
-from aiokafka.partitioner import murmur2
 
 from crossbound import __version__
 from crossbound.codec import Codec
@@ -38,7 +37,7 @@ from crossbound.rules import Catalogue, Context, Finding, Outcome, RuleSet, Seve
 from crossbound.rules.model import Rule
 from crossbound.topics import SIDES, Topics, wire_side
 
-__all__ = ["Processor", "State", "partition_for"]
+__all__ = ["Processor", "State", "murmur2", "partition_for"]
 
 State = MutableMapping[bytes, bytes]
 Clock = Callable[[], float]
@@ -592,9 +591,40 @@ class Processor:
         return Outgoing(self.topics.deadletter(side), rec.key, value, rec.partition, headers)
 
 
+_M = 0x5BD1E995
+_MASK = 0xFFFFFFFF
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's murmur2 (``org.apache.kafka.common.utils.Utils.murmur2``), as aiokafka computes it.
+
+    The same function as ``aiokafka.partitioner.murmur2``, reading 4-byte words with one ``struct``
+    call instead of byte by byte: 2-3x faster, and it runs once per input record.
+    """
+    length = len(data)
+    h = 0x9747B28C ^ length
+    for k in struct.unpack_from(f"<{length // 4}I", data):
+        k = (k * _M) & _MASK
+        k ^= k >> 24
+        k = (k * _M) & _MASK
+        h = ((h * _M) & _MASK) ^ k
+    rest = length & 3
+    if rest:
+        tail = length & ~3
+        if rest >= 3:
+            h ^= data[tail + 2] << 16
+        if rest >= 2:
+            h ^= data[tail + 1] << 8
+        h ^= data[tail]
+        h = (h * _M) & _MASK
+    h ^= h >> 13
+    h = (h * _M) & _MASK
+    return h ^ (h >> 15)
+
+
 def partition_for(key: bytes, partitions: int) -> int:
     """The partition Kafka's default (murmur2) partitioner picks for ``key``."""
-    return (int(murmur2(key)) & 0x7FFFFFFF) % partitions
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def _finding(raw: dict[str, Any]) -> Finding:

@@ -203,7 +203,10 @@ def _identifier(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv)
     prefix = kind.upper()
 
     def test(v: Any, ctx: Context) -> str | None:
-        res = identifiers.check(kind, str(v), today=_local_today(ctx))
+        memo_key = (kind, v)  # two rules on one identifier (valid? warned?) check it once
+        res = ctx.memo.get(memo_key)
+        if res is None:
+            res = ctx.memo[memo_key] = identifiers.check(kind, str(v), today=_local_today(ctx))
         if warning is None:
             return None if res.valid else f"{prefix}_{res.code}"
         return f"{prefix}_{warning}" if res.valid and warning in res.warnings else None

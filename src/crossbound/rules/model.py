@@ -79,6 +79,7 @@ class Context:
     ruleset_version: str = ""
     quota_used: Mapping[str, Any] | None = None
     cel_cache: dict[str, Any] | None = None
+    memo: dict[Any, Any] = field(default_factory=dict)  # per-request results shared by rules
 
     def root(self, name: str) -> Any:
         """The top-level object a field path starts from."""
