@@ -172,7 +172,8 @@ def render(summary: dict[str, Any]) -> Iterator[str]:
     lat = summary["latency_ms"]
     yield (
         f"latency (request created -> verdict) p50 {lat['p50']} ms, p99 {lat['p99']} ms "
-        f"(late cases wait the {summary['attestation_timeout_s']:g} s attestation timeout)"
+        f"(all published in one burst; late cases wait the {summary['attestation_timeout_s']:g} s "
+        "attestation timeout)"
     )
     yield f"throughput {summary['throughput_per_s']} results/s over {summary['elapsed_s']} s"
     yield f"outcomes as the simulation intended: {summary['expected_matched']}/{summary['published']}"
