@@ -209,3 +209,38 @@ async def test_records_of_an_older_schema_version_and_oversized_records(
     finally:
         worker.stop()
     assert "Traceback" not in worker.log()
+
+
+async def test_two_workers_share_the_partitions_and_the_state(
+    broker: EmbeddedBroker, tmp_path: Path, codec: Codec, catalogue: object
+) -> None:
+    """Two worker processes in one group: every request, attestation and limit meets its own state."""
+    from crossbound.supervise import wait_until_ready
+
+    tag = os.urandom(4).hex()
+    topics = Topics(prefix=f"w{tag}.", app_id=f"two{tag}")
+    await ensure_topics(broker.bootstrap, dict.fromkeys(topics.all(), 4))
+    workers = [Worker(broker, topics, tmp_path / f"w{i}.log").start() for i in range(2)]
+    try:
+        for w in workers:
+            await asyncio.to_thread(wait_until_ready, w.proc, w.metrics_port, 60.0)  # type: ignore[arg-type]
+        traffic = Traffic(seed=31)
+        async with Bus(broker.bootstrap, topics, codec, catalogue) as bus:  # type: ignore[arg-type]
+            expected = {}
+            for i in range(90):
+                case = traffic.case(SCENARIOS[i % 3], ("valid", "review", "mismatch")[(i // 3) % 3])
+                expected[await bus.send_case(case)] = case.expected
+            payments = traffic.payments_for_one_payer(15, amount="1000")
+            pay_ids = [await bus.send_case(c) for c in payments]
+            await bus.wait_for(lambda: len(bus.verdicts) == 105, timeout_s=90, what="105 verdicts")
+        assert {rid: bus.verdicts[rid][0]["outcome"] for rid in expected} == expected
+        assert Counter(bus.verdicts[r][0]["outcome"] for r in pay_ids) == {"ACCEPT": 10, "REJECT": 5}
+        assert bus.dead_letters == []
+        # both workers did part of the work
+        for w in workers:
+            assert "crossbound_verdicts_total{" in w.metrics()
+    finally:
+        for w in workers:
+            w.stop()
+    for w in workers:
+        assert "Traceback" not in w.log()
