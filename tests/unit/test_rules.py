@@ -187,7 +187,7 @@ def test_catalogue_loads(catalogue: Catalogue) -> None:
     env = catalogue.envelope
     assert env.scenario_id == "envelope"
     assert env.version == "1.0.0"
-    assert [r.id for r in env.rules] == ["ENV-01", "ENV-02", "ENV-03", "ENV-04", "ENV-05"]
+    assert [r.id for r in env.rules] == ["ENV-01", "ENV-02", "ENV-03", "ENV-04", "ENV-05", "ENV-06"]
     assert {r.stage for r in env.rules} == {"request"}
     assert env.stage("request") == env.rules
     assert env.stage("attestation") == ()
@@ -1665,3 +1665,12 @@ def test_finding_as_record() -> None:
         "field": "payload.report_digest",
         "code": "DIGEST_MISMATCH",
     }
+
+
+def test_envelope_rejects_a_subject_reference_that_is_not_a_digest(catalogue: Catalogue) -> None:
+    request = make_request()
+    consent = dict(request["consent"], subject_ref_hmac="A1234563")  # an HKID in clear, not an HMAC
+    findings = evaluate(catalogue.envelope.rules, ctx(dict(request, consent=consent)))
+    assert [(f.rule_id, f.field, f.code) for f in findings] == [
+        ("ENV-06", "consent.subject_ref_hmac", "DIGEST_FORMAT")
+    ]

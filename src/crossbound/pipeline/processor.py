@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+import time
 from collections.abc import Callable, MutableMapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -78,8 +79,6 @@ class Processor:
         partitions: int | None = None,
         clock: Clock | None = None,
     ) -> None:
-        import time
-
         self.codec = codec
         self.catalogue = catalogue
         self.metrics = metrics
