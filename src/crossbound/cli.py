@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep-running", action="store_true", help="leave the pipeline and /metrics up afterwards"
     )
     p.add_argument("--seed", type=int, default=7, help="seed of the simulated traffic")
+    p.add_argument(
+        "--rate", type=float, default=0.0, help="requests per second (default 0: all in one burst)"
+    )
     p.add_argument("--metrics-port", type=int, default=9464, help="port of the worker's /metrics")
 
     p = sub.add_parser("check", help="evaluate one request offline and print the verdict as JSON")
@@ -170,7 +173,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from crossbound.demo import run_demo
 
             return run_demo(
-                settings, count=args.count, as_json=args.json, keep_running=args.keep_running, seed=args.seed
+                settings,
+                count=args.count,
+                as_json=args.json,
+                keep_running=args.keep_running,
+                seed=args.seed,
+                rate=args.rate,
             )
         if args.command == "check":
             return _cmd_check(args, settings)
