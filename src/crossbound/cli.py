@@ -1,4 +1,4 @@
-"""The ``crossbound`` command: broker, worker, demo, check, publish.
+"""The ``crossbound`` command: broker, worker, demo, check, publish, record, replay.
 
 Flags are turned into one :class:`~crossbound.settings.Settings` here, at the edge; environment
 variables (``CROSSBOUND_...``) fill in what flags do not say.
@@ -89,7 +89,48 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE.jsonl", help="JSON lines, or - for standard input")
     p.add_argument("--schemas", type=Path, metavar="DIR")
     p.add_argument("--rulesets", type=Path, metavar="DIR")
+    p = sub.add_parser("record", help="record topics from the beginning to JSON lines, until they are idle")
+    p.add_argument("--broker", required=True, metavar="kafka://HOST:PORT")
+    p.add_argument("--topic", action="append", required=True, help="a topic to record (repeatable)")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE.jsonl")
+    p.add_argument(
+        "--idle", type=float, default=2.0, metavar="S", help="stop after S seconds without records"
+    )
+
+    p = sub.add_parser("replay", help="publish a recording again, each record to its own partition")
+    p.add_argument("--broker", required=True, metavar="kafka://HOST:PORT")
+    p.add_argument("file", type=Path, metavar="FILE.jsonl")
+    p.add_argument("--from-prefix", default="", help="topic prefix used when it was recorded")
+    p.add_argument("--to-prefix", default="", help="topic prefix to publish under")
+    p.add_argument(
+        "--respond",
+        action="store_true",
+        help="send recorded attestations only when the pipeline asks for them, as the data holders did",
+    )
     return parser
+
+
+def _cmd_record(args: argparse.Namespace, settings: Settings) -> int:
+    from crossbound.recording import record, write_jsonl
+
+    records = asyncio.run(record(settings.kafka.bootstrap_servers, args.topic, idle_s=args.idle))
+    n = write_jsonl(records, args.out)
+    print(f"recorded {n} record(s) from {len(args.topic)} topic(s) to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    from crossbound.recording import read_jsonl, replay
+
+    records = read_jsonl(args.file)
+    old, new = str(args.from_prefix), str(args.to_prefix)
+
+    def rename(topic: str) -> str:
+        return new + topic.removeprefix(old) if old and topic.startswith(old) else new + topic
+
+    n = asyncio.run(replay(settings.kafka.bootstrap_servers, records, rename=rename, respond=args.respond))
+    print(f"replayed {n} record(s) from {args.file}", file=sys.stderr)
+    return 0
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -184,6 +225,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_check(args, settings)
         if args.command == "publish":
             return _cmd_publish(args, settings)
+        if args.command == "record":
+            return _cmd_record(args, settings)
+        if args.command == "replay":
+            return _cmd_replay(args, settings)
     except ValidationError as exc:
         print(f"crossbound: bad setting: {exc}", file=sys.stderr)
         return 2

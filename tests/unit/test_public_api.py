@@ -35,6 +35,7 @@ PUBLIC = {
     ],
     "crossbound.testing": ["Harness", "Published"],
     "crossbound.live": ["LiveBus"],
+    "crossbound.recording": ["Recorded", "read_jsonl", "record", "replay", "write_jsonl"],
     "crossbound.supervise": ["start_worker_process", "stop_process", "wait_until_ready"],
     "crossbound.topics": ["KINDS", "SIDES", "Topics", "side_of", "wire_side"],
 }
