@@ -135,6 +135,7 @@ def build_app(settings: Settings, processor: Processor, metrics: Metrics, bootst
         metrics.rebalance()
 
     async def on_ready(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        processor.reindex()  # the tables may hold other partitions now
         metrics.set_ready(True)
 
     app.on_partitions_revoked.connect(on_revoked)
@@ -143,10 +144,10 @@ def build_app(settings: Settings, processor: Processor, metrics: Metrics, bootst
     @app.timer(interval=pipe.sweep_interval_s)
     async def sweep() -> None:
         await emit(processor.expire_pending(pending, answered))
-        metrics.set_pending(processor.pending_counts(pending))
 
-    @app.timer(interval=max(30.0, pipe.sweep_interval_s))
-    async def forget() -> None:
-        processor.forget_answered(answered)
+    @app.timer(interval=max(10.0, pipe.sweep_interval_s))
+    async def housekeeping() -> None:
+        processor.forget_answered(pending, answered)
+        metrics.set_pending(processor.pending_counts(pending))  # a full scan: every 10 s, not every sweep
 
     return app

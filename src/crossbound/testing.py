@@ -141,7 +141,7 @@ class Harness:
         """Move the clock forward and run the sweeper, as the worker's timer does."""
         self.now += seconds
         outs = self.processor.expire_pending(self.pending, self.answered)
-        self.processor.forget_answered(self.answered)
+        self.processor.forget_answered(self.pending, self.answered)
         return self._route(outs)
 
     # -- routing --------------------------------------------------------------------------------

@@ -172,7 +172,31 @@ def test_forget_answered_drops_only_expired_entries(h: Harness) -> None:
     case = Traffic(seed=8, now=h.now).case("sb_corporate_credit_report", "invalid")
     assert case.request is not None
     _handle(h, _request(h, case.request))
-    assert h.processor.forget_answered(h.answered) == 0
+    assert h.processor.forget_answered(h.pending, h.answered) == 0
     h.now += 3 * 86_400
-    assert h.processor.forget_answered(h.answered) == 1
+    assert h.processor.forget_answered(h.pending, h.answered) == 1
     assert h.answered == {}
+
+
+def test_a_new_process_times_out_what_an_earlier_one_parked(h: Harness) -> None:
+    case = Traffic(seed=9, now=h.now).case("sb_corporate_credit_report", "late")
+    assert case.request is not None
+    _handle(h, _request(h, case.request))
+    h.restart()  # its deadline index is empty: the first sweep seeds it from the table
+    h.now += h.attestation_timeout_s + 1
+    [verdict] = h.processor.expire_pending(h.pending, h.answered)
+    assert h.codec.decode(verdict.value)[1]["findings"][-1]["code"] == "ATTESTATION_TIMEOUT"
+    assert h.pending == {}
+
+
+def test_reindex_finds_entries_that_arrived_with_a_rebalance(h: Harness) -> None:
+    other = Harness.from_dirs(now=h.now)  # the worker that owned the partition before
+    case = Traffic(seed=10, now=h.now).case("nb_hk_resident_consumer_credit", "late")
+    assert case.request is not None
+    _handle(other, _request(other, case.request))
+    assert h.processor.expire_pending(h.pending, h.answered) == []  # indexed, nothing due
+    h.pending.update(other.pending)  # the partition's state arrives with the rebalance
+    h.processor.reindex()
+    h.now += h.attestation_timeout_s + 1
+    [verdict] = h.processor.expire_pending(h.pending, h.answered)
+    assert verdict.topic == h.topics.verdicts("sz")

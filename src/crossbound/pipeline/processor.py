@@ -22,6 +22,7 @@ State (all keyed by ``request_id`` bytes, except quota usage):
 from __future__ import annotations
 
 import hashlib
+import heapq
 import struct
 import time
 from collections.abc import Callable, MutableMapping, Sequence
@@ -91,6 +92,9 @@ class Processor:
         self._parked_max = 100_000
         self._done_here: dict[bytes, None] = {}  # keys this process answered (bounded, oldest dropped)
         self._done_here_max = 500_000
+        self._deadlines: list[tuple[int, bytes]] = []  # heap: when parked requests time out
+        self._forgets: list[tuple[int, bytes]] = []  # heap: when answered ids may be forgotten
+        self._indexed = False
         self._routes: dict[str, tuple[str, str]] = {}
         for side in SIDES:
             self._routes[topics.requests(side)] = (side, "request")
@@ -221,6 +225,8 @@ class Processor:
         }
         raw = pending[key] = self.codec.encode("internal/pending_request", parked)
         self._cache_parked(key, raw, parked, request, payload)
+        if self._indexed:
+            heapq.heappush(self._deadlines, (deadline, key))
         self.metrics.attestation_request(wire_side(rs.attester_side), scenario)
         return [self._attestation_request(rs, request, deadline, rec.partition)]
 
@@ -327,6 +333,8 @@ class Processor:
         }
         forget = _ms(request["expires_at"]) + self.retention_ms
         answered[key] = with_forget_at(forget, self.codec.encode("internal/answered_request", record))
+        if self._indexed:
+            heapq.heappush(self._forgets, (forget, key))
         self._mark_done_here(key)
 
     # -- attestations ---------------------------------------------------------------------------
@@ -385,26 +393,54 @@ class Processor:
 
     # -- timeouts and forgetting ----------------------------------------------------------------
 
+    def reindex(self) -> None:
+        """Forget the deadline indexes; the next sweep rebuilds them from the tables.
+
+        The worker calls this after every rebalance, when its tables may have gained partitions.
+        """
+        self._indexed = False
+
+    def _ensure_index(self, pending: State, answered: State) -> None:
+        """Seed the deadline heaps with one full scan (at start, and after a rebalance)."""
+        if self._indexed:
+            return
+        self._deadlines = []
+        for key, raw in list(pending.items()):
+            hit = self._parked.get(key)
+            parked = hit[1] if hit is not None and hit[0] == raw else self.codec.decode(raw)[1]
+            self._deadlines.append((parked["deadline"], key))
+        self._forgets = [(forget_at(raw), key) for key, raw in list(answered.items())]
+        heapq.heapify(self._deadlines)
+        heapq.heapify(self._forgets)
+        self._indexed = True
+
     def expire_pending(self, pending: State, answered: State) -> list[Outgoing]:
         """Answer parked requests whose deadline passed with ``ATTESTATION_TIMEOUT``.
 
         Called by the worker's sweeper timer; the tables are partitioned by key, so this may change
-        them outside of a stream event.
+        them outside of a stream event. Deadlines are kept in a heap, so a sweep costs what is due,
+        not what is pending; the tables stay the truth (an entry is acted on only if still parked).
         """
+        self._ensure_index(pending, answered)
         now = datetime.fromtimestamp(self.clock(), UTC)
         now_ms = _ms(now)
         outs: list[Outgoing] = []
-        for key, raw in list(pending.items()):
-            hit = self._parked.get(key)
-            parked = hit[1] if hit is not None and hit[0] == raw else self.codec.decode(raw)[1]
-            if parked["deadline"] > now_ms:
-                continue
-            del pending[key]
-            self._parked.pop(key, None)
+        heap = self._deadlines
+        while heap and heap[0][0] <= now_ms:
+            _, key = heapq.heappop(heap)
+            raw = pending.get(key)
+            if raw is None:
+                continue  # answered meanwhile, or no longer ours
             try:
                 parked, request, _ = self._load_parked(key, raw)
             except _DeadLetter:  # its schema is gone since it was parked: nothing left to answer with
+                del pending[key]
                 continue
+            if parked["deadline"] > now_ms:  # parked again since, with a later deadline
+                heapq.heappush(heap, (parked["deadline"], key))
+                continue
+            del pending[key]
+            self._parked.pop(key, None)
             rs = self.catalogue.scenarios.get(parked["scenario_id"])
             if rs is None:  # the scenario was removed from the rule sets since the request was parked
                 continue
@@ -418,13 +454,24 @@ class Processor:
             outs.append(verdict)
         return outs
 
-    def forget_answered(self, answered: State) -> int:
-        """Drop answered request ids past their retention; returns how many."""
+    def forget_answered(self, pending: State, answered: State) -> int:
+        """Drop answered request ids past their retention; returns how many. Costs what is due."""
+        self._ensure_index(pending, answered)
         now_ms = int(self.clock() * 1000)
-        stale = [key for key, raw in list(answered.items()) if forget_at(raw) <= now_ms]
-        for key in stale:
+        heap = self._forgets
+        dropped = 0
+        while heap and heap[0][0] <= now_ms:
+            _, key = heapq.heappop(heap)
+            raw = answered.get(key)
+            if raw is None:
+                continue
+            due = forget_at(raw)
+            if due > now_ms:  # answered again since, remembered for longer
+                heapq.heappush(heap, (due, key))
+                continue
             del answered[key]
-        return len(stale)
+            dropped += 1
+        return dropped
 
     def pending_counts(self, pending: State) -> dict[str, int]:
         """Parked requests by scenario, for the ``crossbound_pending_attestations`` gauge."""
