@@ -9,6 +9,7 @@ from typing import Any
 
 from crossbound.errors import InputError
 from crossbound.jsonform import to_json
+from crossbound.rules import Finding, Severity, outcome_of
 from crossbound.settings import Settings
 from crossbound.testing import Harness
 from crossbound.topics import wire_side
@@ -64,8 +65,9 @@ def check_request(
     key = str(request["request_id"]).encode()
     parked = harness.codec.decode(harness.pending[key])[1]
     findings = parked["findings"]
-    severities = {f["severity"] for f in findings}
-    outcome = "REJECT" if "REJECT" in severities else "REVIEW" if "REVIEW" in severities else "ACCEPT"
+    outcome = outcome_of(
+        [Finding(f["rule_id"], Severity(f["severity"]), f["field"], f["code"]) for f in findings]
+    ).value
     return {
         "request_id": request["request_id"],
         "scenario_id": scenario,

@@ -77,7 +77,3 @@ class Topics:
     def all(self) -> list[str]:
         """Every topic the pipeline needs, to create explicitly."""
         return [self.name(s, k) for s in SIDES for k in KINDS] + [self.quota]
-
-    def classify(self) -> dict[str, tuple[str, str]]:
-        """topic -> (side, kind) for the public topics."""
-        return {self.name(s, k): (s, k) for s in SIDES for k in KINDS}
