@@ -6,7 +6,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# Only what the wheel needs (see .dockerignore): pyproject.toml, README.md, src/, schemas/, rulesets/.
+# Only what the wheel needs (see .dockerignore): pyproject.toml, README.md, src/, schemas/, rulesets/,
+# examples/.
 COPY . /tmp/crossbound-src
 RUN pip install /tmp/crossbound-src && rm -rf /tmp/crossbound-src
 

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint typecheck unit integration sysdeps clean
+.PHONY: demo test bench lint typecheck unit integration sysdeps readme clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ test: $(STAMP) sysdeps lint typecheck
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
+
+# README's scenario table (between <!-- scenarios:begin/end -->) is generated from rulesets/.
+readme: $(STAMP)
+	$(BIN)/python -m crossbound.catalogue_view --write-readme
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .hypothesis

@@ -1,4 +1,4 @@
-"""The ``crossbound`` command: broker, worker, demo, check, publish, record, replay.
+"""The ``crossbound`` command: broker, worker, demo, check, publish, record, replay, ids, scenarios.
 
 Flags are turned into one :class:`~crossbound.settings.Settings` here, at the edge; environment
 variables (``CROSSBOUND_...``) fill in what flags do not say.
@@ -11,7 +11,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--now", help="evaluation time, RFC 3339 (default: now)")
     p.add_argument("--schemas", type=Path, metavar="DIR")
     p.add_argument("--rulesets", type=Path, metavar="DIR")
+
+    p = sub.add_parser(
+        "ids",
+        help="check identifiers (HKID, USCC, LEI, ...): one line per value, valid or invalid and why",
+        description="Check each VALUE as an identifier of KIND. Exit 0 when all are valid, 1 when any is "
+        "invalid, 2 for an unknown KIND. `crossbound ids` alone, or `--list`, lists the kinds.",
+    )
+    p.add_argument("kind", nargs="?", metavar="KIND", help="identifier kind (see --list)")
+    p.add_argument(
+        "values", nargs="*", metavar="VALUE", help="values to check (use -- before a value starting with -)"
+    )
+    p.add_argument("--list", action="store_true", help="list the kinds with a description each")
+    p.add_argument("--json", action="store_true", help="print one JSON object per line")
+    p.add_argument(
+        "--today", metavar="YYYY-MM-DD", help="reference date for birth dates (default: today in UTC+8)"
+    )
+
+    p = sub.add_parser("scenarios", help="the scenario catalogue from the rule sets: list, or show one")
+    scen = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    q = scen.add_parser("list", help="one line per scenario: id, sides, theme, status, rules, title")
+    q.add_argument("--json", action="store_true", help="print a JSON array")
+    q.add_argument("--schemas", type=Path, metavar="DIR")
+    q.add_argument("--rulesets", type=Path, metavar="DIR")
+    q = scen.add_parser("show", help="one scenario: sides, purposes, fields by class, rules")
+    q.add_argument("scenario", metavar="ID")
+    q.add_argument("--json", action="store_true", help="print one JSON object")
+    q.add_argument("--schemas", type=Path, metavar="DIR")
+    q.add_argument("--rulesets", type=Path, metavar="DIR")
 
     p = sub.add_parser("publish", help="turn JSON lines into encoded records on a topic")
     p.add_argument("--broker", required=True, metavar="kafka://HOST:PORT")
@@ -180,6 +208,56 @@ def _cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_ids(args: argparse.Namespace) -> int:
+    from crossbound import ids_view
+    from crossbound.identifiers import KINDS, check
+
+    if args.list or args.kind is None:
+        kinds = ids_view.json_lines(ids_view.kinds_json()) if args.json else ids_view.format_kinds()
+        print(kinds)
+        return 0
+    if args.kind not in KINDS:
+        raise InputError(f"unknown identifier kind {args.kind!r}; kinds: {', '.join(KINDS)}")
+    if not args.values:
+        raise InputError(f"ids {args.kind}: give at least one VALUE to check")
+    today = None
+    if args.today:
+        try:
+            today = date.fromisoformat(args.today)
+        except ValueError:
+            raise InputError(f"--today: not a date (YYYY-MM-DD): {args.today!r}") from None
+    pairs = [(value, check(args.kind, value, today=today)) for value in args.values]
+    if args.json:
+        print(ids_view.json_lines([ids_view.result_json(v, r) for v, r in pairs]))
+    else:
+        print(ids_view.format_results(pairs))
+    return 0 if all(r.valid for _, r in pairs) else 1
+
+
+def _cmd_scenarios(args: argparse.Namespace, settings: Settings) -> int:
+    from crossbound import catalogue_view as view
+
+    catalogue, registry = view.load(settings.pipeline.schemas_dir, settings.pipeline.rulesets_dir)
+    if args.action == "list":
+        rows = view.scenario_rows(catalogue)
+        if args.json:
+            print(json.dumps([r.as_json() for r in rows], indent=2, sort_keys=True, ensure_ascii=False))
+        else:
+            print(view.format_list(rows))
+        return 0
+    rs = catalogue.scenarios.get(args.scenario)
+    if rs is None:
+        raise InputError(
+            f"unknown scenario {args.scenario!r}; known: {', '.join(sorted(catalogue.scenarios))}"
+        )
+    detail = view.scenario_view(rs, registry)
+    if args.json:
+        print(json.dumps(detail.as_json(), indent=2, sort_keys=True, ensure_ascii=False))
+    else:
+        print(view.format_scenario(detail))
+    return 0
+
+
 def _cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
     from crossbound.publish import publish_lines
 
@@ -205,6 +283,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             base = Settings()
             return run_broker(args.port, find_tansu_binary(base.tansu_bin))
+        if args.command == "ids":
+            return _cmd_ids(args)
         settings = settings_from_args(args)
         if args.command == "worker":
             from crossbound.worker import run_worker
@@ -225,6 +305,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_check(args, settings)
         if args.command == "publish":
             return _cmd_publish(args, settings)
+        if args.command == "scenarios":
+            return _cmd_scenarios(args, settings)
         if args.command == "record":
             return _cmd_record(args, settings)
         if args.command == "replay":

@@ -98,6 +98,7 @@ _UTC8: Final = datetime.timezone(datetime.timedelta(hours=8))
 
 _R_EMPTY: Final = "value is empty"
 _R_NOT_STR: Final = "value is not a string"
+_R_NOT_ASCII: Final = "value contains characters outside ASCII"
 
 
 def _ok(kind: str, normalised: str, warnings: tuple[str, ...] = ()) -> IdCheck:
@@ -561,6 +562,8 @@ def check(kind: str, value: str, *, today: datetime.date | None = None) -> IdChe
         raise ValueError(f"unknown identifier kind {kind!r}; expected one of {', '.join(KINDS)}")
     if not isinstance(value, str):
         return _fail(kind, "TYPE", _R_NOT_STR)
+    if not value.isascii():  # str.upper() folds some letters (long s, dotless i) into ASCII ones
+        return _fail(kind, "CHARSET", _R_NOT_ASCII)
     return checker(value, today)
 
 

@@ -1,10 +1,10 @@
-"""Where the bundled schemas and rule sets live (wheel data, or the source checkout)."""
+"""Where the bundled schemas, rule sets and example fixtures live (wheel data, or the source checkout)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["default_rulesets_dir", "default_schemas_dir"]
+__all__ = ["default_examples_dir", "default_rulesets_dir", "default_schemas_dir"]
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -24,3 +24,8 @@ def default_schemas_dir() -> Path:
 def default_rulesets_dir() -> Path:
     """The ``rulesets/`` directory shipped with crossbound."""
     return _data_dir("rulesets")
+
+
+def default_examples_dir() -> Path:
+    """The ``examples/`` directory shipped with crossbound: every scenario's three fixtures."""
+    return _data_dir("examples")

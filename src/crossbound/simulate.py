@@ -8,27 +8,45 @@ generated with correct check characters, and only their HMAC-SHA256 under the pa
 a case; documents are synthetic bytes and only their SHA-256 appears. Institutions use valid public
 identifier formats (LEI MOD 97-10, USCC GB 32100, BIC ISO 9362, HK BRN).
 
+``SCENARIOS`` is every scenario in the rule-set catalogue that ships example fixtures. Three have
+hand-written builders that draw their fields (``HANDWRITTEN``: SBCCR ``sb_corporate_credit_report``,
+NBCC ``nb_hk_resident_consumer_credit``, PCN ``payment_connect_northbound``); every other scenario's
+cases are its fixtures ``examples/<id>/{accept,review,reject}`` made fresh by
+:func:`crossbound.examples.refresh`: a new request id and nonce, every digest and HMAC replaced by a new
+random one (consistently within the case, so matches still match; not an HMAC under ``pair_key``),
+timestamps and dates moved from the fixtures' time (2026-11-24T09:00:00Z) to ``now``.
+
 Variants (``VARIANTS``), per scenario:
 
 ============ ======================================================================================
-valid        ACCEPT; a few cases carry a deliberate warning (CNH currency, work city outside the GBA)
+valid        ACCEPT; a few SBCCR / NBCC cases carry a deliberate warning (CNH currency, work city
+             outside the GBA). Other scenarios: the ``accept`` fixture (with its warnings, if any)
 review       REVIEW: SBCCR report 31-90 days old / company on the abnormal-operation list / legal
              representative HMAC differs; NBCC requested limit > RMB 300,000 / credit-risk flags;
-             PCN payee name PARTIAL
-invalid      REJECT at the request stage, no attestation: SBCCR bad USCC check character / report
-             older than 90 days / currency outside HKD, CNY, USD; NBCC purpose not
-             CROSS_BORDER_CREDIT_APPLICATION / no separate cross-border consent; PCN payer not an
-             HKID holder / zero amount / consent withdrawn
+             PCN payee name PARTIAL. Other scenarios: the ``review`` fixture
+invalid      REJECT: SBCCR bad USCC check character / report older than 90 days / currency outside
+             HKD, CNY, USD; NBCC purpose not CROSS_BORDER_CREDIT_APPLICATION / consent
+             withdrawn; PCN payer not an HKID holder / zero amount / consent withdrawn
+             (all at the request stage, no attestation). Other scenarios: the ``reject`` fixture, at
+             the request or the attestation stage as the fixture has it
 mismatch     REJECT at the attestation stage: the data holder's digest differs (SBCCR report digest,
-             NBCC credit report digest, PCN payee account HMAC)
-late         the data holder never answers: ATTESTATION_TIMEOUT, REJECT
+             NBCC credit report digest, PCN payee account HMAC: ``DIGEST_MISMATCH``). Other scenarios:
+             the ``accept`` fixture, and the data holder finds no record (status ``NOT_FOUND``, no
+             payload: ``ATTESTATION_NOT_FOUND``)
+late         a valid request, and the data holder never answers: ATTESTATION_TIMEOUT, REJECT (or
+             REVIEW where the scenario's rule set has ``timeout_severity = "review"``)
 undecodable  raw bytes instead of a request: not single-object encoded (``bad_magic``), a ``C3 01``
              header with an unknown fingerprint (``unknown_schema``), or a truncated request body
              (``undecodable``); a dead letter
 ============ ======================================================================================
 
-Traffic is seeded: the same seed gives the same cases (request ids, nonces, identifiers, variants),
-whatever ``now`` is.
+For fixture-based cases ``expected_codes`` is empty for ``valid``, ``review`` and ``invalid`` (the
+outcome comes from the fixture's name; its findings are whatever the fixture triggers at its own time,
+which the tests compare), ``("ATTESTATION_NOT_FOUND",)`` for ``mismatch`` and
+``("ATTESTATION_TIMEOUT",)`` for ``late``.
+
+Traffic is seeded: the same seed gives the same cases (request ids, nonces, identifiers, digests,
+variants), whatever ``now`` is.
 """
 
 from __future__ import annotations
@@ -40,14 +58,17 @@ import random
 import re
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
+from crossbound import examples
+
 __all__ = [
     "DEFAULT_WEIGHTS",
+    "HANDWRITTEN",
     "SCENARIOS",
     "VARIANTS",
     "Case",
@@ -62,10 +83,15 @@ __all__ = [
     "uscc_with_check",
 ]
 
-SCENARIOS: Final[tuple[str, ...]] = (
+HANDWRITTEN: Final[tuple[str, ...]] = (
     "sb_corporate_credit_report",
     "nb_hk_resident_consumer_credit",
     "payment_connect_northbound",
+)
+# The hand-written scenarios first (their order is what seeded draws over SCENARIOS saw before), then
+# every other scenario with a rule set and fixtures, sorted.
+SCENARIOS: Final[tuple[str, ...]] = HANDWRITTEN + tuple(
+    s for s in examples.discover() if s not in HANDWRITTEN
 )
 VARIANTS: Final[tuple[str, ...]] = ("valid", "review", "invalid", "mismatch", "late", "undecodable")
 DEFAULT_WEIGHTS: Final[Mapping[str, float]] = {
@@ -77,7 +103,8 @@ DEFAULT_WEIGHTS: Final[Mapping[str, float]] = {
     "undecodable": 0.08,
 }
 
-# (requester_side, attester_side) as written in records, per scenario (must agree with rulesets/).
+# (requester_side, attester_side) as written in records, per hand-written scenario (must agree with
+# rulesets/); the other scenarios' sides are their fixtures'.
 _SIDES: Final[dict[str, tuple[str, str]]] = {
     "sb_corporate_credit_report": ("HK", "SZ"),
     "nb_hk_resident_consumer_credit": ("SZ", "HK"),
@@ -104,6 +131,16 @@ _GBA_CITIES: Final = (
     "442000",
 )
 _NON_GBA_CITIES: Final = ("310100", "110100", "510100", "330100")
+# Which fixture a fixture-based case starts from, per variant.
+_FIXTURE_OF: Final = {"valid": "accept", "review": "review", "invalid": "reject", "mismatch": "accept"}
+
+
+def _sides(scenario_id: str) -> tuple[str, str]:
+    sides = _SIDES.get(scenario_id)
+    if sides is None:
+        ex = examples.load(scenario_id)
+        sides = ex.requester_side, ex.attester_side
+    return sides
 
 
 # --------------------------------------------------------------------------------------------------
@@ -133,12 +170,12 @@ class Case:
     @property
     def requester_side(self) -> str:
         """``HK`` or ``SZ``: the side whose requests topic the case (or its raw bytes) goes to."""
-        return _SIDES[self.scenario_id][0]
+        return _sides(self.scenario_id)[0]
 
     @property
     def attester_side(self) -> str:
         """``HK`` or ``SZ``: the side whose data holder answers."""
-        return _SIDES[self.scenario_id][1]
+        return _sides(self.scenario_id)[1]
 
     @property
     def request_id(self) -> str | None:
@@ -355,11 +392,14 @@ class _Base:
 
 
 class Traffic:
-    """A seeded source of simulated cases for the three shipped scenarios.
+    """A seeded source of simulated cases for every scenario in ``SCENARIOS``.
 
-    ``now`` (epoch seconds, default: the current time) is every request's ``created_at`` and every
-    attestation's ``attested_at``; requests expire one hour later. Identifiers are HMAC-SHA256 under
-    ``pair_key`` (key id ``demo-2026``).
+    ``now`` (epoch seconds, default: the current time) is the moment the cases are built for. In the
+    hand-written scenarios it is every request's ``created_at`` and every attestation's
+    ``attested_at``, requests expire one hour later, and identifiers are HMAC-SHA256 under ``pair_key``
+    (key id ``demo-2026``). Fixture-based cases keep their fixture's times relative to the fixtures'
+    evaluation time (a request created an hour before ``now``, say) and carry random stand-ins for
+    digests and HMACs.
     """
 
     def __init__(
@@ -375,11 +415,13 @@ class Traffic:
         self._granted = _rfc3339(self.now - 30 * 86400)
         self._consent_expires = _rfc3339(self.now + 365 * 86400)
         self._today = datetime.fromtimestamp(self.now, UTC).date()
-        self._builders = {
+        self._builders: dict[str, Callable[[str], Case]] = {
             "sb_corporate_credit_report": self._sbccr,
             "nb_hk_resident_consumer_credit": self._nbcc,
             "payment_connect_northbound": self._pcn,
         }
+        for sid in SCENARIOS:
+            self._builders.setdefault(sid, functools.partial(self._from_fixture, sid))
 
     # -- public API -------------------------------------------------------------------------------
 
@@ -480,10 +522,9 @@ class Traffic:
         subject_ref_hmac: str,
         purposes: list[str],
         *,
-        separate_xb: bool = True,
         withdrawn: bool = False,
     ) -> dict[str, Any]:
-        requester_side, attester_side = _SIDES[scenario_id]
+        requester_side, attester_side = _sides(scenario_id)
         return {
             "request_id": base.request_id,
             "scenario_id": scenario_id,
@@ -503,7 +544,7 @@ class Traffic:
                 "purpose_codes": purposes,
                 "recipient_inst": dict(base.requester),
                 "pi_categories": list(_PI_CATEGORIES[scenario_id]),
-                "separate_xb_consent": separate_xb,
+                "separate_xb_consent": True,
                 "granted_at": self._granted,
                 "expires_at": self._consent_expires,
                 "withdrawn": withdrawn,
@@ -516,7 +557,7 @@ class Traffic:
         return {
             "request_id": base.request_id,
             "scenario_id": scenario_id,
-            "attester_side": _SIDES[scenario_id][1],
+            "attester_side": _sides(scenario_id)[1],
             "attester_inst": dict(base.attester),
             "attested_at": self._created,
             "status": "FOUND",
@@ -614,7 +655,7 @@ class Traffic:
         city = rng.choice(_GBA_CITIES)
         purpose = "CROSS_BORDER_CREDIT_APPLICATION"
         no_bankruptcy, band = True, rng.choice(("NONE", "NONE", "NONE", "D30", "D60"))
-        separate_xb = True
+        withdrawn = False
         tampered = False
         codes: tuple[str, ...] = ()
         if variant == "valid" and rng.random() < 0.1:
@@ -632,7 +673,9 @@ class Traffic:
                 purpose = rng.choice(("MARKETING", "CREDIT_APPLICATION", "DEBT_COLLECTION"))
                 codes = ("PURPOSE",)
             else:
-                separate_xb, codes = False, ("CONSENT_XB_MISSING",)
+                # An HK resident's data is not mainland personal data: no separate cross-border
+                # consent is required (C3), but consent must still be in force.
+                withdrawn, codes = True, ("CONSENT_WITHDRAWN",)
         elif variant == "mismatch":
             tampered, codes = True, ("DIGEST_MISMATCH",)
         document = f"HK-CREDIT-REPORT|{hkid}|{rng.getrandbits(64):016x}"
@@ -646,7 +689,7 @@ class Traffic:
             "credit_report_digest": report_digest,
         }
         request = self._request(
-            sid, base, payload, hkid_hmac, ["CROSS_BORDER_CREDIT_APPLICATION"], separate_xb=separate_xb
+            sid, base, payload, hkid_hmac, ["CROSS_BORDER_CREDIT_APPLICATION"], withdrawn=withdrawn
         )
         attestation = None
         if variant in ("valid", "review", "mismatch"):
@@ -718,6 +761,29 @@ class Traffic:
             )
         outcome, codes = expected or self._outcome(variant, codes)
         return Case(sid, variant, request, attestation, outcome, codes)
+
+    # -- every other scenario: its fixtures, made fresh ----------------------------------------------
+
+    def _from_fixture(self, scenario_id: str, variant: str) -> Case:
+        ex = examples.load(scenario_id)
+        fixture = ex.fixtures[_FIXTURE_OF.get(variant, "accept")]
+        request, attestation = examples.refresh(fixture, self._rng, self.now)
+        codes: tuple[str, ...] = ()
+        if variant == "valid":
+            expected = "ACCEPT"
+        elif variant == "review":
+            expected = "REVIEW"
+        elif variant == "invalid":
+            expected = "REJECT"
+        elif variant == "mismatch":
+            if attestation is None:
+                raise ValueError(f"{scenario_id}: the accept fixture has no attestation")
+            attestation.update(status="NOT_FOUND", payload=None)
+            expected, codes = "REJECT", ("ATTESTATION_NOT_FOUND",)
+        else:  # late
+            attestation = None
+            expected, codes = ex.timeout_outcome, ("ATTESTATION_TIMEOUT",)
+        return Case(scenario_id, variant, request, attestation, expected, codes)
 
     # -- undecodable --------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ an independent pure-Python CRC-64-AVRO written here from the spec, and against f
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import struct
@@ -301,6 +302,8 @@ def internal_samples(codec: Codec) -> dict[str, dict[str, Any]]:
         "internal/quota_check": {
             "request_id": "r-1",
             "quota_key": HEX_A,
+            "steps": [{"index": 0, "key": HEX_A}, {"index": 2, "key": "pipl|LEI:X"}],
+            "new_members": ["pipl"],
             "request": request_value,
             "findings": stored,
             "attested": {"payee_name_match": "FULL"},
@@ -312,7 +315,17 @@ def internal_samples(codec: Codec) -> dict[str, dict[str, Any]]:
                 "PCN-03": {"period": 20240, "total": "9999.99"},
                 "PCN-04": {"period": 2025, "total": "15000"},
             },
-            "applied": {"r-1": {"day": 20240, "partition": 3, "verdict": b"\xc3\x01verdict"}},
+            "members": {"ECNY-07": [HEX_A, HEX_B]},
+            "applied": {
+                "r-1": {
+                    "day": 20240,
+                    "partition": 3,
+                    "verdict": b"\xc3\x01verdict",
+                    "topic": "hk.verdicts",
+                    "key": b"r-1",
+                }
+            },
+            "recent": ["r-0"],
         },
         "internal/answered_request": {
             "body_sha256": bytes(range(32)),
@@ -345,14 +358,41 @@ def test_every_shipped_schema_file_is_loaded(registry: SchemaRegistry) -> None:
     assert loaded == [f.resolve() for f in files]
 
 
+TWO_VERSIONS = {"internal/quota_check", "internal/quota_usage"}  # 0.2: stateful steps
+
+
 def test_subjects_are_as_expected(registry: SchemaRegistry) -> None:
-    assert registry.subjects == EXPECTED_SUBJECTS
-    for subject in EXPECTED_SUBJECTS:
+    scenarios = sorted(p.stem for p in (SCHEMAS.parent / "rulesets").glob("*.toml") if p.stem != "envelope")
+    every = [s for s in EXPECTED_SUBJECTS if not s.startswith("scenarios/")] + [
+        f"scenarios/{sid}/{kind}" for sid in scenarios for kind in ("attestation", "request")
+    ]
+    assert registry.subjects == sorted(every)
+    for subject in every:
         versions = registry.versions(subject)
-        assert [v.version for v in versions] == [1]
+        n = 2 if subject in TWO_VERSIONS else 1
+        assert [v.version for v in versions] == list(range(1, n + 1))
         assert registry.current(subject) is versions[-1]
         assert versions[0].subject == subject
         assert versions[0].path.name == f"{subject.rsplit('/', 1)[1]}.v1.avsc"
+
+
+def test_quota_records_of_0_1_decode_into_the_current_schema(codec: Codec, registry: SchemaRegistry) -> None:
+    from fastavro import schemaless_writer
+
+    old = registry.versions("internal/quota_usage")[0]
+    buf = io.BytesIO()
+    record = {"windows": {"PCN-03": {"period": 20240, "total": "5"}}, "applied": {}}
+    schemaless_writer(buf, old.parsed, record)
+    _, decoded = codec.decode(old.header + buf.getvalue())
+    assert decoded == {**record, "members": {}, "recent": []}
+    old_check = registry.versions("internal/quota_check")[0]
+    buf = io.BytesIO()
+    chk = dict(all_samples(codec)["internal/quota_check"])
+    del chk["steps"], chk["new_members"]
+    schemaless_writer(buf, old_check.parsed, chk)
+    _, decoded = codec.decode(old_check.header + buf.getvalue())
+    assert decoded["steps"] == []
+    assert decoded["new_members"] == []
 
 
 def test_unknown_subject_is_a_schema_error(registry: SchemaRegistry) -> None:

@@ -12,8 +12,10 @@ import pytest
 from crossbound.testing import Harness
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+RULESETS = EXAMPLES.parent / "rulesets"
 NOW = datetime.fromisoformat("2026-11-24T09:00:00+00:00").timestamp()  # `crossbound check --now`
-SCENARIOS = ("sb_corporate_credit_report", "nb_hk_resident_consumer_credit", "payment_connect_northbound")
+# Every scenario of the catalogue (each rule set but the envelope's).
+SCENARIOS = tuple(sorted(p.stem for p in RULESETS.glob("*.toml") if p.name != "envelope.toml"))
 NAMES = ("accept", "review", "reject")
 REQUESTS = sorted(EXAMPLES.glob("*/*.request.json"))
 

@@ -138,6 +138,9 @@ VALID: list[tuple[str, str, str, tuple[str, ...]]] = [
     ("home_return_permit", "M1234567801", "M1234567801", ()),
     ("home_return_permit", "HA1234567", "HA1234567", ()),
     ("home_return_permit", "ma1234567", "MA1234567", ()),
+    ("home_return_permit", "M12345678", "M12345678", ()),
+    ("home_return_permit", "H1234567801", "H1234567801", ()),
+    ("home_return_permit", "MA1234567", "MA1234567", ()),
     ("fps_id", "1234567", "1234567", ()),
     ("fps_id", "123456789", "123456789", ()),
     # 6.8 IBAN
@@ -195,6 +198,7 @@ INVALID: list[tuple[str, str, str]] = [
     # 6.4 BRN
     ("hk_brn", "1234567", "LENGTH"),
     ("hk_brn", "12345678-000", "LENGTH"),
+    ("hk_brn", "12345678-000-01-11-1", "LENGTH"),  # a whole BR certificate number
     ("hk_brn", "CC012345", "FORMAT"),
     # 6.5 LEI
     ("lei", "5493001KJTIIGC8Y1R21", "CHECK_DIGIT"),  # transposed check digits
@@ -207,15 +211,19 @@ INVALID: list[tuple[str, str, str]] = [
     ("bic", "BKCHHKH", "LENGTH"),
     ("bic", "BKCHHKHHXX", "LENGTH"),
     ("bic", "BKCHQQHH", "COUNTRY"),
+    ("bic", "BKC1HKHH", "FORMAT"),  # strict mode: the party prefix is letters only
     # 6.7 travel permit and FPS ID
     ("home_return_permit", "H1234567", "LENGTH"),
     ("home_return_permit", "H123456780", "LENGTH"),
     ("home_return_permit", "X12345678", "FORMAT"),
     ("home_return_permit", "HB1234567", "FORMAT"),
     ("home_return_permit", "HA123456789", "FORMAT"),
+    ("home_return_permit", "HA12345678", "LENGTH"),
+    ("home_return_permit", "MA123456", "LENGTH"),
     ("fps_id", "12345678", "LENGTH"),
     ("fps_id", "123456", "LENGTH"),
     ("fps_id", "12345A7", "CHARSET"),
+    ("fps_id", "+85212345678", "CHARSET"),  # a mobile-number proxy is not an FPS ID
     # 6.8 IBAN
     ("iban", "GB82WEST12345698765431", "CHECK_DIGIT"),
     ("iban", "GB28WEST12345698765432", "CHECK_DIGIT"),
@@ -406,6 +414,29 @@ def test_hkid_letter_substitution_by_eleven_is_not_detected() -> None:
     assert check("hkid", "B123456(3)").code == "CHECK_DIGIT"
 
 
+def test_lei_positions_5_and_6_need_not_be_00() -> None:
+    # older LEIs have "00" in positions 5-6 (every worked vector does); it is not enforced
+    body = "HWUPKR0MPOU8FGXBT3"
+    assert body[4:6] != "00"
+    assert check("lei", body + ref_lei_check(body)).valid
+
+
+@pytest.mark.parametrize(
+    ("kind", "value"),
+    [
+        ("hk_brn", "\u017f0012345"),
+        ("bic", "BKCHHKH\u017f"),
+        ("currency", "u\u017fd"),
+        ("hkid", "\u0131123456(5)"),
+    ],
+)
+def test_non_ascii_letters_are_not_folded_into_ascii(kind: str, value: str) -> None:
+    """str.upper() maps some non-ASCII letters (long s, dotless i) to ASCII ones: refused first."""
+    res = check(kind, value)
+    assert not res.valid
+    assert res.code == "CHARSET"
+
+
 def test_mod97_misses_some_letter_digit_substitutions() -> None:
     # documented limitation of MOD 97-10 over alphanumerics: 'Y' -> '7' at position 6 keeps n mod 97 = 1
     assert check("lei", "6K111Y0ODR1XESVZEM78").valid
@@ -522,6 +553,19 @@ def test_hkid_property(prefix: str, digits: str, brackets: bool, data: st.DataOb
     else:
         assert not bad.valid
         assert bad.code == "CHECK_DIGIT"
+
+
+@PROPERTY
+@given(letter=st.sampled_from(string.ascii_uppercase), digits=st.text(DIGITS, min_size=6, max_size=6))
+def test_hkid_school_formula_agrees_for_single_letters(letter: str, digits: str) -> None:
+    # scenarios.md 6.3: the older "A=1, weights 8..2" formula gives the same check for one-letter IDs
+    total = (ord(letter) - ord("A") + 1) * 8 + sum(
+        int(d) * w for d, w in zip(digits, range(7, 1, -1), strict=True)
+    )
+    c = (11 - total % 11) % 11
+    school = "A" if c == 10 else str(c)
+    assert school == ref_hkid_check(letter, digits)
+    assert check("hkid", f"{letter}{digits}({school})").valid
 
 
 @PROPERTY

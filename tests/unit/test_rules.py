@@ -182,16 +182,52 @@ def _toml(name: str) -> dict[str, Any]:
     return tomllib.loads((RULESETS / name).read_text(encoding="utf-8"))
 
 
+COMMON = [
+    "ENV-VERSION",
+    "ENV-NONCE",
+    "ENV-KEY",
+    "C1",
+    "C2",
+    "C3",
+    "C4",
+    "C4-ATT",
+    "C5",
+    "C5-ATT",
+    "C6",
+    "C8",
+    "C9",
+    "C9-CITY",
+    "C10",
+    "C10-REVIEW",
+    "C10-SENSITIVE",
+    "C10-SENSITIVE-REVIEW",
+]
+
+
 def test_catalogue_loads(catalogue: Catalogue) -> None:
-    assert sorted(catalogue.scenarios) == [NB, PCN, SB]
+    assert {NB, PCN, SB} <= set(catalogue.scenarios)
     env = catalogue.envelope
     assert env.scenario_id == "envelope"
-    assert env.version == "1.0.0"
-    assert [r.id for r in env.rules] == ["ENV-01", "ENV-02", "ENV-03", "ENV-04", "ENV-05", "ENV-06"]
-    assert {r.stage for r in env.rules} == {"request"}
-    assert env.stage("request") == env.rules
-    assert env.stage("attestation") == ()
+    assert env.version == "2.0.0"
+    assert [r.id for r in env.rules] == COMMON
+    assert {r.stage for r in env.rules} == {"request", "attestation", "quota"}
     assert env.path.endswith("envelope.toml")
+
+
+def test_common_rules_are_compiled_into_every_scenario(catalogue: Catalogue) -> None:
+    for rs in catalogue.scenarios.values():
+        common = [r.id for r in rs.rules if r.id in rs.common_rule_ids]
+        assert common == [r.id for r in rs.rules[: len(common)]], "common rules run first"
+        expected = [
+            rid
+            for rid in COMMON
+            if not (rid == "C3" and not rs.mainland_personal_data)
+            and not (
+                rid in ("C10", "C10-REVIEW") and not (rs.personal_data and not rs.sensitive_personal_data)
+            )
+            and not (rid.startswith("C10-SENSITIVE") and not rs.sensitive_personal_data)
+        ]
+        assert common == expected, rs.scenario_id
 
 
 @pytest.mark.parametrize("sid", [SB, NB, PCN])
@@ -211,22 +247,31 @@ def test_catalogue_matches_the_files(catalogue: Catalogue, sid: str) -> None:
     assert len(rs.digest) == 16
     int(rs.digest, 16)
     raw = doc["rules"]
-    assert [r.id for r in rs.rules] == [r["id"] for r in raw]
-    for rule, src in zip(rs.rules, raw, strict=True):
+    own = [r for r in rs.rules if r.id not in rs.common_rule_ids]
+    assert [r.id for r in own] == [r["id"] for r in raw]
+    for rule, src in zip(own, raw, strict=True):
         assert rule.stage == src.get("stage", "request")
         assert rule.severity is Severity(src["severity"].upper())
         assert rule.check == src["check"]
         assert rule.fields == tuple(src.get("fields", ()))
         assert "_rule_id" not in rule.params
-        assert rule.params == src.get("params", {})
+        params = dict(src.get("params", {}))
+        if rule.check in ("quota", "distinct", "subject_volume"):
+            key = params["key"]
+            params["key"] = (key,) if isinstance(key, str) else tuple(key)
+            params.setdefault("window", "year")
+        assert rule.params == params
         assert (rule.when is not None) == ("when" in src)
     for stage in STAGES:
-        assert [r.id for r in rs.stage(stage)] == [r["id"] for r in raw if r.get("stage", "request") == stage]
+        assert [r.id for r in rs.stage(stage) if r.id not in rs.common_rule_ids] == [
+            r["id"] for r in raw if r.get("stage", "request") == stage
+        ]
 
 
 def test_catalogue_stages_spelled_out(catalogue: Catalogue) -> None:
     def ids(sid: str, stage: str) -> list[str]:
-        return [r.id for r in catalogue.scenarios[sid].stage(stage)]
+        rs = catalogue.scenarios[sid]
+        return [r.id for r in rs.stage(stage) if r.id not in rs.common_rule_ids]
 
     assert ids(SB, "request") == [
         "SBCCR-01",
@@ -236,24 +281,27 @@ def test_catalogue_stages_spelled_out(catalogue: Catalogue) -> None:
         "SBCCR-09",
         "SBCCR-10",
         "SBCCR-11",
-        "SBCCR-12",
-        "SBCCR-13",
     ]
-    assert ids(SB, "attestation") == ["SBCCR-02", "SBCCR-03", "SBCCR-06", "SBCCR-07", "SBCCR-14"]
+    assert ids(SB, "attestation") == ["SBCCR-02", "SBCCR-03", "SBCCR-06", "SBCCR-07"]
     assert ids(SB, "quota") == []
-    assert ids(NB, "request") == ["NBCC-03", "NBCC-06", "NBCC-07", "NBCC-09", "NBCC-10"]
-    assert ids(NB, "attestation") == ["NBCC-01", "NBCC-02", "NBCC-04", "NBCC-05", "NBCC-08", "NBCC-11"]
-    assert ids(PCN, "request") == ["PCN-01", "PCN-02", "PCN-09", "PCN-10"]
-    assert ids(PCN, "attestation") == ["PCN-06", "PCN-07", "PCN-08", "PCN-11"]
+    assert ids(NB, "request") == ["NBCC-03", "NBCC-06", "NBCC-07"]
+    assert ids(NB, "attestation") == ["NBCC-01", "NBCC-02", "NBCC-04", "NBCC-05", "NBCC-08"]
+    assert ids(PCN, "request") == ["PCN-01", "PCN-02"]
+    assert ids(PCN, "attestation") == ["PCN-06", "PCN-07", "PCN-08"]
     assert ids(PCN, "quota") == ["PCN-03", "PCN-04", "PCN-05"]
-    assert catalogue.scenarios[PCN].quota_key == "payload.payer_hkid_hmac"
-    assert catalogue.scenarios[SB].quota_key is None
-    assert catalogue.scenarios[NB].quota_key is None
+    pcn_steps = catalogue.scenarios[PCN].steps
+    # the sensitive C10 pair (members, volume), then the payer's own ledger
+    assert [(s.kind, s.ledger, s.key) for s in pcn_steps] == [
+        ("members", "pipl_scc_sensitive", ("request.requester_inst", "consent.subject_ref_hmac")),
+        ("volume", "pipl_scc_sensitive", ("request.requester_inst",)),
+        ("ledger", PCN, ("request.requester_inst", "payload.payer_hkid_hmac")),
+    ]
+    assert [r.id for r in pcn_steps[2].rules] == ["PCN-03", "PCN-04", "PCN-05"]
 
 
 def test_rule_ids_unique_across_catalogue(catalogue: Catalogue) -> None:
     ids = [r.id for r in catalogue.envelope.rules] + [
-        r.id for rs in catalogue.scenarios.values() for r in rs.rules
+        r.id for rs in catalogue.scenarios.values() for r in rs.rules if r.id not in rs.common_rule_ids
     ]
     assert len(ids) == len(set(ids))
 
@@ -271,10 +319,10 @@ def test_envelope_on_a_bad_request(catalogue: Catalogue) -> None:
     )
     findings = evaluate(catalogue.envelope.rules, ctx(request))
     assert [(f.rule_id, f.field, f.code) for f in findings] == [
-        ("ENV-01", "request.scenario_version", "VERSION_MISMATCH"),
-        ("ENV-03", "request.requester_inst", "INSTITUTION_LEI_CHECK_DIGIT"),
-        ("ENV-04", "request.nonce", "NONCE_FORMAT"),
-        ("ENV-05", "request.consent", "MISSING"),
+        ("ENV-VERSION", "request.scenario_version", "VERSION_MISMATCH"),
+        ("ENV-NONCE", "request.nonce", "NONCE_FORMAT"),
+        ("C1", "request.consent", "CONSENT_MISSING"),
+        ("C8", "request.requester_inst", "INSTITUTION_LEI_CHECK_DIGIT"),
     ]
     assert {f.severity for f in findings} == {Severity.REJECT}
 
@@ -285,7 +333,7 @@ def test_clock_skew_reaches_the_checks(registry: SchemaRegistry) -> None:
     strict = load_catalogue(RULESETS, registry, clock_skew=timedelta(0))
     assert evaluate(default.envelope.rules, ctx(request)) == []
     assert evaluate(strict.envelope.rules, ctx(request)) == [
-        Finding("ENV-02", Severity.REJECT, "request.created_at", "CREATED_IN_FUTURE")
+        Finding("C6", Severity.REJECT, "request.created_at", "CREATED_IN_FUTURE")
     ]
 
 
@@ -312,9 +360,9 @@ def test_sb_request_stage_digest_and_consent(catalogue: Catalogue) -> None:
     request = make_request(consent=make_consent(purpose_codes=["POST_LOAN"], separate_xb_consent=False))
     findings = evaluate(rs.stage("request"), ctx(request, sb_payload(report_digest=HEX_A.upper())))
     assert [(f.rule_id, f.field, f.code) for f in findings] == [
-        ("SBCCR-12", "request.consent.purpose_codes", "CONSENT_PURPOSE"),
-        ("SBCCR-12", "request.consent.separate_xb_consent", "CONSENT_XB_MISSING"),
-        ("SBCCR-13", "payload.report_digest", "DIGEST_FORMAT"),
+        ("C2", "request.consent.purpose_codes", "CONSENT_PURPOSE"),
+        ("C3", "request.consent.separate_xb_consent", "CONSENT_XB_MISSING"),
+        ("C5", "payload.report_digest", "DIGEST_FORMAT"),
     ]
 
 
@@ -338,17 +386,18 @@ def test_sb_attestation_stage(catalogue: Catalogue) -> None:
 
 def test_pcn_quota_stage_when_selects_the_limit(catalogue: Catalogue) -> None:
     rs = catalogue.scenarios[PCN]
+    # the quota agent puts each applicable rule's total-after-this-request in quota_used
+    ledger = rs.steps[-1].rules
     big = Decimal("50000.00")
-    other_name = evaluate(rs.stage("quota"), ctx(payload=pcn_payload(amount_hkd=big, same_name=False)))
+    used = {"PCN-03": big, "PCN-04": big, "PCN-05": big}
+    other_name = evaluate(ledger, ctx(payload=pcn_payload(amount_hkd=big, same_name=False), quota_used=used))
     assert [(f.rule_id, f.field, f.code) for f in other_name] == [
         ("PCN-03", "payload.amount_hkd", "LIMIT_EXCEEDED")
     ]
-    same_name = evaluate(rs.stage("quota"), ctx(payload=pcn_payload(amount_hkd=big, same_name=True)))
+    same_name = evaluate(ledger, ctx(payload=pcn_payload(amount_hkd=big, same_name=True), quota_used=used))
     assert same_name == []
-    used = {"PCN-05": Decimal("40000"), "PCN-03": Decimal("0")}
-    over = evaluate(
-        rs.stage("quota"), ctx(payload=pcn_payload(amount_hkd=big, same_name=True), quota_used=used)
-    )
+    used = {"PCN-05": Decimal("90000"), "PCN-03": Decimal("0")}
+    over = evaluate(ledger, ctx(payload=pcn_payload(amount_hkd=big, same_name=True), quota_used=used))
     assert [f.rule_id for f in over] == ["PCN-05"]
 
 
@@ -691,13 +740,13 @@ fields = "payload.facility_ccy"
         "envelope.toml",
         """[[rules]]
 id = "BROKEN-24"
-stage = "attestation"
 severity = "reject"
 check = "required"
+applies_if = "scenario.personal_data && payload.x"
 fields = ["request.nonce"]
 """,
         "BROKEN-24",
-        id="envelope-rule-not-request-stage",
+        id="envelope-applies-if-reads-more-than-the-scenario",
     ),
     pytest.param(
         "envelope.toml",
@@ -758,7 +807,9 @@ def test_toml_syntax_error(rules_dir: Path, registry: SchemaRegistry, file_name:
     _assert_names(_load_error(rules_dir, registry), file_name, None)
 
 
-def test_quota_rules_must_share_a_key(rules_dir: Path, registry: SchemaRegistry) -> None:
+def test_stateful_rules_with_different_keys_make_separate_steps(
+    rules_dir: Path, registry: SchemaRegistry
+) -> None:
     _append(
         rules_dir / f"{PCN}.toml",
         """[[rules]]
@@ -766,11 +817,44 @@ id = "PCN-99"
 stage = "quota"
 severity = "reject"
 check = "quota"
-fields = ["payload.amount_hkd"]
-params = { key = "payload.payee_acct_hmac", amount = "payload.amount_hkd", window = "day", limit = "1" }
+params = { key = "payload.payee_acct_hmac", window = "day", limit = "1" }
 """,
     )
-    _assert_names(_load_error(rules_dir, registry), f"{PCN}.toml", None)
+    rs = load_catalogue(rules_dir, registry).scenarios[PCN]
+    ledgers = [(s.kind, s.key, [r.id for r in s.rules]) for s in rs.steps if s.kind == "ledger"]
+    assert ledgers == [
+        ("ledger", ("request.requester_inst", "payload.payer_hkid_hmac"), ["PCN-03", "PCN-04", "PCN-05"]),
+        ("ledger", ("payload.payee_acct_hmac",), ["PCN-99"]),
+    ]
+
+
+def test_stateful_check_outside_stage_quota_is_refused(rules_dir: Path, registry: SchemaRegistry) -> None:
+    _append(
+        rules_dir / f"{PCN}.toml",
+        """[[rules]]
+id = "PCN-98"
+severity = "reject"
+check = "distinct"
+params = { key = "payload.payer_hkid_hmac", value = "payload.payee_acct_hmac", window = "day", limit = 2 }
+""",
+    )
+    err = _load_error(rules_dir, registry)
+    _assert_names(err, f"{PCN}.toml", "PCN-98")
+    assert "stage quota" in str(err)
+
+
+def test_quota_stage_cannot_read_the_attestation(rules_dir: Path, registry: SchemaRegistry) -> None:
+    _append(
+        rules_dir / f"{PCN}.toml",
+        """[[rules]]
+id = "PCN-97"
+stage = "quota"
+severity = "reject"
+check = "quota"
+params = { key = "attestation.payee_acct_hmac", window = "day", limit = 1 }
+""",
+    )
+    _assert_names(_load_error(rules_dir, registry), f"{PCN}.toml", "PCN-97")
 
 
 @pytest.mark.parametrize(
@@ -813,13 +897,14 @@ def test_scenario_without_rules(rules_dir: Path, registry: SchemaRegistry) -> No
 
 
 def test_envelope_without_version(rules_dir: Path, registry: SchemaRegistry) -> None:
-    _replace(rules_dir / "envelope.toml", 'version = "1.0.0"', 'revision = "1.0.0"')
+    _replace(rules_dir / "envelope.toml", 'version = "2.0.0"', 'revision = "2.0.0"')
     _assert_names(_load_error(rules_dir, registry), "envelope.toml", None)
 
 
 def test_no_scenario_files(rules_dir: Path, registry: SchemaRegistry) -> None:
-    for sid in (SB, NB, PCN):
-        (rules_dir / f"{sid}.toml").unlink()
+    for path in rules_dir.glob("*.toml"):
+        if path.name != "envelope.toml":
+            path.unlink()
     err = _load_error(rules_dir, registry)
     assert err.path == str(rules_dir)
     assert err.rule_id is None
@@ -871,6 +956,9 @@ def test_checks_catalogue_is_complete() -> None:
             "range",
             "enum",
             "identifier",
+            "no_clear_pi",
+            "distinct",
+            "subject_volume",
             "institution",
             "freshness",
             "request_window",
@@ -1494,22 +1582,18 @@ QUOTA = {
 
 
 @pytest.mark.parametrize(
-    ("used", "amount", "expected"),
+    ("used", "expected"),
     [
-        (None, Decimal("10000.00"), []),
-        (None, Decimal("10000.01"), [("payload.amount_hkd", "LIMIT_EXCEEDED")]),
-        ({"PCN-03": Decimal("9000")}, Decimal("1000.00"), []),
-        ({"PCN-03": Decimal("9000")}, Decimal("1000.01"), [("payload.amount_hkd", "LIMIT_EXCEEDED")]),
-        ({"PCN-04": Decimal("9999999")}, Decimal("5000"), []),  # another rule's usage does not count
-        ({"PCN-03": Decimal("10000")}, Decimal("0.01"), [("payload.amount_hkd", "LIMIT_EXCEEDED")]),
-        ({"PCN-03": Decimal("10000")}, None, []),
+        (None, []),  # the rule did not apply (no amount): nothing to compare
+        ({"PCN-03": Decimal("10000.00")}, []),
+        ({"PCN-03": Decimal("10000.01")}, [("payload.amount_hkd", "LIMIT_EXCEEDED")]),
+        ({"PCN-04": Decimal("9999999")}, []),  # another rule's total does not count
     ],
 )
-def test_quota(
-    used: Mapping[str, Any] | None, amount: Decimal | None, expected: list[tuple[str, str]]
-) -> None:
+def test_quota(used: Mapping[str, Any] | None, expected: list[tuple[str, str]]) -> None:
+    """The check compares the total after this request, which the quota agent computes."""
     fn = check("quota", ["payload.amount_hkd"], QUOTA)
-    assert fn(ctx(payload=pcn_payload(amount_hkd=amount), quota_used=used)) == expected
+    assert fn(ctx(payload=pcn_payload(), quota_used=used)) == expected
 
 
 @pytest.mark.parametrize(
@@ -1525,7 +1609,7 @@ def test_quota_bad_params(broken: dict[str, Any], match: str) -> None:
         check("quota", ["payload.amount_hkd"], {**QUOTA, **broken})
 
 
-@pytest.mark.parametrize("missing", ["key", "amount", "window", "limit"])
+@pytest.mark.parametrize("missing", ["key", "window", "limit"])
 def test_quota_missing_params(missing: str) -> None:
     params = {k: v for k, v in QUOTA.items() if k != missing}
     with pytest.raises(ValueError, match=missing):
@@ -1672,5 +1756,5 @@ def test_envelope_rejects_a_subject_reference_that_is_not_a_digest(catalogue: Ca
     consent = dict(request["consent"], subject_ref_hmac="A1234563")  # an HKID in clear, not an HMAC
     findings = evaluate(catalogue.envelope.rules, ctx(dict(request, consent=consent)))
     assert [(f.rule_id, f.field, f.code) for f in findings] == [
-        ("ENV-06", "consent.subject_ref_hmac", "DIGEST_FORMAT")
+        ("C5", "consent.subject_ref_hmac", "DIGEST_FORMAT")
     ]

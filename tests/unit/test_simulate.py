@@ -8,17 +8,18 @@ import re
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
-from crossbound import identifiers
+from crossbound import examples, identifiers
 from crossbound.codec import Codec, SchemaRegistry
-from crossbound.paths import default_rulesets_dir, default_schemas_dir
+from crossbound.paths import default_examples_dir, default_rulesets_dir, default_schemas_dir
 from crossbound.rules import Catalogue, load_catalogue
 from crossbound.simulate import (
     DEFAULT_WEIGHTS,
+    HANDWRITTEN,
     SCENARIOS,
     VARIANTS,
     Case,
@@ -37,6 +38,9 @@ from crossbound.testing import Harness, Published
 NOW = 1_795_000_000.0  # 2026-11-18T07:46:40Z
 TIMEOUT_S = 30.0
 PER_VARIANT = 30  # enough draws to hit every sub-kind of a variant
+FROM_FIXTURES = tuple(s for s in SCENARIOS if s not in HANDWRITTEN)
+FIXTURE_OF = {"valid": "accept", "review": "review", "invalid": "reject"}
+LOCAL = timezone(timedelta(hours=8))
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +53,36 @@ def loaded() -> tuple[Codec, Catalogue]:
 def harness(loaded: tuple[Codec, Catalogue]) -> Harness:
     codec, catalogue = loaded
     return Harness(codec, catalogue, now=NOW, attestation_timeout_s=TIMEOUT_S)
+
+
+Findings = list[tuple[str, str]]
+
+
+@pytest.fixture(scope="module")
+def fixture_findings(loaded: tuple[Codec, Catalogue]) -> dict[tuple[str, str], tuple[str, Findings]]:
+    """Outcome and sorted (code, severity) findings of every fixture, evaluated at its own time."""
+    codec, catalogue = loaded
+    out: dict[tuple[str, str], tuple[str, Findings]] = {}
+    for scenario in FROM_FIXTURES:
+        for name, fixture in examples.load(scenario).fixtures.items():
+            h = Harness(codec, catalogue, now=examples.FIXTURE_TIME.timestamp())
+            published = h.send_request(fixture.request)
+            if fixture.attestation is not None:
+                published += h.send_attestation(fixture.attestation)
+            side = str(fixture.request["requester_side"]).lower()
+            [verdict] = [p.record for p in published if p.topic == h.topics.verdicts(side)]
+            out[scenario, name] = verdict["outcome"], _sorted_findings(verdict)
+    return out
+
+
+def _sorted_findings(verdict: dict[str, Any]) -> Findings:
+    return sorted((f["code"], f["severity"]) for f in verdict["findings"])
+
+
+def _verdict_of(h: Harness, case: Case, steps: dict[str, list[Published]]) -> dict[str, Any]:
+    side = h.topics.verdicts(case.requester_side.lower())
+    [verdict] = [p.record for ps in steps.values() for p in ps if p.topic == side]
+    return verdict
 
 
 def _run(h: Harness, case: Case, now: float) -> tuple[str, list[str], dict[str, list[Published]]]:
@@ -78,11 +112,15 @@ def _run(h: Harness, case: Case, now: float) -> tuple[str, list[str], dict[str, 
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_every_scenario_and_variant_reaches_its_expected_outcome(
-    harness: Harness, scenario: str, variant: str
+    harness: Harness,
+    fixture_findings: dict[tuple[str, str], tuple[str, Findings]],
+    scenario: str,
+    variant: str,
 ) -> None:
     traffic = Traffic(seed=100 * SCENARIOS.index(scenario) + VARIANTS.index(variant), now=NOW)
+    handwritten = scenario in HANDWRITTEN
     seen_codes: set[tuple[str, ...]] = set()
-    for _ in range(PER_VARIANT):
+    for _ in range(PER_VARIANT):  # through one harness: state left by earlier cases must not matter
         case = traffic.case(scenario, variant)
         assert case.scenario_id == scenario
         assert case.variant == variant
@@ -91,37 +129,66 @@ def test_every_scenario_and_variant_reaches_its_expected_outcome(
         assert set(case.expected_codes) <= set(codes), (case.expected_codes, codes)
         seen_codes.add(case.expected_codes)
         ask = harness.topics.attestation_requests(case.attester_side.lower())
+        if not handwritten and variant in FIXTURE_OF:
+            # The same findings as the fixture it was made from gives at the fixtures' own time.
+            _, findings = fixture_findings[scenario, FIXTURE_OF[variant]]
+            assert _sorted_findings(_verdict_of(harness, case, steps)) == findings
         if variant == "valid":
             assert outcome == "ACCEPT"
         elif variant == "review":
             assert outcome == "REVIEW"
         elif variant == "invalid":
-            # Decided at the request stage: no attestation was asked for, none is needed.
             assert outcome == "REJECT"
-            assert case.attestation is None
-            assert not any(p.topic == ask for p in steps["request"])
+            if handwritten or case.attestation is None:
+                # Decided at the request stage: no attestation was asked for, none is needed.
+                assert case.attestation is None
+                assert not any(p.topic == ask for p in steps["request"])
         elif variant == "mismatch":
             assert outcome == "REJECT"
-            assert "DIGEST_MISMATCH" in codes
+            assert ("DIGEST_MISMATCH" if handwritten else "ATTESTATION_NOT_FOUND") in codes
             assert any(p.topic == ask for p in steps["request"])
         elif variant == "late":
             assert case.attestation is None
-            assert codes == ["ATTESTATION_TIMEOUT"]
-            assert outcome == "REJECT"
+            assert outcome == ("REJECT" if handwritten else examples.load(scenario).timeout_outcome)
+            if handwritten:
+                assert codes == ["ATTESTATION_TIMEOUT"]
+            else:  # and the accept fixture's warnings, if any
+                assert "ATTESTATION_TIMEOUT" in codes
         else:
             assert case.request is None
             assert case.attestation is None
             assert outcome == "DEADLETTER"
-    if variant in ("invalid", "undecodable") or (
-        variant == "review" and scenario != "payment_connect_northbound"
+    if variant == "undecodable" or (
+        handwritten
+        and (variant == "invalid" or (variant == "review" and scenario != "payment_connect_northbound"))
     ):
         assert len(seen_codes) > 1, "the variant should vary how it fails"
+
+
+def test_every_scenario_of_the_catalogue_is_simulated(loaded: tuple[Codec, Catalogue]) -> None:
+    _, catalogue = loaded
+    assert set(SCENARIOS) == set(catalogue.scenarios)
+    assert len(SCENARIOS) == len(set(SCENARIOS))
+    assert SCENARIOS[: len(HANDWRITTEN)] == HANDWRITTEN
+    assert list(FROM_FIXTURES) == sorted(FROM_FIXTURES)
+    assert set(examples.discover()) >= set(FROM_FIXTURES)
+    for scenario in FROM_FIXTURES:  # shipped with the package, next to the schemas and rule sets
+        assert (default_examples_dir() / scenario / "accept.request.json").is_file()
+
+
+def test_fixtures_give_the_outcome_their_name_says(
+    fixture_findings: dict[tuple[str, str], tuple[str, Findings]],
+) -> None:
+    """What the fixture-based variants' expectations rest on (tests/unit/test_examples.py checks it too)."""
+    for (scenario, name), (outcome, _) in fixture_findings.items():
+        assert outcome == name.upper(), scenario
+    assert len(fixture_findings) == 3 * len(FROM_FIXTURES)
 
 
 def test_case_envelope_and_attestation_agree() -> None:
     traffic = Traffic(seed=7, now=NOW)
     created = datetime.fromtimestamp(NOW, UTC)
-    for scenario in SCENARIOS:
+    for scenario in HANDWRITTEN:
         for variant in ("valid", "review", "mismatch"):
             case = traffic.case(scenario, variant)
             req, att = case.request, case.attestation
@@ -177,7 +244,7 @@ def test_the_default_mix_follows_the_weights() -> None:
         assert abs(variants[variant] / n - weight) < 0.03, (variant, variants[variant])
     scenarios = Counter(c.scenario_id for c in cases)
     assert set(scenarios) == set(SCENARIOS)
-    assert min(scenarios.values()) > n / 3 * 0.9
+    assert min(scenarios.values()) > n / len(SCENARIOS) * 0.75
 
 
 def test_mix_with_chosen_scenarios_and_weights() -> None:
@@ -214,7 +281,9 @@ def test_a_whole_mix_through_one_harness(harness: Harness) -> None:
     late_ids = {c.request_id for c in late}
     timed_out = [p.record for p in fired if p.topic.endswith(".verdicts")]
     assert {v["request_id"] for v in timed_out} == late_ids
-    assert all(v["outcome"] == "REJECT" for v in timed_out)
+    expected = {c.request_id: c.expected for c in late}
+    assert all(v["outcome"] == expected[v["request_id"]] for v in timed_out)
+    assert "REJECT" in expected.values()
     assert set(outcomes) == {"ACCEPT", "REVIEW", "REJECT", "DEADLETTER"}
 
 
@@ -245,6 +314,187 @@ def test_valid_payments_of_fresh_payers_never_hit_a_limit(harness: Harness) -> N
         assert outcome == "ACCEPT", codes
 
 
+# -- scenarios made from their fixtures -------------------------------------------------------------
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# Other dates: a Monday morning, just after and just before local midnight (UTC+8), a leap day, years on.
+OTHER_NOWS = (
+    "2027-03-15T09:00:00Z",
+    "2027-03-15T16:00:30Z",
+    "2027-03-15T15:59:59Z",
+    "2028-02-29T03:30:00.250Z",
+    "2031-07-01T12:00:00Z",
+)
+
+
+def _leaves(old: Any, new: Any, path: str = "") -> Iterator[tuple[str, Any, Any]]:
+    """(path, fixture value, case value) for every leaf of two documents of the same shape."""
+    if isinstance(old, dict):
+        assert isinstance(new, dict)
+        assert list(old) == list(new), path
+        for k in old:
+            yield from _leaves(old[k], new[k], f"{path}.{k}")
+    elif isinstance(old, list):
+        assert isinstance(new, list)
+        assert len(old) == len(new), path
+        for i, (o, n) in enumerate(zip(old, new, strict=True)):
+            yield from _leaves(o, n, f"{path}[{i}]")
+    else:
+        yield path, old, new
+
+
+def _fixture_and_case(case: Case) -> list[tuple[str, Any, Any]]:
+    fixture = examples.load(case.scenario_id).fixtures[FIXTURE_OF[case.variant]]
+    assert case.request is not None
+    leaves = list(_leaves(fixture.request, case.request, "request"))
+    if fixture.attestation is not None:
+        assert case.attestation is not None
+        leaves += _leaves(fixture.attestation, case.attestation, "attestation")
+    return leaves
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+@pytest.mark.parametrize("when", OTHER_NOWS)
+def test_fixture_cases_on_other_dates(
+    loaded: tuple[Codec, Catalogue],
+    fixture_findings: dict[tuple[str, str], tuple[str, Findings]],
+    when: str,
+) -> None:
+    now = _instant(when)
+    fixture_time = examples.FIXTURE_TIME
+    days = (now.astimezone(LOCAL).date() - fixture_time.astimezone(LOCAL).date()).days
+    codec, catalogue = loaded
+    h = Harness(codec, catalogue, now=now.timestamp(), attestation_timeout_s=TIMEOUT_S)
+    traffic = Traffic(seed=17, now=now.timestamp())
+    for scenario in FROM_FIXTURES:
+        for variant in ("valid", "review", "invalid", "mismatch", "late"):
+            case = traffic.case(scenario, variant)
+            outcome, codes, steps = _run(h, case, traffic.now)
+            assert outcome == case.expected, (scenario, variant, codes)
+            if variant in FIXTURE_OF:
+                _, findings = fixture_findings[scenario, FIXTURE_OF[variant]]
+                assert _sorted_findings(_verdict_of(h, case, steps)) == findings, (scenario, variant)
+                for path, old, new in _fixture_and_case(case):
+                    if not isinstance(old, str) or path.endswith((".request_id", ".nonce")):
+                        continue
+                    if _DAY.fullmatch(old):
+                        assert date.fromisoformat(new) - date.fromisoformat(old) == timedelta(days=days), path
+                    elif "T" in old and _DAY.fullmatch(old[:10]):
+                        moved = _instant(new) - _instant(old)
+                        assert abs(moved - (now - fixture_time)) < timedelta(milliseconds=1), path
+                    elif not _HEX64.fullmatch(old):
+                        assert new == old, path
+
+
+def test_a_request_made_after_local_midnight_counts_days_in_utc_plus_8() -> None:
+    # 2027-03-15T16:00:30Z is 2027-03-16 00:00:30 in Hong Kong / Shenzhen: dates move by 112 days, not 111.
+    now = _instant("2027-03-15T16:00:30Z").timestamp()
+    for scenario in FROM_FIXTURES:
+        case = Traffic(seed=3, now=now).case(scenario, "valid")
+        for path, old, new in _fixture_and_case(case):
+            if isinstance(old, str) and _DAY.fullmatch(old):
+                assert (date.fromisoformat(new) - date.fromisoformat(old)).days == 112, path
+    assert (date(2027, 3, 16) - date(2026, 11, 24)).days == 112
+
+
+def test_fixture_digests_are_remapped_consistently() -> None:
+    traffic = Traffic(seed=23, now=NOW)
+    for scenario in FROM_FIXTURES:
+        for variant in FIXTURE_OF:
+            first, second = traffic.case(scenario, variant), traffic.case(scenario, variant)
+            hexes: dict[str, list[tuple[str, str, str]]] = {"first": [], "second": []}
+            for label, case in (("first", first), ("second", second)):
+                for path, old, new in _fixture_and_case(case):
+                    if isinstance(old, str) and _HEX64.fullmatch(old):
+                        assert _HEX64.fullmatch(new), path
+                        hexes[label].append((path, old, new))
+            pairs = hexes["first"]
+            olds = {old for _, old, _ in pairs}
+            # Same old value <-> same new value: matches stay matches, differences stay differences.
+            for _, a_old, a_new in pairs:
+                for _, b_old, b_new in pairs:
+                    assert (a_old == b_old) == (a_new == b_new)
+                assert a_new not in olds
+            # Fresh per case: nothing a stateful rule keys on repeats from one case to the next.
+            assert not {n for _, _, n in pairs} & {n for _, _, n in hexes["second"]}
+            assert first.request is not None
+            assert second.request is not None
+            assert first.request["request_id"] != second.request["request_id"]
+            assert first.request["nonce"] != second.request["nonce"]
+
+
+def test_a_fixture_digest_match_stays_a_match() -> None:
+    traffic = Traffic(seed=29, now=NOW)
+    matched = 0
+    for scenario in FROM_FIXTURES:
+        fixture = examples.load(scenario).fixtures["accept"]
+        case = traffic.case(scenario, "valid")
+        assert fixture.attestation is not None
+        assert case.request is not None
+        assert case.attestation is not None
+        for name, value in fixture.request["payload"].items():
+            theirs = fixture.attestation["payload"] or {}
+            if isinstance(value, str) and _HEX64.fullmatch(value) and theirs.get(name) == value:
+                assert case.request["payload"][name] == case.attestation["payload"][name]
+                assert case.request["payload"][name] != value
+                matched += 1
+    assert matched >= len(FROM_FIXTURES) // 2  # most scenarios match a digest with the data holder
+
+
+def test_fixture_cases_envelope() -> None:
+    traffic = Traffic(seed=31, now=NOW)
+    for scenario in FROM_FIXTURES:
+        for variant in ("valid", "review", "invalid", "mismatch", "late"):
+            case = traffic.case(scenario, variant)
+            req, att = case.request, case.attestation
+            assert req is not None
+            assert uuid.UUID(req["request_id"]).version == 4
+            assert re.fullmatch(r"[0-9a-f]{32}", req["nonce"])
+            assert req["scenario_id"] == scenario
+            assert (req["requester_side"], req["attester_side"]) == (case.requester_side, case.attester_side)
+            # Times keep their distance from the fixtures' evaluation time (created an hour before, say).
+            created = _instant(req["created_at"])
+            fixture = examples.load(scenario).fixtures[FIXTURE_OF.get(variant, "accept")]
+            lead = examples.FIXTURE_TIME - _instant(fixture.request["created_at"])
+            assert abs(datetime.fromtimestamp(NOW, UTC) - created - lead) < timedelta(milliseconds=1)
+            if variant == "late":
+                assert att is None
+                assert case.expected_codes == ("ATTESTATION_TIMEOUT",)
+            elif variant == "mismatch":
+                assert att is not None
+                assert (att["status"], att["payload"]) == ("NOT_FOUND", None)
+                assert case.expected_codes == ("ATTESTATION_NOT_FOUND",)
+            if att is not None:
+                assert att["request_id"] == req["request_id"]
+                assert att["attester_side"] == case.attester_side
+
+
+def test_fixture_cases_are_reproducible_whatever_the_time() -> None:
+    later = _instant("2027-05-02T01:02:03Z").timestamp()
+
+    def draw(seed: int, now: float) -> list[Case]:
+        traffic = Traffic(seed=seed, now=now)
+        return [traffic.case(s, v) for s in FROM_FIXTURES for v in VARIANTS]
+
+    first, again, moved, other = draw(5, NOW), draw(5, NOW), draw(5, later), draw(6, NOW)
+    assert first == again
+    assert [c.request_id for c in first] == [c.request_id for c in moved]
+    assert [c.request_id for c in first] != [c.request_id for c in other]
+    for a, b in zip(first, moved, strict=True):
+        if a.request is None:
+            assert a.raw == b.raw
+            continue
+        assert b.request is not None
+        for path, x, y in _leaves(a.request, b.request):
+            if isinstance(x, str) and (_HEX64.fullmatch(x) or path.endswith(".nonce")):
+                assert x == y, path  # the same digests, only the times move
+        assert a.request["created_at"] != b.request["created_at"]
+
+
 # -- no clear personal identifiers --------------------------------------------------------------------
 
 _PI_PATTERNS = {
@@ -254,12 +504,15 @@ _PI_PATTERNS = {
     "phone": re.compile(r"\+(?:86|852)[0-9]{8,11}"),
 }
 _INSTITUTION_KEYS = frozenset({"requester_inst", "attester_inst", "recipient_inst"})
+# HK business registration numbers (``hk_brn``, ``supplier_hk_brn``, ...): "a letter and 7 digits" has
+# an HKID's shape, but names a company.
+_COMPANY_KEY_SUFFIX = "hk_brn"
 
 
 def _strings(obj: Any, skip: frozenset[str]) -> Iterator[str]:
     if isinstance(obj, dict):
         for k, v in obj.items():
-            if k not in skip:
+            if k not in skip and not k.endswith(_COMPANY_KEY_SUFFIX):
                 yield from _strings(v, skip)
     elif isinstance(obj, list):
         for v in obj:

@@ -21,6 +21,7 @@ State (all keyed by ``request_id`` bytes, except quota usage):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import heapq
 import struct
@@ -36,7 +37,8 @@ from crossbound.errors import DecodeError
 from crossbound.metrics import Metrics
 from crossbound.pipeline.records import Incoming, Outgoing, forget_at, with_forget_at
 from crossbound.rules import Catalogue, Context, Finding, Outcome, RuleSet, Severity, evaluate, outcome_of
-from crossbound.rules.model import Rule
+from crossbound.rules.checks import getter
+from crossbound.rules.model import Rule, Step
 from crossbound.topics import SIDES, Topics, wire_side
 
 __all__ = ["Processor", "State", "murmur2", "partition_for"]
@@ -48,6 +50,7 @@ REQUEST = "core/request"
 ATTESTATION = "core/attestation"
 _DLQ_KEEP_BYTES = 64 * 1024
 _CST = timezone(timedelta(hours=8))  # limit windows follow the local day and year (UTC+8)
+_RECENT_MAX = 32  # volume hops: request ids remembered against counting a subject twice
 
 
 def _ms(dt: datetime) -> int:
@@ -204,8 +207,7 @@ class Processor:
         now = datetime.fromtimestamp(now_s, UTC)
         ctx = Context(request=request, payload=payload, now=now, ruleset_version=rs.version)
         on_error = self._on_rule_error[scenario]
-        findings = evaluate(self.catalogue.envelope.rules, ctx, on_error)
-        findings += evaluate(rs.stage("request"), ctx, on_error)
+        findings = evaluate(rs.stage("request"), ctx, on_error)
         if outcome_of(findings) is Outcome.REJECT:
             verdict = self._verdict(rs, request, findings, {}, now, rec.partition)
             self._answer(key, answered, request, body, (rec.topic, rec.partition, rec.offset), None, verdict)
@@ -381,8 +383,9 @@ class Processor:
             findings.append(
                 Finding(f"{rs.scenario_id}:attestation", Severity.REJECT, "", f"ATTESTATION_{status}")
             )
-        if rs.quota_key is not None and outcome_of(findings) is not Outcome.REJECT:
-            out = self._quota_check(rs, request, payload, findings, attested, parked)
+        steps = self._applicable_steps(rs, request, payload, now) if rs.steps else []
+        if steps and outcome_of(findings) is not Outcome.REJECT:
+            out = self._quota_check(request, steps, findings, attested, parked)
         else:
             out = self._verdict(rs, request, findings, attested, now, rec.partition)
         del pending[key]
@@ -484,26 +487,35 @@ class Processor:
             counts[sid] = counts.get(sid, 0) + 1
         return counts
 
-    # -- quota ------------------------------------------------------------------------------------
+    # -- stateful rules ---------------------------------------------------------------------------
+
+    def _applicable_steps(
+        self, rs: RuleSet, request: dict[str, Any], payload: dict[str, Any], now: datetime
+    ) -> list[dict[str, Any]]:
+        """The stateful hops this request must visit: those with a rule whose ``when`` holds."""
+        ctx = Context(request, payload, now, ruleset_version=rs.version)
+        out = []
+        for step in rs.steps:
+            if any(_applies(rule, ctx) for rule in step.rules):
+                out.append({"index": step.index, "key": _step_key(step, ctx)})
+        return out
 
     def _quota_check(
         self,
-        rs: RuleSet,
         request: dict[str, Any],
-        payload: dict[str, Any],
+        steps: list[dict[str, Any]],
         findings: Sequence[Finding],
         attested: dict[str, str],
         parked: dict[str, Any],
+        new_members: Sequence[str] = (),
     ) -> Outgoing:
-        assert rs.quota_key is not None
-        inst = request["requester_inst"]
-        digest = payload.get(rs.quota_key.split(".", 1)[1])
-        quota_key = f"{rs.scenario_id}|{inst['scheme']}:{inst['id']}|{digest}"
         value = self.codec.encode(
             "internal/quota_check",
             {
                 "request_id": request["request_id"],
-                "quota_key": quota_key,
+                "quota_key": steps[0]["key"],
+                "steps": steps,
+                "new_members": list(new_members),
                 "request": parked["request"],
                 "findings": [f.as_record() for f in findings],
                 "attested": attested,
@@ -511,54 +523,140 @@ class Processor:
                 "source_partition": parked["source_partition"],
             },
         )
-        return Outgoing(self.topics.quota, quota_key.encode(), value)
+        return Outgoing(self.topics.quota, steps[0]["key"].encode(), value)
 
     def on_quota(self, rec: Incoming, usage: State) -> list[Outgoing]:
-        """Check the stateful limits of a request, keyed by its limit key, and emit its verdict."""
+        """One hop of the stateful stage, at its key: read the state, decide, update, pass on or answer.
+
+        ``ledger`` hops run quota and distinct rules. A ``members`` hop records whether the subject is
+        new under its key this year; the ``volume`` hop after it counts the new ones. Each hop's output
+        is remembered (ledger and members hops) or guarded (volume hops), so a redelivered hop neither
+        counts twice nor answers differently.
+        """
         assert rec.value is not None
         chk = self.codec.decode(rec.value, ("internal/quota_check",))[1]
         request = self.codec.decode(chk["request"])[1]
         rs = self.catalogue.scenarios[request["scenario_id"]]
         payload = self.codec.decode(request["payload"])[1]
+        steps = chk["steps"] or [{"index": 0, "key": chk["quota_key"]}]
+        request_id = chk["request_id"]
         now = datetime.fromtimestamp(self.clock(), UTC)
         local = now.astimezone(_CST)
-        periods = {"day": local.toordinal(), "year": local.year}
+        periods = {"day": local.toordinal(), "year": local.year, "all": 0}
+        today = periods["day"]
+        here = f"quota|{request_id}|{steps[0]['index']}".encode()
         key = chk["quota_key"].encode()
         raw = usage.get(key)
-        state: dict[str, Any] = self.codec.decode(raw)[1] if raw else {"windows": {}, "applied": {}}
-        windows: dict[str, dict[str, Any]] = state["windows"]
+        state: dict[str, Any] = (
+            self.codec.decode(raw)[1] if raw else {"windows": {}, "members": {}, "applied": {}, "recent": []}
+        )
+        findings = [_finding(f) for f in chk["findings"]]
+        index = steps[0]["index"]
+        if index >= len(rs.steps):  # the rule set changed since the request was routed: answer now
+            return [self._verdict(rs, request, findings, dict(chk["attested"]), now, chk["source_partition"])]
+        step = rs.steps[index]
         applied: dict[str, dict[str, Any]] = state["applied"]
-        done = applied.get(chk["request_id"])
-        if done is not None:  # a redelivered check: answer as before, count nothing twice
-            if self._handled_here(b"quota|" + chk["request_id"].encode()):
+        done = applied.get(request_id)
+        if done is not None:  # a redelivered hop: answer as before, count nothing twice
+            if self._handled_here(here):
                 return []
-            verdicts = self.topics.verdicts(wire_side(request["requester_side"]))
-            return [Outgoing(verdicts, chk["request_id"].encode(), done["verdict"], done["partition"])]
+            topic = done["topic"] or self.topics.verdicts(wire_side(request["requester_side"]))
+            return [Outgoing(topic, done["key"] or request_id.encode(), done["verdict"], done["partition"])]
+        if step.kind == "volume" and request_id in state["recent"] and self._handled_here(here):
+            return []
         ctx = Context(request, payload, now, ruleset_version=rs.version)
+        new_members = list(chk["new_members"])
+        windows: dict[str, dict[str, Any]] = state["windows"]
+        if step.kind == "members":
+            seen = windows.get("seen")
+            if seen is None or seen["period"] != periods["year"]:
+                new_members.append(step.ledger)
+                windows["seen"] = {"period": periods["year"], "total": "1"}
+        else:
+            new_subject = step.ledger in new_members
+            findings += self._decide(rs.scenario_id, step, ctx, state, periods, request_id, new_subject)
+        attested = dict(chk["attested"])
+        rest = steps[1:]
+        if rest and outcome_of(findings) is not Outcome.REJECT:
+            out = self._quota_check(request, rest, findings, attested, chk, new_members)
+        else:
+            out = self._verdict(rs, request, findings, attested, now, chk["source_partition"])
+        if step.kind != "volume":
+            applied = {rid: a for rid, a in applied.items() if a["day"] == today}
+            applied[request_id] = {
+                "day": today,
+                "partition": out.partition,
+                "verdict": out.value,
+                "topic": out.topic,
+                "key": out.key,
+            }
+            state["applied"] = applied
+        self._mark_done_here(here)
+        usage[key] = self.codec.encode("internal/quota_usage", state)
+        return [out]
+
+    def _decide(
+        self,
+        scenario: str,
+        step: Step,
+        ctx: Context,
+        state: dict[str, Any],
+        periods: dict[str, int],
+        request_id: str,
+        new_subject: bool,
+    ) -> list[Finding]:
+        """Evaluate a ledger or volume hop's rules against the state, and update it unless rejected."""
+        windows: dict[str, dict[str, Any]] = state["windows"]
+        members: dict[str, list[str]] = state["members"]
         used: dict[str, Decimal] = {}
-        applicable: list[Rule] = []
-        for rule in rs.stage("quota"):
-            if rule.when is not None and not rule.when(ctx):
-                continue
-            applicable.append(rule)
+        updates: list[tuple[Rule, int, Decimal, list[str] | None]] = []
+        fresh = new_subject and request_id not in state["recent"]
+        applicable = [rule for rule in step.rules if _applies(rule, ctx)]
+        for rule in applicable:
             period = periods[rule.params["window"]]
             win = windows.get(rule.id)
-            used[rule.id] = Decimal(win["total"]) if win and win["period"] == period else Decimal(0)
+            current = win is not None and win["period"] == period
+            if rule.check == "quota":
+                amount_path = rule.params.get("amount")
+                raw_amount = _read(ctx, amount_path) if amount_path else 1
+                if raw_amount is None:
+                    continue
+                total = Decimal(win["total"]) if win is not None and current else Decimal(0)
+                used[rule.id] = total + Decimal(raw_amount)
+                updates.append((rule, period, used[rule.id], None))
+            elif rule.check == "distinct":
+                value = _read(ctx, rule.params["value"])
+                if value is None:
+                    continue
+                text = _render(value)
+                seen = list(members.get(rule.id, [])) if current else []
+                if text not in seen:
+                    seen.append(text)
+                used[rule.id] = Decimal(len(seen))
+                updates.append((rule, period, used[rule.id], seen))
+            else:  # subject_volume, at its volume hop
+                total = Decimal(win["total"]) if win is not None and current else Decimal(0)
+                used[rule.id] = total + (1 if fresh else 0)
+                updates.append((rule, period, used[rule.id], None))
         ctx.quota_used = used
-        findings = [_finding(f) for f in chk["findings"]]
-        findings += evaluate(applicable, ctx, self._on_rule_error[rs.scenario_id])
-        if outcome_of(findings) is not Outcome.REJECT:
-            for rule in applicable:
-                amount = Decimal(payload[rule.params["amount"].split(".", 1)[1]])
-                period = periods[rule.params["window"]]
-                windows[rule.id] = {"period": period, "total": str(used[rule.id] + amount)}
-        verdict = self._verdict(rs, request, findings, dict(chk["attested"]), now, chk["source_partition"])
-        today = periods["day"]
-        applied = {rid: a for rid, a in applied.items() if a["day"] == today}
-        applied[chk["request_id"]] = {"day": today, "partition": verdict.partition, "verdict": verdict.value}
-        self._mark_done_here(b"quota|" + chk["request_id"].encode())
-        usage[key] = self.codec.encode("internal/quota_usage", {"windows": windows, "applied": applied})
-        return [verdict]
+        found = evaluate(applicable, ctx, self._on_rule_error[scenario])
+        if step.kind == "volume":
+            # subjects are counted when their export is attempted, even if refused: past the threshold,
+            # the standard contract no longer covers the institution's transfers this year at all
+            for rule, period, after, _ in updates:
+                windows[rule.id] = {"period": period, "total": str(after)}
+            if fresh:
+                recent: list[str] = state["recent"]
+                recent.append(request_id)
+                del recent[:-_RECENT_MAX]
+            return found
+        if outcome_of(found) is Outcome.REJECT:
+            return found
+        for rule, period, after, seen_after in updates:
+            windows[rule.id] = {"period": period, "total": str(after)}
+            if seen_after is not None:
+                members[rule.id] = seen_after
+        return found
 
     # -- outputs ----------------------------------------------------------------------------------
 
@@ -572,6 +670,8 @@ class Processor:
         partition: int | None,
     ) -> Outgoing:
         outcome = outcome_of(findings)
+        if outcome is Outcome.REJECT:
+            attested = {}  # a rejected request releases nothing (scenarios.md 4.3)
         side = wire_side(request["requester_side"])
         created: datetime = request["created_at"]
         self.metrics.verdict(side, rs.scenario_id, outcome.value, max(0.0, (now - created).total_seconds()))
@@ -675,6 +775,37 @@ def partition_for(key: bytes, partitions: int) -> int:
 
 def _finding(raw: dict[str, Any]) -> Finding:
     return Finding(raw["rule_id"], Severity(raw["severity"]), raw["field"], raw["code"])
+
+
+def _applies(rule: Rule, ctx: Context) -> bool:
+    """Whether a rule's ``when`` holds; a failing ``when`` counts as applying (the rule then reports it)."""
+    if rule.when is None:
+        return True
+    try:
+        return rule.when(ctx)
+    except Exception:  # noqa: BLE001  evaluate() turns the same failure into a RULE_ERROR finding
+        return True
+
+
+_getter = functools.lru_cache(maxsize=1024)(getter)
+
+
+def _read(ctx: Context, path: str) -> Any:
+    return _getter(path)(ctx)
+
+
+def _render(value: Any) -> str:
+    """A key part as text: an institution as ``SCHEME:ID``, absent as empty."""
+    if value is None:
+        return ""
+    if isinstance(value, dict) and "scheme" in value:
+        return f"{value['scheme']}:{value.get('id', '')}"
+    return str(value)
+
+
+def _step_key(step: Step, ctx: Context) -> str:
+    """The partition key of a stateful hop: its ledger, then its key parts."""
+    return "|".join([step.ledger, *(_render(_read(ctx, path)) for path in step.key)])
 
 
 def _text(value: Any) -> str:

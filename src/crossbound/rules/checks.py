@@ -23,7 +23,11 @@ digest_format      fields are 64 lowercase hex digests (``all_digest_fields``: e
 digest_match       request digest field equals the attestation's field ``against``
 scenario_version   the request's scenario_version has the rule set's major version
 cel                a CEL expression ``expr`` over request, payload, attestation, consent, now
-quota              used + ``amount`` <= ``limit`` in a ``window`` (day|year) per ``key`` (stateful)
+no_clear_pi        no clear (class C) text looks like personal data: CN ID, HKID, card, phone
+quota              used + ``amount`` (or 1 per request) <= ``limit`` per ``key`` in a ``window``
+                   (day|year|all) (stateful)
+distinct           distinct values of ``value`` per ``key`` in a ``window`` <= ``limit`` (stateful)
+subject_volume     distinct ``subject`` digests per ``key`` this year <= ``limit`` (stateful, sharded)
 =================  =========================================================================
 """
 
@@ -33,7 +37,7 @@ import functools
 import hmac
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -43,7 +47,7 @@ import cel
 from crossbound import identifiers
 from crossbound.rules.model import CheckFn, Context
 
-__all__ = ["CHECKS", "CelProgram", "CheckEnv", "compile_cel", "getter"]
+__all__ = ["CHECKS", "CelProgram", "CheckEnv", "compile_cel", "getter", "pi_code", "stateful_params"]
 
 LOCAL_TZ = timezone(timedelta(hours=8), "UTC+8")  # Hong Kong and Shenzhen: calendar days and limit windows
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -57,6 +61,10 @@ class CheckEnv:
 
     digest_fields: tuple[str, ...] = ()
     clock_skew: timedelta = timedelta(minutes=5)
+    # class C text fields of the rule's stage (payload. or attestation.) and their declared "kind"
+    clear_fields: tuple[tuple[str, str | None], ...] = ()
+    scenario: Mapping[str, Any] = field(default_factory=dict)
+    purpose_field: str | None = None
 
 
 Getter = Callable[[Context], Any]
@@ -275,37 +283,67 @@ def _request_window(fields: Sequence[str], params: Mapping[str, Any], env: Check
     return fn
 
 
+_CONSENT_PARTS = ("in_force", "purposes", "recipient", "separate_xb", "legal_basis")
+
+
 def _consent(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
+    """Consent checks (C1-C3); ``parts`` picks which, so each common rule reports one thing.
+
+    ``in_force``: present, not withdrawn, granted_at <= now < expires_at. ``purposes``: ``purposes``
+    (and, with ``scenario_purposes``, the scenario's purposes) are consented to, and so is the value
+    of ``purpose_field``. ``recipient``: given to the requesting institution. ``separate_xb``:
+    separate consent to the cross-border transfer. ``legal_basis``: one of ``legal_bases``.
+    Without ``in_force`` a missing or lapsed consent passes: the in-force rule reports it once.
+    """
     purposes = frozenset(_value_list(params, "purposes")) if "purposes" in params else frozenset()
-    purpose_get = getter(str(params["purpose_field"])) if "purpose_field" in params else None
-    need_xb = bool(params.get("require_separate_xb", False))
-    check_recipient = bool(params.get("check_recipient", True))
+    purpose_path = params.get("purpose_field")
+    if params.get("scenario_purposes"):  # the scenario's own purposes and purpose field (common rule C2)
+        purposes |= frozenset(env.scenario.get("purposes", ()))
+        purpose_path = purpose_path or env.purpose_field
+    purpose_get = getter(str(purpose_path)) if purpose_path else None
     allowed_bases = frozenset(_value_list(params, "legal_bases")) if "legal_bases" in params else frozenset()
+    if "parts" in params:
+        parts = frozenset(_value_list(params, "parts"))
+        if not parts <= set(_CONSENT_PARTS):
+            raise ValueError(f"consent params.parts must be among {', '.join(_CONSENT_PARTS)}")
+    else:
+        parts = frozenset({"in_force", "purposes"})
+        if params.get("check_recipient", True):
+            parts |= {"recipient"}
+        if params.get("require_separate_xb", False):
+            parts |= {"separate_xb"}
+        if allowed_bases:
+            parts |= {"legal_basis"}
+    if "legal_basis" in parts and not allowed_bases:
+        raise ValueError("consent part legal_basis needs params.legal_bases")
+    in_force, want_purposes = "in_force" in parts, "purposes" in parts
+    recipient, xb, basis = "recipient" in parts, "separate_xb" in parts, "legal_basis" in parts
     f = "request.consent"
 
     def fn(ctx: Context) -> list[tuple[str, str]]:
         consent = ctx.request.get("consent")
         if consent is None:
-            return [(f, "CONSENT_MISSING")]
+            return [(f, "CONSENT_MISSING")] if in_force else []
         if consent["withdrawn"]:
-            return [(f, "CONSENT_WITHDRAWN")]
+            return [(f, "CONSENT_WITHDRAWN")] if in_force else []
         if not consent["granted_at"] <= ctx.now < consent["expires_at"]:
-            return [(f + ".expires_at", "CONSENT_NOT_IN_FORCE")]
+            return [(f + ".expires_at", "CONSENT_NOT_IN_FORCE")] if in_force else []
         out = []
-        codes = set(consent["purpose_codes"])
-        if not purposes <= codes:
-            out.append((f + ".purpose_codes", "CONSENT_PURPOSE"))
-        elif purpose_get is not None:
-            wanted = purpose_get(ctx)
-            if wanted is not None and wanted not in codes:
+        if want_purposes:
+            codes = set(consent["purpose_codes"])
+            if not purposes <= codes:
                 out.append((f + ".purpose_codes", "CONSENT_PURPOSE"))
-        if check_recipient:
+            elif purpose_get is not None:
+                wanted = purpose_get(ctx)
+                if wanted is not None and wanted not in codes:
+                    out.append((f + ".purpose_codes", "CONSENT_PURPOSE"))
+        if recipient:
             rec, req = consent["recipient_inst"], ctx.request["requester_inst"]
             if rec["scheme"] != req["scheme"] or rec["id"] != req["id"]:
                 out.append((f + ".recipient_inst", "CONSENT_RECIPIENT"))
-        if need_xb and not consent["separate_xb_consent"]:
+        if xb and not consent["separate_xb_consent"]:
             out.append((f + ".separate_xb_consent", "CONSENT_XB_MISSING"))
-        if allowed_bases and consent["legal_basis"] not in allowed_bases:
+        if basis and consent["legal_basis"] not in allowed_bases:
             out.append((f + ".legal_basis", "LEGAL_BASIS"))
         return out
 
@@ -322,7 +360,7 @@ def _digest_format(fields: Sequence[str], params: Mapping[str, Any], env: CheckE
         values = v if isinstance(v, list) else (v,)
         return None if all(isinstance(x, str) and match(x) for x in values) else "DIGEST_FORMAT"
 
-    return _each_present(_getters(paths), test)
+    return _each_present(_getters(paths, at_least=0 if params.get("all_digest_fields") else 1), test)
 
 
 def _digest_match(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
@@ -390,29 +428,33 @@ def cel_context(ctx: Context, roots: tuple[str, ...]) -> dict[str, Any]:
     return {name: cache[name] for name in roots}
 
 
+_MACRO_VAR = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,")
+
+
 class CelProgram:
     """A CEL expression compiled once; call it with a context."""
 
     __slots__ = ("expr", "program", "roots")
 
-    def __init__(self, expr: str) -> None:
+    def __init__(self, expr: str, roots: frozenset[str] = CEL_ROOTS) -> None:
         try:
             self.program = cel.compile(expr)
         except ValueError as exc:
             raise ValueError(f"CEL does not compile: {exc}") from None
         self.expr = expr
-        self.roots: tuple[str, ...] = tuple(self.program.variables())
-        unknown = set(self.roots) - CEL_ROOTS
+        bound = set(_MACRO_VAR.findall(expr))  # e.g. `t` in `xs.all(t, t in [...])`
+        self.roots: tuple[str, ...] = tuple(v for v in self.program.variables() if v not in bound)
+        unknown = set(self.roots) - roots
         if unknown:
-            raise ValueError(f"CEL reads unknown variables {sorted(unknown)}; allowed: {sorted(CEL_ROOTS)}")
+            raise ValueError(f"CEL reads unknown variables {sorted(unknown)}; allowed: {sorted(roots)}")
 
     def __call__(self, ctx: Context) -> Any:
         return self.program.execute(cel_context(ctx, self.roots))
 
 
-def compile_cel(expr: str) -> CelProgram:
+def compile_cel(expr: str, roots: frozenset[str] = CEL_ROOTS) -> CelProgram:
     """Compile a CEL expression once; the result evaluates it against a context."""
-    return CelProgram(expr)
+    return CelProgram(expr, roots)
 
 
 def _cel(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
@@ -433,26 +475,126 @@ def _cel(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> Che
     return fn
 
 
-def _quota(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
-    for name in ("key", "amount", "window", "limit"):
-        if name not in params:
-            raise ValueError(f"quota needs params.{name}")
-    if params["window"] not in ("day", "year"):
-        raise ValueError("quota params.window must be day or year")
-    getter(str(params["key"]))
-    amount_path = str(params["amount"])
-    amount = getter(amount_path)
-    limit = _number(params["limit"], "limit")
-    rule_id = str(params["_rule_id"])
+# Personal data that must never cross in clear (C4). Digits are bounded by non-alphanumerics so that
+# identifiers and references that merely contain a run of digits are not taken for a card number.
+_PI_PATTERNS = (
+    (
+        "PI_CN_ID",
+        re.compile(
+            r"(?<![0-9A-Za-z])\d{6}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]"
+            r"(?![0-9A-Za-z])"
+        ),
+    ),
+    ("PI_HKID", re.compile(r"(?<![0-9A-Za-z])[A-Z]{1,2}\d{6}\(?[0-9A]\)?(?![0-9A-Za-z])")),
+    ("PI_CARD", re.compile(r"(?<![0-9A-Za-z])(?:\d[ -]?){15,18}\d(?![0-9A-Za-z])")),
+    ("PI_PHONE", re.compile(r"\+(?:86[ -]?1\d{2}[ -]?\d{4}[ -]?\d{4}|852[ -]?\d{4}[ -]?\d{4})(?!\d)")),
+)
+
+
+def pi_code(text: str) -> str | None:
+    """The code of the first personal-data pattern found in ``text``, or None."""
+    for code, pattern in _PI_PATTERNS:
+        if pattern.search(text):
+            return code
+    return None
+
+
+def _no_clear_pi(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
+    """Class C text must not look like a person's ID, HKID, card or phone number (C4).
+
+    A field whose schema declares an identifier ``kind`` (a company's USCC, a bank's BIC) is exempt
+    while its value passes that kind's check: an 18-digit USCC is not a resident ID.
+    """
+    entries: list[tuple[str, str | None]] = [(f, None) for f in fields]
+    if params.get("all_clear_fields"):
+        entries.extend(e for e in env.clear_fields if e[0] not in fields)
+    gets = [(f, getter(f), kind) for f, kind in entries]
 
     def fn(ctx: Context) -> list[tuple[str, str]]:
-        used = (ctx.quota_used or {}).get(rule_id, Decimal(0))
-        value = amount(ctx)
-        if value is None:
-            return []
-        return [(amount_path, "LIMIT_EXCEEDED")] if used + Decimal(value) > limit else []
+        out = []
+        for f, g, kind in gets:
+            v = g(ctx)
+            if v is None:
+                continue
+            for text in v if isinstance(v, list) else (v,):
+                if not isinstance(text, str):
+                    continue
+                if kind is not None and identifiers.is_valid(kind, text):
+                    continue
+                code = pi_code(text)
+                if code is not None:
+                    out.append((f, code))
+                    break
+        return out
 
     return fn
+
+
+_WINDOWS = ("day", "year", "all")
+
+
+def _key_paths(params: Mapping[str, Any], check: str) -> tuple[str, ...]:
+    raw = params.get("key")
+    keys = [raw] if isinstance(raw, str) else list(raw) if isinstance(raw, tuple) else raw
+    if not isinstance(keys, list) or not keys or not all(isinstance(k, str) for k in keys):
+        raise ValueError(f"{check} needs params.key: a field path or a list of field paths")
+    for k in keys:
+        getter(k)
+    return tuple(keys)
+
+
+def stateful_params(check: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate and normalise the params of a stateful check (``key`` becomes a tuple of paths)."""
+    out = dict(params)
+    out["key"] = _key_paths(params, check)
+    if "limit" not in params:
+        raise ValueError(f"{check} needs params.limit")
+    limit = _number(params["limit"], "limit")
+    if limit < 0:
+        raise ValueError("params.limit must not be negative")
+    window = params.get("window", "year" if check == "subject_volume" else None)
+    if window not in _WINDOWS or (check == "subject_volume" and window != "year"):
+        allowed = "year" if check == "subject_volume" else "day, year or all"
+        raise ValueError(f"{check} params.window must be {allowed}")
+    out["window"] = window
+    if check == "distinct" and not isinstance(params.get("value"), str):
+        raise ValueError("distinct needs params.value: the field whose distinct values are counted")
+    if check == "subject_volume" and not isinstance(params.get("subject"), str):
+        raise ValueError("subject_volume needs params.subject: the subject's digest field")
+    for name in ("value", "subject", "amount"):
+        if name in params:
+            getter(str(params[name]))
+    ledger = params.get("ledger")
+    if ledger is not None and (not isinstance(ledger, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", ledger)):
+        raise ValueError("params.ledger must be a snake_case name")
+    return out
+
+
+def _stateful(
+    check: str, default_code: str
+) -> Callable[[Sequence[str], Mapping[str, Any], CheckEnv], CheckFn]:
+    """A stateful check compares what the quota agent computed for its rule (``ctx.quota_used``).
+
+    quota: the window's use before this request plus this request's amount (1 without ``amount``);
+    distinct and subject_volume: the number of distinct values including this request's.
+    """
+
+    def factory(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
+        norm = stateful_params(check, params)
+        limit = _number(norm["limit"], "limit")
+        rule_id = str(params["_rule_id"])
+        code = str(params.get("code", default_code))
+        f = fields[0] if fields else str(norm.get("amount") or norm.get("value") or norm.get("subject"))
+
+        def fn(ctx: Context) -> list[tuple[str, str]]:
+            after = (ctx.quota_used or {}).get(rule_id)
+            if after is None:  # the rule did not apply (no amount): nothing counted
+                return []
+            return [(f, code)] if after > limit else []
+
+        return fn
+
+    return factory
 
 
 Factory = Callable[[Sequence[str], Mapping[str, Any], CheckEnv], CheckFn]
@@ -471,5 +613,8 @@ CHECKS: dict[str, Factory] = {
     "digest_match": _digest_match,
     "scenario_version": _scenario_version,
     "cel": _cel,
-    "quota": _quota,
+    "no_clear_pi": _no_clear_pi,
+    "quota": _stateful("quota", "LIMIT_EXCEEDED"),
+    "distinct": _stateful("distinct", "TOO_MANY_DISTINCT"),
+    "subject_volume": _stateful("subject_volume", "SUBJECT_VOLUME"),
 }

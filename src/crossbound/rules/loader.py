@@ -43,14 +43,26 @@ from typing import Any
 
 from crossbound.codec import SchemaRegistry
 from crossbound.errors import RuleSetError, SchemaError
-from crossbound.rules.checks import CHECKS, CheckEnv, compile_cel
-from crossbound.rules.model import STAGES, Rule, RuleSet, Severity, WhenFn
+from crossbound.rules.checks import CHECKS, CheckEnv, compile_cel, stateful_params
+from crossbound.rules.model import STAGES, STATEFUL_CHECKS, Rule, RuleSet, Severity, Step, WhenFn
 
 __all__ = ["ENVELOPE_FILE", "Catalogue", "load_catalogue"]
 
 ENVELOPE_FILE = "envelope.toml"
 _SIDES = ("HK", "SZ")
-_RULE_KEYS = {"id", "stage", "severity", "check", "fields", "params", "when", "description", "source"}
+_RULE_KEYS = {
+    "id",
+    "stage",
+    "severity",
+    "check",
+    "fields",
+    "params",
+    "when",
+    "applies_if",
+    "description",
+    "source",
+}
+_FLAGS = ("personal_data", "mainland_personal_data", "sensitive_personal_data")
 _SCENARIO_KEYS = {
     "id",
     "version",
@@ -65,6 +77,8 @@ _SCENARIO_KEYS = {
     "timeout_severity",
     "description",
     "sources",
+    "purpose_field",
+    *_FLAGS,
 }
 
 
@@ -87,16 +101,49 @@ def _consent_fields(registry: SchemaRegistry) -> set[str]:
     return set()
 
 
+def _is_text(avro_type: Any) -> bool:
+    if isinstance(avro_type, list):
+        rest = [t for t in avro_type if t != "null"]
+        return len(rest) == 1 and _is_text(rest[0])
+    if avro_type == "string":
+        return True
+    return isinstance(avro_type, dict) and (
+        avro_type.get("type") == "string"
+        or (avro_type.get("type") == "array" and _is_text(avro_type.get("items")))
+    )
+
+
+def _clear_text_fields(
+    registry: SchemaRegistry, subject: str, root: str
+) -> tuple[tuple[str, str | None], ...]:
+    """Class C fields holding text, with the identifier kind their schema declares (``"kind"``)."""
+    return tuple(
+        (f"{root}.{f['name']}", f.get("kind"))
+        for f in registry.current(subject).raw["fields"]
+        if f.get("class") == "C" and _is_text(f["type"])
+    )
+
+
 class _Compiler:
-    def __init__(self, path: Path, registry: SchemaRegistry, skew: timedelta) -> None:
+    def __init__(
+        self,
+        path: Path,
+        registry: SchemaRegistry,
+        skew: timedelta,
+        scenario: Mapping[str, Any] | None = None,
+        purpose_field: str | None = None,
+    ) -> None:
         self.path = path
         self.registry = registry
         self.skew = skew
+        self.scenario = scenario  # None: compiled without a scenario (the envelope's own listing)
+        self.purpose_field = purpose_field
         self.roots: dict[str, set[str]] = {
             "request": _fields_of(registry, "core/request"),
             "consent": _consent_fields(registry),
         }
-        self.digest_fields: tuple[str, ...] = ()
+        self.digest_fields: dict[str, tuple[str, ...]] = {}
+        self.clear_fields: dict[str, tuple[tuple[str, str | None], ...]] = {}
 
     def fail(self, fault: str, rule_id: str | None = None) -> RuleSetError:
         return RuleSetError(self.path, fault, rule_id)
@@ -110,10 +157,29 @@ class _Compiler:
             self.roots[root] = set(version.field_classes)
         req = self.registry.current(request_subject).field_classes
         att = self.registry.current(attestation_subject).field_classes
-        self.digest_fields = tuple(
-            [f"payload.{n}" for n, c in req.items() if c == "D"]
-            + [f"attestation.{n}" for n, c in att.items() if c == "D"]
-        )
+        self.digest_fields = {
+            "request": tuple(f"payload.{n}" for n, c in req.items() if c == "D"),
+            "attestation": tuple(f"attestation.{n}" for n, c in att.items() if c == "D"),
+        }
+        self.clear_fields = {
+            "request": _clear_text_fields(self.registry, request_subject, "payload"),
+            "attestation": _clear_text_fields(self.registry, attestation_subject, "attestation"),
+        }
+
+    def applies(self, raw: Mapping[str, Any], rule_id: str) -> bool:
+        """Evaluate a common rule's ``applies_if`` (CEL over ``scenario`` only) once, at load time."""
+        if "applies_if" not in raw:
+            return True
+        try:
+            prog = compile_cel(str(raw["applies_if"]), roots=frozenset({"scenario"}))
+        except ValueError as exc:
+            raise self.fail(f"applies_if: {exc}", rule_id) from None
+        if self.scenario is None:
+            return True
+        result = prog.program.execute({"scenario": dict(self.scenario)})
+        if not isinstance(result, bool):
+            raise self.fail("applies_if did not return a boolean", rule_id)
+        return result
 
     def check_path(self, path: str, stage: str, rule_id: str) -> None:
         root, _, rest = path.partition(".")
@@ -121,8 +187,8 @@ class _Compiler:
         if root not in self.roots:
             allowed = ", ".join(sorted(self.roots))
             raise self.fail(f"field {path!r} must start with one of: {allowed}", rule_id)
-        if root == "attestation" and stage == "request":
-            raise self.fail(f"field {path!r} is not known before the attestation (stage is request)", rule_id)
+        if root == "attestation" and stage != "attestation":
+            raise self.fail(f"field {path!r}: the attestation is only readable in stage attestation", rule_id)
         if first not in self.roots[root]:
             raise self.fail(f"field {path!r}: no field {first!r} in the {root} schema", rule_id)
 
@@ -145,9 +211,11 @@ class _Compiler:
         check = raw.get("check")
         if check not in CHECKS:
             raise self.fail(f"check must be one of {sorted(CHECKS)}, got {check!r}", rule_id)
-        if (check == "quota") != (stage == "quota"):
+        if (check in STATEFUL_CHECKS) != (stage == "quota"):
             raise self.fail(
-                "quota checks run in stage quota, and stage quota runs only quota checks", rule_id
+                f"stateful checks ({', '.join(sorted(STATEFUL_CHECKS))}) run in stage quota, "
+                "and stage quota runs only those",
+                rule_id,
             )
         fields = raw.get("fields", [])
         if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
@@ -158,11 +226,24 @@ class _Compiler:
         if not isinstance(raw_params, dict):
             raise self.fail("params must be a table", rule_id)
         params = dict(raw_params)
-        for key in ("purpose_field", "against", "key", "amount"):
+        try:
+            if check in STATEFUL_CHECKS:
+                params = stateful_params(check, params)
+                for path in params["key"]:
+                    self.check_path(path, stage, rule_id)
+        except ValueError as exc:
+            raise self.fail(str(exc), rule_id) from None
+        for key in ("purpose_field", "against", "amount", "value", "subject"):
             if key in params:
                 self.check_path(str(params[key]), stage, rule_id)
         params["_rule_id"] = rule_id
-        env = CheckEnv(digest_fields=self.digest_fields, clock_skew=self.skew)
+        env = CheckEnv(
+            digest_fields=self.digest_fields.get(stage, ()),
+            clock_skew=self.skew,
+            clear_fields=self.clear_fields.get(stage, ()),
+            scenario=self.scenario or {},
+            purpose_field=self.purpose_field,
+        )
         try:
             fn = CHECKS[check](fields, params, env)
             when: WhenFn | None = None
@@ -180,8 +261,8 @@ class _Compiler:
                     return result
 
             for prog in programs:
-                if stage == "request" and "attestation" in prog.roots:
-                    raise ValueError("CEL reads `attestation`, which is not known in stage request")
+                if stage != "attestation" and "attestation" in prog.roots:
+                    raise ValueError(f"CEL reads `attestation`, which is not readable in stage {stage}")
 
         except ValueError as exc:
             raise self.fail(str(exc), rule_id) from None
@@ -202,7 +283,11 @@ class _Compiler:
         raw_rules = doc.get("rules", [])
         if not isinstance(raw_rules, list) or not raw_rules:
             raise self.fail("needs at least one [[rules]] entry")
-        compiled = tuple(self.rule(r, i) for i, r in enumerate(raw_rules))
+        compiled = tuple(
+            self.rule(r, i)
+            for i, r in enumerate(raw_rules)
+            if not isinstance(r, dict) or self.applies(r, str(r.get("id", f"rules[{i}]")))
+        )
         seen: set[str] = set()
         for r in compiled:
             if r.id in seen:
@@ -223,24 +308,66 @@ def _by_stage(rs: RuleSet) -> RuleSet:
     return replace(rs, by_stage={s: tuple(r for r in rs.rules if r.stage == s) for s in STAGES})
 
 
-def _load_envelope(path: Path, registry: SchemaRegistry, skew: timedelta) -> RuleSet:
+def _envelope_doc(path: Path) -> tuple[dict[str, Any], str]:
     doc, digest = _read(path)
     head = doc.get("envelope")
     if not isinstance(head, dict) or not isinstance(head.get("version"), str):
         raise RuleSetError(path, "needs an [envelope] table with a version")
-    comp = _Compiler(path, registry, skew)
-    rules = comp.rules(doc)
-    for r in rules:
-        if r.stage != "request":
-            raise RuleSetError(path, "envelope rules run in stage request", r.id)
+    return doc, digest
+
+
+def _load_envelope(path: Path, registry: SchemaRegistry, skew: timedelta) -> RuleSet:
+    """The common rules as written, compiled without a scenario (for listings and checks of the file)."""
+    doc, digest = _envelope_doc(path)
+    rules = _Compiler(path, registry, skew).rules(doc)
     return _by_stage(
         RuleSet(
-            "envelope", head["version"], "Envelope rules", "all", "", "", (), "", "", str(path), digest, rules
+            "envelope",
+            doc["envelope"]["version"],
+            "Common rules (C1-C10)",
+            "all",
+            "",
+            "",
+            (),
+            "",
+            "",
+            str(path),
+            digest,
+            rules,
         )
     )
 
 
-def _load_scenario(path: Path, registry: SchemaRegistry, skew: timedelta) -> RuleSet:
+def _steps(rules: tuple[Rule, ...], scenario_id: str) -> tuple[Step, ...]:
+    """Group the stateful rules into hops: one per (ledger, key); subject_volume needs two."""
+    groups: dict[tuple[Any, ...], list[Rule]] = {}
+    for r in rules:
+        if r.stage != "quota":
+            continue
+        ledger = str(r.params.get("ledger") or scenario_id)
+        key = tuple(r.params["key"])
+        if r.check == "subject_volume":
+            subject = str(r.params["subject"])
+            groups.setdefault(("members", ledger, (*key, subject), subject), []).append(r)
+            groups.setdefault(("volume", ledger, key, subject), []).append(r)
+        else:
+            groups.setdefault(("ledger", ledger, key, None), []).append(r)
+    return tuple(
+        Step(index=i, kind=kind, ledger=ledger, key=key, rules=tuple(rs), subject=subject)
+        for i, ((kind, ledger, key, subject), rs) in enumerate(groups.items())
+    )
+
+
+def _flag(path: Path, head: Mapping[str, Any], name: str) -> bool:
+    value = head.get(name, False)
+    if not isinstance(value, bool):
+        raise RuleSetError(path, f"[scenario] {name} must be true or false")
+    return value
+
+
+def _load_scenario(
+    path: Path, registry: SchemaRegistry, skew: timedelta, envelope: tuple[Path, dict[str, Any]]
+) -> RuleSet:
     doc, digest = _read(path)
     head = doc.get("scenario")
     if not isinstance(head, dict):
@@ -258,16 +385,50 @@ def _load_scenario(path: Path, registry: SchemaRegistry, skew: timedelta) -> Rul
         raise RuleSetError(path, "requester_side and attester_side must be HK or SZ")
     if head["requester_side"] == head["attester_side"]:
         raise RuleSetError(path, "a cross-boundary scenario has different requester and attester sides")
+    purposes = head.get("purposes", [])
+    if not isinstance(purposes, list) or not all(isinstance(x, str) and x for x in purposes):
+        raise RuleSetError(path, "[scenario] purposes must be a list of purpose codes")
+    sources = head.get("sources", [])
+    if not isinstance(sources, list) or not all(isinstance(x, str) for x in sources):
+        raise RuleSetError(path, "[scenario] sources must be a list of strings")
+    flags = {name: _flag(path, head, name) for name in _FLAGS}
+    if (flags["mainland_personal_data"] or flags["sensitive_personal_data"]) and not flags["personal_data"]:
+        raise RuleSetError(
+            path, "[scenario] mainland_personal_data and sensitive_personal_data need personal_data = true"
+        )
     req_subject = head.get("request_schema", f"scenarios/{sid}/request")
     att_subject = head.get("attestation_schema", f"scenarios/{sid}/attestation")
-    comp = _Compiler(path, registry, skew)
+    purpose_field = head.get("purpose_field")
+    header = {
+        "id": sid,
+        "version": head["version"],
+        "theme": str(head.get("theme", "")),
+        "requester_side": head["requester_side"],
+        "attester_side": head["attester_side"],
+        "purposes": list(purposes),
+        **flags,
+    }
+    comp = _Compiler(path, registry, skew, header, purpose_field)
     comp.add_payloads(req_subject, att_subject)
-    rules = comp.rules(doc)
-    keys = {str(r.params["key"]) for r in rules if r.check == "quota"}
-    if len(keys) > 1:
-        raise RuleSetError(
-            path, f"all quota rules must share one key (the repartition key), found {sorted(keys)}"
-        )
+    if purpose_field is not None:
+        if not isinstance(purpose_field, str):
+            raise RuleSetError(path, "[scenario] purpose_field must be a payload field path")
+        try:
+            comp.check_path(purpose_field, "request", "[scenario] purpose_field")
+        except RuleSetError as exc:
+            raise RuleSetError(path, f"[scenario] purpose_field: {exc.fault}") from None
+    own = comp.rules(doc)
+    env_path, env_doc = envelope
+    env_comp = _Compiler(env_path, registry, skew, header, purpose_field)
+    env_comp.add_payloads(req_subject, att_subject)
+    try:
+        common = env_comp.rules(env_doc) if env_doc.get("rules") else ()
+    except RuleSetError as exc:
+        raise RuleSetError(env_path, f"for scenario {sid}: {exc.fault}", exc.rule_id) from None
+    clash = {r.id for r in common} & {r.id for r in own}
+    if clash:
+        raise RuleSetError(path, f"rule ids {sorted(clash)} are already common rules in {env_path.name}")
+    rules = common + own
     try:
         timeout_sev = Severity(str(head.get("timeout_severity", "reject")).upper())
     except ValueError:
@@ -280,15 +441,22 @@ def _load_scenario(path: Path, registry: SchemaRegistry, skew: timedelta) -> Rul
             theme=str(head.get("theme", "")),
             requester_side=head["requester_side"],
             attester_side=head["attester_side"],
-            purposes=tuple(head.get("purposes", ())),
+            purposes=tuple(purposes),
             request_subject=req_subject,
             attestation_subject=att_subject,
             path=str(path),
             digest=digest,
             rules=rules,
             timeout_severity=timeout_sev,
-            quota_key=next(iter(keys)) if keys else None,
             description=str(head.get("description", "")),
+            status=str(head.get("status", "")),
+            sources=tuple(sources),
+            purpose_field=purpose_field,
+            common_rule_ids=frozenset(r.id for r in common),
+            steps=_steps(rules, sid),
+            personal_data=flags["personal_data"],
+            mainland_personal_data=flags["mainland_personal_data"],
+            sensitive_personal_data=flags["sensitive_personal_data"],
         )
     )
 
@@ -296,18 +464,23 @@ def _load_scenario(path: Path, registry: SchemaRegistry, skew: timedelta) -> Rul
 def load_catalogue(
     rulesets_dir: Path, registry: SchemaRegistry, clock_skew: timedelta = timedelta(minutes=5)
 ) -> Catalogue:
-    """Load ``envelope.toml`` and every ``<scenario>.toml`` in ``rulesets_dir``."""
+    """Load ``envelope.toml`` (the common rules) and every ``<scenario>.toml`` in ``rulesets_dir``.
+
+    The common rules are compiled once per scenario, against that scenario's schemas and properties
+    (``applies_if``), and run before the scenario's own rules of the same stage.
+    """
     if not rulesets_dir.is_dir():
         raise RuleSetError(rulesets_dir, "rule-set directory not found")
     envelope_path = rulesets_dir / ENVELOPE_FILE
     if not envelope_path.is_file():
         raise RuleSetError(envelope_path, "envelope rule file missing")
     envelope = _load_envelope(envelope_path, registry, clock_skew)
+    env_doc, _ = _envelope_doc(envelope_path)
     scenarios: dict[str, RuleSet] = {}
     for path in sorted(rulesets_dir.glob("*.toml")):
         if path.name == ENVELOPE_FILE:
             continue
-        rs = _load_scenario(path, registry, clock_skew)
+        rs = _load_scenario(path, registry, clock_skew, (envelope_path, env_doc))
         scenarios[rs.scenario_id] = rs
     if not scenarios:
         raise RuleSetError(rulesets_dir, "no scenario rule files found")

@@ -10,16 +10,20 @@ from typing import Any
 
 __all__ = [
     "STAGES",
+    "STATEFUL_CHECKS",
     "Context",
     "Finding",
     "Outcome",
     "Rule",
     "RuleSet",
     "Severity",
+    "Step",
     "outcome_of",
 ]
 
 STAGES = ("request", "attestation", "quota")
+# checks that read and update per-key state; they run in stage "quota", in the quota agent
+STATEFUL_CHECKS = frozenset({"quota", "distinct", "subject_volume"})
 
 
 class Severity(StrEnum):
@@ -117,6 +121,24 @@ class Rule:
 
 
 @dataclass(frozen=True, slots=True)
+class Step:
+    """One hop of the stateful stage: the rules that share a ledger and a key.
+
+    ``kind`` is ``ledger`` (quota and distinct rules: state and verdict at the key), ``members``
+    (is this subject new under the key this year? for subject_volume) or ``volume`` (count of the
+    distinct subjects under the key, fed by its members step). A request visits its steps in order,
+    each on the internal quota topic keyed by the step's key, so each key's state lives in one partition.
+    """
+
+    index: int
+    kind: str
+    ledger: str
+    key: tuple[str, ...]
+    rules: tuple[Rule, ...]
+    subject: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class RuleSet:
     """A scenario's versioned rule set, compiled once."""
 
@@ -133,13 +155,34 @@ class RuleSet:
     digest: str
     rules: tuple[Rule, ...]
     timeout_severity: Severity = Severity.REJECT
-    quota_key: str | None = None
     description: str = ""
+    status: str = ""
+    sources: tuple[str, ...] = ()
+    purpose_field: str | None = None
+    personal_data: bool = False
+    mainland_personal_data: bool = False
+    sensitive_personal_data: bool = False
+    common_rule_ids: frozenset[str] = frozenset()
+    steps: tuple[Step, ...] = ()
     by_stage: Mapping[str, tuple[Rule, ...]] = field(default_factory=dict)
 
     def stage(self, name: str) -> tuple[Rule, ...]:
         """The rules of one stage, in file order."""
         return self.by_stage.get(name, ())
+
+    def header(self) -> dict[str, Any]:
+        """The scenario's properties as rules see them (``applies_if`` of common rules)."""
+        return {
+            "id": self.scenario_id,
+            "version": self.version,
+            "theme": self.theme,
+            "requester_side": self.requester_side,
+            "attester_side": self.attester_side,
+            "purposes": list(self.purposes),
+            "personal_data": self.personal_data,
+            "mainland_personal_data": self.mainland_personal_data,
+            "sensitive_personal_data": self.sensitive_personal_data,
+        }
 
     @property
     def major(self) -> str:

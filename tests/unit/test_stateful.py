@@ -1,0 +1,223 @@
+"""The stateful stage: quota, distinct and subject_volume rules, chained hops, restarts, redelivery.
+
+Rule sets are copies of the shipped ones with small limits, so thresholds are reached in a few requests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crossbound.pipeline.processor import Processor
+from crossbound.pipeline.records import Incoming, Outgoing
+from crossbound.testing import Harness
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples" / "payment_connect_northbound"
+NOW = datetime.fromisoformat("2026-11-24T09:00:00+00:00").timestamp()
+PCN = "payment_connect_northbound"
+
+
+def _hex(label: str) -> str:
+    return hashlib.sha256(label.encode()).hexdigest()
+
+
+def _rules(tmp_path: Path, edit: Callable[[Path], None]) -> Path:
+    target = tmp_path / "rulesets"
+    target.mkdir()
+    for name in ("envelope.toml", f"{PCN}.toml"):
+        shutil.copy(ROOT / "rulesets" / name, target / name)
+    edit(target)
+    return target
+
+
+def _replace(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, old
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def payment(
+    subject: str,
+    *,
+    payer: str | None = None,
+    payee: str = "payee",
+    amount: str = "100.00",
+    basis: str = "SCC_FILED",
+    at: float = NOW,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The accept fixture, for another subject, payer, payee, amount, legal basis and time."""
+    request = json.loads((EXAMPLES / "accept.request.json").read_text())
+    attestation = json.loads((EXAMPLES / "accept.attestation.json").read_text())
+    rid = str(uuid.uuid4())
+    request["request_id"] = attestation["request_id"] = rid
+    request["nonce"] = uuid.uuid4().hex
+    request["consent"]["subject_ref_hmac"] = _hex(subject)
+    request["consent"]["legal_basis"] = basis
+    request["payload"]["payer_hkid_hmac"] = _hex(payer or subject)
+    request["payload"]["payee_acct_hmac"] = attestation["payload"]["payee_acct_hmac"] = _hex(payee)
+    request["payload"]["amount_hkd"] = amount
+    request["created_at"] = _rfc3339(at - 60)
+    request["expires_at"] = _rfc3339(at + 3600)
+    request["consent"]["expires_at"] = "2099-01-01T00:00:00Z"
+    return request, attestation
+
+
+def _rfc3339(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def outcome(h: Harness, case: tuple[dict[str, Any], dict[str, Any]]) -> tuple[str, list[str]]:
+    request, attestation = case
+    first = h.send_request(request)
+    out = h.send_attestation(attestation) if not any(p.topic.endswith("verdicts") for p in first) else first
+    verdicts = [p.record for p in out if p.topic == h.topics.verdicts("hk")]
+    assert len(verdicts) == 1, [p.record for p in out]
+    return verdicts[0]["outcome"], [f["code"] for f in verdicts[0]["findings"]]
+
+
+@pytest.fixture
+def scc(tmp_path: Path) -> Harness:
+    """C10 for sensitive data with review above 2 and reject above 3 distinct subjects."""
+
+    def edit(d: Path) -> None:
+        _replace(d / "envelope.toml", "limit = 9999,", "limit = 3,")
+        _replace(d / "envelope.toml", "limit = 8999,", "limit = 2,")
+
+    return Harness.from_dirs(rulesets=_rules(tmp_path, edit), now=NOW)
+
+
+def test_c10_counts_distinct_subjects_per_institution_and_reviews_then_rejects(scc: Harness) -> None:
+    assert outcome(scc, payment("s1")) == ("ACCEPT", [])
+    assert outcome(scc, payment("s1")) == ("ACCEPT", [])  # the same subject again: not a new one
+    assert outcome(scc, payment("s2")) == ("ACCEPT", [])
+    assert outcome(scc, payment("s3")) == ("REVIEW", ["SCC_THRESHOLD_SENSITIVE_90"])
+    assert outcome(scc, payment("s4")) == (
+        "REJECT",
+        ["SCC_THRESHOLD_SENSITIVE", "SCC_THRESHOLD_SENSITIVE_90"],
+    )
+    # past the threshold the standard contract no longer covers the institution: known subjects too
+    assert outcome(scc, payment("s1"))[0] == "REJECT"
+
+
+def test_c10_applies_only_under_a_filed_standard_contract(scc: Harness) -> None:
+    for i in range(6):
+        assert outcome(scc, payment(f"s{i}", basis="CONSENT")) == ("ACCEPT", [])
+    assert not any(k.startswith(b"pipl") for k in scc.usage)
+
+
+def test_c10_counts_per_requesting_institution(scc: Harness) -> None:
+    for i in range(3):
+        outcome(scc, payment(f"s{i}"))
+    other = payment("s9")
+    bank = {"scheme": "BIC", "id": "HSBCHKHHHKH", "city": "HK"}
+    other[0]["requester_inst"] = other[0]["consent"]["recipient_inst"] = bank
+    assert outcome(scc, other) == ("ACCEPT", [])
+
+
+def test_state_survives_a_restart(scc: Harness) -> None:
+    for i in range(3):
+        outcome(scc, payment(f"s{i}"))
+    scc.restart()  # a new process over the same (changelog-recovered) tables
+    assert outcome(scc, payment("s3"))[0] == "REJECT"
+
+
+def test_rejected_verdicts_release_no_attested_values(scc: Harness) -> None:
+    for i in range(4):
+        outcome(scc, payment(f"s{i}"))
+    request, attestation = payment("s5")
+    scc.send_request(request)
+    [verdict] = [p.record for p in scc.send_attestation(attestation) if p.topic.endswith("verdicts")]
+    assert verdict["outcome"] == "REJECT"
+    assert verdict["attested"] == {}
+
+
+def _capture_quota(h: Harness) -> list[Incoming]:
+    seen: list[Incoming] = []
+    original = h.processor.on_quota
+
+    def spy(rec: Incoming, usage: Any) -> list[Outgoing]:
+        seen.append(rec)
+        return original(rec, usage)
+
+    h.processor.on_quota = spy  # type: ignore[method-assign]
+    return seen
+
+
+def test_a_redelivered_hop_is_answered_again_and_counts_nothing_twice(scc: Harness) -> None:
+    hops = _capture_quota(scc)
+    outcome(scc, payment("s1", amount="6000.00"))
+    assert len(hops) == 3  # members, volume, the payer's ledger
+    before = dict(scc.usage)
+    hops = list(hops)
+    first = [Processor.on_quota(scc.processor, rec, scc.usage) for rec in hops]
+    assert first == [[], [], []]  # redelivered to the process that answered: its producer delivered
+    scc.restart()  # after a crash, a new process gets the same records again
+    again = [scc.processor.on_quota(rec, scc.usage) for rec in hops]
+    assert [len(o) for o in again] == [1, 1, 1]
+    assert again[-1][0].topic == scc.topics.verdicts("hk")
+    assert scc.codec.decode(again[-1][0].value)[1]["outcome"] == "ACCEPT"
+    assert scc.usage == before, "nothing was counted twice"
+    # the payer's day total still holds 6000: another 6000 breaks the HKD 10,000 day limit
+    assert outcome(scc, payment("s1", amount="6000.00")) == ("REJECT", ["LIMIT_EXCEEDED"])
+
+
+def test_distinct_values_per_key(tmp_path: Path) -> None:
+    def edit(d: Path) -> None:
+        (d / f"{PCN}.toml").write_text(
+            (d / f"{PCN}.toml").read_text()
+            + """
+[[rules]]
+id = "PCN-90"
+stage = "quota"
+severity = "review"
+check = "distinct"
+description = "test"
+[rules.params]
+key = ["payload.payer_hkid_hmac"]
+value = "payload.payee_acct_hmac"
+window = "day"
+limit = 2
+code = "MANY_PAYEES"
+"""
+        )
+
+    h = Harness.from_dirs(rulesets=_rules(tmp_path, edit), now=NOW)
+    assert outcome(h, payment("p", payee="a", basis="CONSENT")) == ("ACCEPT", [])
+    assert outcome(h, payment("p", payee="b", basis="CONSENT")) == ("ACCEPT", [])
+    assert outcome(h, payment("p", payee="a", basis="CONSENT"))[0] == "ACCEPT"
+    assert outcome(h, payment("p", payee="c", basis="CONSENT")) == ("REVIEW", ["MANY_PAYEES"])
+    assert outcome(h, payment("q", payee="c", basis="CONSENT"))[0] == "ACCEPT"  # another payer
+    h.advance(24 * 3600)  # a new day (UTC+8): a new window
+    assert outcome(h, payment("p", payee="d", basis="CONSENT", at=h.now))[0] == "ACCEPT"
+
+
+def test_quota_without_amount_detects_repeats_across_requesters(tmp_path: Path) -> None:
+    def edit(d: Path) -> None:
+        (d / f"{PCN}.toml").write_text(
+            (d / f"{PCN}.toml").read_text()
+            + """
+[[rules]]
+id = "PCN-91"
+stage = "quota"
+severity = "reject"
+check = "quota"
+params = { key = "payload.payee_acct_hmac", window = "all", limit = 1, code = "REPEAT" }
+description = "test"
+"""
+        )
+
+    h = Harness.from_dirs(rulesets=_rules(tmp_path, edit), now=NOW)
+    assert outcome(h, payment("p1", payee="x", basis="CONSENT"))[0] == "ACCEPT"
+    assert outcome(h, payment("p2", payee="x", basis="CONSENT")) == ("REJECT", ["REPEAT"])
+    h.advance(400 * 24 * 3600)
+    assert outcome(h, payment("p3", payee="x", basis="CONSENT", at=h.now)) == ("REJECT", ["REPEAT"])
+    assert outcome(h, payment("p4", payee="y", basis="CONSENT", at=h.now))[0] == "ACCEPT"
