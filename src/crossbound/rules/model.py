@@ -170,20 +170,6 @@ class RuleSet:
         """The rules of one stage, in file order."""
         return self.by_stage.get(name, ())
 
-    def header(self) -> dict[str, Any]:
-        """The scenario's properties as rules see them (``applies_if`` of common rules)."""
-        return {
-            "id": self.scenario_id,
-            "version": self.version,
-            "theme": self.theme,
-            "requester_side": self.requester_side,
-            "attester_side": self.attester_side,
-            "purposes": list(self.purposes),
-            "personal_data": self.personal_data,
-            "mainland_personal_data": self.mainland_personal_data,
-            "sensitive_personal_data": self.sensitive_personal_data,
-        }
-
     @property
     def major(self) -> str:
         """The major version number, which requests must match."""
