@@ -5,21 +5,29 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint typecheck unit integration sysdeps readme clean
+.PHONY: demo test bench lint typecheck unit integration sysdeps kafka readme clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
-# Debian packages the tool tests use: prometheus + promtool (scrape and alert-rule tests), kcat (an
-# independent Kafka client). Installed only when missing.
+# Debian packages the tests use: prometheus + promtool (scrape and alert-rule tests), kcat (an
+# independent Kafka client), a Java runtime and Maven (Apache Kafka). Installed only when missing.
 sysdeps:
-	@if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null || ! command -v kcat >/dev/null; then \
+	@if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null || ! command -v kcat >/dev/null \
+	    || ! command -v java >/dev/null || ! command -v mvn >/dev/null; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus kcat >/dev/null; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+	    prometheus kcat openjdk-17-jre-headless maven >/dev/null; \
 	fi
+
+# Apache Kafka (the pinned version in src/crossbound/broker/kafka_dist/pom.xml) from Maven Central into
+# ~/.cache/crossbound/kafka-<version>; a no-op when it is there. `crossbound broker --engine kafka` and
+# the integration tests run it from there.
+kafka: $(STAMP) sysdeps
+	@$(BIN)/crossbound broker --engine kafka --fetch
 
 demo: $(STAMP)
 	$(BIN)/crossbound demo
@@ -33,13 +41,13 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -m "not integration and not tools"
 
-integration: $(STAMP) sysdeps
+integration: $(STAMP) sysdeps kafka
 	$(BIN)/pytest -m "integration or tools"
 
-test: $(STAMP) sysdeps lint typecheck
+test: $(STAMP) sysdeps kafka lint typecheck
 	$(BIN)/pytest
 
-bench: $(STAMP)
+bench: $(STAMP) kafka
 	$(BIN)/python benchmarks/bench.py
 
 # README's scenario table (between <!-- scenarios:begin/end -->) is generated from rulesets/.

@@ -127,7 +127,9 @@ class Phase:
             extra += ["--attestation-timeout", "30"]
             log = self.log_dir / f"worker{i}.log"
             self.workers.append(
-                start_worker_process(self.broker.url, metrics_port=ports[-1], log_path=log, extra=extra)
+                start_worker_process(
+                    self.broker.url, metrics_port=ports[-1], log_path=log, tansu=True, extra=extra
+                )
             )
         for proc, port in zip(self.workers, ports, strict=True):
             await asyncio.to_thread(wait_until_ready, proc, port, 90.0)

@@ -54,8 +54,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"crossbound {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("broker", help="run the embedded Tansu broker on loopback until stopped")
-    p.add_argument("--port", type=int, help="port to listen on (default: a free one)")
+    p = sub.add_parser(
+        "broker",
+        help="run a broker on loopback until stopped: embedded Tansu, or Apache Kafka (KRaft)",
+        description="Run a Kafka broker on 127.0.0.1 until Ctrl-C. --engine tansu (default) is the "
+        "memory-only embedded broker; --engine kafka runs Apache Kafka from the jars `make kafka` "
+        "fetches, as one combined node or a three-node cluster.",
+    )
+    p.add_argument("--engine", choices=["tansu", "kafka"], default="tansu", help="broker engine")
+    p.add_argument(
+        "--nodes", type=int, choices=[1, 3], default=1, help="Kafka nodes (broker+controller each)"
+    )
+    p.add_argument("--port", type=int, help="client port (of the first node; default: a free one)")
+    p.add_argument(
+        "--fetch",
+        action="store_true",
+        help="with --engine kafka: fetch the pinned Kafka jars into the cache (needs Maven), print the "
+        "directory and exit",
+    )
 
     p = sub.add_parser("worker", help="run the validation worker")
     _add_common(p)
@@ -279,9 +295,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "broker":
+            base = Settings()
+            if args.engine == "kafka":
+                from crossbound.broker.kafka import fetch_kafka, run_cluster
+
+                if args.fetch:
+                    print(fetch_kafka())
+                    return 0
+                return run_cluster(args.nodes, args.port, base.kafka_libs)
+            if args.fetch:
+                raise InputError("--fetch applies to --engine kafka")
+            if args.nodes != 1:
+                raise InputError("--nodes applies to --engine kafka; Tansu runs one node")
             from crossbound.broker import find_tansu_binary, run_broker
 
-            base = Settings()
             return run_broker(args.port, find_tansu_binary(base.tansu_bin))
         if args.command == "ids":
             return _cmd_ids(args)

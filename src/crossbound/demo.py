@@ -232,6 +232,13 @@ def run_demo(
             apply_tansu_workarounds()  # the simulated institutions' consumers talk to Tansu too
         else:
             url, bootstrap = settings.kafka.broker, settings.kafka.bootstrap_servers
+            if settings.kafka.compat_tansu:
+                apply_tansu_workarounds()
+        tansu = (
+            settings.kafka.broker is None
+            if settings.kafka.compat_tansu is None
+            else settings.kafka.compat_tansu
+        )
         say(f"crossbound demo: broker {url}")
         asyncio.run(ensure_topics(bootstrap, dict.fromkeys(topics.all(), settings.kafka.partitions)))
         log_dir = Path(tempfile.mkdtemp(prefix="crossbound-demo-"))
@@ -240,6 +247,7 @@ def run_demo(
             url,
             metrics_port=port,
             log_path=log_dir / "worker.log",
+            tansu=tansu,
             extra=[
                 "--attestation-timeout",
                 str(DEMO_TIMEOUT_S),

@@ -103,6 +103,11 @@ class Settings(BaseSettings):
     )
 
     tansu_bin: Path | None = Field(default=None, description="explicit Tansu binary (CROSSBOUND_TANSU_BIN)")
+    kafka_libs: Path | None = Field(
+        default=None,
+        description="directory of Apache Kafka 4.x jars (CROSSBOUND_KAFKA_LIBS); default: the cache "
+        "that `make kafka` fills",
+    )
     log_level: str = Field(default="WARNING", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)

@@ -21,10 +21,14 @@ def start_worker_process(
     *,
     metrics_port: int,
     log_path: Path,
+    tansu: bool,
     extra: list[str] | None = None,
     env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start ``crossbound worker`` as a child process (its own process group), logging to a file."""
+    """Start ``crossbound worker`` as a child process (its own process group), logging to a file.
+
+    ``tansu`` turns on the Tansu client workarounds (only for a Tansu broker).
+    """
     cmd = [
         sys.executable,
         "-m",
@@ -34,11 +38,12 @@ def start_worker_process(
         broker_url,
         "--metrics-port",
         str(metrics_port),
-        "--session-timeout",
-        "3",
+        # Tansu holds a join for half the session timeout: keep it short there. Kafka refuses sessions
+        # under its group.min.session.timeout.ms (6 s by default) and joins at once: use the default.
+        *(["--session-timeout", "3"] if tansu else []),
         *(extra or []),
     ]
-    child_env = {**os.environ, "CROSSBOUND_KAFKA__COMPAT_TANSU": "true", **(env or {})}
+    child_env = {**os.environ, "CROSSBOUND_KAFKA__COMPAT_TANSU": "true" if tansu else "false", **(env or {})}
     with log_path.open("ab") as log:
         return subprocess.Popen(  # noqa: S603  our own interpreter and module, no shell
             cmd, stdout=log, stderr=subprocess.STDOUT, env=child_env, start_new_session=True

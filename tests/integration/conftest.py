@@ -1,6 +1,10 @@
-"""Shared pieces of the integration tests: one embedded broker per session, real worker processes.
+"""Shared pieces of the integration tests: one broker per engine per session, real worker processes.
 
-Every test uses its own topic prefix and Faust app id, so tests never see each other's records.
+The ``broker`` fixture is parametrised by engine, so every test that uses it runs once on the embedded
+Tansu and once on Apache Kafka (a single KRaft node); pytest groups the tests by engine, so each broker
+starts once. A test that holds only on one engine says so with
+``@pytest.mark.parametrize("broker", ["tansu"], indirect=True)``. Every test uses its own topic prefix
+and Faust app id, so tests never see each other's records.
 """
 
 from __future__ import annotations
@@ -14,7 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from crossbound.broker import EmbeddedBroker, apply_tansu_workarounds, ensure_topics, remove_tansu_workarounds
+from crossbound.broker import (
+    ENGINES,
+    Broker,
+    apply_tansu_workarounds,
+    ensure_topics,
+    make_broker,
+    remove_tansu_workarounds,
+)
 from crossbound.codec import Codec, SchemaRegistry
 from crossbound.live import LiveBus
 from crossbound.paths import default_rulesets_dir, default_schemas_dir
@@ -23,18 +34,21 @@ from crossbound.supervise import start_worker_process, stop_process, wait_until_
 from crossbound.topics import Topics
 
 
-@pytest.fixture(scope="session")
-def broker() -> Iterator[EmbeddedBroker]:
-    with EmbeddedBroker() as b:
+@pytest.fixture(scope="session", params=ENGINES)
+def broker(request: pytest.FixtureRequest) -> Iterator[Broker]:
+    with make_broker(request.param) as b:
         yield b
 
 
 @pytest.fixture(autouse=True)
-def tansu_clients() -> Iterator[None]:
-    """The tests' own consumers talk to Tansu: same client workarounds as the worker, undone after."""
-    apply_tansu_workarounds()
+def tansu_clients(request: pytest.FixtureRequest) -> Iterator[None]:
+    """On Tansu the tests' own consumers get the worker's client workarounds (undone after); not on Kafka."""
+    on_tansu = "broker" in request.fixturenames and request.getfixturevalue("broker").engine == "tansu"
+    if on_tansu:
+        apply_tansu_workarounds()
     yield
-    remove_tansu_workarounds()
+    if on_tansu:
+        remove_tansu_workarounds()
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +73,7 @@ def free_port() -> int:
 class Worker:
     """A real `crossbound worker` process on its own topics."""
 
-    broker: EmbeddedBroker
+    broker: Broker
     topics: Topics
     log_path: Path
     timeout_s: float = 2.0
@@ -73,6 +87,7 @@ class Worker:
             self.broker.url,
             metrics_port=self.metrics_port,
             log_path=self.log_path,
+            tansu=self.broker.engine == "tansu",
             extra=[
                 "--app-id",
                 self.topics.app_id,
@@ -116,10 +131,14 @@ def topics() -> Topics:
 
 
 @pytest.fixture
-async def worker(broker: EmbeddedBroker, topics: Topics, tmp_path: Path) -> AsyncIterator[Worker]:
+async def worker(broker: Broker, topics: Topics, tmp_path: Path) -> AsyncIterator[Worker]:
     await ensure_topics(broker.bootstrap, dict.fromkeys(topics.all(), 4))
     w = Worker(broker, topics, tmp_path / "worker.log").start()
-    await asyncio.to_thread(wait_until_ready, w.proc, w.metrics_port, 60.0)  # type: ignore[arg-type]
+    try:
+        await asyncio.to_thread(wait_until_ready, w.proc, w.metrics_port, 60.0)  # type: ignore[arg-type]
+    except BaseException:
+        w.stop()
+        raise
     try:
         yield w
     finally:
@@ -132,7 +151,7 @@ Bus = LiveBus  # the library's own simulated institutions and data holders
 
 @pytest.fixture
 async def bus(
-    broker: EmbeddedBroker, topics: Topics, codec: Codec, catalogue: Catalogue
+    broker: Broker, topics: Topics, codec: Codec, catalogue: Catalogue
 ) -> AsyncIterator[Bus]:
     async with Bus(broker.bootstrap, topics, codec, catalogue) as b:
         yield b

@@ -21,7 +21,7 @@ import pytest
 from confluent_kafka import Producer
 from conftest import Bus, Worker, free_port
 
-from crossbound.broker import EmbeddedBroker
+from crossbound.broker import Broker
 from crossbound.broker.tansu import metadata_probe
 from crossbound.jsonform import attestation_from_json
 from crossbound.paths import default_rulesets_dir
@@ -47,7 +47,7 @@ def _broken_rulesets(tmp_path: Path) -> tuple[Path, Path]:
 
 
 async def test_publish_feeds_the_worker_three_requests_three_verdicts(
-    worker: Worker, bus: Bus, broker: EmbeddedBroker, topics: Topics, tmp_path: Path
+    worker: Worker, bus: Bus, broker: Broker, topics: Topics, tmp_path: Path
 ) -> None:
     traffic = Traffic(seed=41)
     cases = [
@@ -91,7 +91,7 @@ async def test_publish_feeds_the_worker_three_requests_three_verdicts(
     assert bus.dead_letters == []
 
 
-def test_worker_with_a_bad_rule_file_fails_at_start_up(broker: EmbeddedBroker, tmp_path: Path) -> None:
+def test_worker_with_a_bad_rule_file_fails_at_start_up(broker: Broker, tmp_path: Path) -> None:
     rulesets, broken = _broken_rulesets(tmp_path)
     prefix = f"bad{os.urandom(4).hex()}."
     started = time.monotonic()

@@ -28,7 +28,7 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Producer, TopicPartition
 from conftest import Worker
 
-from crossbound.broker import EmbeddedBroker
+from crossbound.broker import Broker
 from crossbound.codec import Codec
 from crossbound.jsonform import request_from_json
 from crossbound.pipeline.processor import partition_for
@@ -128,7 +128,7 @@ def _consume(
 
 
 async def test_confluent_kafka_with_murmur2_random_gets_a_verdict(
-    worker: Worker, broker: EmbeddedBroker, topics: Topics, codec: Codec, catalogue: Catalogue
+    worker: Worker, broker: Broker, topics: Topics, codec: Codec, catalogue: Catalogue
 ) -> None:
     key, value = _invalid_request(Traffic(seed=31), codec, catalogue)
     delivered = await asyncio.to_thread(
@@ -147,7 +147,7 @@ async def test_confluent_kafka_with_murmur2_random_gets_a_verdict(
 
 
 async def test_librdkafka_default_partitioner_is_dead_lettered_as_wrong_partition(
-    worker: Worker, broker: EmbeddedBroker, topics: Topics, codec: Codec, catalogue: Catalogue
+    worker: Worker, broker: Broker, topics: Topics, codec: Codec, catalogue: Catalogue
 ) -> None:
     # two requests whose CRC32 partition differs from murmur2's, one where they agree
     traffic = Traffic(seed=32)
@@ -256,7 +256,7 @@ def _kcat_wait_for_keys(env: dict[str, str], bootstrap: str, topic: str, want: s
         time.sleep(0.5)
 
 
-def test_kcat_on_librdkafka_older_than_2_2_cannot_read_tansus_api_versions(broker: EmbeddedBroker) -> None:
+def test_kcat_on_librdkafka_older_than_2_2_cannot_read_tansus_api_versions(broker: Broker) -> None:
     version = _kcat_librdkafka()
     if version >= FIXED_LIBRDKAFKA:
         pytest.skip(f"kcat uses librdkafka {version}: the tagged-field bug is fixed, no workaround needed")
@@ -268,7 +268,7 @@ def test_kcat_on_librdkafka_older_than_2_2_cannot_read_tansus_api_versions(broke
 async def test_kcat_produces_requests_and_lists_the_verdicts(
     kcat_env: dict[str, str],  # first: without kcat, skip before a worker starts
     worker: Worker,
-    broker: EmbeddedBroker,
+    broker: Broker,
     topics: Topics,
     codec: Codec,
     catalogue: Catalogue,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import Bus, Worker
 
-from crossbound.broker import EmbeddedBroker, ensure_topics
+from crossbound.broker import Broker, ensure_topics
 from crossbound.codec import Codec
 from crossbound.simulate import Traffic
 from crossbound.topics import Topics
@@ -102,7 +102,7 @@ async def test_payment_limits_hold_across_many_requests_of_one_payer(worker: Wor
 
 
 async def _restart_run(
-    broker: EmbeddedBroker, tmp_path: Path, codec: Codec, catalogue: object, kill: bool
+    broker: Broker, tmp_path: Path, codec: Codec, catalogue: object, kill: bool
 ) -> Bus:
     tag = os.urandom(4).hex()
     topics = Topics(prefix=f"r{tag}.", app_id=f"rs{tag}")
@@ -139,7 +139,7 @@ async def _restart_run(
 
 
 async def test_worker_stopped_and_restarted_mid_stream_leaves_nothing_unanswered(
-    broker: EmbeddedBroker, tmp_path: Path, codec: Codec, catalogue: object
+    broker: Broker, tmp_path: Path, codec: Codec, catalogue: object
 ) -> None:
     bus = await _restart_run(broker, tmp_path, codec, catalogue, kill=False)
     # a clean stop commits what it did: every request answered exactly once
@@ -147,7 +147,7 @@ async def test_worker_stopped_and_restarted_mid_stream_leaves_nothing_unanswered
 
 
 async def test_worker_killed_and_restarted_mid_stream_leaves_nothing_unanswered(
-    broker: EmbeddedBroker, tmp_path: Path, codec: Codec, catalogue: object
+    broker: Broker, tmp_path: Path, codec: Codec, catalogue: object
 ) -> None:
     bus = await _restart_run(broker, tmp_path, codec, catalogue, kill=True)
     # SIGKILL: at-least-once may repeat what was done after the last commit, never lose it. A repeat
@@ -163,7 +163,7 @@ async def test_worker_killed_and_restarted_mid_stream_leaves_nothing_unanswered(
 
 
 async def test_records_of_an_older_schema_version_and_oversized_records(
-    broker: EmbeddedBroker, tmp_path: Path, codec: Codec, catalogue: object
+    broker: Broker, tmp_path: Path, codec: Codec, catalogue: object
 ) -> None:
     """The worker runs with a newer request envelope (v2 adds a defaulted field); v1 records still decode.
 
@@ -212,7 +212,7 @@ async def test_records_of_an_older_schema_version_and_oversized_records(
 
 
 async def test_two_workers_share_the_partitions_and_the_state(
-    broker: EmbeddedBroker, tmp_path: Path, codec: Codec, catalogue: object
+    broker: Broker, tmp_path: Path, codec: Codec, catalogue: object
 ) -> None:
     """Two worker processes in one group: every request, attestation and limit meets its own state."""
     from crossbound.supervise import wait_until_ready

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import Bus, Worker
 
-from crossbound.broker import EmbeddedBroker, ensure_topics
+from crossbound.broker import Broker, ensure_topics
 from crossbound.codec import Codec
 from crossbound.recording import read_jsonl
 from crossbound.simulate import Traffic
@@ -29,7 +29,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 async def _run(
-    broker: EmbeddedBroker, topics: Topics, log: Path, codec: Codec, catalogue: object, cases: list[object]
+    broker: Broker, topics: Topics, log: Path, codec: Codec, catalogue: object, cases: list[object]
 ) -> dict[str, str]:
     await ensure_topics(broker.bootstrap, dict.fromkeys(topics.all(), 4))
     worker = Worker(broker, topics, log).start()
@@ -44,7 +44,7 @@ async def _run(
 
 
 async def test_record_then_replay_gives_the_same_verdicts(
-    broker: EmbeddedBroker, tmp_path: Path, codec: Codec, catalogue: object
+    broker: Broker, tmp_path: Path, codec: Codec, catalogue: object
 ) -> None:
     traffic = Traffic(seed=51)
     cases = [

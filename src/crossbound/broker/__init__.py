@@ -1,6 +1,9 @@
-"""The embedded Kafka broker (Tansu) and the client-side support crossbound needs around it.
+"""The brokers crossbound runs itself, and the client-side support it needs around them.
 
-See ``docs/broker.md`` for Tansu 0.6.0's measured behaviour and bugs.
+Two engines: ``tansu`` (:class:`EmbeddedBroker`, memory only, the light default of the demo) and
+``kafka`` (:class:`KafkaCluster`, Apache Kafka in KRaft mode, the production broker the test suite
+proves crossbound on). The Tansu client workarounds in :mod:`crossbound.broker.compat` apply to Tansu
+only.
 """
 
 from __future__ import annotations
@@ -12,15 +15,24 @@ from crossbound.broker.compat import (
     tansu_workarounds_applied,
     unpatched_end_offsets,
 )
+from crossbound.broker.engines import ENGINES, Broker, make_broker
+from crossbound.broker.kafka import KAFKA_VERSION, KafkaCluster, find_kafka_libs, run_cluster
 from crossbound.broker.tansu import EmbeddedBroker, find_tansu_binary, run_broker
 
 __all__ = [
+    "ENGINES",
+    "KAFKA_VERSION",
+    "Broker",
     "EmbeddedBroker",
+    "KafkaCluster",
     "apply_tansu_workarounds",
     "ensure_topics",
+    "find_kafka_libs",
     "find_tansu_binary",
+    "make_broker",
     "remove_tansu_workarounds",
     "run_broker",
+    "run_cluster",
     "tansu_workarounds_applied",
     "unpatched_end_offsets",
     "wait_for_broker",

@@ -19,12 +19,9 @@ import contextlib
 import hashlib
 import logging
 import os
-import re
 import shutil
 import signal
-import socket
 import stat
-import struct
 import subprocess
 import sys
 import tempfile
@@ -37,15 +34,14 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Self
 
+from crossbound.broker.net import HOST, free_port, log_tail, metadata_probe, port_is_free
 from crossbound.errors import BrokerError, BrokerNotFound
 
-__all__ = ["EmbeddedBroker", "bundled_tansu", "find_tansu_binary", "run_broker"]
+__all__ = ["EmbeddedBroker", "bundled_tansu", "find_tansu_binary", "metadata_probe", "run_broker"]
 
 log = logging.getLogger(__name__)
 
-HOST = "127.0.0.1"
 _BIN_NAME = "tansu"
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _ADDR_IN_USE = ("AddrInUse", "Address in use", "Address already in use")
 _START_ATTEMPTS = 5
 
@@ -163,80 +159,6 @@ def find_tansu_binary(
 # --------------------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((HOST, port))
-        except OSError:
-            return False
-        return True
-
-
-def _recv_exact(sock: socket.socket, size: int) -> bytes:
-    chunks = bytearray()
-    while len(chunks) < size:
-        chunk = sock.recv(size - len(chunks))
-        if not chunk:
-            raise ConnectionError("connection closed by the broker")
-        chunks += chunk
-    return bytes(chunks)
-
-
-def metadata_probe(host: str, port: int, timeout_s: float = 1.0) -> list[tuple[int, str, int]]:
-    """One Kafka Metadata v0 round trip; returns the advertised brokers as (node_id, host, port).
-
-    Raises ``OSError`` (including ``ConnectionError`` and ``TimeoutError``) or ``ValueError`` when
-    nothing, or something that is not a Kafka broker, answers.
-    """
-    correlation_id = 0x0C0B
-    client_id = b"crossbound-probe"
-    # RequestHeader v1 (api_key=3 Metadata, api_version=0) + body (topics: empty array = all).
-    body = struct.pack(">hhih", 3, 0, correlation_id, len(client_id)) + client_id + struct.pack(">i", 0)
-    with socket.create_connection((host, port), timeout=timeout_s) as sock:
-        sock.sendall(struct.pack(">i", len(body)) + body)
-        (size,) = struct.unpack(">i", _recv_exact(sock, 4))
-        if not 8 <= size <= 16 * 1024 * 1024:
-            raise ValueError(f"implausible Metadata response size {size}")
-        data = _recv_exact(sock, size)
-    try:
-        (got_id, n_brokers) = struct.unpack_from(">ii", data, 0)
-        if got_id != correlation_id:
-            raise ValueError(f"correlation id {got_id} != {correlation_id}")
-        offset = 8
-        brokers: list[tuple[int, str, int]] = []
-        for _ in range(n_brokers):
-            node_id, host_len = struct.unpack_from(">ih", data, offset)
-            offset += 6
-            broker_host = data[offset : offset + host_len].decode()
-            offset += host_len
-            (broker_port,) = struct.unpack_from(">i", data, offset)
-            offset += 4
-            brokers.append((node_id, broker_host, broker_port))
-    except struct.error as exc:
-        raise ValueError(f"malformed Metadata response: {exc}") from exc
-    return brokers
-
-
-def _log_tail(path: Path, max_bytes: int = 4000) -> str:
-    try:
-        with path.open("rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - max_bytes))
-            text = fh.read().decode("utf-8", errors="replace")
-    except OSError as exc:
-        return f"(log {path} unreadable: {exc})"
-    return _ANSI.sub("", text).strip() or "(log is empty)"
-
-
 class _PortTaken(Exception):
     """Tansu could not bind its port (another process took it after we chose it)."""
 
@@ -256,6 +178,8 @@ class EmbeddedBroker:
 
     Use as ``with EmbeddedBroker() as b:`` or ``async with EmbeddedBroker() as b:``.
     """
+
+    engine = "tansu"
 
     def __init__(
         self,
@@ -343,8 +267,8 @@ class EmbeddedBroker:
     def _start_with_retries(self, binary: Path, log_path: Path) -> None:
         attempts = 1 if self._requested_port is not None else _START_ATTEMPTS
         for attempt in range(1, attempts + 1):
-            port = self._requested_port if self._requested_port is not None else _free_port()
-            if not _port_is_free(port):
+            port = self._requested_port if self._requested_port is not None else free_port()
+            if not port_is_free(port):
                 if self._requested_port is not None:
                     raise BrokerError(f"cannot start Tansu: port {HOST}:{port} is already in use")
                 continue
@@ -356,7 +280,7 @@ class EmbeddedBroker:
                 if self._requested_port is not None:
                     raise BrokerError(
                         f"cannot start Tansu: port {HOST}:{port} is already in use; log:\n"
-                        f"{_log_tail(log_path)}"
+                        f"{log_tail(log_path)}"
                     ) from None
         raise BrokerError(f"cannot start Tansu: no free port after {attempts} attempts")
 
@@ -408,7 +332,7 @@ class EmbeddedBroker:
                 last_error = f"{type(exc).__name__}: {exc}"
             else:
                 if any(b_port == port for _, _, b_port in brokers) and proc.poll() is None:
-                    if any(marker in _log_tail(log_path) for marker in _ADDR_IN_USE):
+                    if any(marker in log_tail(log_path) for marker in _ADDR_IN_USE):
                         # Someone else answered on our port; ours failed to bind.
                         raise _PortTaken
                     return
@@ -416,13 +340,13 @@ class EmbeddedBroker:
             if time.monotonic() >= deadline:
                 raise BrokerError(
                     f"Tansu did not become ready on {HOST}:{port} within {self._startup_timeout_s:g} s "
-                    f"({last_error}); log {log_path}:\n{_log_tail(log_path)}"
+                    f"({last_error}); log {log_path}:\n{log_tail(log_path)}"
                 )
             time.sleep(0.02)
 
     @staticmethod
     def _raise_exited(proc: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
-        tail = _log_tail(log_path)
+        tail = log_tail(log_path)
         # Tansu 0.6.0 exits with status 0 (after a panic) when the port is taken.
         if any(marker in tail for marker in _ADDR_IN_USE):
             raise _PortTaken
