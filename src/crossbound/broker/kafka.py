@@ -43,11 +43,13 @@ from crossbound.errors import BrokerError, BrokerNotFound
 __all__ = [
     "KAFKA_VERSION",
     "KafkaCluster",
+    "KafkaNode",
     "default_libs_dir",
     "fetch_kafka",
     "find_java",
     "find_kafka_libs",
     "new_cluster_id",
+    "node_properties",
     "run_cluster",
 ]
 
@@ -182,7 +184,9 @@ def new_cluster_id() -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _Node:
+class KafkaNode:
+    """One node of a cluster: its id, client and controller ports, and its directory."""
+
     node_id: int
     port: int
     controller_port: int
@@ -199,6 +203,46 @@ class _Node:
     @property
     def log_path(self) -> Path:
         return self.home / "kafka.log"
+
+
+def node_properties(
+    node: KafkaNode, cluster: Sequence[KafkaNode], overrides: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The ``server.properties`` of ``node`` in ``cluster`` (every node is broker and controller)."""
+    voters = ",".join(f"{n.node_id}@{HOST}:{n.controller_port}" for n in cluster)
+    rf, isr = str(min(3, len(cluster))), str(min(2, len(cluster)))
+    props = {
+        "process.roles": "broker,controller",
+        "node.id": str(node.node_id),
+        "controller.quorum.voters": voters,
+        "listeners": f"PLAINTEXT://{HOST}:{node.port},CONTROLLER://{HOST}:{node.controller_port}",
+        "advertised.listeners": f"PLAINTEXT://{HOST}:{node.port}",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "log.dirs": str(node.data_dir),
+        # internal topics as a three-node production cluster has them (one node: RF 1)
+        "offsets.topic.replication.factor": rf,
+        "transaction.state.log.replication.factor": rf,
+        "transaction.state.log.min.isr": isr,
+        "share.coordinator.state.topic.replication.factor": rf,
+        "share.coordinator.state.topic.min.isr": isr,
+        "default.replication.factor": rf,
+        "min.insync.replicas": isr,
+        "unclean.leader.election.enable": "false",
+        # every topic is created explicitly; a typo must fail, not create a topic
+        "auto.create.topics.enable": "false",
+        # development and tests on two cores: no join delay, fewer internal partitions
+        "group.initial.rebalance.delay.ms": "0",
+        "offsets.topic.num.partitions": "10",
+        "transaction.state.log.num.partitions": "10",
+        "share.coordinator.state.topic.num.partitions": "3",
+        "num.partitions": "4",
+        "num.network.threads": "2",
+        "num.io.threads": "4",
+    }
+    props.update(overrides or {})
+    return props
 
 
 class KafkaCluster:
@@ -239,7 +283,7 @@ class KafkaCluster:
         self._startup_timeout_s = startup_timeout_s
         self._stop_timeout_s = stop_timeout_s
         self._lock = threading.RLock()
-        self._nodes: dict[int, _Node] = {}
+        self._nodes: dict[int, KafkaNode] = {}
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
         self._java: Path | None = None
         self._libs: Path | None = None
@@ -249,7 +293,7 @@ class KafkaCluster:
 
     # -- what it is -----------------------------------------------------------------------------
 
-    def _require_started(self) -> dict[int, _Node]:
+    def _require_started(self) -> dict[int, KafkaNode]:
         if not self._nodes:
             raise BrokerError("the Kafka cluster is not running")
         return self._nodes
@@ -295,7 +339,7 @@ class KafkaCluster:
         ids = [node_id] if node_id is not None else self.node_ids
         return bool(self._nodes) and all(self.pid(i) is not None for i in ids)
 
-    def _node(self, node_id: int) -> _Node:
+    def _node(self, node_id: int) -> KafkaNode:
         nodes = self._require_started()
         if node_id not in nodes:
             raise ValueError(f"no node {node_id}; nodes are {sorted(nodes)}")
@@ -303,41 +347,7 @@ class KafkaCluster:
 
     def node_properties(self, node_id: int) -> dict[str, str]:
         """The ``server.properties`` of one node (after :meth:`start` has chosen the ports)."""
-        node = self._node(node_id)
-        voters = ",".join(f"{n.node_id}@{HOST}:{n.controller_port}" for n in self._nodes.values())
-        rf, isr = str(min(3, self.nodes)), str(min(2, self.nodes))
-        props = {
-            "process.roles": "broker,controller",
-            "node.id": str(node.node_id),
-            "controller.quorum.voters": voters,
-            "listeners": f"PLAINTEXT://{HOST}:{node.port},CONTROLLER://{HOST}:{node.controller_port}",
-            "advertised.listeners": f"PLAINTEXT://{HOST}:{node.port}",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-            "controller.listener.names": "CONTROLLER",
-            "inter.broker.listener.name": "PLAINTEXT",
-            "log.dirs": str(node.data_dir),
-            # internal topics as a three-node production cluster has them (one node: RF 1)
-            "offsets.topic.replication.factor": rf,
-            "transaction.state.log.replication.factor": rf,
-            "transaction.state.log.min.isr": isr,
-            "share.coordinator.state.topic.replication.factor": rf,
-            "share.coordinator.state.topic.min.isr": isr,
-            "default.replication.factor": rf,
-            "min.insync.replicas": isr,
-            "unclean.leader.election.enable": "false",
-            # every topic is created explicitly; a typo must fail, not create a topic
-            "auto.create.topics.enable": "false",
-            # development and tests on two cores: no join delay, fewer internal partitions
-            "group.initial.rebalance.delay.ms": "0",
-            "offsets.topic.num.partitions": "10",
-            "transaction.state.log.num.partitions": "10",
-            "share.coordinator.state.topic.num.partitions": "3",
-            "num.partitions": "4",
-            "num.network.threads": "2",
-            "num.io.threads": "4",
-        }
-        props.update(self._overrides)
-        return props
+        return node_properties(self._node(node_id), list(self._nodes.values()), self._overrides)
 
     # -- start ----------------------------------------------------------------------------------
 
@@ -368,7 +378,7 @@ class KafkaCluster:
         log.info("kafka cluster %s on %s (%s)", self.cluster_id, self.bootstrap, self._workdir)
         return self
 
-    def _choose_ports(self, workdir: Path) -> dict[int, _Node]:
+    def _choose_ports(self, workdir: Path) -> dict[int, KafkaNode]:
         taken: set[int] = set()
 
         def pick() -> int:
@@ -387,7 +397,7 @@ class KafkaCluster:
                 taken.add(port)
             else:
                 port = pick()
-            nodes[node_id] = _Node(node_id, port, pick(), workdir / f"node-{node_id}")
+            nodes[node_id] = KafkaNode(node_id, port, pick(), workdir / f"node-{node_id}")
         return nodes
 
     def _java_argv(self, main: str, *args: str, heap_mb: int) -> list[str]:
