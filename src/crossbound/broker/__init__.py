@@ -5,7 +5,7 @@ See ``docs/broker.md`` for Tansu 0.6.0's measured behaviour and bugs.
 
 from __future__ import annotations
 
-from crossbound.broker.admin import ensure_topics, wait_for_broker
+from crossbound.broker.admin import check_topics, ensure_topics, prepare_topics, wait_for_broker
 from crossbound.broker.compat import (
     apply_tansu_workarounds,
     remove_tansu_workarounds,
@@ -17,8 +17,10 @@ from crossbound.broker.tansu import EmbeddedBroker, find_tansu_binary, run_broke
 __all__ = [
     "EmbeddedBroker",
     "apply_tansu_workarounds",
+    "check_topics",
     "ensure_topics",
     "find_tansu_binary",
+    "prepare_topics",
     "remove_tansu_workarounds",
     "run_broker",
     "tansu_workarounds_applied",
