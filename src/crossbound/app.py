@@ -25,11 +25,12 @@ from typing import Any
 
 import faust
 
+from crossbound.broker.topicspec import topic_configs
 from crossbound.metrics import Metrics
 from crossbound.pipeline.processor import Processor
 from crossbound.pipeline.records import Incoming, Outgoing
 from crossbound.settings import Settings
-from crossbound.topics import Topics
+from crossbound.topics import TABLES, Topics
 
 __all__ = ["build_app"]
 
@@ -42,9 +43,15 @@ _RAW: dict[str, Any] = {
 }
 
 
-def _raw_table(app: faust.App, name: str, partitions: int) -> Any:
+def _raw_table(app: faust.App, name: str, partitions: int, configs: dict[str, str]) -> Any:
+    assert name in TABLES, name  # Topics.changelogs() names the changelog topics the worker prepares
     table: Any = app.Table(
-        name, key_type=bytes, value_type=bytes, partitions=partitions, use_partitioner=True
+        name,
+        key_type=bytes,
+        value_type=bytes,
+        partitions=partitions,
+        use_partitioner=True,
+        extra_topic_configs=configs,  # should Faust create the changelog itself (the worker does first)
     )
     # Faust picks "json" for bytes; our keys and values are already bytes (request ids, Avro records).
     table.key_serializer = "raw"
@@ -57,6 +64,7 @@ def build_app(settings: Settings, processor: Processor, metrics: Metrics, bootst
     pipe, kafka = settings.pipeline, settings.kafka
     topics: Topics = processor.topics
     partitions = kafka.partitions
+    changelog = settings.topic_settings().changelog
     datadir = Path(tempfile.gettempdir()) / f"crossbound-{pipe.app_id}-data"
     app = faust.App(
         pipe.app_id,
@@ -66,13 +74,14 @@ def build_app(settings: Settings, processor: Processor, metrics: Metrics, bootst
         datadir=str(datadir),
         web_enabled=False,
         topic_partitions=partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=changelog.replication_factor,  # changelogs and Faust's leader topic
         topic_allow_declare=True,
         broker_session_timeout=kafka.session_timeout_s,
         broker_heartbeat_interval=kafka.heartbeat_interval_s,
         broker_commit_interval=1.0,
         consumer_auto_offset_reset="earliest",
         processing_guarantee="at_least_once",
+        producer_acks=kafka.producer_acks,
         producer_linger=kafka.producer_linger_s,
         producer_max_batch_size=262_144,
         producer_max_request_size=4 * pipe.max_record_bytes,
@@ -84,9 +93,10 @@ def build_app(settings: Settings, processor: Processor, metrics: Metrics, bootst
     quota_in = app.topic(topics.quota, partitions=partitions, **_RAW)
     for name in topics.all():  # declared so Faust knows them; created beforehand by the worker
         app.topic(name, partitions=partitions, **_RAW)
-    pending = _raw_table(app, "pending", partitions)
-    answered = _raw_table(app, "answered", partitions)
-    usage = _raw_table(app, "quota_usage", partitions)
+    changelog_configs = topic_configs(changelog)
+    pending = _raw_table(app, "pending", partitions, changelog_configs)
+    answered = _raw_table(app, "answered", partitions, changelog_configs)
+    usage = _raw_table(app, "quota_usage", partitions, changelog_configs)
 
     async def emit(outs: list[Outgoing]) -> None:
         # Straight to Faust's producer (not Topic.send_soon): the same aiokafka producer that Faust

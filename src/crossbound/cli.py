@@ -36,6 +36,13 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 def _add_worker_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--partitions", type=int, help="partitions per topic (default 4)")
+    p.add_argument(
+        "--replication-factor",
+        type=int,
+        metavar="N",
+        help="replication factor of every topic, min.insync.replicas lowered to at most N "
+        "(default: per kind, 3; 1 for a single node)",
+    )
     p.add_argument("--app-id", help="Faust app id and consumer group (default crossbound)")
     p.add_argument("--topic-prefix", help="prefix of every topic name")
     p.add_argument(
@@ -191,6 +198,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
     put(kafka, "broker", "broker")
     put(kafka, "partitions", "partitions")
+    put(kafka, "replication_factor", "replication_factor")
     put(kafka, "session_timeout_s", "session_timeout")
     put(pipeline, "schemas_dir", "schemas")
     put(pipeline, "rulesets_dir", "rulesets")

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crossbound.broker import EmbeddedBroker, apply_tansu_workarounds, ensure_topics, find_tansu_binary
+from crossbound.broker import EmbeddedBroker, apply_tansu_workarounds, find_tansu_binary, prepare_topics
+from crossbound.broker.topicspec import topic_specs
 from crossbound.codec import Codec, SchemaRegistry
 from crossbound.errors import CrossboundError
 from crossbound.live import LiveBus
@@ -32,6 +33,7 @@ from crossbound.settings import Settings
 from crossbound.simulate import Case, Traffic
 from crossbound.supervise import start_worker_process, stop_process, wait_until_ready
 from crossbound.topics import Topics
+from crossbound.worker import for_broker
 
 __all__ = ["DemoResult", "run_demo", "simulate", "summarise"]
 
@@ -240,7 +242,12 @@ def run_demo(
             else settings.kafka.compat_tansu
         )
         say(f"crossbound demo: broker {url}")
-        asyncio.run(ensure_topics(bootstrap, dict.fromkeys(topics.all(), settings.kafka.partitions)))
+        tansu = settings.kafka.broker is None or bool(settings.kafka.compat_tansu)
+        settings = for_broker(settings, tansu=tansu)  # Tansu is one node: replication factor 1
+        specs = topic_specs(topics, settings.topic_settings(), settings.kafka.partitions)
+        asyncio.run(prepare_topics(bootstrap, specs))
+        rf = settings.kafka.replication_factor
+        replication = [] if rf is None else ["--replication-factor", str(rf)]
         log_dir = Path(tempfile.mkdtemp(prefix="crossbound-demo-"))
         port = _free_port(settings.metrics.port)
         worker = start_worker_process(
@@ -253,7 +260,10 @@ def run_demo(
                 str(DEMO_TIMEOUT_S),
                 "--partitions",
                 str(settings.kafka.partitions),
+                *replication,
             ],
+            # the worker then sees the broker as the demo does (a --broker is Kafka unless told otherwise)
+            env={"CROSSBOUND_KAFKA__COMPAT_TANSU": "true" if tansu else "false"},
         )
         stack.callback(stop_process, worker)
         metrics_url = f"http://127.0.0.1:{port}/metrics"

@@ -40,7 +40,9 @@ def encode_lines(settings: Settings, kind: str, lines: Sequence[str]) -> list[tu
 async def publish_lines(settings: Settings, topic: str, kind: str, lines: Sequence[str]) -> int:
     """Encode and produce; returns how many records were written."""
     records = encode_lines(settings, kind, lines)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, linger_ms=5)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka.bootstrap_servers, linger_ms=5, acks=settings.kafka.aiokafka_acks
+    )
     await producer.start()
     try:
         for key, value in records:

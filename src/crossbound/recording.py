@@ -22,6 +22,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from crossbound.broker.admin import partition_counts
 from crossbound.errors import InputError
 
 __all__ = ["Recorded", "read_jsonl", "record", "replay", "write_jsonl"]
@@ -103,12 +104,11 @@ async def record(
     await consumer.start()
     try:
         tps: list[TopicPartition] = []
-        await consumer.topics()  # fetches the cluster's metadata
+        counts = await partition_counts(bootstrap)
         for topic in topics:
-            partitions = consumer.partitions_for_topic(topic) or set()
-            if not partitions:
+            if not counts.get(topic):
                 raise InputError(f"topic {topic!r} does not exist")
-            tps.extend(TopicPartition(topic, p) for p in sorted(partitions))
+            tps.extend(TopicPartition(topic, p) for p in range(counts[topic]))
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         out: list[Recorded] = []

@@ -1,22 +1,43 @@
 """One settings object, read once at the edge (the CLI) and passed down.
 
 Environment variables use the prefix ``CROSSBOUND_``; nested groups use ``__``, for example
-``CROSSBOUND_PIPELINE__ATTESTATION_TIMEOUT_S=10`` or ``CROSSBOUND_METRICS__PORT=9464``. Library modules
-never read the environment themselves.
+``CROSSBOUND_PIPELINE__ATTESTATION_TIMEOUT_S=10``, ``CROSSBOUND_METRICS__PORT=9464`` or
+``CROSSBOUND_TOPICS__VERDICTS__RETENTION_MS=7776000000``. Library modules never read the environment
+themselves.
+
+Topic settings come per kind of topic (:class:`~crossbound.topics.TopicKind`) and default to what a
+three-node Kafka cluster wants: replication factor 3, ``min.insync.replicas`` 2 and producers with
+``acks=all``, so that a write survives the loss of one node and is refused (not silently weakened)
+when two are down. A single node (a local Kafka, Tansu) lowers them with one switch:
+``KafkaSettings.replication_factor`` (``--replication-factor 1``, ``CROSSBOUND_KAFKA__REPLICATION_FACTOR=1``)
+or :meth:`Settings.single_node`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from crossbound.paths import default_rulesets_dir, default_schemas_dir
 
-__all__ = ["KafkaSettings", "MetricsSettings", "PipelineSettings", "Settings", "parse_broker_url"]
+__all__ = [
+    "CleanupPolicy",
+    "KafkaSettings",
+    "MetricsSettings",
+    "PipelineSettings",
+    "Settings",
+    "TopicSettings",
+    "TopicsSettings",
+    "parse_broker_url",
+]
+
+CleanupPolicy = Literal["delete", "compact", "compact,delete"]
+
+_DAY_MS = 86_400_000
 
 
 def parse_broker_url(url: str) -> str:
@@ -45,7 +66,21 @@ class KafkaSettings(BaseModel):
     producer_linger_s: float = Field(default=0.005, ge=0)
     compat_tansu: bool | None = Field(
         default=None,
-        description="client workarounds for Tansu (ListOffsets, fetch wait); default: on when embedded",
+        description="client workarounds for Tansu (ListOffsets, fetch wait); default: on when embedded. "
+        "Tansu is one node, so the worker also lowers every topic to replication factor 1 when this is "
+        "on and replication_factor is not set",
+    )
+    replication_factor: int | None = Field(
+        default=None,
+        ge=1,
+        le=32,
+        description="override of every kind's replication factor (min.insync.replicas is lowered to at "
+        "most this); 1 for a single-node Kafka; unset: the per-kind topic settings",
+    )
+    acks: Literal["all", "1", "0"] = Field(
+        default="all",
+        description="producer acks: 'all' waits for min.insync.replicas copies, so an acknowledged "
+        "verdict survives the loss of a node",
     )
 
     @field_validator("broker")
@@ -56,11 +91,149 @@ class KafkaSettings(BaseModel):
         return value
 
     @property
+    def producer_acks(self) -> int:
+        """Faust's ``producer_acks`` (``-1`` is all); aiokafka takes :attr:`aiokafka_acks`."""
+        return -1 if self.acks == "all" else int(self.acks)
+
+    @property
+    def aiokafka_acks(self) -> int | str:
+        """aiokafka's ``acks`` argument: ``"all"``, ``1`` or ``0``."""
+        return "all" if self.acks == "all" else int(self.acks)
+
+    @property
     def bootstrap_servers(self) -> str:
         """aiokafka bootstrap string; only valid when ``broker`` is set."""
         if self.broker is None:
             raise ValueError("no broker URL set")
         return parse_broker_url(self.broker)
+
+
+class TopicSettings(BaseModel):
+    """How topics of one kind are created and what the start-up check expects of them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    replication_factor: int = Field(
+        default=3,
+        ge=1,
+        le=32,
+        description="copies of every partition (3: one node may fail, one more "
+        "may be down for maintenance without losing data)",
+    )
+    min_insync_replicas: int = Field(
+        default=2, ge=1, le=32, description="min.insync.replicas: copies an acks=all write needs (2 of 3)"
+    )
+    retention_ms: int = Field(description="retention.ms, -1 keeps records forever")
+    cleanup_policy: CleanupPolicy = Field(description="cleanup.policy: delete, compact or compact,delete")
+
+    @field_validator("retention_ms")
+    @classmethod
+    def _check_retention(cls, value: int) -> int:
+        if value != -1 and value < 1:
+            raise ValueError("retention_ms must be positive, or -1 for infinite")
+        return value
+
+    @model_validator(mode="after")
+    def _check_isr(self) -> TopicSettings:
+        if self.min_insync_replicas > self.replication_factor:
+            raise ValueError(
+                f"min_insync_replicas {self.min_insync_replicas} is more than replication_factor "
+                f"{self.replication_factor}: no acks=all write could ever succeed"
+            )
+        return self
+
+    def with_replication(self, replication_factor: int) -> TopicSettings:
+        """These settings on ``replication_factor`` copies, min ISR lowered to at most that."""
+        return self.model_copy(
+            update={
+                "replication_factor": replication_factor,
+                "min_insync_replicas": min(self.min_insync_replicas, replication_factor),
+            }
+        )
+
+
+# Per-kind defaults; a partial override (one env variable) is merged over them, field by field.
+_KIND_DEFAULTS: dict[str, dict[str, Any]] = {
+    "inputs": {"retention_ms": 7 * _DAY_MS, "cleanup_policy": "delete"},
+    "attestations": {"retention_ms": 7 * _DAY_MS, "cleanup_policy": "delete"},
+    "verdicts": {"retention_ms": 90 * _DAY_MS, "cleanup_policy": "delete"},
+    "deadletter": {"retention_ms": 30 * _DAY_MS, "cleanup_policy": "delete"},
+    "changelog": {"retention_ms": -1, "cleanup_policy": "compact"},
+    "internal": {"retention_ms": 7 * _DAY_MS, "cleanup_policy": "delete"},
+}
+
+
+def _default(kind: str) -> Any:
+    return lambda: TopicSettings(**_KIND_DEFAULTS[kind])
+
+
+class TopicsSettings(BaseModel):
+    """Topic settings per kind of topic (see :class:`crossbound.topics.TopicKind`).
+
+    Setting one field of a kind (``CROSSBOUND_TOPICS__CHANGELOG__REPLICATION_FACTOR=5``) keeps that
+    kind's defaults for the other fields.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    inputs: TopicSettings = Field(
+        default_factory=_default("inputs"),
+        description="<side>.requests: 7 days, far longer than any attestation timeout plus dedupe "
+        "retention, so that a worker stopped over a long weekend still finds every unread request",
+    )
+    attestations: TopicSettings = Field(
+        default_factory=_default("attestations"),
+        description="<side>.attestation-requests and <side>.attestations: 7 days, like the inputs (an "
+        "attestation only matters while its request is pending)",
+    )
+    verdicts: TopicSettings = Field(
+        default_factory=_default("verdicts"),
+        description="<side>.verdicts: 90 days, so that a quarter's verdicts can be audited and "
+        "reconciled from the topic itself; longer-term archiving is the consumers' job",
+    )
+    deadletter: TopicSettings = Field(
+        default_factory=_default("deadletter"),
+        description="<side>.deadletter: 30 days, a monthly review and replay window; dead letters keep "
+        "the original record bytes, so they are not kept longer than needed to investigate",
+    )
+    changelog: TopicSettings = Field(
+        default_factory=_default("changelog"),
+        description="Faust table changelogs (<app>-<table>-changelog): compacted and kept forever, "
+        "they are the tables' state (deleted keys leave as tombstones)",
+    )
+    internal: TopicSettings = Field(
+        default_factory=_default("internal"),
+        description="<app>.quota repartition topic: 7 days, like the inputs it is re-read after a stop",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        merged = dict(data)
+        for kind, value in data.items():
+            if kind in _KIND_DEFAULTS and isinstance(value, dict):
+                merged[kind] = {**_KIND_DEFAULTS[kind], **value}
+        return merged
+
+    def with_replication(self, replication_factor: int) -> TopicsSettings:
+        """Every kind on ``replication_factor`` copies, min ISR lowered to at most that."""
+        return TopicsSettings(
+            **{name: getattr(self, name).with_replication(replication_factor) for name in self.kind_names()}
+        )
+
+    def for_kind(self, kind: str) -> TopicSettings:
+        """The settings of one kind, by its name (a :class:`~crossbound.topics.TopicKind` value)."""
+        if kind not in self.kind_names():
+            raise KeyError(kind)
+        value: TopicSettings = getattr(self, kind)
+        return value
+
+    @classmethod
+    def kind_names(cls) -> tuple[str, ...]:
+        """The kinds, in field order."""
+        return tuple(cls.model_fields)
 
 
 class PipelineSettings(BaseModel):
@@ -112,6 +285,30 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    topics: TopicsSettings = Field(default_factory=TopicsSettings)
+
+    @model_validator(mode="after")
+    def _check_retention_covers_pipeline(self) -> Settings:
+        # A request must outlive its attestation wait and its dedupe window on the topic, or a worker
+        # that restarts inside that window cannot re-read what it still has state for.
+        floor_ms = int((self.pipeline.attestation_timeout_s + self.pipeline.dedupe_retention_s) * 1000)
+        for kind in ("inputs", "attestations", "internal"):
+            retention = self.topics.for_kind(kind).retention_ms
+            if retention != -1 and retention <= floor_ms:
+                raise ValueError(
+                    f"topics.{kind}.retention_ms {retention} must exceed the attestation timeout plus the "
+                    f"dedupe retention ({floor_ms} ms)"
+                )
+        return self
+
+    def single_node(self) -> Settings:
+        """These settings for a single-node broker: replication factor 1 (and min ISR 1) everywhere."""
+        return self.model_copy(update={"kafka": self.kafka.model_copy(update={"replication_factor": 1})})
+
+    def topic_settings(self) -> TopicsSettings:
+        """The per-kind topic settings with ``kafka.replication_factor`` applied, if set."""
+        rf = self.kafka.replication_factor
+        return self.topics if rf is None else self.topics.with_replication(rf)
 
     def as_dict(self) -> dict[str, Any]:
         """A loggable view of the settings (no secrets are held today; kept masked-by-design)."""

@@ -8,7 +8,11 @@
 ``<side>.deadletter``           what could not be processed, kept on the side it came from
 ==============================  ===============================================================
 
-plus the worker's internal ``<app>.quota`` (requests repartitioned by their limit key). Every record
+plus the worker's internal ``<app>.quota`` (requests repartitioned by their limit key) and Faust's table
+changelogs ``<app>-<table>-changelog`` (Faust names them ``f"{app.conf.id}-{table.name}-changelog"``,
+without our topic prefix; ``conf.id`` is the app id as long as the Faust app ``version`` is 1).
+:meth:`Topics.kinds` classifies every one of them into a :class:`TopicKind`, the key of its settings
+(:class:`crossbound.settings.TopicsSettings`). Every record
 of a request is keyed by its ``request_id`` and partitioned with Kafka's default murmur2 partitioner,
 so that a request and its attestation meet on one partition; all these topics have the same
 partition count.
@@ -17,11 +21,33 @@ partition count.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
-__all__ = ["KINDS", "SIDES", "Topics", "side_of", "wire_side"]
+__all__ = ["KINDS", "SIDES", "TABLES", "TopicKind", "Topics", "side_of", "wire_side"]
 
 SIDES = ("hk", "sz")
 KINDS = ("requests", "attestation-requests", "attestations", "verdicts", "deadletter")
+TABLES = ("pending", "answered", "quota_usage")  # the worker's Faust tables, one changelog each
+
+
+class TopicKind(StrEnum):
+    """Kinds of topic that share settings; the values are the field names of ``TopicsSettings``."""
+
+    INPUTS = "inputs"
+    ATTESTATIONS = "attestations"
+    VERDICTS = "verdicts"
+    DEADLETTER = "deadletter"
+    CHANGELOG = "changelog"
+    INTERNAL = "internal"
+
+
+_KIND_OF = {
+    "requests": TopicKind.INPUTS,
+    "attestation-requests": TopicKind.ATTESTATIONS,
+    "attestations": TopicKind.ATTESTATIONS,
+    "verdicts": TopicKind.VERDICTS,
+    "deadletter": TopicKind.DEADLETTER,
+}
 
 
 def wire_side(side: str) -> str:
@@ -74,6 +100,21 @@ class Topics:
         """What the main agent consumes."""
         return [self.requests(s) for s in SIDES] + [self.attestations(s) for s in SIDES]
 
+    def changelog(self, table: str) -> str:
+        """The changelog topic Faust gives ``table``."""
+        return f"{self.app_id}-{table}-changelog"
+
+    def changelogs(self) -> list[str]:
+        """The changelog topics of the worker's tables."""
+        return [self.changelog(t) for t in TABLES]
+
     def all(self) -> list[str]:
-        """Every topic the pipeline needs, to create explicitly."""
+        """Every topic the pipeline itself reads or writes (not the table changelogs)."""
         return [self.name(s, k) for s in SIDES for k in KINDS] + [self.quota]
+
+    def kinds(self) -> dict[str, TopicKind]:
+        """Every topic of a deployment, changelogs included, with its kind."""
+        kinds = {self.name(s, k): _KIND_OF[k] for s in SIDES for k in KINDS}
+        kinds[self.quota] = TopicKind.INTERNAL
+        kinds.update(dict.fromkeys(self.changelogs(), TopicKind.CHANGELOG))
+        return kinds

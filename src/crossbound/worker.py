@@ -5,7 +5,8 @@ Order of start-up, so that a bad file fails before anything connects:
 1. parse every schema (and check every older version against the current one);
 2. load and compile every rule file;
 3. start the embedded Tansu broker when no ``--broker`` is given;
-4. create the topics explicitly with the configured partition count;
+4. create the topics (Faust's table changelogs included) with the settings of their kind, and check
+   that existing ones match them (partitions, replication factor, configs); a mismatch fails here;
 5. serve ``/metrics``; run the Faust worker.
 """
 
@@ -21,7 +22,8 @@ from datetime import timedelta
 from prometheus_client import CollectorRegistry
 
 from crossbound import __version__
-from crossbound.broker import EmbeddedBroker, apply_tansu_workarounds, ensure_topics, find_tansu_binary
+from crossbound.broker import EmbeddedBroker, apply_tansu_workarounds, find_tansu_binary, prepare_topics
+from crossbound.broker.topicspec import topic_specs
 from crossbound.codec import Codec, SchemaRegistry
 from crossbound.metrics import Metrics, serve_metrics
 from crossbound.pipeline.processor import Processor
@@ -29,7 +31,7 @@ from crossbound.rules import Catalogue, load_catalogue
 from crossbound.settings import Settings
 from crossbound.topics import Topics
 
-__all__ = ["Components", "load_components", "run_worker"]
+__all__ = ["Components", "for_broker", "load_components", "run_worker"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,14 @@ def load_components(settings: Settings) -> Components:
     codec = Codec(registry, max_record_bytes=pipe.max_record_bytes)
     catalogue = load_catalogue(pipe.rulesets_dir, registry, timedelta(seconds=pipe.clock_skew_s))
     return Components(codec, catalogue, Topics(pipe.topic_prefix, pipe.app_id))
+
+
+def for_broker(settings: Settings, *, tansu: bool) -> Settings:
+    """The settings to use on the broker: on Tansu (one node) replication factor 1 for every topic,
+    unless ``kafka.replication_factor`` says otherwise."""
+    if tansu and settings.kafka.replication_factor is None:
+        return settings.single_node()
+    return settings
 
 
 def _quiet_loggers(level: str) -> None:
@@ -76,8 +86,9 @@ def run_worker(settings: Settings) -> int:
             compat = settings.kafka.broker is None
         if compat:
             apply_tansu_workarounds()
-        names = dict.fromkeys(components.topics.all(), settings.kafka.partitions)
-        asyncio.run(ensure_topics(bootstrap, names))
+        settings = for_broker(settings, tansu=compat or settings.kafka.broker is None)
+        specs = topic_specs(components.topics, settings.topic_settings(), settings.kafka.partitions)
+        asyncio.run(prepare_topics(bootstrap, specs))
         registry = CollectorRegistry()
         metrics = Metrics(registry)
         metrics.set_build_info(__version__)

@@ -26,10 +26,12 @@ from crossbound.broker import (
     make_broker,
     remove_tansu_workarounds,
 )
+from crossbound.broker.topicspec import topic_specs
 from crossbound.codec import Codec, SchemaRegistry
 from crossbound.live import LiveBus
 from crossbound.paths import default_rulesets_dir, default_schemas_dir
 from crossbound.rules import Catalogue, load_catalogue
+from crossbound.settings import Settings
 from crossbound.supervise import start_worker_process, stop_process, wait_until_ready
 from crossbound.topics import Topics
 
@@ -61,6 +63,18 @@ def catalogue(codec: Codec) -> Catalogue:
     return load_catalogue(default_rulesets_dir(), codec.registry)
 
 
+def broker_settings(broker: Broker) -> Settings:
+    """What a worker on ``broker`` runs with: the production defaults, lowered to one copy on one node."""
+    return Settings() if getattr(broker, "nodes", 1) >= 3 else Settings().single_node()
+
+
+async def create_topics(broker: Broker, topics: Topics, partitions: int = 4) -> None:
+    """Every topic of ``topics`` (changelogs included) as the worker itself would create it."""
+    await ensure_topics(
+        broker.bootstrap, topic_specs(topics, broker_settings(broker).topic_settings(), partitions)
+    )
+
+
 def free_port() -> int:
     import socket
 
@@ -89,6 +103,8 @@ class Worker:
             log_path=self.log_path,
             tansu=self.broker.engine == "tansu",
             extra=[
+                "--replication-factor",
+                str(broker_settings(self.broker).topic_settings().verdicts.replication_factor),
                 "--app-id",
                 self.topics.app_id,
                 "--topic-prefix",
@@ -132,7 +148,7 @@ def topics() -> Topics:
 
 @pytest.fixture
 async def worker(broker: Broker, topics: Topics, tmp_path: Path) -> AsyncIterator[Worker]:
-    await ensure_topics(broker.bootstrap, dict.fromkeys(topics.all(), 4))
+    await create_topics(broker, topics)
     w = Worker(broker, topics, tmp_path / "worker.log").start()
     try:
         await asyncio.to_thread(wait_until_ready, w.proc, w.metrics_port, 60.0)  # type: ignore[arg-type]
@@ -150,8 +166,6 @@ Bus = LiveBus  # the library's own simulated institutions and data holders
 
 
 @pytest.fixture
-async def bus(
-    broker: Broker, topics: Topics, codec: Codec, catalogue: Catalogue
-) -> AsyncIterator[Bus]:
+async def bus(broker: Broker, topics: Topics, codec: Codec, catalogue: Catalogue) -> AsyncIterator[Bus]:
     async with Bus(broker.bootstrap, topics, codec, catalogue) as b:
         yield b

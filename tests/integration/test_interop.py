@@ -256,6 +256,7 @@ def _kcat_wait_for_keys(env: dict[str, str], bootstrap: str, topic: str, want: s
         time.sleep(0.5)
 
 
+@pytest.mark.parametrize("broker", ["tansu"], indirect=True)
 def test_kcat_on_librdkafka_older_than_2_2_cannot_read_tansus_api_versions(broker: Broker) -> None:
     version = _kcat_librdkafka()
     if version >= FIXED_LIBRDKAFKA:

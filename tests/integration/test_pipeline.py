@@ -8,9 +8,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import Bus, Worker
+from conftest import Bus, Worker, create_topics
 
-from crossbound.broker import Broker, ensure_topics
+from crossbound.broker import Broker
 from crossbound.codec import Codec
 from crossbound.simulate import Traffic
 from crossbound.topics import Topics
@@ -101,12 +101,10 @@ async def test_payment_limits_hold_across_many_requests_of_one_payer(worker: Wor
     assert all({f["code"] for f in v["findings"]} == {"LIMIT_EXCEEDED"} for v in rejected)
 
 
-async def _restart_run(
-    broker: Broker, tmp_path: Path, codec: Codec, catalogue: object, kill: bool
-) -> Bus:
+async def _restart_run(broker: Broker, tmp_path: Path, codec: Codec, catalogue: object, kill: bool) -> Bus:
     tag = os.urandom(4).hex()
     topics = Topics(prefix=f"r{tag}.", app_id=f"rs{tag}")
-    await ensure_topics(broker.bootstrap, dict.fromkeys(topics.all(), 4))
+    await create_topics(broker, topics)
     traffic = Traffic(seed=15)
     first = Worker(broker, topics, tmp_path / "first.log", timeout_s=20).start()
     async with Bus(broker.bootstrap, topics, codec, catalogue) as bus:  # type: ignore[arg-type]
@@ -185,7 +183,7 @@ async def test_records_of_an_older_schema_version_and_oversized_records(
 
     tag = os.urandom(4).hex()
     topics = Topics(prefix=f"v{tag}.", app_id=f"sv{tag}")
-    await ensure_topics(broker.bootstrap, dict.fromkeys(topics.all(), 4))
+    await create_topics(broker, topics)
     worker = Worker(broker, topics, tmp_path / "worker.log")
     worker.extra = ["--schemas", str(schemas)]
     worker.start()
@@ -219,7 +217,7 @@ async def test_two_workers_share_the_partitions_and_the_state(
 
     tag = os.urandom(4).hex()
     topics = Topics(prefix=f"w{tag}.", app_id=f"two{tag}")
-    await ensure_topics(broker.bootstrap, dict.fromkeys(topics.all(), 4))
+    await create_topics(broker, topics)
     workers = [Worker(broker, topics, tmp_path / f"w{i}.log").start() for i in range(2)]
     try:
         for w in workers:

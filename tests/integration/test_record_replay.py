@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import Bus, Worker
+from conftest import Bus, Worker, create_topics
 
-from crossbound.broker import Broker, ensure_topics
+from crossbound.broker import Broker
 from crossbound.codec import Codec
 from crossbound.recording import read_jsonl
 from crossbound.simulate import Traffic
@@ -31,7 +31,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 async def _run(
     broker: Broker, topics: Topics, log: Path, codec: Codec, catalogue: object, cases: list[object]
 ) -> dict[str, str]:
-    await ensure_topics(broker.bootstrap, dict.fromkeys(topics.all(), 4))
+    await create_topics(broker, topics)
     worker = Worker(broker, topics, log).start()
     try:
         await asyncio.to_thread(wait_until_ready, worker.proc, worker.metrics_port, 60.0)  # type: ignore[arg-type]
@@ -65,7 +65,7 @@ async def test_record_then_replay_gives_the_same_verdicts(
     assert len(recorded) == 8 + 6  # 8 requests, 6 attestations (request-stage rejects are never asked)
 
     second = Topics(prefix=f"rep{tag}.", app_id=f"rep{tag}")
-    await ensure_topics(broker.bootstrap, dict.fromkeys(second.all(), 4))
+    await create_topics(broker, second)
     worker = Worker(broker, second, tmp_path / "second.log").start()
     try:
         await asyncio.to_thread(wait_until_ready, worker.proc, worker.metrics_port, 60.0)  # type: ignore[arg-type]

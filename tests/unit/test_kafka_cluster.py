@@ -58,7 +58,7 @@ def test_only_one_or_three_nodes(nodes: int) -> None:
 def test_no_java_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("JAVA_HOME", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(BrokerNotFound, match="openjdk-17-jre-headless.*make kafka"):
+    with pytest.raises(BrokerNotFound, match=r"openjdk-17-jre-headless.*make kafka"):
         kafka.find_java()
 
 
@@ -121,7 +121,8 @@ def test_cli_broker_without_java_is_one_line_not_a_traceback(
     monkeypatch.setenv("PATH", str(tmp_path))
     assert main(["broker", "--engine", "kafka"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("crossbound: no Java runtime") and "Traceback" not in err
+    assert err.startswith("crossbound: no Java runtime")
+    assert "Traceback" not in err
 
 
 def test_cli_nodes_and_fetch_apply_to_kafka_only(capsys: pytest.CaptureFixture[str]) -> None:

@@ -37,7 +37,15 @@ PUBLIC = {
     "crossbound.live": ["LiveBus"],
     "crossbound.recording": ["Recorded", "read_jsonl", "record", "replay", "write_jsonl"],
     "crossbound.supervise": ["start_worker_process", "stop_process", "wait_until_ready"],
-    "crossbound.topics": ["KINDS", "SIDES", "Topics", "side_of", "wire_side"],
+    "crossbound.topics": ["KINDS", "SIDES", "TABLES", "TopicKind", "Topics", "side_of", "wire_side"],
+    "crossbound.broker.topicspec": [
+        "CHECKED_CONFIGS",
+        "ObservedTopic",
+        "TopicSpec",
+        "mismatches",
+        "topic_configs",
+        "topic_specs",
+    ],
 }
 
 

@@ -8,7 +8,7 @@ only.
 
 from __future__ import annotations
 
-from crossbound.broker.admin import ensure_topics, wait_for_broker
+from crossbound.broker.admin import check_topics, ensure_topics, prepare_topics, wait_for_broker
 from crossbound.broker.compat import (
     apply_tansu_workarounds,
     remove_tansu_workarounds,
@@ -26,10 +26,12 @@ __all__ = [
     "EmbeddedBroker",
     "KafkaCluster",
     "apply_tansu_workarounds",
+    "check_topics",
     "ensure_topics",
     "find_kafka_libs",
     "find_tansu_binary",
     "make_broker",
+    "prepare_topics",
     "remove_tansu_workarounds",
     "run_broker",
     "run_cluster",

@@ -22,6 +22,11 @@ class Broker(Protocol):
         ...
 
     @property
+    def nodes(self) -> int:
+        """How many broker nodes (Tansu: 1)."""
+        ...
+
+    @property
     def bootstrap(self) -> str:
         """aiokafka ``bootstrap_servers``."""
         ...

@@ -180,6 +180,7 @@ class EmbeddedBroker:
     """
 
     engine = "tansu"
+    nodes = 1
 
     def __init__(
         self,
