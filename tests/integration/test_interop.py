@@ -14,8 +14,11 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import selectors
 import shutil
+import signal
 import subprocess
+import sys
 import time
 import uuid
 import zlib
@@ -34,6 +37,7 @@ from crossbound.jsonform import request_from_json
 from crossbound.pipeline.processor import partition_for
 from crossbound.rules import Catalogue
 from crossbound.simulate import Traffic
+from crossbound.supervise import wait_until_ready
 from crossbound.topics import Topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.tools, pytest.mark.timeout(150)]
@@ -266,15 +270,15 @@ def test_kcat_on_librdkafka_older_than_2_2_cannot_read_tansus_api_versions(broke
     assert b"ApiVersionRequest failed: Local: Read underflow" in result.stderr
 
 
-async def test_kcat_produces_requests_and_lists_the_verdicts(
-    kcat_env: dict[str, str],  # first: without kcat, skip before a worker starts
-    worker: Worker,
-    broker: Broker,
+async def _kcat_round_trip(
+    kcat_env: dict[str, str],
+    bootstrap: str,
     topics: Topics,
     codec: Codec,
     catalogue: Catalogue,
     tmp_path: Path,
 ) -> None:
+    """kcat publishes two requests; kcat lists their verdicts, which crossbound's codec decodes."""
     traffic = Traffic(seed=33)
     keys: list[str] = []
     for i in range(2):
@@ -286,7 +290,7 @@ async def test_kcat_produces_requests_and_lists_the_verdicts(
             kcat_env,
             "-P",
             "-b",
-            broker.bootstrap,
+            bootstrap,
             "-t",
             topics.requests("hk"),
             "-k",
@@ -298,13 +302,93 @@ async def test_kcat_produces_requests_and_lists_the_verdicts(
         assert result.returncode == 0, result.stderr.decode(errors="replace")
         keys.append(key.decode())
     listed = await asyncio.to_thread(
-        _kcat_wait_for_keys, kcat_env, broker.bootstrap, topics.verdicts("hk"), set(keys)
+        _kcat_wait_for_keys, kcat_env, bootstrap, topics.verdicts("hk"), set(keys)
     )
     assert sorted(listed) == sorted(keys)  # one verdict each, keyed by its request id
-    assert await asyncio.to_thread(_kcat_keys, kcat_env, broker.bootstrap, topics.deadletter("hk")) == []
-    # the records kcat listed are verdicts crossbound's codec decodes
+    assert await asyncio.to_thread(_kcat_keys, kcat_env, bootstrap, topics.deadletter("hk")) == []
     want = {k.encode() for k in keys}
-    got = await asyncio.to_thread(_consume, broker.bootstrap, [topics.verdicts("hk")], want)
+    got = await asyncio.to_thread(_consume, bootstrap, [topics.verdicts("hk")], want)
     verdicts = [codec.decode(r.value)[1] for r in got]
     assert sorted(v["request_id"] for v in verdicts) == sorted(keys)
     assert {v["outcome"] for v in verdicts} == {"REJECT"}
+
+
+async def test_kcat_produces_requests_and_lists_the_verdicts(
+    kcat_env: dict[str, str],  # first: without kcat, skip before a worker starts
+    worker: Worker,
+    broker: Broker,
+    topics: Topics,
+    codec: Codec,
+    catalogue: Catalogue,
+    tmp_path: Path,
+) -> None:
+    await _kcat_round_trip(kcat_env, broker.bootstrap, topics, codec, catalogue, tmp_path)
+
+
+@dataclass(frozen=True)
+class _Started:
+    """A broker some other process runs (`crossbound broker`), seen through the fixtures' interface."""
+
+    url: str
+    nodes: int
+    engine: str = "kafka"
+
+    @property
+    def bootstrap(self) -> str:
+        return self.url.removeprefix("kafka://")
+
+
+def _first_line(proc: subprocess.Popen[str], timeout_s: float) -> str:
+    assert proc.stdout is not None
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        if not sel.select(timeout_s):
+            raise AssertionError(f"`crossbound broker` printed nothing within {timeout_s} s")
+    return proc.stdout.readline()
+
+
+@pytest.mark.timeout(300)
+async def test_kafka_broker_command_runs_three_nodes_that_kcat_and_the_worker_use(
+    kcat_env: dict[str, str], topics: Topics, codec: Codec, catalogue: Catalogue, tmp_path: Path
+) -> None:
+    cmd = [sys.executable, "-m", "crossbound", "broker", "--engine", "kafka", "--nodes", "3"]
+    proc = await asyncio.to_thread(
+        subprocess.Popen, cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        line = await asyncio.to_thread(_first_line, proc, 150)
+        match = re.search(r"(kafka://\S+?);", line)
+        assert match, line
+        cluster = _Started(match[1], nodes=3)
+        assert len(cluster.bootstrap.split(",")) == 3
+        listed = await asyncio.to_thread(_kcat_run, kcat_env, "-b", cluster.bootstrap, "-L")
+        assert listed.returncode == 0, listed.stderr
+        assert b" 3 brokers:" in listed.stdout
+
+        # the worker on production settings: it creates every topic with 3 replicas and checks them
+        worker = Worker(cluster, topics, tmp_path / "worker.log").start()  # type: ignore[arg-type]
+        try:
+            await asyncio.to_thread(wait_until_ready, worker.proc, worker.metrics_port, 120.0)  # type: ignore[arg-type]
+            meta = await asyncio.to_thread(
+                _kcat_run, kcat_env, "-b", cluster.bootstrap, "-L", "-t", topics.verdicts("hk")
+            )
+            replicas = re.findall(rb"replicas: (\d+(?:,\d+)*)", meta.stdout)
+            assert len(replicas) == PARTITIONS
+            assert all(len(r.split(b",")) == 3 for r in replicas), meta.stdout
+            await _kcat_round_trip(kcat_env, cluster.bootstrap, topics, codec, catalogue, tmp_path)
+        finally:
+            worker.stop()
+        assert "Traceback" not in worker.log()
+        proc.send_signal(signal.SIGINT)
+        assert await asyncio.to_thread(proc.wait, 60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
