@@ -73,7 +73,7 @@ PARTITIONS = 4
 WORKER_ARGS: dict[str, list[str]] = {"tansu": [], "kafka": []}
 
 #: Figures that are not measurements (no Kafka/Tansu ratio).
-_NOT_RATIOS = frozenset({"counts", "latency_rate_per_s"})
+_NOT_RATIOS = frozenset({"counts", "latency_rate_per_s", "wall_s"})
 
 
 def cpu_seconds(pid: int) -> float:
@@ -190,8 +190,15 @@ async def backlog_phase(phase: Phase, cases: list[Any]) -> tuple[float, float]:
     return phase.rate(), (cpu_end - cpu0) / max(1, len(cases) - n0) * 1e6
 
 
-async def latency_phase(phase: Phase, traffic: Traffic, rate: float, seconds: float) -> list[float]:
-    """Attested requests at a paced rate, each stamped created_at when sent; latency to decided_at."""
+async def latency_phase(
+    phase: Phase, traffic: Traffic, rate: float, seconds: float
+) -> tuple[list[float], float]:
+    """Attested requests at a paced rate, each stamped created_at when sent; latency to decided_at.
+
+    Returns the latencies (ms) and the drain: seconds from the last request sent to the last verdict
+    decided. A drain well over the p99 means the pipeline did not keep up with the rate: the latencies
+    then measure a queue, not the pipeline.
+    """
     await phase.start_workers()
     n = int(rate * seconds)
     cases = [traffic.case(SCENARIOS[i % 3], "valid") for i in range(n + 1)]
@@ -206,15 +213,18 @@ async def latency_phase(phase: Phase, traffic: Traffic, rate: float, seconds: fl
                 if delay > 0:
                     await asyncio.sleep(delay)
                 await bus.send(*bus.encode_case(case, int(time.time() * 1000)))
+            sent_end = time.time()
             await bus.wait_for(lambda: len(bus.verdicts) >= n + 1, timeout_s=120, what="the paced load")
     finally:
         phase.stop()
     warm = cases[0].request_id
-    return [
+    latencies = [
         (v["decided_at"] - v["request_created_at"]).total_seconds() * 1000
         for v in phase.verdicts()
         if v["request_id"] != warm
     ]
+    drain = max(v["decided_at"].timestamp() for v in phase.verdicts()) - sent_end
+    return latencies, max(0.0, drain)
 
 
 def _start_floor(
@@ -319,11 +329,17 @@ async def measure_engine(
         )
 
         phase = Phase(broker, codec, catalogue, "lt")
-        lat = await latency_phase(phase, traffic, args.rate, args.seconds)
+        lat, drain = await latency_phase(phase, traffic, args.rate, args.seconds)
         p50, p99, mean = pct(lat, 0.5), pct(lat, 0.99), statistics.fmean(lat)
         say(
             f"latency (attested, {args.rate:g}/s for {args.seconds:g} s, created_at -> decided_at): "
-            f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, mean {mean:.1f} ms"
+            f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, mean {mean:.1f} ms; last verdict {drain:.2f} s after "
+            f"the last request"
+            + (
+                " (SATURATED: it did not keep up with the rate; the latencies measure a queue)"
+                if drain > 1
+                else ""
+            )
         )
     wall = time.monotonic() - began
     say(f"done in {wall:.0f} s")
@@ -342,6 +358,7 @@ async def measure_engine(
         "latency_ms_p99": round(p99, 1),
         "latency_ms_mean": round(mean, 1),
         "latency_rate_per_s": args.rate,
+        "latency_drain_s": round(drain, 2),
         "wall_s": round(wall),
         "counts": {"passthrough": args.passthrough, "request_only": args.requests, "attested": args.attested},
     }
