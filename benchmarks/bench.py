@@ -1,6 +1,7 @@
-"""crossbound benchmark: one embedded broker, one run, figures printed; the last line is one JSON object.
+"""crossbound benchmark: every phase on each broker engine in turn; the last line is one JSON object.
 
-Phases (each on its own topics):
+Each engine (``--engines tansu,kafka``, the default: the embedded Tansu, then a one-node Apache Kafka)
+gets a broker of its own, started fresh, and the same phases (each on its own topics):
 
 1. passthrough: a bare aiokafka consume -> produce loop over preloaded keyed 300-byte records, each
    forwarded with its key to the same partition (the ceiling);
@@ -15,7 +16,17 @@ The workers are started and ready before the backlog is published at full speed;
 measured from the verdicts' own ``decided_at`` stamps (first to last), so start-up is not counted.
 Worker CPU per verdict comes from /proc (user + system), over the same span.
 
-    python benchmarks/bench.py [--passthrough N] [--requests N] [--attested N] [--rate R] [--seconds S]
+The Tansu client workarounds (``crossbound.broker.compat``) are on for the Tansu part only: in this
+process (the bench's own consumers), in the workers and in the Faust floor; they are removed before
+the Kafka part, whose workers use Kafka's default session timeout.
+
+Human-readable lines start with ``[engine]``. The last line is
+``{"tansu": {...}, "kafka": {...}, "ratios": {"kafka_over_tansu": {...}}, "run": {...}}``: per engine
+the figures (and the counts they were measured with), the Kafka/Tansu ratio of every figure both
+engines have (when both ran), and the run's CPUs, engines and wall-clock seconds.
+
+    python benchmarks/bench.py [--engines tansu,kafka] [--passthrough N] [--requests N] [--attested N]
+                               [--rate R] [--seconds S]
 """
 
 from __future__ import annotations
@@ -24,7 +35,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,11 +46,22 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from crossbound.broker import EmbeddedBroker, apply_tansu_workarounds, ensure_topics
+from crossbound.broker import (
+    ENGINES,
+    Broker,
+    apply_tansu_workarounds,
+    ensure_topics,
+    make_broker,
+    remove_tansu_workarounds,
+    tansu_workarounds_applied,
+)
+from crossbound.broker.net import free_port
+from crossbound.broker.topicspec import topic_specs
 from crossbound.codec import Codec, SchemaRegistry
 from crossbound.live import LiveBus
 from crossbound.paths import default_rulesets_dir, default_schemas_dir
 from crossbound.rules import load_catalogue
+from crossbound.settings import Settings
 from crossbound.simulate import Traffic
 from crossbound.supervise import start_worker_process, stop_process, wait_until_ready
 from crossbound.topics import Topics
@@ -48,11 +69,12 @@ from crossbound.topics import Topics
 SCENARIOS = ("sb_corporate_credit_report", "nb_hk_resident_consumer_credit", "payment_connect_northbound")
 PARTITIONS = 4
 
+#: Extra ``crossbound worker`` arguments per engine. Both brokers here are one node: replication factor 1
+#: (the worker lowers it by itself on Tansu).
+WORKER_ARGS: dict[str, list[str]] = {"tansu": [], "kafka": ["--replication-factor", "1"]}
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+#: Figures that are not measurements (no Kafka/Tansu ratio).
+_NOT_RATIOS = frozenset({"counts", "latency_rate_per_s", "wall_s"})
 
 
 def cpu_seconds(pid: int) -> float:
@@ -61,8 +83,8 @@ def cpu_seconds(pid: int) -> float:
 
 
 def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+    """The ``q`` quantile (a whole percent, 0.01..0.99) of ``values``: ``statistics.quantiles``, inclusive."""
+    return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
 
 
 async def passthrough(bootstrap: str, n: int) -> float:
@@ -99,9 +121,7 @@ async def passthrough(bootstrap: str, n: int) -> float:
 class Phase:
     """Worker processes (one consumer group) on fresh topics, and the bench's institutions and holders."""
 
-    def __init__(
-        self, broker: EmbeddedBroker, codec: Codec, catalogue: Any, name: str, workers: int = 1
-    ) -> None:
+    def __init__(self, broker: Broker, codec: Codec, catalogue: Any, name: str, workers: int = 1) -> None:
         tag = uuid.uuid4().hex[:6]
         self.broker = broker
         self.codec = codec
@@ -119,16 +139,19 @@ class Phase:
 
     async def start_workers(self) -> None:
         """Start the worker processes and wait until every one is ready (partitions assigned)."""
-        await ensure_topics(self.broker.bootstrap, dict.fromkeys(self.topics.all(), PARTITIONS))
+        # as the worker creates them on one node (it checks their replicas and configs at start-up)
+        specs = topic_specs(self.topics, Settings().single_node().topic_settings(), PARTITIONS)
+        await ensure_topics(self.broker.bootstrap, specs)
         ports = []
         for i in range(self.workers_wanted):
             ports.append(free_port())
             extra = ["--app-id", self.topics.app_id, "--topic-prefix", self.topics.prefix]
-            extra += ["--attestation-timeout", "30"]
+            extra += ["--attestation-timeout", "30", *WORKER_ARGS[self.broker.engine]]
             log = self.log_dir / f"worker{i}.log"
+            tansu = self.broker.engine == "tansu"
             self.workers.append(
                 start_worker_process(
-                    self.broker.url, metrics_port=ports[-1], log_path=log, tansu=True, extra=extra
+                    self.broker.url, metrics_port=ports[-1], log_path=log, tansu=tansu, extra=extra
                 )
             )
         for proc, port in zip(self.workers, ports, strict=True):
@@ -146,7 +169,7 @@ class Phase:
         return [copies[0] for copies in self.bus.verdicts.values()]
 
     def rate(self) -> float:
-        stamps = sorted(v["decided_at"].timestamp() for v in self.verdicts())
+        stamps: list[float] = sorted(v["decided_at"].timestamp() for v in self.verdicts())
         return (len(stamps) - 1) / max(1e-9, stamps[-1] - stamps[0])
 
 
@@ -170,8 +193,15 @@ async def backlog_phase(phase: Phase, cases: list[Any]) -> tuple[float, float]:
     return phase.rate(), (cpu_end - cpu0) / max(1, len(cases) - n0) * 1e6
 
 
-async def latency_phase(phase: Phase, traffic: Traffic, rate: float, seconds: float) -> list[float]:
-    """Attested requests at a paced rate, each stamped created_at when sent; latency to decided_at."""
+async def latency_phase(
+    phase: Phase, traffic: Traffic, rate: float, seconds: float
+) -> tuple[list[float], float]:
+    """Attested requests at a paced rate, each stamped created_at when sent; latency to decided_at.
+
+    Returns the latencies (ms) and the drain: seconds from the last request sent to the last verdict
+    decided. A drain well over the p99 means the pipeline did not keep up with the rate: the latencies
+    then measure a queue, not the pipeline.
+    """
     await phase.start_workers()
     n = int(rate * seconds)
     cases = [traffic.case(SCENARIOS[i % 3], "valid") for i in range(n + 1)]
@@ -186,28 +216,33 @@ async def latency_phase(phase: Phase, traffic: Traffic, rate: float, seconds: fl
                 if delay > 0:
                     await asyncio.sleep(delay)
                 await bus.send(*bus.encode_case(case, int(time.time() * 1000)))
+            sent_end = time.time()
             await bus.wait_for(lambda: len(bus.verdicts) >= n + 1, timeout_s=120, what="the paced load")
     finally:
         phase.stop()
     warm = cases[0].request_id
-    return [
+    latencies = [
         (v["decided_at"] - v["request_created_at"]).total_seconds() * 1000
         for v in phase.verdicts()
         if v["request_id"] != warm
     ]
+    drain = max(v["decided_at"].timestamp() for v in phase.verdicts()) - sent_end
+    return latencies, max(0.0, drain)
 
 
-def _start_floor(script: Path, bootstrap: str, src: str, dst: str, app_id: str, log: Path) -> Any:
+def _start_floor(
+    script: Path, engine: str, bootstrap: str, src: str, dst: str, app_id: str, log: Path
+) -> Any:
     with log.open("wb") as out:
         return subprocess.Popen(
-            [sys.executable, str(script), bootstrap, src, dst, app_id],
+            [sys.executable, str(script), bootstrap, src, dst, app_id, "--engine", engine],
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
 
-async def faust_floor_phase(broker: EmbeddedBroker, values: list[tuple[bytes, bytes]]) -> tuple[float, float]:
+async def faust_floor_phase(broker: Broker, values: list[tuple[bytes, bytes]]) -> tuple[float, float]:
     """The same backlog through benchmarks/faust_floor.py: table write + send per record, nothing else.
 
     Returns (records/s, worker CPU us per record), measured from the first output to the last.
@@ -217,7 +252,7 @@ async def faust_floor_phase(broker: EmbeddedBroker, values: list[tuple[bytes, by
     await ensure_topics(broker.bootstrap, {src: PARTITIONS, dst: PARTITIONS})
     script = Path(__file__).with_name("faust_floor.py")
     log = Path(tempfile.mkdtemp(prefix="crossbound-floor-")) / "floor.log"
-    proc = _start_floor(script, broker.bootstrap, src, dst, f"floor{tag}", log)
+    proc = _start_floor(script, broker.engine, broker.bootstrap, src, dst, f"floor{tag}", log)
     try:
         producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=5, max_batch_size=262_144)
         await producer.start()
@@ -247,35 +282,34 @@ async def faust_floor_phase(broker: EmbeddedBroker, values: list[tuple[bytes, by
     return rate, (cpu_end - cpu0[0]) / max(1, len(values) - cpu0[1]) * 1e6
 
 
-async def main(args: argparse.Namespace) -> dict[str, Any]:
-    codec = Codec(SchemaRegistry.load(default_schemas_dir()))
-    catalogue = load_catalogue(default_rulesets_dir(), codec.registry)
-    traffic = Traffic(seed=2026)
-    apply_tansu_workarounds()  # this process's own consumers talk to Tansu too
-    with EmbeddedBroker() as broker:
-        print(f"broker {broker.url}; {os.cpu_count()} CPUs", flush=True)
+async def measure_engine(
+    engine: str, args: argparse.Namespace, codec: Codec, catalogue: Any, traffic: Traffic
+) -> dict[str, Any]:
+    """Every phase on one fresh broker of ``engine``; the figures, keyed as in the JSON line."""
+
+    def say(text: str) -> None:
+        print(f"[{engine}] {text}", flush=True)
+
+    began = time.monotonic()
+    with make_broker(engine) as broker:
+        say(f"broker {broker.url} ({time.monotonic() - began:.1f} s to start); {os.cpu_count()} CPUs")
         bare = await passthrough(broker.bootstrap, args.passthrough)
-        print(
-            f"passthrough (bare aiokafka consume->produce, {args.passthrough} x 300 B): {bare:,.0f} msg/s",
-            flush=True,
-        )
+        say(f"passthrough (bare aiokafka consume->produce, {args.passthrough} x 300 B): {bare:,.0f} msg/s")
 
         phase = Phase(broker, codec, catalogue, "ro")
         cases = [traffic.case(SCENARIOS[i % 3], "invalid") for i in range(args.requests)]
         floor_values = [phase.bus.encode_case(c)[1:] for c in cases]
         floor_rate, floor_cpu = await faust_floor_phase(broker, floor_values)
-        print(
+        say(
             f"Faust floor (same records; take_events + one table write + one send, no decoding or rules): "
             f"{floor_rate:,.0f} records/s, {floor_rate / bare:.1%} of passthrough, "
-            f"worker CPU {floor_cpu:.0f} us/record",
-            flush=True,
+            f"worker CPU {floor_cpu:.0f} us/record"
         )
         ro_rate, ro_cpu = await backlog_phase(phase, cases)
-        print(
+        say(
             f"request-only ({args.requests} rejected at the request stage): {ro_rate:,.0f} verdicts/s, "
             f"{ro_rate / bare:.1%} of passthrough, {ro_rate / floor_rate:.0%} of the Faust floor, "
-            f"worker CPU {ro_cpu:.0f} us/verdict",
-            flush=True,
+            f"worker CPU {ro_cpu:.0f} us/verdict"
         )
 
         phase = Phase(broker, codec, catalogue, "at")
@@ -284,29 +318,34 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         outcomes = {
             o: sum(v["outcome"] == o for v in phase.verdicts()) for o in ("ACCEPT", "REVIEW", "REJECT")
         }
-        print(
+        say(
             f"attested ({args.attested} valid, data holders answering): {at_rate:,.0f} verdicts/s, "
-            f"{at_rate / bare:.1%} of passthrough, worker CPU {at_cpu:.0f} us/verdict, outcomes {outcomes}",
-            flush=True,
+            f"{at_rate / bare:.1%} of passthrough, worker CPU {at_cpu:.0f} us/verdict, outcomes {outcomes}"
         )
 
         phase = Phase(broker, codec, catalogue, "r2", workers=2)
         cases = [traffic.case(SCENARIOS[i % 3], "invalid") for i in range(args.requests)]
         ro2_rate, ro2_cpu = await backlog_phase(phase, cases)
-        print(
+        say(
             f"request-only, 2 worker processes in one group: {ro2_rate:,.0f} verdicts/s "
-            f"({ro2_rate / ro_rate:.2f}x one worker), worker CPU {ro2_cpu:.0f} us/verdict",
-            flush=True,
+            f"({ro2_rate / ro_rate:.2f}x one worker), worker CPU {ro2_cpu:.0f} us/verdict"
         )
 
         phase = Phase(broker, codec, catalogue, "lt")
-        lat = await latency_phase(phase, traffic, args.rate, args.seconds)
-        p50, p99 = pct(lat, 0.5), pct(lat, 0.99)
-        print(
+        lat, drain = await latency_phase(phase, traffic, args.rate, args.seconds)
+        p50, p99, mean = pct(lat, 0.5), pct(lat, 0.99), statistics.fmean(lat)
+        say(
             f"latency (attested, {args.rate:g}/s for {args.seconds:g} s, created_at -> decided_at): "
-            f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, mean {statistics.fmean(lat):.1f} ms",
-            flush=True,
+            f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, mean {mean:.1f} ms; last verdict {drain:.2f} s after "
+            f"the last request"
+            + (
+                " (SATURATED: it did not keep up with the rate; the latencies measure a queue)"
+                if drain > 1
+                else ""
+            )
         )
+    wall = time.monotonic() - began
+    say(f"done in {wall:.0f} s")
     return {
         "passthrough_msgs_per_s": round(bare),
         "request_only_verdicts_per_s": round(ro_rate),
@@ -320,13 +359,68 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "attested_worker_cpu_us_per_verdict": round(at_cpu),
         "latency_ms_p50": round(p50, 1),
         "latency_ms_p99": round(p99, 1),
+        "latency_ms_mean": round(mean, 1),
         "latency_rate_per_s": args.rate,
+        "latency_drain_s": round(drain, 2),
+        "wall_s": round(wall),
         "counts": {"passthrough": args.passthrough, "request_only": args.requests, "attested": args.attested},
     }
 
 
+def ratios(over: dict[str, Any], under: dict[str, Any]) -> dict[str, float]:
+    """``over / under`` for every measured figure both have."""
+    return {
+        key: round(over[key] / under[key], 3)
+        for key in sorted(over.keys() & under.keys() - _NOT_RATIOS)
+        if under[key]
+    }
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    codec = Codec(SchemaRegistry.load(default_schemas_dir()))
+    catalogue = load_catalogue(default_rulesets_dir(), codec.registry)
+    traffic = Traffic(seed=2026)
+    began = time.monotonic()
+    figures: dict[str, Any] = {}
+    for engine in args.engines:
+        # this process's own consumers talk to the broker too: the workarounds for Tansu only
+        if engine == "tansu":
+            apply_tansu_workarounds()
+        else:
+            remove_tansu_workarounds()
+        try:
+            figures[engine] = await measure_engine(engine, args, codec, catalogue, traffic)
+        finally:
+            remove_tansu_workarounds()
+        assert not tansu_workarounds_applied()
+    if "tansu" in figures and "kafka" in figures:
+        figures["ratios"] = {"kafka_over_tansu": ratios(figures["kafka"], figures["tansu"])}
+    figures["run"] = {
+        "engines": list(args.engines),
+        "cpus": os.cpu_count(),
+        "wall_s": round(time.monotonic() - began),
+    }
+    return figures
+
+
+def engines_arg(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in ENGINES]
+    if not names or unknown or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(
+            f"a comma-separated list of distinct engines from {', '.join(ENGINES)}, got {text!r}"
+        )
+    return names
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--engines",
+        type=engines_arg,
+        default=list(ENGINES),
+        help=f"broker engines to measure, in order (default {','.join(ENGINES)})",
+    )
     parser.add_argument("--passthrough", type=int, default=200_000)
     parser.add_argument("--requests", type=int, default=30_000)
     parser.add_argument("--attested", type=int, default=15_000)

@@ -3,26 +3,32 @@
 Consumes ``<src>`` in batches with ``take_events`` (as crossbound's agents do), writes one entry per
 record to a raw, murmur2-partitioned table (as crossbound's dedupe table), and sends the record on to
 ``<dst>`` through Faust's producer: no decoding, no rules. Run by ``bench.py`` as a worker process,
-with the same settings and client workarounds as ``crossbound worker``.
+with the same settings and client workarounds as ``crossbound worker`` on that engine: on Tansu the
+Tansu client workarounds and a 3 s session timeout, on Kafka neither (Kafka refuses sessions under 6 s).
 
-    python benchmarks/faust_floor.py BOOTSTRAP SRC DST APP_ID
+    python benchmarks/faust_floor.py BOOTSTRAP SRC DST APP_ID [--engine tansu|kafka]
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
-import sys
 from typing import Any
 
 import faust
 import uvloop
 
-from crossbound.broker import apply_tansu_workarounds
+from crossbound.broker import ENGINES, apply_tansu_workarounds
+from crossbound.settings import KafkaSettings
 
 
-def main(bootstrap: str, src_name: str, dst_name: str, app_id: str) -> None:
-    apply_tansu_workarounds()
+def main(bootstrap: str, src_name: str, dst_name: str, app_id: str, engine: str) -> None:
+    tansu = engine == "tansu"
+    if tansu:
+        apply_tansu_workarounds()
+    # as crossbound.supervise.start_worker_process: 3 s on Tansu, the worker's default elsewhere
+    session_timeout = 3.0 if tansu else KafkaSettings().session_timeout_s
     app = faust.App(
         app_id,
         broker=f"kafka://{bootstrap}",
@@ -31,7 +37,7 @@ def main(bootstrap: str, src_name: str, dst_name: str, app_id: str) -> None:
         datadir=f"/tmp/{app_id}-data",
         web_enabled=False,
         topic_partitions=4,
-        broker_session_timeout=3,
+        broker_session_timeout=session_timeout,
         broker_heartbeat_interval=1,
         broker_commit_interval=1.0,
         producer_linger=0.005,
@@ -67,4 +73,9 @@ def main(bootstrap: str, src_name: str, dst_name: str, app_id: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:5])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    for name in ("bootstrap", "src", "dst", "app_id"):
+        parser.add_argument(name)
+    parser.add_argument("--engine", choices=ENGINES, default="tansu")
+    args = parser.parse_args()
+    main(args.bootstrap, args.src, args.dst, args.app_id, args.engine)
