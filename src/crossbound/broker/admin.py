@@ -174,11 +174,14 @@ async def _ensure(admin: AIOKafkaAdminClient, specs: Mapping[str, TopicSpec], no
             message += _SINGLE_NODE_HINT
         raise BrokerError(message)
 
-    # Verify; a just-created topic may take a moment to show up in metadata.
+    # Verify; a just-created topic may take a moment to show up in metadata, and on Kafka a moment more
+    # until every partition has a leader (before that a producer gets NotLeaderForPartition and retries).
     delay = 0.02
     while True:
-        counts = _partition_counts(await admin.describe_topics())
-        not_visible[:] = [name for name in specs if name not in counts]
+        described = await admin.describe_topics()
+        counts = _partition_counts(described)
+        leaderless = {t["topic"] for t in described if any(p.get("leader", -1) < 0 for p in t["partitions"])}
+        not_visible[:] = [name for name in specs if name not in counts or name in leaderless]
         if not not_visible:
             break
         await asyncio.sleep(delay)
