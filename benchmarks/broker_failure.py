@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import time
+from collections import Counter
 
 from crossbound.broker import KafkaCluster
 from crossbound.chaos import run_broker_failure
@@ -22,12 +24,27 @@ from crossbound.paths import default_rulesets_dir, default_schemas_dir
 from crossbound.rules import load_catalogue
 
 
+class CountingHandler(logging.Handler):
+    """Counts the bus's aiokafka warnings by message template instead of printing each."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.counts: Counter[str] = Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.counts[str(record.msg).split(":")[0]] += 1
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=200.0, help="requests per second")
     parser.add_argument("--seconds", type=float, default=40.0, help="length of the load")
     parser.add_argument("--down", type=float, default=3.0, help="seconds each killed node stays down")
     args = parser.parse_args()
+    client_log = CountingHandler()
+    aiokafka_log = logging.getLogger("aiokafka")
+    aiokafka_log.addHandler(client_log)
+    aiokafka_log.propagate = False
     codec = Codec(SchemaRegistry.load(default_schemas_dir()))
     catalogue = load_catalogue(default_rulesets_dir(), codec.registry)
     t0 = time.monotonic()
@@ -40,10 +57,12 @@ async def main() -> None:
     print(f"verdicts      {report.verdicts} (not ACCEPT: {report.not_accepted})")
     print(f"lost          {report.lost}")
     print(f"duplicates    {report.duplicates}")
-    print(f"dead letters  {report.dead_letters}")
+    print(f"repeats       with a different outcome or findings: {report.conflicting_repeats}")
+    print(f"dead letters  {report.dead_letters} {report.dead_letter_reasons or ''}")
     print(f"worker        alive={report.worker_alive} ready={report.worker_ready} log {report.worker_log}")
     print(
-        f"latency       p50 {report.latency_p50_s:.3f} s  p99 {report.latency_p99_s:.3f} s  "
+        f"latency       before the first kill p50 {report.latency_before_kills_p50_s:.3f} s; "
+        f"all: p50 {report.latency_p50_s:.3f} s  p99 {report.latency_p99_s:.3f} s  "
         f"max {report.latency_max_s:.3f} s (publish -> verdict at the bus)"
     )
     for k in report.kills:
@@ -55,7 +74,9 @@ async def main() -> None:
             f"{k.max_latency_s} s; down {k.down_s:g} s, restart {k.restart_s:.1f} s; "
             f"controller leader after: {k.controller_after}"
         )
-    print(f"worker log    {report.worker_log_errors or 'no error names'}")
+    print(f"worker log    error names seen: {report.worker_log_errors or 'none'}")
+    print(f"              tracebacks: {report.worker_tracebacks}")
+    print(f"bus clients   aiokafka warnings: {dict(client_log.counts.most_common()) or 'none'}")
     print(json.dumps(report.as_dict()))
 
 

@@ -82,8 +82,11 @@ class FailureReport:
     duplicates: int
     not_accepted: int
     dead_letters: int
+    dead_letter_reasons: dict[str, int]
+    conflicting_repeats: int
     worker_alive: bool
     worker_ready: bool
+    latency_before_kills_p50_s: float
     latency_p50_s: float
     latency_p99_s: float
     latency_max_s: float
@@ -140,6 +143,8 @@ async def run_broker_failure(
     first_kill_s: float = 6.0,
     second_kill_s: float = 22.0,
     down_s: float = 3.0,
+    settle_s: float = 5.0,
+    max_seconds: float = 75.0,
     partitions: int = 4,
     log_dir: Path | None = None,
     drain_timeout_s: float = 180.0,
@@ -148,9 +153,12 @@ async def run_broker_failure(
     """Run the scenario (see the module docstring) on a running three-node ``cluster``.
 
     ``rate`` requests/s for ``seconds``; the first kill (a node that is not the controller leader)
-    at ``first_kill_s``, the second (the controller leader) at ``second_kill_s``, each node down for
-    ``down_s`` before :meth:`KafkaCluster.start_node`. The worker is stopped before returning; its
-    log stays in ``log_dir`` (default: a new temporary directory), at :attr:`FailureReport.worker_log`.
+    at ``first_kill_s``, the second (the controller leader) at ``second_kill_s`` but no sooner than
+    ``settle_s`` after the first node is back; each node down for ``down_s`` before
+    :meth:`KafkaCluster.start_node`. On a slow machine a restart can take 20-30 s: the load then
+    goes on at the same rate until the second node is back, for at most ``max_seconds``. The worker
+    is stopped before returning; its log stays in ``log_dir`` (default: a new temporary directory),
+    at :attr:`FailureReport.worker_log`.
     """
     if cluster.nodes != 3:
         raise ValueError(f"broker failure needs a three-node cluster, got {cluster.nodes}")
@@ -168,7 +176,9 @@ async def run_broker_failure(
     proc = start_worker_process(cluster.url, metrics_port=port, log_path=log_path, tansu=False, extra=extra)
     try:
         await asyncio.to_thread(wait_until_ready, proc, port, 120.0)
-        plan = _Plan(rate, seconds, first_kill_s, second_kill_s, down_s, drain_timeout_s, seed)
+        plan = _Plan(
+            rate, seconds, first_kill_s, second_kill_s, down_s, settle_s, max_seconds, drain_timeout_s, seed
+        )
         report = await _load(cluster, codec, catalogue, topics, proc, port, plan)
     finally:
         stop_process(proc)
@@ -186,6 +196,8 @@ class _Plan:
     first_kill_s: float
     second_kill_s: float
     down_s: float
+    settle_s: float
+    max_seconds: float
     drain_timeout_s: float
     seed: int
 
@@ -198,8 +210,9 @@ async def _chaos(
     One (kill instant, node, was controller, restart seconds, controller after) per kill.
     """
     done: list[tuple[float, int, bool, float, int | None]] = []
+    earliest = start
     for at, controller in ((plan.first_kill_s, False), (plan.second_kill_s, True)):
-        await asyncio.sleep(max(0.0, start + at - time.monotonic()))
+        await asyncio.sleep(max(0.0, start + at - time.monotonic(), earliest - time.monotonic()))
         leader = await asyncio.to_thread(cluster.controller_leader, 30.0)
         victim = leader if controller else next(n for n in cluster.node_ids if n != leader)
         await asyncio.to_thread(cluster.kill_node, victim)
@@ -209,6 +222,7 @@ async def _chaos(
         await asyncio.to_thread(cluster.start_node, victim)
         restart = time.monotonic() - t0
         after = await asyncio.to_thread(cluster.controller_leader, 30.0)
+        earliest = time.monotonic() + plan.settle_s
         done.append((killed, victim, controller, restart, after))
     return done
 
@@ -223,8 +237,7 @@ async def _load(
     plan: _Plan,
 ) -> FailureReport:
     traffic = Traffic(seed=plan.seed)
-    n = int(plan.rate * plan.seconds)
-    cases = [traffic.case(_SCENARIOS[i % len(_SCENARIOS)], "valid") for i in range(n)]
+    n, most = int(plan.rate * plan.seconds), int(plan.rate * plan.max_seconds)
     sent: dict[str, float] = {}
     async with LiveBus(
         cluster.bootstrap, topics, codec, catalogue, acks="all", enable_idempotence=True
@@ -232,7 +245,10 @@ async def _load(
         start = time.monotonic()
         chaos = asyncio.create_task(_chaos(cluster, plan, start))
         try:
-            for i, case in enumerate(cases):
+            for i in range(most):
+                if i >= n and chaos.done():
+                    break
+                case = traffic.case(_SCENARIOS[i % len(_SCENARIOS)], "valid")
                 delay = start + i / plan.rate - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
@@ -248,7 +264,7 @@ async def _load(
             await bus.wait_for(
                 lambda: all(r in bus.verdicts for r in sent),
                 timeout_s=plan.drain_timeout_s,
-                what=f"{n} verdicts",
+                what=f"{len(sent)} verdicts",
             )
         await asyncio.sleep(1.0)  # let a late repeat arrive, so it is counted
         end = time.monotonic()
@@ -260,11 +276,12 @@ async def _load(
             ready = False
         arrivals = list(bus.arrivals)
         verdicts = dict(bus.verdicts)
-        dead = len(bus.dead_letters)
+        reasons = Counter(str(d[1]["reason"]) for d in bus.dead_letters)
     first_arrival: dict[str, float] = {}
     for t, rid in arrivals:
         first_arrival.setdefault(rid, t)
     latencies = [first_arrival[r] - t for r, t in sent.items() if r in first_arrival]
+    early = [first_arrival[r] - t for r, t in sent.items() if r in first_arrival and t < kills[0][0]]
     reports = []
     for i, (killed, node, controller, restart, after) in enumerate(kills):
         until = kills[i + 1][0] if i + 1 < len(kills) else end
@@ -286,16 +303,21 @@ async def _load(
             )
         )
     return FailureReport(
-        requests=n,
+        requests=len(sent),
         rate=plan.rate,
         load_s=round(load_s, 3),
         verdicts=sum(1 for r in sent if r in verdicts),
         lost=sum(1 for r in sent if r not in verdicts),
         duplicates=sum(len(v) - 1 for v in verdicts.values()),
         not_accepted=sum(1 for v in verdicts.values() if v[0]["outcome"] != "ACCEPT"),
-        dead_letters=dead,
+        dead_letters=sum(reasons.values()),
+        dead_letter_reasons=dict(reasons),
+        conflicting_repeats=sum(
+            1 for v in verdicts.values() if len({(c["outcome"], str(c["findings"])) for c in v}) > 1
+        ),
         worker_alive=alive,
         worker_ready=ready,
+        latency_before_kills_p50_s=round(_pct(early, 0.5), 3),
         latency_p50_s=round(_pct(latencies, 0.5), 3),
         latency_p99_s=round(_pct(latencies, 0.99), 3),
         latency_max_s=round(max(latencies, default=0.0), 3),
