@@ -28,7 +28,15 @@ __all__ = ["LiveBus"]
 
 
 class LiveBus:
-    """Simulated institutions (requests out, verdicts in) and data holders (attestations) on a broker."""
+    """Simulated institutions (requests out, verdicts in) and data holders (attestations) on a broker.
+
+    The producer (requests and the holders' answers) writes with ``acks="all"`` by default: a send
+    acknowledged by a leader that is killed before a follower copied it would otherwise be lost.
+    ``enable_idempotence=True`` (needs ``acks="all"``) also keeps a retried batch from being written
+    twice when a leader fails after writing it but before answering; it needs InitProducerId, so it
+    is off by default (the embedded Tansu broker is not relied on for it) and on in
+    :func:`crossbound.chaos.run_broker_failure`.
+    """
 
     def __init__(
         self,
@@ -38,6 +46,8 @@ class LiveBus:
         catalogue: Catalogue,
         *,
         on_verdict: Callable[[], None] | None = None,
+        acks: int | str = "all",
+        enable_idempotence: bool = False,
     ) -> None:
         self.bootstrap = bootstrap
         self.topics = topics
@@ -46,6 +56,10 @@ class LiveBus:
         self._reader = Codec(codec.registry, max_record_bytes=2 * codec.max_record_bytes + 65_536)
         self.catalogue = catalogue
         self.on_verdict = on_verdict
+        self.acks = acks
+        self.enable_idempotence = enable_idempotence
+        #: (time.monotonic() on arrival, request id) of every verdict, repeats included
+        self.arrivals: list[tuple[float, str]] = []
         self.answers: dict[bytes, tuple[str, bytes]] = {}
         self.verdicts: dict[str, list[dict[str, Any]]] = {}
         self.dead_letters: list[tuple[bytes | None, dict[str, Any], list[tuple[str, bytes]]]] = []
@@ -57,7 +71,11 @@ class LiveBus:
 
     async def __aenter__(self) -> LiveBus:
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap, linger_ms=2, max_batch_size=262_144
+            bootstrap_servers=self.bootstrap,
+            linger_ms=2,
+            max_batch_size=262_144,
+            acks=self.acks,
+            enable_idempotence=self.enable_idempotence,
         )
         await self._producer.start()
         self._tasks = [asyncio.create_task(self._holders()), asyncio.create_task(self._collect())]
@@ -102,6 +120,7 @@ class LiveBus:
             record = self._reader.decode(msg.value)[1]
             if msg.topic in verdicts:
                 self.verdicts.setdefault(record["request_id"], []).append(record)
+                self.arrivals.append((time.monotonic(), record["request_id"]))
                 if self.on_verdict is not None:
                     self.on_verdict()
             else:
