@@ -34,6 +34,7 @@ from typing import Any
 import faust
 
 from crossbound.broker.topicspec import topic_configs
+from crossbound.eos import commit_dirty_transactions, install_commit_of_dirty_transactions
 from crossbound.metrics import Metrics
 from crossbound.pipeline.processor import Processor
 from crossbound.pipeline.records import Incoming, Outgoing
@@ -74,6 +75,8 @@ def build_app(settings: Settings, processor: Processor, metrics: Metrics, bootst
     partitions = kafka.partitions
     changelog = settings.topic_settings().changelog
     datadir = Path(tempfile.gettempdir()) / f"crossbound-{pipe.app_id}-data"
+    if kafka.delivery == "exactly_once":
+        install_commit_of_dirty_transactions()
     app = faust.App(
         pipe.app_id,
         broker=f"kafka://{bootstrap}",
@@ -212,6 +215,7 @@ def build_app(settings: Settings, processor: Processor, metrics: Metrics, bootst
                 return
             for topic, partition, out in processor.expire_pending_sourced(pending, answered):
                 await emit_in_transaction([out], topic, partition)
+            await commit_dirty_transactions(app)
 
     @app.timer(interval=max(10.0, pipe.sweep_interval_s))
     async def housekeeping() -> None:
