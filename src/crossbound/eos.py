@@ -55,8 +55,13 @@ def install_commit_of_dirty_transactions() -> None:
                     if offsets:
                         driver.logger.warning(f"Commit invoked for unknown transaction {tid}")
                     continue
-                if not offsets and not txp._txn_manager.is_in_transaction():
-                    continue  # records only, and already ended (a revoke's commit)
+                if not txp._txn_manager.is_in_transaction():
+                    # already ended (a revoke's or stop's commit): no record can have joined it since
+                    # (a send would have failed), so offsets of events handled after that stay
+                    # uncommitted and are handled again by the next owner
+                    if offsets:
+                        driver.logger.warning(f"Not committing offsets outside a transaction: {tid}")
+                    continue
                 if offsets:
                     await txp.send_offsets_to_transaction(offsets, group_id)
                 await txp.commit_transaction()
