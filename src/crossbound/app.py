@@ -13,6 +13,14 @@ amortises part of it (measured in benchmarks/). Tables place each key by Kafka's
 timer, can change them outside of a single event. Everything an agent produces goes out with
 Faust's producer; Faust flushes the producer before it commits offsets, so a record is never committed
 before its outputs are written (at-least-once).
+
+``kafka.delivery="exactly_once"`` (experimental, Kafka only) runs Faust with
+``processing_guarantee="exactly_once"`` and sends each output with the ``transactional_id`` of its
+source event's partition, the transaction Faust commits that event's offset in (a plain
+``app.producer.send`` goes to Faust's non-transactional producer, outside every transaction). A timer
+verdict (an attestation timeout) has no source event: it goes through the transaction of the input
+partition of the request it answers, which is also the partition of its ``pending``/``answered`` keys.
+The at_least_once path is unchanged.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from typing import Any
 import faust
 
 from crossbound.broker.topicspec import topic_configs
+from crossbound.eos import commit_dirty_transactions, install_commit_of_dirty_transactions
 from crossbound.metrics import Metrics
 from crossbound.pipeline.processor import Processor
 from crossbound.pipeline.records import Incoming, Outgoing
@@ -66,6 +75,8 @@ def build_app(settings: Settings, processor: Processor, metrics: Metrics, bootst
     partitions = kafka.partitions
     changelog = settings.topic_settings().changelog
     datadir = Path(tempfile.gettempdir()) / f"crossbound-{pipe.app_id}-data"
+    if kafka.delivery == "exactly_once":
+        install_commit_of_dirty_transactions()
     app = faust.App(
         pipe.app_id,
         broker=f"kafka://{bootstrap}",
@@ -80,7 +91,7 @@ def build_app(settings: Settings, processor: Processor, metrics: Metrics, bootst
         broker_heartbeat_interval=kafka.heartbeat_interval_s,
         broker_commit_interval=1.0,
         consumer_auto_offset_reset="earliest",
-        processing_guarantee="at_least_once",
+        processing_guarantee=kafka.delivery,
         producer_acks=kafka.producer_acks,
         producer_linger=kafka.producer_linger_s,
         producer_max_batch_size=262_144,
@@ -132,13 +143,50 @@ def build_app(settings: Settings, processor: Processor, metrics: Metrics, bootst
                     outs = processor.internal_error(rec, exc) if dead_letter else []
                 await emit(outs)
 
+    exactly_once = kafka.delivery == "exactly_once"
+
+    def transactional_id(topic: str, partition: int) -> str:
+        # the id Faust commits topic/partition's offsets with (faust/transport/consumer.py
+        # TransactionManager.commit)
+        return f"{app.conf.id}-{app.assignor.group_for_topic(topic)}-{partition}"
+
+    async def emit_in_transaction(outs: list[Outgoing], topic: str, partition: int) -> None:
+        if not outs:
+            return
+        send, tid = app.producer.send, transactional_id(topic, partition)
+        for out in outs:
+            headers = list(out.headers) or None
+            await send(out.topic, out.key, out.value, out.partition, None, headers, transactional_id=tid)
+
+    async def run_in_transactions(
+        stream: Any, handle: Callable[[Incoming], list[Outgoing]], dead_letter: bool
+    ) -> None:
+        """:func:`run` for exactly_once: every output in its source partition's transaction."""
+        async for events in stream.take_events(batch, within=within):
+            for event in events:
+                rec = incoming(event)
+                try:
+                    outs = handle(rec)
+                except Exception as exc:  # noqa: BLE001  the one policy hook: count, dead-letter, go on
+                    log.error(
+                        "internal error on %s[%d]@%d: %s",
+                        rec.topic,
+                        rec.partition,
+                        rec.offset,
+                        type(exc).__name__,
+                    )
+                    outs = processor.internal_error(rec, exc) if dead_letter else []
+                await emit_in_transaction(outs, rec.topic, rec.partition)
+
+    runner = run_in_transactions if exactly_once else run
+
     @app.agent(inputs, name="validate")
     async def validate(stream: Any) -> None:
-        await run(stream, lambda rec: processor.handle(rec, pending, answered), dead_letter=True)
+        await runner(stream, lambda rec: processor.handle(rec, pending, answered), dead_letter=True)
 
     @app.agent(quota_in, name="quota")
     async def quota(stream: Any) -> None:
-        await run(stream, lambda rec: processor.on_quota(rec, usage), dead_letter=False)
+        await runner(stream, lambda rec: processor.on_quota(rec, usage), dead_letter=False)
 
     async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         metrics.set_ready(False)
@@ -151,9 +199,23 @@ def build_app(settings: Settings, processor: Processor, metrics: Metrics, bootst
     app.on_partitions_revoked.connect(on_revoked)
     app.on_rebalance_complete.connect(on_ready)
 
-    @app.timer(interval=pipe.sweep_interval_s)
-    async def sweep() -> None:
-        await emit(processor.expire_pending(pending, answered))
+    if not exactly_once:
+
+        @app.timer(interval=pipe.sweep_interval_s)
+        async def sweep() -> None:
+            await emit(processor.expire_pending(pending, answered))
+
+    else:
+
+        @app.timer(interval=pipe.sweep_interval_s)
+        async def sweep_in_transactions() -> None:
+            # Between a revoke's commit and the new assignment no transaction is open (a send fails
+            # with IllegalOperation, or finds no producer for a revoked partition): skip that tick.
+            if app.rebalancing or app.unassigned:
+                return
+            for topic, partition, out in processor.expire_pending_sourced(pending, answered):
+                await emit_in_transaction([out], topic, partition)
+            await commit_dirty_transactions(app)
 
     @app.timer(interval=max(10.0, pipe.sweep_interval_s))
     async def housekeeping() -> None:

@@ -43,6 +43,11 @@ def _add_worker_flags(p: argparse.ArgumentParser) -> None:
         help="replication factor of every topic, min.insync.replicas lowered to at most N "
         "(default: per kind, 3; 1 for a single node)",
     )
+    p.add_argument(
+        "--delivery",
+        choices=["at_least_once", "exactly_once"],
+        help="processing guarantee (default at_least_once; exactly_once is experimental, Kafka only)",
+    )
     p.add_argument("--app-id", help="Faust app id and consumer group (default crossbound)")
     p.add_argument("--topic-prefix", help="prefix of every topic name")
     p.add_argument(
@@ -200,6 +205,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     put(kafka, "partitions", "partitions")
     put(kafka, "replication_factor", "replication_factor")
     put(kafka, "session_timeout_s", "session_timeout")
+    put(kafka, "delivery", "delivery")
     put(pipeline, "schemas_dir", "schemas")
     put(pipeline, "rulesets_dir", "rulesets")
     put(pipeline, "app_id", "app_id")

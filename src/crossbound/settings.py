@@ -77,6 +77,13 @@ class KafkaSettings(BaseModel):
         description="override of every kind's replication factor (min.insync.replicas is lowered to at "
         "most this); 1 for a single-node Kafka; unset: the per-kind topic settings",
     )
+    delivery: Literal["at_least_once", "exactly_once"] = Field(
+        default="at_least_once",
+        description="Faust's processing guarantee. at_least_once (the promise): a crash may repeat "
+        "outputs, the answered table answers repeats idempotently. exactly_once (experimental, Kafka "
+        "only: Tansu has no working transactions): outputs go out in the transaction that commits "
+        "their input's offset; measured to cut duplicates after a crash, not after a rebalance",
+    )
     acks: Literal["all", "1", "0"] = Field(
         default="all",
         description="producer acks: 'all' waits for min.insync.replicas copies, so an acknowledged "

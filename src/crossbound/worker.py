@@ -25,13 +25,14 @@ from crossbound import __version__
 from crossbound.broker import EmbeddedBroker, apply_tansu_workarounds, find_tansu_binary, prepare_topics
 from crossbound.broker.topicspec import topic_specs
 from crossbound.codec import Codec, SchemaRegistry
+from crossbound.errors import ConfigError
 from crossbound.metrics import Metrics, serve_metrics
 from crossbound.pipeline.processor import Processor
 from crossbound.rules import Catalogue, load_catalogue
 from crossbound.settings import Settings
 from crossbound.topics import Topics
 
-__all__ = ["Components", "for_broker", "load_components", "run_worker"]
+__all__ = ["Components", "check_delivery", "for_broker", "load_components", "on_tansu", "run_worker"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,22 @@ def for_broker(settings: Settings, *, tansu: bool) -> Settings:
     return settings
 
 
+def check_delivery(settings: Settings, *, tansu: bool) -> None:
+    """Refuse ``kafka.delivery=exactly_once`` on Tansu (embedded, or ``compat_tansu`` on)."""
+    if tansu and settings.kafka.delivery == "exactly_once":
+        raise ConfigError(
+            "kafka.delivery=exactly_once (--delivery, CROSSBOUND_KAFKA__DELIVERY) needs Kafka "
+            "transactions, which Tansu does not have (embedded broker or compat_tansu on): use "
+            "at_least_once there, repeats are answered idempotently"
+        )
+
+
+def on_tansu(settings: Settings) -> bool:
+    """Whether the worker talks to Tansu: the embedded broker, or ``compat_tansu`` on."""
+    compat = settings.kafka.compat_tansu
+    return settings.kafka.broker is None or bool(compat)
+
+
 def _quiet_loggers(level: str) -> None:
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
@@ -72,6 +89,7 @@ def run_worker(settings: Settings) -> int:
     """Run the production worker in this process until SIGINT/SIGTERM; returns the exit code."""
     import faust
 
+    check_delivery(settings, tansu=on_tansu(settings))  # before anything loads or connects
     components = load_components(settings)
     _quiet_loggers(settings.log_level)
     with ExitStack() as stack:

@@ -174,8 +174,14 @@ def fetch_kafka(target: Path | None = None, *, mvn: str | None = None) -> Path:
 
 
 def new_cluster_id() -> str:
-    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (Kafka's ``Uuid``)."""
-    return base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
+    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (Kafka's ``Uuid``).
+
+    Never starting with ``-`` (as Kafka's ``Uuid.randomUuid``): ``kafka-storage format -t -xyz`` takes
+    the id for an option and fails."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 # --------------------------------------------------------------------------------------------------

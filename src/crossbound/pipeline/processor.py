@@ -424,10 +424,19 @@ class Processor:
         them outside of a stream event. Deadlines are kept in a heap, so a sweep costs what is due,
         not what is pending; the tables stay the truth (an entry is acted on only if still parked).
         """
+        return [out for _, _, out in self.expire_pending_sourced(pending, answered)]
+
+    def expire_pending_sourced(self, pending: State, answered: State) -> list[tuple[str, int, Outgoing]]:
+        """:meth:`expire_pending`, each verdict with the input topic and partition of its request.
+
+        That partition is the pending key's own (requests are keyed by request id and checked
+        against murmur2, the tables place keys by murmur2), so under exactly_once the worker sends
+        the verdict through the transaction that also carries the table writes of that partition.
+        """
         self._ensure_index(pending, answered)
         now = datetime.fromtimestamp(self.clock(), UTC)
         now_ms = _ms(now)
-        outs: list[Outgoing] = []
+        outs: list[tuple[str, int, Outgoing]] = []
         heap = self._deadlines
         while heap and heap[0][0] <= now_ms:
             _, key = heapq.heappop(heap)
@@ -454,7 +463,7 @@ class Processor:
             verdict = self._verdict(rs, request, findings, {}, now, parked["source_partition"])
             source = parked["source_topic"], parked["source_partition"], parked["source_offset"]
             self._answer(key, answered, request, parked["body_sha256"], source, None, verdict)
-            outs.append(verdict)
+            outs.append((parked["source_topic"], parked["source_partition"], verdict))
         return outs
 
     def forget_answered(self, pending: State, answered: State) -> int:
