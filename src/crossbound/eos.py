@@ -35,9 +35,13 @@ def install_commit_of_dirty_transactions() -> None:
     orig_send = producer_cls.send
 
     async def send(self: Any, *args: Any, transactional_id: str | None = None, **kw: Any) -> Any:
+        result = await orig_send(self, *args, transactional_id=transactional_id, **kw)
         if transactional_id:
+            # marked after the send, not before: a send that waited for the transaction's lock while
+            # a commit held it lands in the next transaction, which must be marked (an extra mark
+            # costs one empty commit)
             self.__dict__.setdefault("_crossbound_dirty", set()).add(transactional_id)
-        return await orig_send(self, *args, transactional_id=transactional_id, **kw)
+        return result
 
     async def commit_transactions(
         self: Any,
