@@ -213,9 +213,17 @@ def build_app(settings: Settings, processor: Processor, metrics: Metrics, bootst
             # with IllegalOperation, or finds no producer for a revoked partition): skip that tick.
             if app.rebalancing or app.unassigned:
                 return
+            now: set[int] = set()
             for topic, partition, out in processor.expire_pending_sourced(pending, answered):
                 await emit_in_transaction([out], topic, partition)
-            await commit_dirty_transactions(app)
+                now.add(partition)
+            # commit what the sweeper sent (and, a tick later, its buffered table writes) even when
+            # no input arrives on those partitions
+            await commit_dirty_transactions(app, swept | now)
+            swept.clear()
+            swept.update(now)
+
+        swept: set[int] = set()
 
     @app.timer(interval=max(10.0, pipe.sweep_interval_s))
     async def housekeeping() -> None:

@@ -7,7 +7,8 @@ offsets -- a sweeper verdict (attestation timeout) on a partition with no later 
 write -- stays open until the next input on that partition, or until the broker aborts it at
 ``transaction.timeout.ms`` and the verdict is lost to ``read_committed`` readers. The patch remembers
 which transactions were sent records and commits those too, with no offsets; the sweeper also commits
-them when nothing else would (:func:`commit_dirty_transactions`).
+the transactions of the partitions it answered in, when nothing else would
+(:func:`commit_dirty_transactions`).
 
 This is part 3 of the colleague's ``eos_fix`` (see the README, "Delivery guarantees"); the rest
 (commit gate, buffer drain, hard exit on a failed transactional send) is not ported.
@@ -15,7 +16,7 @@ This is part 3 of the colleague's ``eos_fix`` (see the README, "Delivery guarant
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 __all__ = ["commit_dirty_transactions", "install_commit_of_dirty_transactions"]
@@ -35,18 +36,25 @@ def install_commit_of_dirty_transactions() -> None:
     orig_send = producer_cls.send
 
     async def send(self: Any, *args: Any, transactional_id: str | None = None, **kw: Any) -> Any:
+        result = await orig_send(self, *args, transactional_id=transactional_id, **kw)
         if transactional_id:
+            # marked after the send, not before: a send that waited for the transaction's lock while
+            # a commit held it lands in the next transaction, which must be marked (an extra mark
+            # costs one empty commit)
             self.__dict__.setdefault("_crossbound_dirty", set()).add(transactional_id)
-        return await orig_send(self, *args, transactional_id=transactional_id, **kw)
+        return result
 
     async def commit_transactions(
         self: Any,
         tid_to_offset_map: Mapping[str, Mapping[Any, int]],
         group_id: str,
         start_new_transaction: bool = True,
+        *,
+        only: Collection[str] | None = None,
     ) -> None:
         dirty: set[str] = self.__dict__.setdefault("_crossbound_dirty", set())
-        for tid in sorted(set(tid_to_offset_map) | dirty):
+        extra = dirty if only is None else dirty.intersection(only)
+        for tid in sorted(set(tid_to_offset_map) | extra):
             offsets = tid_to_offset_map.get(tid)
             async with self._trn_locks[tid]:
                 txp = self._transaction_producers.get(tid)
@@ -72,11 +80,19 @@ def install_commit_of_dirty_transactions() -> None:
     producer_cls.commit_transactions = commit_transactions
 
 
-async def commit_dirty_transactions(app: Any) -> None:
-    """Commit the transactions that were sent records since their last commit (no offsets).
+async def commit_dirty_transactions(app: Any, partitions: Collection[int]) -> None:
+    """Commit the dirty transactions of ``partitions`` (records sent since their last commit, no offsets).
 
-    Faust commits only when some partition has new offsets; an idle worker would leave a timer's
-    transactions open. The sweeper calls this after each tick (outside rebalances)."""
+    Faust commits only when some partition has new offsets, so an idle worker would leave a timer's
+    transactions open. The sweeper calls this for the partitions it answered in (this tick and the
+    last, for the table writes still buffered then); not for every dirty transaction, because
+    committing an event's records ahead of its offset turns a crash into a duplicate.
+    """
     producer = app.producer
-    if producer.__dict__.get("_crossbound_dirty"):
-        await producer.commit_transactions({}, app.conf.id)
+    dirty = producer.__dict__.get("_crossbound_dirty")
+    if not dirty or not partitions:
+        return
+    suffixes = {f"-{p}" for p in partitions}
+    tids = [tid for tid in dirty if tid[tid.rfind("-") :] in suffixes]
+    if tids:
+        await producer.commit_transactions({}, app.conf.id, only=tids)
