@@ -5,7 +5,7 @@ broker that is not the KRaft controller leader is SIGKILLed and restarted, then 
 leader. Prints what was lost or repeated and, per kill, how long verdicts stopped; the last line is
 one JSON object.
 
-    python benchmarks/broker_failure.py [--rate R] [--seconds S] [--down S]
+    python benchmarks/broker_failure.py [--rate R] [--seconds S] [--down S] [--override KEY=VALUE ...]
 """
 
 from __future__ import annotations
@@ -40,7 +40,15 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="requests per second")
     parser.add_argument("--seconds", type=float, default=40.0, help="length of the load")
     parser.add_argument("--down", type=float, default=3.0, help="seconds each killed node stays down")
+    parser.add_argument(
+        "--override",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra broker property for every node, e.g. broker.session.timeout.ms=3000",
+    )
     args = parser.parse_args()
+    overrides = dict(item.split("=", 1) for item in args.override)
     client_log = CountingHandler()
     aiokafka_log = logging.getLogger("aiokafka")
     aiokafka_log.addHandler(client_log)
@@ -48,8 +56,8 @@ async def main() -> None:
     codec = Codec(SchemaRegistry.load(default_schemas_dir()))
     catalogue = load_catalogue(default_rulesets_dir(), codec.registry)
     t0 = time.monotonic()
-    async with KafkaCluster(nodes=3) as cluster:
-        print(f"cluster {cluster.url} started in {time.monotonic() - t0:.1f} s", flush=True)
+    async with KafkaCluster(nodes=3, overrides=overrides) as cluster:
+        print(f"cluster {cluster.url} started in {time.monotonic() - t0:.1f} s {overrides or ''}", flush=True)
         report = await run_broker_failure(
             cluster, codec, catalogue, rate=args.rate, seconds=args.seconds, down_s=args.down
         )

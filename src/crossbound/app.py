@@ -125,6 +125,30 @@ def build_app(settings: Settings, processor: Processor, metrics: Metrics, bootst
 
     batch, within = pipe.batch_size, pipe.batch_within_s
 
+    exactly_once = kafka.delivery == "exactly_once"
+
+    def transactional_id(topic: str, partition: int) -> str:
+        # the id Faust commits topic/partition's offsets with (faust/transport/consumer.py
+        # TransactionManager.commit)
+        return f"{app.conf.id}-{app.assignor.group_for_topic(topic)}-{partition}"
+
+    async def emit_in_transaction(outs: list[Outgoing], topic: str, partition: int) -> None:
+        if not outs:
+            return
+        send, tid = app.producer.send, transactional_id(topic, partition)
+        for out in outs:
+            headers = list(out.headers) or None
+            await send(out.topic, out.key, out.value, out.partition, None, headers, transactional_id=tid)
+
+    async def emit_for_source(outs: list[Outgoing], rec: Incoming) -> None:
+        """exactly_once: every output in the transaction that commits its source record's offset."""
+        await emit_in_transaction(outs, rec.topic, rec.partition)
+
+    async def emit_plain(outs: list[Outgoing], rec: Incoming) -> None:
+        await emit(outs)
+
+    emit_outputs = emit_for_source if exactly_once else emit_plain
+
     async def run(stream: Any, handle: Callable[[Incoming], list[Outgoing]], dead_letter: bool) -> None:
         async for events in stream.take_events(batch, within=within):
             for event in events:
@@ -141,52 +165,16 @@ def build_app(settings: Settings, processor: Processor, metrics: Metrics, bootst
                     )
                     # a public input is dead-lettered on its side; an internal record is our own bug
                     outs = processor.internal_error(rec, exc) if dead_letter else []
-                await emit(outs)
+                await emit_outputs(outs, rec)
 
-    exactly_once = kafka.delivery == "exactly_once"
-
-    def transactional_id(topic: str, partition: int) -> str:
-        # the id Faust commits topic/partition's offsets with (faust/transport/consumer.py
-        # TransactionManager.commit)
-        return f"{app.conf.id}-{app.assignor.group_for_topic(topic)}-{partition}"
-
-    async def emit_in_transaction(outs: list[Outgoing], topic: str, partition: int) -> None:
-        if not outs:
-            return
-        send, tid = app.producer.send, transactional_id(topic, partition)
-        for out in outs:
-            headers = list(out.headers) or None
-            await send(out.topic, out.key, out.value, out.partition, None, headers, transactional_id=tid)
-
-    async def run_in_transactions(
-        stream: Any, handle: Callable[[Incoming], list[Outgoing]], dead_letter: bool
-    ) -> None:
-        """:func:`run` for exactly_once: every output in its source partition's transaction."""
-        async for events in stream.take_events(batch, within=within):
-            for event in events:
-                rec = incoming(event)
-                try:
-                    outs = handle(rec)
-                except Exception as exc:  # noqa: BLE001  the one policy hook: count, dead-letter, go on
-                    log.error(
-                        "internal error on %s[%d]@%d: %s",
-                        rec.topic,
-                        rec.partition,
-                        rec.offset,
-                        type(exc).__name__,
-                    )
-                    outs = processor.internal_error(rec, exc) if dead_letter else []
-                await emit_in_transaction(outs, rec.topic, rec.partition)
-
-    runner = run_in_transactions if exactly_once else run
 
     @app.agent(inputs, name="validate")
     async def validate(stream: Any) -> None:
-        await runner(stream, lambda rec: processor.handle(rec, pending, answered), dead_letter=True)
+        await run(stream, lambda rec: processor.handle(rec, pending, answered), dead_letter=True)
 
     @app.agent(quota_in, name="quota")
     async def quota(stream: Any) -> None:
-        await runner(stream, lambda rec: processor.on_quota(rec, usage), dead_letter=False)
+        await run(stream, lambda rec: processor.on_quota(rec, usage), dead_letter=False)
 
     async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         metrics.set_ready(False)

@@ -45,8 +45,9 @@ async def test_killing_a_follower_then_the_controller_leader_loses_nothing(
     # Not exactly once: Faust's at-least-once producer is not idempotent (Faust turns idempotence on
     # only for exactly_once), so a produce batch in flight when its leader dies is retried and may be
     # written twice: a repeated verdict, or a repeated attestation request that the data holder
-    # answers twice (the spare answer is dead-lettered as late or orphan). Seen: 7 repeats and 8 such
-    # dead letters in 8,000. A repeat is the same decision; a bound, not zero, is asserted.
+    # answers twice (the spare answer is dead-lettered as late or orphan). Seen in five runs: 0, 0, 1,
+    # 7 and 12 repeats (at most 0.15 %), 0-13 such dead letters. A repeat is the same decision; a
+    # bound of 2 %, not zero, is asserted.
     assert report.conflicting_repeats == 0, figures
-    assert report.duplicates <= report.requests // 20, figures
+    assert report.duplicates <= report.requests // 50, figures
     assert set(report.dead_letter_reasons) <= {"late_attestation", "orphan_attestation"}, figures
