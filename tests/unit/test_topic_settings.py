@@ -375,6 +375,20 @@ async def test_ensure_creates_with_replication_factor_and_configs() -> None:
     assert legacy == {"c": TopicSpec(4, 1, {})}
 
 
+async def test_ensure_waits_until_every_new_partition_has_a_leader() -> None:
+    class _Electing(_FakeAdmin):
+        calls = 0
+
+        async def describe_topics(self) -> list[dict[str, Any]]:
+            self.calls += 1
+            leader = -1 if self.calls < 3 else 1  # Kafka: no leader yet right after CreateTopics
+            return [{"topic": "a", "error_code": 0, "partitions": [{"leader": 1}, {"leader": leader}]}]
+
+    fake = _Electing(0, "")
+    await admin._ensure(fake, {"a": TopicSpec(2)}, [])  # type: ignore[arg-type]
+    assert fake.calls == 3
+
+
 async def test_too_few_brokers_is_one_error_naming_topics_and_the_switch() -> None:
     fake = _FakeAdmin(38, "Unable to replicate the partition 3 time(s)")
     with pytest.raises(BrokerError) as info:

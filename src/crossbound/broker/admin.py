@@ -180,7 +180,7 @@ async def _ensure(admin: AIOKafkaAdminClient, specs: Mapping[str, TopicSpec], no
     while True:
         described = await admin.describe_topics()
         counts = _partition_counts(described)
-        leaderless = {t["topic"] for t in described if any(p.get("leader", -1) < 0 for p in t["partitions"])}
+        leaderless = {t["topic"] for t in described if any(p.get("leader", 0) < 0 for p in t["partitions"])}
         not_visible[:] = [name for name in specs if name not in counts or name in leaderless]
         if not not_visible:
             break
