@@ -34,7 +34,11 @@ from typing import Any
 import faust
 
 from crossbound.broker.topicspec import topic_configs
-from crossbound.eos import commit_dirty_transactions, install_commit_of_dirty_transactions
+from crossbound.eos import (
+    commit_dirty_transactions,
+    install_commit_of_dirty_transactions,
+    install_idempotent_producer,
+)
 from crossbound.metrics import Metrics
 from crossbound.pipeline.processor import Processor
 from crossbound.pipeline.records import Incoming, Outgoing
@@ -77,6 +81,8 @@ def build_app(settings: Settings, processor: Processor, metrics: Metrics, bootst
     datadir = Path(tempfile.gettempdir()) / f"crossbound-{pipe.app_id}-data"
     if kafka.delivery == "exactly_once":
         install_commit_of_dirty_transactions()
+    elif kafka.idempotence:  # resolved by the worker for its broker (off on Tansu)
+        install_idempotent_producer()
     app = faust.App(
         pipe.app_id,
         broker=f"kafka://{bootstrap}",

@@ -89,6 +89,24 @@ class KafkaSettings(BaseModel):
         description="producer acks: 'all' waits for min.insync.replicas copies, so an acknowledged "
         "verdict survives the loss of a node",
     )
+    idempotence: bool | None = Field(
+        default=None,
+        description="the worker's producer is idempotent (a batch retried after a leader change is "
+        "written once); default: on with acks=all except on Tansu, whose InitProducerId needs a client "
+        "patch; exactly_once always uses it",
+    )
+
+    @model_validator(mode="after")
+    def _check_idempotence(self) -> KafkaSettings:
+        if self.idempotence and self.acks != "all":
+            raise ValueError(f"idempotence needs acks=all (Kafka's rule), got acks={self.acks}")
+        return self
+
+    def idempotent_producer(self, *, tansu: bool) -> bool:
+        """Whether the worker's at-least-once producer is idempotent on this broker."""
+        if self.idempotence is not None:
+            return self.idempotence
+        return self.acks == "all" and not tansu
 
     @field_validator("broker")
     @classmethod

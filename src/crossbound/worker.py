@@ -55,10 +55,13 @@ def load_components(settings: Settings) -> Components:
 
 def for_broker(settings: Settings, *, tansu: bool) -> Settings:
     """The settings to use on the broker: on Tansu (one node) replication factor 1 for every topic,
-    unless ``kafka.replication_factor`` says otherwise."""
+    unless ``kafka.replication_factor`` says otherwise; ``kafka.idempotence`` resolved for it."""
     if tansu and settings.kafka.replication_factor is None:
-        return settings.single_node()
-    return settings
+        settings = settings.single_node()
+    idempotence = settings.kafka.idempotent_producer(tansu=tansu)
+    return settings.model_copy(
+        update={"kafka": settings.kafka.model_copy(update={"idempotence": idempotence})}
+    )
 
 
 def check_delivery(settings: Settings, *, tansu: bool) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from pydantic import ValidationError
 
@@ -78,3 +81,36 @@ def test_worker_refuses_exactly_once_on_the_embedded_broker(capsys: pytest.Captu
     assert err.startswith("crossbound: kafka.delivery=exactly_once")
     assert "Tansu" in err
     assert len(err.splitlines()) == 1
+
+
+def test_idempotent_producer_by_default_on_kafka_not_on_tansu() -> None:
+    from crossbound.worker import for_broker
+
+    assert for_broker(Settings(), tansu=False).kafka.idempotence is True
+    assert for_broker(Settings(), tansu=True).kafka.idempotence is False
+    weak = Settings(kafka={"acks": "1"})
+    assert for_broker(weak, tansu=False).kafka.idempotence is False  # idempotence needs acks=all
+    off = Settings(kafka={"idempotence": False})
+    assert for_broker(off, tansu=False).kafka.idempotence is False
+    forced = Settings(kafka={"idempotence": True})
+    assert for_broker(forced, tansu=True).kafka.idempotence is True
+
+
+def test_idempotence_with_weak_acks_is_refused() -> None:
+    with pytest.raises(ValidationError, match="idempotence needs acks=all"):
+        Settings(kafka={"idempotence": True, "acks": "1"})
+
+
+def test_faust_producer_is_made_idempotent_with_acks_all() -> None:
+    # in a fresh interpreter: the patch is process-wide
+    code = (
+        "import faust\n"
+        "from faust.transport.drivers import aiokafka as d\n"
+        "from crossbound.eos import install_idempotent_producer\n"
+        "app = faust.App('t', broker='kafka://127.0.0.1:1')\n"
+        "p = d.Producer(app.transport)\n"
+        "assert p._settings_extra() == {}, p._settings_extra()\n"
+        "install_idempotent_producer()\n"
+        "assert p._settings_extra() == {'acks': 'all', 'enable_idempotence': True}\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
