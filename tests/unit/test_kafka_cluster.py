@@ -129,3 +129,33 @@ def test_cli_nodes_and_fetch_apply_to_kafka_only(capsys: pytest.CaptureFixture[s
     assert main(["broker", "--nodes", "3"]) == 2
     assert main(["broker", "--fetch"]) == 2
     assert "--engine kafka" in capsys.readouterr().err
+
+
+def test_docker_compose_runs_kafka_with_the_broker_settings_the_tests_run(tmp_path: Path) -> None:
+    """One source of truth: every broker property docker-compose.yml sets is what KafkaCluster(1) sets."""
+    text = (Path(__file__).resolve().parents[2] / "docker-compose.yml").read_text()
+    kafka_block = text.split("\n  kafka:\n", 1)[1].split("\n  worker:\n", 1)[0]
+    compose = {
+        m[1].lower().replace("_", "."): m[2]
+        for m in re.finditer(r'^\s+KAFKA_([A-Z0-9_]+): *"?([^"\n]*)"?$', kafka_block, re.M)
+    }
+    [node] = _nodes(tmp_path, 1)
+    ours = node_properties(node, [node])
+    placement = {  # where a node listens and keeps data differs between a container and loopback
+        "node.id",
+        "listeners",
+        "advertised.listeners",
+        "listener.security.protocol.map",
+        "controller.quorum.voters",
+        "log.dirs",
+    }
+    shared = sorted(set(compose) & set(ours) - placement)
+    assert {k: compose[k] for k in shared} == {k: ours[k] for k in shared}
+    # and the ones that make it production-shaped are among them
+    assert {
+        "auto.create.topics.enable",
+        "offsets.topic.replication.factor",
+        "transaction.state.log.replication.factor",
+        "transaction.state.log.min.isr",
+        "process.roles",
+    } <= set(shared)
