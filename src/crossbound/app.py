@@ -173,7 +173,6 @@ def build_app(settings: Settings, processor: Processor, metrics: Metrics, bootst
                     outs = processor.internal_error(rec, exc) if dead_letter else []
                 await emit_outputs(outs, rec)
 
-
     @app.agent(inputs, name="validate")
     async def validate(stream: Any) -> None:
         await run(stream, lambda rec: processor.handle(rec, pending, answered), dead_letter=True)

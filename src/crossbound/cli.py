@@ -311,7 +311,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "broker":
             base = Settings()
             if args.engine == "kafka":
-                from crossbound.broker.kafka import fetch_kafka, run_cluster
+                from crossbound.broker.kafka import run_cluster
+                from crossbound.broker.kafka_jars import fetch_kafka
 
                 if args.fetch:
                     print(fetch_kafka())

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from crossbound.broker import kafka
-from crossbound.broker.kafka import KAFKA_VERSION, KafkaCluster, KafkaNode, node_properties
+from crossbound.broker import kafka_config, kafka_jars
+from crossbound.broker.kafka import KafkaCluster
+from crossbound.broker.kafka_config import KafkaNode, node_properties
+from crossbound.broker.kafka_jars import KAFKA_VERSION
 from crossbound.cli import main
 from crossbound.errors import BrokerNotFound
 
@@ -19,7 +21,7 @@ def _nodes(tmp_path: Path, count: int) -> list[KafkaNode]:
 
 
 def test_the_shipped_maven_descriptor_pins_the_version_the_code_expects() -> None:
-    pom = kafka._pom_text()
+    pom = kafka_jars._pom_text()
     assert re.search(r"<kafka.version>([^<]+)</kafka.version>", pom)[1] == KAFKA_VERSION  # type: ignore[index]
     assert "<artifactId>kafka_2.13</artifactId>" in pom
 
@@ -59,7 +61,7 @@ def test_no_java_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     monkeypatch.delenv("JAVA_HOME", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(BrokerNotFound, match=r"openjdk-17-jre-headless.*make kafka"):
-        kafka.find_java()
+        kafka_jars.find_java()
 
 
 def test_java_home_wins_over_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -68,34 +70,34 @@ def test_java_home_wins_over_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     java.write_text("#!/bin/sh\n")
     java.chmod(java.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setenv("JAVA_HOME", str(tmp_path / "jdk"))
-    assert kafka.find_java() == java
+    assert kafka_jars.find_java() == java
 
 
 def test_no_jars_in_the_cache_says_how_to_fetch_them(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     with pytest.raises(BrokerNotFound, match=r"no Apache Kafka .* jars in .*make kafka"):
-        kafka.find_kafka_libs()
+        kafka_jars.find_kafka_libs()
     # a half-copied cache (no completion marker) is not used
     libs = tmp_path / "crossbound" / f"kafka-{KAFKA_VERSION}"
     libs.mkdir(parents=True)
     (libs / f"kafka_2.13-{KAFKA_VERSION}.jar").write_bytes(b"")
     with pytest.raises(BrokerNotFound):
-        kafka.find_kafka_libs()
+        kafka_jars.find_kafka_libs()
     (libs / ".complete").write_text("kafka\n")
-    assert kafka.find_kafka_libs() == libs
+    assert kafka_jars.find_kafka_libs() == libs
 
 
 def test_an_explicit_jar_directory_must_hold_the_server_jar(tmp_path: Path) -> None:
     with pytest.raises(BrokerNotFound, match="CROSSBOUND_KAFKA_LIBS"):
-        kafka.find_kafka_libs(tmp_path)
+        kafka_jars.find_kafka_libs(tmp_path)
     (tmp_path / "kafka_2.13-4.1.0.jar").write_bytes(b"")
-    assert kafka.find_kafka_libs(tmp_path) == tmp_path
+    assert kafka_jars.find_kafka_libs(tmp_path) == tmp_path
 
 
 def test_fetch_without_maven_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(BrokerNotFound, match="Maven"):
-        kafka.fetch_kafka(tmp_path / "libs")
+        kafka_jars.fetch_kafka(tmp_path / "libs")
     assert not (tmp_path / "libs").exists()
 
 
@@ -103,13 +105,13 @@ def test_a_failed_maven_run_leaves_nothing_behind(tmp_path: Path) -> None:
     mvn = tmp_path / "mvn"
     mvn.write_text("#!/bin/sh\necho 'Could not resolve dependencies' >&2\nexit 1\n")
     mvn.chmod(0o755)
-    with pytest.raises(kafka.BrokerError, match="Could not resolve dependencies"):
-        kafka.fetch_kafka(tmp_path / "cache" / "libs", mvn=str(mvn))
+    with pytest.raises(kafka_jars.BrokerError, match="Could not resolve dependencies"):
+        kafka_jars.fetch_kafka(tmp_path / "cache" / "libs", mvn=str(mvn))
     assert list((tmp_path / "cache").iterdir()) == []
 
 
 def test_cluster_ids_are_kafka_uuids() -> None:
-    ids = {kafka.new_cluster_id() for _ in range(50)}
+    ids = {kafka_config.new_cluster_id() for _ in range(50)}
     assert len(ids) == 50
     assert all(re.fullmatch(r"[A-Za-z0-9_-]{22}", i) for i in ids)
 

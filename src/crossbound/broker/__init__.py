@@ -16,7 +16,8 @@ from crossbound.broker.compat import (
     unpatched_end_offsets,
 )
 from crossbound.broker.engines import ENGINES, Broker, make_broker
-from crossbound.broker.kafka import KAFKA_VERSION, KafkaCluster, find_kafka_libs, run_cluster
+from crossbound.broker.kafka import KafkaCluster, run_cluster
+from crossbound.broker.kafka_jars import KAFKA_VERSION, find_kafka_libs
 from crossbound.broker.tansu import EmbeddedBroker, find_tansu_binary, run_broker
 
 __all__ = [

@@ -1,8 +1,7 @@
 """Run Apache Kafka (KRaft, the Apache jars run with ``java``) on loopback: the production broker.
 
-The jars come from Maven Central at a pinned version (:data:`KAFKA_VERSION`) through the small Maven
-descriptor shipped beside this module (``kafka_dist/pom.xml``) into a cache directory:
-``crossbound broker --engine kafka --fetch`` (run by ``make kafka``, and so by ``make test``).
+The jars and Java are found by :mod:`crossbound.broker.kafka_jars`; each node's properties come from
+:mod:`crossbound.broker.kafka_config`.
 
 * :class:`KafkaCluster` runs one combined broker+controller node, or three nodes that are each broker
   and controller (a three-voter quorum), on free loopback ports, with storage formatted under a
@@ -18,7 +17,6 @@ The cluster is for development and tests: every node on one machine, plain-text 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import logging
@@ -26,229 +24,30 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import Self
 
-from crossbound.broker.net import HOST, free_port, log_tail, metadata_probe, port_is_free, terminate
-from crossbound.errors import BrokerError, BrokerNotFound
+from crossbound.broker.kafka_config import LOG4J, KafkaNode, new_cluster_id, node_properties
+from crossbound.broker.kafka_jars import KAFKA_VERSION, find_java, find_kafka_libs
+from crossbound.broker.net import (
+    HOST,
+    free_port,
+    log_tail,
+    metadata_probe,
+    port_is_free,
+    serve_until_stopped,
+    terminate,
+)
+from crossbound.errors import BrokerError
 
-__all__ = [
-    "KAFKA_VERSION",
-    "KafkaCluster",
-    "KafkaNode",
-    "default_libs_dir",
-    "fetch_kafka",
-    "find_java",
-    "find_kafka_libs",
-    "new_cluster_id",
-    "node_properties",
-    "run_cluster",
-]
+__all__ = ["KafkaCluster", "run_cluster"]
 
 log = logging.getLogger(__name__)
-
-KAFKA_VERSION = "4.4.0"
-_SERVER_JAR = f"kafka_2.13-{KAFKA_VERSION}.jar"
-_COMPLETE = ".complete"  # written last by fetch_kafka: a half-copied directory is never used
-_LOG4J = """\
-status = warn
-appender.out.type = Console
-appender.out.name = OUT
-appender.out.layout.type = PatternLayout
-appender.out.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = WARN
-rootLogger.appenderRef.out.ref = OUT
-logger.broker.name = kafka.server.BrokerServer
-logger.broker.level = INFO
-logger.controller.name = kafka.server.ControllerServer
-logger.controller.level = INFO
-"""
-
-
-# --------------------------------------------------------------------------------------------------
-# Java and the jars
-# --------------------------------------------------------------------------------------------------
-
-
-def default_libs_dir() -> Path:
-    """``$XDG_CACHE_HOME/crossbound/kafka-<version>`` (default ``~/.cache/crossbound/...``)."""
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
-    return base / "crossbound" / f"kafka-{KAFKA_VERSION}"
-
-
-def find_java() -> Path:
-    """The ``java`` executable: ``$JAVA_HOME/bin/java``, else ``java`` on PATH."""
-    home = os.environ.get("JAVA_HOME")
-    if home:
-        candidate = Path(home) / "bin" / "java"
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return candidate
-    on_path = shutil.which("java")
-    if on_path is not None:
-        return Path(on_path)
-    raise BrokerNotFound(
-        "no Java runtime for Apache Kafka: set JAVA_HOME or put `java` (17 or newer) on PATH; "
-        "on Debian `apt-get install openjdk-17-jre-headless`, or run `make kafka`, which installs it"
-    )
-
-
-def find_kafka_libs(explicit: Path | None = None) -> Path:
-    """The directory of Kafka jars: ``explicit`` (the ``CROSSBOUND_KAFKA_LIBS`` setting) or the cache.
-
-    An explicit directory must hold a ``kafka_2.13-*.jar`` (any 4.x, e.g. an Apache Kafka download's
-    ``libs/``); the cache directory must be complete (filled by :func:`fetch_kafka`).
-    """
-    if explicit is not None:
-        path = Path(explicit).expanduser()
-        if path.is_dir() and any(path.glob("kafka_2.13-*.jar")):
-            return path
-        raise BrokerNotFound(
-            f"CROSSBOUND_KAFKA_LIBS={str(explicit)!r} is not a directory holding kafka_2.13-*.jar"
-        )
-    cached = default_libs_dir()
-    if (cached / _COMPLETE).is_file() and (cached / _SERVER_JAR).is_file():
-        return cached
-    raise BrokerNotFound(
-        f"no Apache Kafka {KAFKA_VERSION} jars in {cached}: run `make kafka` (or "
-        "`crossbound broker --engine kafka --fetch`, which needs Maven), or set CROSSBOUND_KAFKA_LIBS "
-        "to a directory of Kafka 4.x jars such as an Apache Kafka download's libs/"
-    )
-
-
-def _pom_text() -> str:
-    return resources.files("crossbound.broker").joinpath("kafka_dist", "pom.xml").read_text("utf-8")
-
-
-def fetch_kafka(target: Path | None = None, *, mvn: str | None = None) -> Path:
-    """Copy the pinned Kafka jars and their dependencies from Maven Central into ``target``.
-
-    Does nothing when ``target`` is already complete. The copy goes to a temporary directory beside
-    ``target`` and is renamed into place, so an interrupted fetch leaves nothing half-done.
-    """
-    target = target if target is not None else default_libs_dir()
-    if (target / _COMPLETE).is_file() and (target / _SERVER_JAR).is_file():
-        return target
-    maven = mvn or shutil.which("mvn")
-    if maven is None:
-        raise BrokerNotFound(
-            "Maven (`mvn`) is needed to fetch the Apache Kafka jars; on Debian `apt-get install maven`, "
-            "or run `make kafka`, which installs it"
-        )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
-        pom = staging / "pom.xml"
-        pom.write_text(_pom_text(), encoding="utf-8")
-        libs = staging / "libs"
-        argv = [
-            maven,
-            "-q",
-            "-B",
-            "-f",
-            str(pom),
-            "dependency:copy-dependencies",
-            f"-DoutputDirectory={libs}",
-        ]
-        done = subprocess.run(argv, capture_output=True, text=True, check=False)  # noqa: S603  fixed argv
-        if done.returncode != 0 or not (libs / _SERVER_JAR).is_file():
-            tail = (done.stdout + done.stderr).strip()[-2000:]
-            raise BrokerError(
-                f"fetching Apache Kafka {KAFKA_VERSION} with Maven failed ({done.returncode}):\n{tail}"
-            )
-        (libs / _COMPLETE).write_text(f"kafka {KAFKA_VERSION}\n", encoding="utf-8")
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(libs, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
-
-
-def new_cluster_id() -> str:
-    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (Kafka's ``Uuid``).
-
-    Never starting with ``-`` (as Kafka's ``Uuid.randomUuid``): ``kafka-storage format -t -xyz`` takes
-    the id for an option and fails."""
-    while True:
-        cluster_id = base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
-        if not cluster_id.startswith("-"):
-            return cluster_id
-
-
-# --------------------------------------------------------------------------------------------------
-# The cluster
-# --------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class KafkaNode:
-    """One node of a cluster: its id, client and controller ports, and its directory."""
-
-    node_id: int
-    port: int
-    controller_port: int
-    home: Path
-
-    @property
-    def data_dir(self) -> Path:
-        return self.home / "data"
-
-    @property
-    def config(self) -> Path:
-        return self.home / "server.properties"
-
-    @property
-    def log_path(self) -> Path:
-        return self.home / "kafka.log"
-
-
-def node_properties(
-    node: KafkaNode, cluster: Sequence[KafkaNode], overrides: Mapping[str, str] | None = None
-) -> dict[str, str]:
-    """The ``server.properties`` of ``node`` in ``cluster`` (every node is broker and controller)."""
-    voters = ",".join(f"{n.node_id}@{HOST}:{n.controller_port}" for n in cluster)
-    rf, isr = str(min(3, len(cluster))), str(min(2, len(cluster)))
-    props = {
-        "process.roles": "broker,controller",
-        "node.id": str(node.node_id),
-        "controller.quorum.voters": voters,
-        "listeners": f"PLAINTEXT://{HOST}:{node.port},CONTROLLER://{HOST}:{node.controller_port}",
-        "advertised.listeners": f"PLAINTEXT://{HOST}:{node.port}",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-        "controller.listener.names": "CONTROLLER",
-        "inter.broker.listener.name": "PLAINTEXT",
-        "log.dirs": str(node.data_dir),
-        # internal topics as a three-node production cluster has them (one node: RF 1)
-        "offsets.topic.replication.factor": rf,
-        "transaction.state.log.replication.factor": rf,
-        "transaction.state.log.min.isr": isr,
-        "share.coordinator.state.topic.replication.factor": rf,
-        "share.coordinator.state.topic.min.isr": isr,
-        "default.replication.factor": rf,
-        "min.insync.replicas": isr,
-        "unclean.leader.election.enable": "false",
-        # every topic is created explicitly; a typo must fail, not create a topic
-        "auto.create.topics.enable": "false",
-        # development and tests on two cores: no join delay, fewer internal partitions
-        "group.initial.rebalance.delay.ms": "0",
-        "offsets.topic.num.partitions": "10",
-        "transaction.state.log.num.partitions": "10",
-        "share.coordinator.state.topic.num.partitions": "3",
-        "num.partitions": "4",
-        "num.network.threads": "2",
-        "num.io.threads": "4",
-    }
-    props.update(overrides or {})
-    return props
 
 
 class KafkaCluster:
@@ -425,7 +224,7 @@ class KafkaCluster:
     def _format_all(self) -> None:
         assert self._workdir is not None
         assert self.cluster_id is not None
-        (self._workdir / "log4j2.properties").write_text(_LOG4J, encoding="utf-8")
+        (self._workdir / "log4j2.properties").write_text(LOG4J, encoding="utf-8")
         formatting = []
         for node in self._nodes.values():
             node.home.mkdir(parents=True, exist_ok=True)
@@ -622,34 +421,21 @@ class KafkaCluster:
 
 
 def run_cluster(nodes: int, port: int | None, libs: Path | None) -> int:
-    """Run a cluster in the foreground until SIGINT or SIGTERM; 0 after a requested stop, 1 if it died.
+    """Run a cluster in the foreground until SIGINT or SIGTERM; 0 after a requested stop, 1 if a node
+    died. Must be called from the main thread."""
+    cluster = KafkaCluster(nodes, port=port, libs=libs)
 
-    Must be called from the main thread (it installs signal handlers, restored on return).
-    """
-    stop_requested = threading.Event()
+    def banner() -> str:
+        plural = "s" if nodes > 1 else ""
+        return (
+            f"crossbound: Apache Kafka {KAFKA_VERSION} ({nodes} node{plural}, KRaft) on {cluster.url}; "
+            f"data in {cluster.workdir}; Ctrl-C to stop"
+        )
 
-    def _on_signal(signum: int, frame: FrameType | None) -> None:
-        stop_requested.set()
+    def died() -> str | None:
+        down = [n for n in cluster.node_ids if not cluster.running(n)]
+        if not down:
+            return None
+        return f"crossbound: Kafka node(s) {down} exited unexpectedly; log {cluster.log_path(down[0])}"
 
-    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        with KafkaCluster(nodes, port=port, libs=libs) as cluster:
-            print(
-                f"crossbound: Apache Kafka {KAFKA_VERSION} ({nodes} node{'s' if nodes > 1 else ''}, "
-                f"KRaft) on {cluster.url}; data in {cluster.workdir}; Ctrl-C to stop",
-                flush=True,
-            )
-            while not stop_requested.wait(0.5):
-                down = [n for n in cluster.node_ids if not cluster.running(n)]
-                if down:
-                    print(
-                        f"crossbound: Kafka node(s) {down} exited unexpectedly; "
-                        f"log {cluster.log_path(down[0])}",
-                        file=sys.stderr,
-                        flush=True,
-                    )
-                    return 1
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    return 0
+    return serve_until_stopped(cluster, banner, died)

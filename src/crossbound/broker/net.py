@@ -9,9 +9,24 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
-__all__ = ["HOST", "free_port", "log_tail", "metadata_probe", "port_is_free", "signal_group", "terminate"]
+__all__ = [
+    "HOST",
+    "free_port",
+    "log_tail",
+    "metadata_probe",
+    "port_is_free",
+    "serve_until_stopped",
+    "signal_group",
+    "terminate",
+]
 
 HOST = "127.0.0.1"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -118,3 +133,32 @@ def terminate(proc: subprocess.Popen[bytes], grace_s: float) -> bool:
         proc.wait()
         return True
     return False
+
+
+def serve_until_stopped(
+    broker: AbstractContextManager[Any], banner: Callable[[], str], died: Callable[[], str | None]
+) -> int:
+    """Run ``broker`` in the foreground until SIGINT or SIGTERM (``crossbound broker``).
+
+    Prints ``banner()`` once it is up; every half second asks ``died()`` for a reason it stopped by
+    itself. Returns 0 after a requested stop, 1 if it died. Must be called from the main thread (it
+    installs signal handlers, restored on return).
+    """
+    stop_requested = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stop_requested.set()
+
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with broker:
+            print(banner(), flush=True)
+            while not stop_requested.wait(0.5):
+                reason = died()
+                if reason is not None:
+                    print(reason, file=sys.stderr, flush=True)
+                    return 1
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0

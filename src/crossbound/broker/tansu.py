@@ -20,10 +20,8 @@ import hashlib
 import logging
 import os
 import shutil
-import signal
 import stat
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -31,10 +29,18 @@ from collections.abc import Callable
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import Self
 
-from crossbound.broker.net import HOST, free_port, log_tail, metadata_probe, port_is_free
+from crossbound.broker.net import (
+    HOST,
+    free_port,
+    log_tail,
+    metadata_probe,
+    port_is_free,
+    serve_until_stopped,
+    terminate,
+)
 from crossbound.errors import BrokerError, BrokerNotFound
 
 __all__ = ["EmbeddedBroker", "bundled_tansu", "find_tansu_binary", "metadata_probe", "run_broker"]
@@ -360,26 +366,8 @@ class EmbeddedBroker:
 
     def _terminate(self, proc: subprocess.Popen[bytes]) -> None:
         """SIGTERM the process group, wait, SIGKILL after ``stop_timeout_s``; always reaps."""
-        if proc.poll() is None:
-            self._signal_group(proc, signal.SIGTERM)
-            try:
-                proc.wait(timeout=self._stop_timeout_s)
-            except subprocess.TimeoutExpired:
-                log.warning("tansu pid %d ignored SIGTERM; sending SIGKILL", proc.pid)
-                self._signal_group(proc, signal.SIGKILL)
-                proc.wait()
-        else:
-            proc.wait()
-
-    @staticmethod
-    def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
-        except PermissionError:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(sig)
+        if terminate(proc, self._stop_timeout_s):
+            log.warning("tansu pid %d ignored SIGTERM; it was sent SIGKILL", proc.pid)
 
     def _remove_temp_log(self) -> None:
         if self._temp_log and self._log_path is not None:
@@ -434,34 +422,15 @@ class EmbeddedBroker:
 
 
 def run_broker(port: int | None, binary: Path | None) -> int:
-    """Run a broker in the foreground until SIGINT or SIGTERM; returns the process exit code.
+    """Run a Tansu broker in the foreground until SIGINT or SIGTERM; 0 after a requested stop, 1 if it
+    died by itself. Must be called from the main thread."""
+    broker = EmbeddedBroker(port=port, binary=binary)
 
-    Must be called from the main thread (it installs signal handlers, restored on return).
-    Returns 0 after a requested stop, 1 if the broker process died by itself.
-    """
-    stop_requested = threading.Event()
+    def died() -> str | None:
+        if broker.running:
+            return None
+        return f"crossbound: Tansu broker (pid {broker.pid}) exited unexpectedly; log {broker.log_path}"
 
-    def _on_signal(signum: int, frame: FrameType | None) -> None:
-        stop_requested.set()
-
-    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        broker = EmbeddedBroker(port=port, binary=binary)
-        with broker:
-            print(
-                f"crossbound: Tansu broker on {broker.url} (pid {broker.pid}); Ctrl-C to stop",
-                flush=True,
-            )
-            while not stop_requested.wait(0.5):
-                if not broker.running:
-                    print(
-                        f"crossbound: Tansu broker (pid {broker.pid}) exited unexpectedly; "
-                        f"log {broker.log_path}",
-                        file=sys.stderr,
-                        flush=True,
-                    )
-                    return 1
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    return 0
+    return serve_until_stopped(
+        broker, lambda: f"crossbound: Tansu broker on {broker.url} (pid {broker.pid}); Ctrl-C to stop", died
+    )
