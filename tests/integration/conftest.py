@@ -10,6 +10,7 @@ and Faust app id, so tests never see each other's records.
 from __future__ import annotations
 
 import asyncio
+import selectors
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -73,6 +74,16 @@ async def create_topics(broker: Broker, topics: Topics, partitions: int = 4) -> 
     await ensure_topics(
         broker.bootstrap, topic_specs(topics, broker_settings(broker).topic_settings(), partitions)
     )
+
+
+def read_line(proc: subprocess.Popen[str], timeout_s: float) -> str:
+    """The next line a child process prints, or AssertionError after ``timeout_s``."""
+    assert proc.stdout is not None
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        if not sel.select(timeout_s):
+            raise AssertionError(f"{proc.args!r} printed nothing within {timeout_s} s")
+    return proc.stdout.readline()
 
 
 def free_port() -> int:

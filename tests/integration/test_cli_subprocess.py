@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import selectors
 import shutil
 import signal
 import subprocess
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
-from conftest import Bus, Worker, free_port
+from conftest import Bus, Worker, free_port, read_line
 
 from crossbound.broker import Broker
 from crossbound.broker.tansu import metadata_probe
@@ -152,15 +151,6 @@ def test_demo_json_prints_one_summary_with_everything_answered() -> None:
     assert sum(summary["dead_letter_reasons"].values()) == summary["dead_letters"]
 
 
-def _read_line(proc: subprocess.Popen[str], timeout_s: float) -> str:
-    assert proc.stdout is not None
-    with selectors.DefaultSelector() as sel:
-        sel.register(proc.stdout, selectors.EVENT_READ)
-        if not sel.select(timeout_s):
-            raise AssertionError(f"no line from `crossbound broker` within {timeout_s} s")
-    return proc.stdout.readline()
-
-
 def test_broker_command_serves_kafka_until_sigint() -> None:
     port = free_port()
     proc = subprocess.Popen(
@@ -170,7 +160,7 @@ def test_broker_command_serves_kafka_until_sigint() -> None:
         text=True,
     )
     try:
-        line = _read_line(proc, 30)
+        line = read_line(proc, 30)
         assert f"kafka://127.0.0.1:{port}" in line, line
         assert "Ctrl-C" in line
         brokers = metadata_probe("127.0.0.1", port, timeout_s=5)

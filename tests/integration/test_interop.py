@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import selectors
 import shutil
 import signal
 import subprocess
@@ -29,7 +28,7 @@ from typing import cast
 import confluent_kafka
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Producer, TopicPartition
-from conftest import Worker
+from conftest import Worker, read_line
 
 from crossbound.broker import Broker
 from crossbound.codec import Codec
@@ -338,15 +337,6 @@ class _Started:
         return self.url.removeprefix("kafka://")
 
 
-def _first_line(proc: subprocess.Popen[str], timeout_s: float) -> str:
-    assert proc.stdout is not None
-    with selectors.DefaultSelector() as sel:
-        sel.register(proc.stdout, selectors.EVENT_READ)
-        if not sel.select(timeout_s):
-            raise AssertionError(f"`crossbound broker` printed nothing within {timeout_s} s")
-    return proc.stdout.readline()
-
-
 @pytest.mark.timeout(300)
 async def test_kafka_broker_command_runs_three_nodes_that_kcat_and_the_worker_use(
     kcat_env: dict[str, str], topics: Topics, codec: Codec, catalogue: Catalogue, tmp_path: Path
@@ -356,7 +346,7 @@ async def test_kafka_broker_command_runs_three_nodes_that_kcat_and_the_worker_us
         subprocess.Popen, cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
-        line = await asyncio.to_thread(_first_line, proc, 150)
+        line = await asyncio.to_thread(read_line, proc, 150)
         match = re.search(r"(kafka://\S+?);", line)
         assert match, line
         cluster = _Started(match[1], nodes=3)

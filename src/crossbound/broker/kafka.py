@@ -16,7 +16,6 @@ The cluster is for development and tests: every node on one machine, plain-text 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -29,11 +28,11 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 from crossbound.broker.kafka_config import LOG4J, KafkaNode, new_cluster_id, node_properties
 from crossbound.broker.kafka_jars import KAFKA_VERSION, find_java, find_kafka_libs
+from crossbound.broker.lifecycle import StartStop
 from crossbound.broker.net import (
     HOST,
     free_port,
@@ -50,7 +49,7 @@ __all__ = ["KafkaCluster", "run_cluster"]
 log = logging.getLogger(__name__)
 
 
-class KafkaCluster:
+class KafkaCluster(StartStop):
     """Apache Kafka in KRaft mode on ``127.0.0.1``: ``nodes`` combined broker+controller processes.
 
     ``port`` fixes the first node's client port (the others, and every controller port, are free
@@ -384,30 +383,6 @@ class KafkaCluster:
             if self._temp_workdir and self._workdir is not None:
                 shutil.rmtree(self._workdir, ignore_errors=True)
                 self._temp_workdir = False
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    async def start_async(self) -> Self:
-        """:meth:`start` without blocking the event loop."""
-        return await asyncio.to_thread(self.start)
-
-    async def stop_async(self) -> None:
-        """:meth:`stop` without blocking the event loop."""
-        await asyncio.to_thread(self.stop)
-
-    async def __aenter__(self) -> Self:
-        return await self.start_async()
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop_async()
 
     def __repr__(self) -> str:
         if not self._nodes:

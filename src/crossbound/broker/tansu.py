@@ -14,7 +14,6 @@ the client workarounds crossbound needs are described in ``docs/broker.md``; the
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import logging
@@ -29,9 +28,9 @@ from collections.abc import Callable
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
+from crossbound.broker.lifecycle import StartStop
 from crossbound.broker.net import (
     HOST,
     free_port,
@@ -174,7 +173,7 @@ class _PortTaken(Exception):
 # --------------------------------------------------------------------------------------------------
 
 
-class EmbeddedBroker:
+class EmbeddedBroker(StartStop):
     """A memory-only Tansu broker on ``127.0.0.1``, run as a child process.
 
     ``port=None`` picks a free port (retried with another one if Tansu cannot bind it).
@@ -383,32 +382,6 @@ class EmbeddedBroker:
             if proc is not None:
                 self._terminate(proc)
             self._remove_temp_log()
-
-    # -- context managers -----------------------------------------------------------------------
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    async def start_async(self) -> Self:
-        """:meth:`start` without blocking the event loop."""
-        return await asyncio.to_thread(self.start)
-
-    async def stop_async(self) -> None:
-        """:meth:`stop` without blocking the event loop."""
-        await asyncio.to_thread(self.stop)
-
-    async def __aenter__(self) -> Self:
-        return await self.start_async()
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop_async()
 
     def __repr__(self) -> str:
         if self._proc is None or self._port is None:
