@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import selectors
+import signal
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -84,6 +85,21 @@ def read_line(proc: subprocess.Popen[str], timeout_s: float) -> str:
         if not sel.select(timeout_s):
             raise AssertionError(f"{proc.args!r} printed nothing within {timeout_s} s")
     return proc.stdout.readline()
+
+
+def end_process(proc: subprocess.Popen[str], grace_s: float) -> None:
+    """Teardown of a CLI process a test started: SIGTERM (so it can stop what it runs), SIGKILL after
+    ``grace_s``; its pipes closed."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
 
 
 def free_port() -> int:

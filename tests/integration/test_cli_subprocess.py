@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
-from conftest import Bus, Worker, free_port, read_line
+from conftest import Bus, Worker, end_process, free_port, read_line
 
 from crossbound.broker import Broker
 from crossbound.broker.tansu import metadata_probe
@@ -170,13 +170,4 @@ def test_broker_command_serves_kafka_until_sigint() -> None:
         with pytest.raises(ConnectionRefusedError):  # Tansu went with it
             metadata_probe("127.0.0.1", port, timeout_s=1)
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)  # lets run_broker stop Tansu, unlike SIGKILL
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
+        end_process(proc, 20)  # SIGTERM lets the broker command stop its broker, unlike SIGKILL

@@ -28,7 +28,7 @@ from typing import cast
 import confluent_kafka
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Producer, TopicPartition
-from conftest import Worker, read_line
+from conftest import Worker, end_process, read_line
 
 from crossbound.broker import Broker
 from crossbound.codec import Codec
@@ -372,13 +372,4 @@ async def test_kafka_broker_command_runs_three_nodes_that_kcat_and_the_worker_us
         proc.send_signal(signal.SIGINT)
         assert await asyncio.to_thread(proc.wait, 60) == 0
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
+        end_process(proc, 60)  # SIGTERM lets the broker command stop its broker, unlike SIGKILL

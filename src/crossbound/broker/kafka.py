@@ -36,6 +36,7 @@ from crossbound.broker.lifecycle import StartStop
 from crossbound.broker.net import (
     HOST,
     free_port,
+    launch_logged,
     log_tail,
     metadata_probe,
     port_is_free,
@@ -253,20 +254,8 @@ class KafkaCluster(StartStop):
     def _launch(self, node_id: int) -> None:
         node = self._nodes[node_id]
         argv = self._java_argv("kafka.Kafka", str(node.config), heap_mb=self._heap_mb)
-        with node.log_path.open("ab") as out:
-            out.write(f"--- crossbound: starting node {node_id} at {time.strftime('%H:%M:%S')}\n".encode())
-            out.flush()
-            try:
-                self._procs[node_id] = subprocess.Popen(  # noqa: S603  resolved java plus fixed flags, no shell
-                    argv,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    process_group=0,
-                    close_fds=True,
-                )
-            except OSError as exc:
-                raise BrokerError(f"cannot execute {argv[0]}: {exc}") from exc
+        header = f"starting node {node_id} at {time.strftime('%H:%M:%S')}"
+        self._procs[node_id] = launch_logged(argv, node.log_path, header)
 
     def _wait_cluster(self, node_ids: Sequence[int]) -> None:
         """Until each node in ``node_ids`` answers Metadata and lists every running node."""

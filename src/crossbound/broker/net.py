@@ -17,9 +17,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from crossbound.errors import BrokerError
+
 __all__ = [
     "HOST",
     "free_port",
+    "launch_logged",
     "log_tail",
     "metadata_probe",
     "port_is_free",
@@ -162,3 +165,25 @@ def serve_until_stopped(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return 0
+
+
+def launch_logged(argv: list[str], log_path: Path, header: str) -> subprocess.Popen[bytes]:
+    """Start ``argv`` in a process group of its own, output appended to ``log_path`` after ``header``.
+
+    Raises :class:`~crossbound.errors.BrokerError` when it cannot be executed.
+    """
+    with log_path.open("ab") as out:
+        out.write(f"--- crossbound: {header}\n".encode())
+        out.flush()
+        try:
+            return subprocess.Popen(  # noqa: S603  a resolved executable plus fixed flags, no shell
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                process_group=0,
+                close_fds=True,
+            )
+        except OSError as exc:
+            raise BrokerError(f"cannot execute {argv[0]}: {exc}") from exc
+    # the child holds its own copy of the log descriptor; ours is closed by the with block

@@ -34,6 +34,7 @@ from crossbound.broker.lifecycle import StartStop
 from crossbound.broker.net import (
     HOST,
     free_port,
+    launch_logged,
     log_tail,
     metadata_probe,
     port_is_free,
@@ -302,21 +303,7 @@ class EmbeddedBroker(StartStop):
             "--storage-engine",
             "memory://tansu/",
         ]
-        with log_path.open("ab") as log_file:
-            log_file.write(f"--- crossbound: {' '.join(argv)}\n".encode())
-            log_file.flush()
-            try:
-                proc = subprocess.Popen(  # noqa: S603  argv is a resolved binary plus fixed flags, no shell
-                    argv,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log_file,
-                    stderr=subprocess.STDOUT,
-                    process_group=0,
-                    close_fds=True,
-                )
-            except OSError as exc:
-                raise BrokerError(f"cannot execute {binary}: {exc}") from exc
-        # The child holds its own copy of the log descriptor; ours is closed by the with block.
+        proc = launch_logged(argv, log_path, " ".join(argv))
         try:
             self._wait_ready(proc, port, log_path)
         except BaseException:
