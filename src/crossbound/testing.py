@@ -44,6 +44,7 @@ class Published:
     value: bytes
     record: dict[str, Any]
     headers: tuple[tuple[str, bytes], ...] = ()
+    partition: int | None = None  # as the pipeline chose it (None: the producer's partitioner picks)
 
 
 @dataclass
@@ -60,6 +61,7 @@ class Harness:
     answered: dict[bytes, bytes] = field(default_factory=dict)
     usage: dict[bytes, bytes] = field(default_factory=dict)
     published: list[Published] = field(default_factory=list)
+    internal: list[Outgoing] = field(default_factory=list)  # records on the internal hop topic
     _offsets: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -155,9 +157,11 @@ class Harness:
             self._offsets[out.topic] = offset + 1
             rec = Incoming(out.topic, out.partition or 0, offset, out.key, out.value, int(self.now * 1000))
             if out.topic == self.topics.quota:
+                self.internal.append(out)
                 queue.extend(self.processor.on_quota(rec, self.usage))
             else:
-                item = Published(out.topic, out.key, out.value, self.codec.decode(out.value)[1], out.headers)
+                record = self.codec.decode(out.value)[1]
+                item = Published(out.topic, out.key, out.value, record, out.headers, out.partition)
                 self.published.append(item)
                 published.append(item)
         return published
