@@ -52,7 +52,7 @@ bench: $(STAMP) kafka
 
 # README's scenario table (between <!-- scenarios:begin/end -->) is generated from rulesets/.
 readme: $(STAMP)
-	$(BIN)/python -m crossbound.catalogue_view --write-readme
+	$(BIN)/python -m crossbound.cli.scenarios --write-readme
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .hypothesis

@@ -46,6 +46,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from crossbound._data import default_rulesets_dir, default_schemas_dir
 from crossbound.broker import (
     ENGINES,
     Broker,
@@ -58,12 +59,11 @@ from crossbound.broker import (
 from crossbound.broker.net import free_port
 from crossbound.broker.topicspec import topic_specs
 from crossbound.codec import Codec, SchemaRegistry
-from crossbound.live import LiveBus
-from crossbound.paths import default_rulesets_dir, default_schemas_dir
 from crossbound.rules import load_catalogue
 from crossbound.settings import Settings
-from crossbound.simulate import Traffic
-from crossbound.supervise import start_worker_process, stop_process, wait_until_ready
+from crossbound.testing.live import LiveBus
+from crossbound.testing.processes import start_worker_process, stop_process, wait_until_ready
+from crossbound.testing.traffic import Traffic
 from crossbound.topics import Topics
 
 SCENARIOS = ("sb_corporate_credit_report", "nb_hk_resident_consumer_credit", "payment_connect_northbound")

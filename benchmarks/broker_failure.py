@@ -1,4 +1,4 @@
-"""Broker failure on a three-node Apache Kafka cluster: one run of crossbound.chaos, figures printed.
+"""Broker failure on a three-node Apache Kafka cluster: one run of crossbound.testing.chaos, figures printed.
 
 One worker on replication-factor-3 topics; attested requests at a paced rate; during the load a
 broker that is not the KRaft controller leader is SIGKILLed and restarted, then the controller
@@ -17,11 +17,11 @@ import logging
 import time
 from collections import Counter
 
+from crossbound._data import default_rulesets_dir, default_schemas_dir
 from crossbound.broker import KafkaCluster
-from crossbound.chaos import run_broker_failure
 from crossbound.codec import Codec, SchemaRegistry
-from crossbound.paths import default_rulesets_dir, default_schemas_dir
 from crossbound.rules import load_catalogue
+from crossbound.testing.chaos import run_broker_failure
 
 
 class CountingHandler(logging.Handler):

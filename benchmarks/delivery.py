@@ -33,16 +33,16 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from crossbound._data import default_rulesets_dir, default_schemas_dir
 from crossbound.broker import ensure_topics
 from crossbound.broker.kafka import KafkaCluster
 from crossbound.broker.topicspec import topic_specs
 from crossbound.codec import Codec, SchemaRegistry
-from crossbound.live import LiveBus
-from crossbound.paths import default_rulesets_dir, default_schemas_dir
 from crossbound.rules import load_catalogue
 from crossbound.settings import Settings
-from crossbound.simulate import Traffic
-from crossbound.supervise import start_worker_process, stop_process, wait_until_ready
+from crossbound.testing.live import LiveBus
+from crossbound.testing.processes import start_worker_process, stop_process, wait_until_ready
+from crossbound.testing.traffic import Traffic
 from crossbound.topics import SIDES, Topics
 
 PARTITIONS = 4

@@ -27,7 +27,7 @@ def main(bootstrap: str, src_name: str, dst_name: str, app_id: str, engine: str)
     tansu = engine == "tansu"
     if tansu:
         apply_tansu_workarounds()
-    # as crossbound.supervise.start_worker_process: 3 s on Tansu, the worker's default elsewhere
+    # as crossbound.testing.processes.start_worker_process: 3 s on Tansu, the worker's default elsewhere
     session_timeout = 3.0 if tansu else KafkaSettings().session_timeout_s
     app = faust.App(
         app_id,

@@ -15,8 +15,8 @@ import json
 import random
 import time
 
-from crossbound import examples
 from crossbound.testing import Harness
+from crossbound.testing import fixtures as examples
 
 
 def measure(proto: Harness, scenario: str, n: int) -> float:

@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from crossbound.paths import default_rulesets_dir, default_schemas_dir
+from crossbound._data import default_rulesets_dir, default_schemas_dir
 
 __all__ = [
     "CleanupPolicy",

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from crossbound._data import default_rulesets_dir, default_schemas_dir
 from crossbound.broker import (
     ENGINES,
     Broker,
@@ -30,11 +31,10 @@ from crossbound.broker import (
 )
 from crossbound.broker.topicspec import topic_specs
 from crossbound.codec import Codec, SchemaRegistry
-from crossbound.live import LiveBus
-from crossbound.paths import default_rulesets_dir, default_schemas_dir
 from crossbound.rules import Catalogue, load_catalogue
 from crossbound.settings import Settings
-from crossbound.supervise import start_worker_process, stop_process, wait_until_ready
+from crossbound.testing.live import LiveBus
+from crossbound.testing.processes import start_worker_process, stop_process, wait_until_ready
 from crossbound.topics import Topics
 
 

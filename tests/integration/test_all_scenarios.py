@@ -1,7 +1,7 @@
 """Every scenario's ACCEPT / REVIEW / REJECT fixtures, end to end through the real worker and broker.
 
 The fixtures (``examples/<scenario>/``) are refreshed for the present (new request ids, nonces and
-digests, times shifted to now, see :mod:`crossbound.examples`) and published in one run; each must
+digests, times shifted to now, see :mod:`crossbound.testing.fixtures`) and published in one run; each must
 come back with the outcome its name says and the same findings ``crossbound check`` gives offline.
 """
 
@@ -14,9 +14,9 @@ from collections import Counter
 import pytest
 from conftest import Bus, Worker
 
-from crossbound import examples
-from crossbound.simulate import Case
 from crossbound.testing import Harness
+from crossbound.testing import fixtures as examples
+from crossbound.testing.traffic import Case
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 

@@ -1,7 +1,7 @@
 """Kafka nodes SIGKILLed under load on a three-node cluster: nothing lost, the worker rides it out.
 
 Kafka only (three KRaft nodes, RF 3 topics, min.insync.replicas 2, acks=all); not parametrised over
-engines. The scenario is :func:`crossbound.chaos.run_broker_failure`; ``benchmarks/broker_failure.py``
+engines. The scenario is :func:`crossbound.testing.chaos.run_broker_failure`; ``benchmarks/broker_failure.py``
 runs it once and prints the timings, which are not asserted here.
 """
 
@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from crossbound.broker import KafkaCluster
-from crossbound.chaos import run_broker_failure
 from crossbound.codec import Codec
 from crossbound.rules import Catalogue
+from crossbound.testing.chaos import run_broker_failure
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(480)]
 

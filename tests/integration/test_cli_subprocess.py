@@ -20,11 +20,11 @@ import pytest
 from confluent_kafka import Producer
 from conftest import Bus, Worker, end_process, free_port, read_line
 
+from crossbound._data import default_rulesets_dir
 from crossbound.broker import Broker
 from crossbound.broker.tansu import metadata_probe
-from crossbound.jsonform import attestation_from_json
-from crossbound.paths import default_rulesets_dir
-from crossbound.simulate import Traffic
+from crossbound.codec.jsonform import attestation_from_json
+from crossbound.testing.traffic import Traffic
 from crossbound.topics import Topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(150)]

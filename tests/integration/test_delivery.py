@@ -17,8 +17,8 @@ from conftest import Bus, Worker, create_topics
 
 from crossbound.broker import Broker
 from crossbound.codec import Codec
-from crossbound.simulate import Traffic
-from crossbound.supervise import wait_until_ready
+from crossbound.testing.processes import wait_until_ready
+from crossbound.testing.traffic import Traffic
 from crossbound.topics import SIDES, Topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]

@@ -32,11 +32,11 @@ from conftest import Worker, end_process, read_line
 
 from crossbound.broker import Broker
 from crossbound.codec import Codec
-from crossbound.jsonform import request_from_json
+from crossbound.codec.jsonform import request_from_json
 from crossbound.pipeline.processor import partition_for
 from crossbound.rules import Catalogue
-from crossbound.simulate import Traffic
-from crossbound.supervise import wait_until_ready
+from crossbound.testing.processes import wait_until_ready
+from crossbound.testing.traffic import Traffic
 from crossbound.topics import Topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.tools, pytest.mark.timeout(150)]

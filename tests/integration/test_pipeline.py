@@ -12,7 +12,7 @@ from conftest import Bus, Worker, create_topics
 
 from crossbound.broker import Broker
 from crossbound.codec import Codec
-from crossbound.simulate import Traffic
+from crossbound.testing.traffic import Traffic
 from crossbound.topics import Topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -182,9 +182,9 @@ async def test_records_of_an_older_schema_version_and_oversized_records(
     import json
     import shutil
 
+    from crossbound._data import default_schemas_dir
     from crossbound.codec import SchemaRegistry
-    from crossbound.paths import default_schemas_dir
-    from crossbound.supervise import wait_until_ready
+    from crossbound.testing.processes import wait_until_ready
 
     schemas = tmp_path / "schemas"
     shutil.copytree(default_schemas_dir(), schemas)
@@ -225,7 +225,7 @@ async def test_two_workers_share_the_partitions_and_the_state(
     broker: Broker, tmp_path: Path, codec: Codec, catalogue: object
 ) -> None:
     """Two worker processes in one group: every request, attestation and limit meets its own state."""
-    from crossbound.supervise import wait_until_ready
+    from crossbound.testing.processes import wait_until_ready
 
     tag = os.urandom(4).hex()
     topics = Topics(prefix=f"w{tag}.", app_id=f"two{tag}")

@@ -14,9 +14,9 @@ from conftest import Bus, Worker, create_topics
 
 from crossbound.broker import Broker
 from crossbound.codec import Codec
-from crossbound.recording import read_jsonl
-from crossbound.simulate import Traffic
-from crossbound.supervise import wait_until_ready
+from crossbound.testing.processes import wait_until_ready
+from crossbound.testing.recording import read_jsonl
+from crossbound.testing.traffic import Traffic
 from crossbound.topics import SIDES, Topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from crossbound.pipeline.records import Outgoing
-from crossbound.simulate import Case, Traffic
 from crossbound.testing import Harness, Published
+from crossbound.testing.traffic import Case, Traffic
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "golden"

@@ -1,4 +1,4 @@
-"""crossbound.catalogue_view and `crossbound scenarios list|show`: the catalogue as people read it, and
+"""crossbound.cli.scenarios and `crossbound scenarios list|show`: the catalogue as people read it, and
 README's scenario table, which must be what the rule sets generate."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from crossbound import catalogue_view as view
+from crossbound._data import default_rulesets_dir, default_schemas_dir
 from crossbound.cli import main
+from crossbound.cli import scenarios as view
 from crossbound.codec import FIELD_CLASSES, SchemaRegistry
-from crossbound.paths import default_rulesets_dir, default_schemas_dir
 from crossbound.rules import Catalogue
 from crossbound.rules.loader import ENVELOPE_FILE
 
@@ -117,7 +117,7 @@ def test_write_readme_without_markers_exits_2(tmp_path: Path, capsys: pytest.Cap
 def test_makefile_has_a_readme_target() -> None:
     makefile = (ROOT / "Makefile").read_text()
     assert "\nreadme:" in makefile
-    assert "crossbound.catalogue_view --write-readme" in makefile
+    assert "crossbound.cli.scenarios --write-readme" in makefile
 
 
 # -- views ----------------------------------------------------------------------------------------

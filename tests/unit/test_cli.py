@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-import crossbound.publish
+import crossbound.cli.publish
 from crossbound import __version__
+from crossbound._data import default_rulesets_dir, default_schemas_dir
 from crossbound.cli import main
-from crossbound.paths import default_rulesets_dir, default_schemas_dir
-from crossbound.simulate import Traffic
+from crossbound.testing.traffic import Traffic
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NOW = "2026-11-24T09:00:00Z"
@@ -279,7 +279,7 @@ def test_publish_bad_line_exits_2_naming_the_line_without_connecting(
     bad: str,
     message: str,
 ) -> None:
-    monkeypatch.setattr(crossbound.publish, "AIOKafkaProducer", _NoProducer)
+    monkeypatch.setattr(crossbound.cli.publish, "AIOKafkaProducer", _NoProducer)
     # line 2 is blank (skipped but counted), line 3 is the bad one
     path = _requests_jsonl(tmp_path, [_valid_line(1), "", bad, _valid_line(2)])
     code, out, err = _run(
@@ -296,7 +296,7 @@ def test_publish_value_out_of_range_exits_2_naming_the_line(
     changes: dict[str, Any],
     field: str,
 ) -> None:
-    monkeypatch.setattr(crossbound.publish, "AIOKafkaProducer", _NoProducer)
+    monkeypatch.setattr(crossbound.cli.publish, "AIOKafkaProducer", _NoProducer)
     path = _requests_jsonl(tmp_path, [_valid_line(3), json.dumps(_sbccr_request(**changes))])
     code, out, err = _run(capsys, "publish", "--broker", "kafka://127.0.0.1:9", "--topic", "x", str(path))
     _usage_error(code, out, err, "line 2:", field)

@@ -10,8 +10,8 @@ from pydantic import ValidationError
 
 from crossbound.cli import build_parser, main, settings_from_args
 from crossbound.errors import ConfigError
+from crossbound.runtime.worker import check_delivery, on_tansu
 from crossbound.settings import KafkaSettings, Settings
-from crossbound.worker import check_delivery, on_tansu
 
 KAFKA = "kafka://127.0.0.1:9092"
 
@@ -84,7 +84,7 @@ def test_worker_refuses_exactly_once_on_the_embedded_broker(capsys: pytest.Captu
 
 
 def test_idempotent_producer_by_default_on_kafka_not_on_tansu() -> None:
-    from crossbound.worker import for_broker
+    from crossbound.runtime.worker import for_broker
 
     assert for_broker(Settings(), tansu=False).kafka.idempotence is True
     assert for_broker(Settings(), tansu=True).kafka.idempotence is False
@@ -106,7 +106,7 @@ def test_faust_producer_is_made_idempotent_with_acks_all() -> None:
     code = (
         "import faust\n"
         "from faust.transport.drivers import aiokafka as d\n"
-        "from crossbound.eos import install_idempotent_producer\n"
+        "from crossbound.runtime.eos import install_idempotent_producer\n"
         "app = faust.App('t', broker='kafka://127.0.0.1:1')\n"
         "p = d.Producer(app.transport)\n"
         "assert p._settings_extra() == {}, p._settings_extra()\n"

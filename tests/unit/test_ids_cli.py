@@ -7,8 +7,8 @@ import json
 import pytest
 
 from crossbound.cli import main
+from crossbound.cli.ids import KIND_DESCRIPTIONS
 from crossbound.identifiers import KINDS
-from crossbound.ids_view import KIND_DESCRIPTIONS
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

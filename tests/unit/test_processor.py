@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crossbound.jsonform import attestation_from_json
+from crossbound.codec.jsonform import attestation_from_json
 from crossbound.pipeline.processor import murmur2, partition_for
 from crossbound.pipeline.records import Incoming, Outgoing
-from crossbound.simulate import Traffic
 from crossbound.testing import Harness
+from crossbound.testing.traffic import Traffic
 
 
 @pytest.fixture

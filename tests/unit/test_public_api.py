@@ -33,10 +33,10 @@ PUBLIC = {
         "load_catalogue",
         "outcome_of",
     ],
-    "crossbound.testing": ["Harness", "Published"],
-    "crossbound.live": ["LiveBus"],
-    "crossbound.recording": ["Recorded", "read_jsonl", "record", "replay", "write_jsonl"],
-    "crossbound.supervise": ["start_worker_process", "stop_process", "wait_until_ready"],
+    "crossbound.testing": ["Case", "Harness", "Published", "Traffic"],
+    "crossbound.testing.live": ["LiveBus"],
+    "crossbound.testing.recording": ["Recorded", "read_jsonl", "record", "replay", "write_jsonl"],
+    "crossbound.testing.processes": ["start_worker_process", "stop_process", "wait_until_ready"],
     "crossbound.topics": ["KINDS", "SIDES", "TABLES", "TopicKind", "Topics", "side_of", "wire_side"],
     "crossbound.broker.topicspec": [
         "CHECKED_CONFIGS",
@@ -71,8 +71,8 @@ def test_importing_the_package_has_no_side_effects() -> None:
     # a fresh interpreter: importing every module starts nothing and registers no global metrics
     code = (
         "import threading, prometheus_client\n"
-        "import crossbound, crossbound.app, crossbound.worker, crossbound.demo\n"
-        "import crossbound.live, crossbound.cli\n"
+        "import crossbound, crossbound.runtime.app, crossbound.runtime.worker, crossbound.cli.demo\n"
+        "import crossbound.testing.live, crossbound.cli\n"
         "names = {m.name for m in prometheus_client.REGISTRY.collect()}\n"
         "assert not any(n.startswith('crossbound') for n in names), names\n"
         "assert threading.active_count() == 1, threading.enumerate()\n"

@@ -8,9 +8,9 @@ import pytest
 
 from crossbound.errors import InputError
 from crossbound.pipeline.processor import partition_for
-from crossbound.recording import Recorded, read_jsonl, write_jsonl
-from crossbound.simulate import Traffic
 from crossbound.testing import Harness
+from crossbound.testing.recording import Recorded, read_jsonl, write_jsonl
+from crossbound.testing.traffic import Traffic
 
 
 def test_jsonl_round_trip(tmp_path: Path) -> None:
@@ -46,7 +46,7 @@ def _recorded_traffic(h: Harness, traffic: Traffic) -> list[Recorded]:
             part = partition_for(key, 4)
             records.append(Recorded(h.topics.requests(side), part, len(records), ts, key, value))
             if case.attestation is not None:
-                from crossbound.jsonform import attestation_from_json
+                from crossbound.codec.jsonform import attestation_from_json
 
                 att = h.codec.encode(
                     "core/attestation", attestation_from_json(case.attestation, h.codec, h.catalogue)

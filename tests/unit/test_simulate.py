@@ -1,4 +1,4 @@
-"""Unit tests of crossbound.simulate: every scenario and variant through the in-memory Harness."""
+"""Unit tests of crossbound.testing.traffic: every scenario and variant through the in-memory Harness."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ from typing import Any
 
 import pytest
 
-from crossbound import examples, identifiers
+from crossbound import identifiers
+from crossbound._data import default_examples_dir, default_rulesets_dir, default_schemas_dir
 from crossbound.codec import Codec, SchemaRegistry
-from crossbound.paths import default_examples_dir, default_rulesets_dir, default_schemas_dir
 from crossbound.rules import Catalogue, load_catalogue
-from crossbound.simulate import (
+from crossbound.testing import Harness, Published
+from crossbound.testing import fixtures as examples
+from crossbound.testing.traffic import (
     DEFAULT_WEIGHTS,
     HANDWRITTEN,
     SCENARIOS,
@@ -33,7 +35,6 @@ from crossbound.simulate import (
     random_uscc,
     uscc_with_check,
 )
-from crossbound.testing import Harness, Published
 
 NOW = 1_795_000_000.0  # 2026-11-18T07:46:40Z
 TIMEOUT_S = 30.0

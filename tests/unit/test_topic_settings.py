@@ -26,9 +26,9 @@ from crossbound.broker.topicspec import (
 )
 from crossbound.cli import build_parser, settings_from_args
 from crossbound.errors import BrokerError
+from crossbound.runtime.worker import for_broker
 from crossbound.settings import Settings, TopicSettings, TopicsSettings
 from crossbound.topics import TABLES, TopicKind, Topics
-from crossbound.worker import for_broker
 
 DAY_MS = 86_400_000
 ROOT = Path(__file__).resolve().parents[2]
@@ -185,10 +185,10 @@ def test_every_topic_has_a_kind() -> None:
 
 def test_changelog_names_and_configs_are_fausts() -> None:
     """The worker's Faust app names its changelogs as Topics does, with the changelog kind's settings."""
-    from crossbound.app import build_app
     from crossbound.metrics import Metrics
     from crossbound.pipeline.processor import Processor
-    from crossbound.worker import load_components
+    from crossbound.runtime.app import build_app
+    from crossbound.runtime.worker import load_components
 
     settings = Settings(pipeline={"app_id": "cbtest"}, topics={"changelog": {"min_insync_replicas": 3}})
     parts = load_components(settings)

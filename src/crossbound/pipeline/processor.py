@@ -1,6 +1,6 @@
 """The pipeline's logic, free of Faust: records in, records out, state in injected mappings.
 
-The Faust agents (:mod:`crossbound.app`) feed this class and produce what it returns; the tests and
+The Faust agents (:mod:`crossbound.runtime.app`) feed this class and produce what it returns; the tests and
 ``crossbound check`` drive it with plain dicts. Each input record yields exactly one of: a verdict, a
 dead letter, an attestation request (the request is parked) or a quota check (repartitioned).
 

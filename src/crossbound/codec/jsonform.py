@@ -10,13 +10,29 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Protocol
 
 from crossbound.codec import Codec
 from crossbound.errors import InputError
-from crossbound.rules import Catalogue
 
 __all__ = ["attestation_from_json", "from_json", "request_from_json", "to_json"]
+
+
+class ScenarioSubjects(Protocol):
+    """What the JSON forms need of a scenario: the schema subjects of its two payloads."""
+
+    @property
+    def request_subject(self) -> str: ...
+
+    @property
+    def attestation_subject(self) -> str: ...
+
+
+class Catalogue(Protocol):
+    """The scenarios by id (a :class:`crossbound.rules.Catalogue` is one; the codec does not import rules)."""
+
+    @property
+    def scenarios(self) -> Mapping[str, ScenarioSubjects]: ...
 
 
 def _timestamp(value: Any, path: str) -> datetime:

@@ -32,7 +32,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Final
 
-from crossbound.paths import default_examples_dir, default_rulesets_dir
+from crossbound._data import default_examples_dir, default_rulesets_dir
 
 __all__ = ["FIXTURE_NAMES", "FIXTURE_TIME", "Fixture", "ScenarioExamples", "discover", "load", "refresh"]
 

@@ -18,19 +18,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
 
+from crossbound._data import default_rulesets_dir, default_schemas_dir
 from crossbound.codec import Codec, SchemaRegistry
-from crossbound.jsonform import attestation_from_json, request_from_json
+from crossbound.codec.jsonform import attestation_from_json, request_from_json
 from crossbound.metrics import Metrics
-from crossbound.paths import default_rulesets_dir, default_schemas_dir
 from crossbound.pipeline.processor import Processor
 from crossbound.pipeline.records import Incoming, Outgoing
-from crossbound.recording import Recorded
 from crossbound.rules import Catalogue, load_catalogue
 from crossbound.topics import Topics
+
+if TYPE_CHECKING:  # the recording module imports a Kafka client; the harness needs none
+    from crossbound.testing.recording import Recorded
 
 __all__ = ["Harness", "Published"]
 
@@ -120,7 +122,7 @@ class Harness:
     def replay(
         self, records: Iterable[Recorded], *, rename: Callable[[str], str] | None = None
     ) -> list[Published]:
-        """Feed a recording (see :mod:`crossbound.recording`) in timestamp order, with its coordinates.
+        """Feed a recording (:mod:`crossbound.testing.recording`) in timestamp order, with its coordinates.
 
         The harness clock follows the records' timestamps, and timeouts fire as it passes them, so a
         recorded day replays the same way every time. ``rename`` maps recorded topic names onto this

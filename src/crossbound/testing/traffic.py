@@ -1,7 +1,7 @@
 """Simulated institutions and data holders: reproducible request / attestation traffic.
 
 Used by the demo, the benchmark and the tests. A :class:`Traffic` makes :class:`Case` objects: a request
-in JSON form (see :func:`crossbound.jsonform.request_from_json`), the data holder's answer in JSON form
+in JSON form (see :func:`crossbound.codec.jsonform.request_from_json`), the data holder's answer in JSON form
 (or ``None`` when it never answers), and the outcome the pipeline must reach. Everything is synthetic:
 subjects' identifiers (HKIDs, mainland resident IDs and residence permits, USCCs, UnionPay cards) are
 generated with correct check characters, and only their HMAC-SHA256 under the pair key ever appears in
@@ -12,8 +12,8 @@ identifier formats (LEI MOD 97-10, USCC GB 32100, BIC ISO 9362, HK BRN).
 hand-written builders that draw their fields (``HANDWRITTEN``: SBCCR ``sb_corporate_credit_report``,
 NBCC ``nb_hk_resident_consumer_credit``, PCN ``payment_connect_northbound``); every other scenario's
 cases are its fixtures ``examples/<id>/{accept,review,reject}`` made fresh by
-:func:`crossbound.examples.refresh`: a new request id and nonce, every digest and HMAC replaced by a new
-random one (consistently within the case, so matches still match; not an HMAC under ``pair_key``),
+:func:`crossbound.testing.fixtures.refresh`: a new request id and nonce, every digest and HMAC replaced by a
+new random one (consistently within the case, so matches still match; not an HMAC under ``pair_key``),
 timestamps and dates moved from the fixtures' time (2026-11-24T09:00:00Z) to ``now``.
 
 Variants (``VARIANTS``), per scenario:
@@ -64,7 +64,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
-from crossbound import examples
+from crossbound.testing import fixtures as examples
 
 __all__ = [
     "DEFAULT_WEIGHTS",
@@ -358,8 +358,8 @@ _PI_CATEGORIES: Final[dict[str, tuple[str, ...]]] = {
 @functools.cache
 def _core_request_header() -> bytes:
     """The single-object header (``C3 01`` + fingerprint) of the current ``core/request`` schema."""
+    from crossbound._data import default_schemas_dir
     from crossbound.codec import SchemaRegistry
-    from crossbound.paths import default_schemas_dir
 
     return SchemaRegistry.load(default_schemas_dir()).current("core/request").header
 

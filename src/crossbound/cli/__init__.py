@@ -167,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_record(args: argparse.Namespace, settings: Settings) -> int:
-    from crossbound.recording import record, write_jsonl
+    from crossbound.testing.recording import record, write_jsonl
 
     records = asyncio.run(record(settings.kafka.bootstrap_servers, args.topic, idle_s=args.idle))
     n = write_jsonl(records, args.out)
@@ -176,7 +176,7 @@ def _cmd_record(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
-    from crossbound.recording import read_jsonl, replay
+    from crossbound.testing.recording import read_jsonl, replay
 
     records = read_jsonl(args.file)
     old, new = str(args.from_prefix), str(args.to_prefix)
@@ -223,7 +223,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 
 def _cmd_check(args: argparse.Namespace, settings: Settings) -> int:
-    from crossbound.checker import check_request
+    from crossbound.cli.check import check_request
 
     now = datetime.now(UTC)
     if args.now:
@@ -239,7 +239,7 @@ def _cmd_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_ids(args: argparse.Namespace) -> int:
-    from crossbound import ids_view
+    from crossbound.cli import ids as ids_view
     from crossbound.identifiers import KINDS, check
 
     if args.list or args.kind is None:
@@ -265,7 +265,7 @@ def _cmd_ids(args: argparse.Namespace) -> int:
 
 
 def _cmd_scenarios(args: argparse.Namespace, settings: Settings) -> int:
-    from crossbound import catalogue_view as view
+    from crossbound.cli import scenarios as view
 
     catalogue, registry = view.load(settings.pipeline.schemas_dir, settings.pipeline.rulesets_dir)
     if args.action == "list":
@@ -289,7 +289,7 @@ def _cmd_scenarios(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
-    from crossbound.publish import publish_lines
+    from crossbound.cli.publish import publish_lines
 
     if args.file == "-":
         lines = sys.stdin.read().splitlines()
@@ -329,11 +329,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_ids(args)
         settings = settings_from_args(args)
         if args.command == "worker":
-            from crossbound.worker import run_worker
+            from crossbound.runtime.worker import run_worker
 
             return run_worker(settings)
         if args.command == "demo":
-            from crossbound.demo import run_demo
+            from crossbound.cli.demo import run_demo
 
             return run_demo(
                 settings,

@@ -7,8 +7,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from crossbound.codec.jsonform import to_json
 from crossbound.errors import InputError
-from crossbound.jsonform import to_json
 from crossbound.rules import Finding, Severity, outcome_of
 from crossbound.settings import Settings
 from crossbound.testing import Harness

@@ -27,13 +27,13 @@ from crossbound.broker import EmbeddedBroker, apply_tansu_workarounds, find_tans
 from crossbound.broker.topicspec import topic_specs
 from crossbound.codec import Codec, SchemaRegistry
 from crossbound.errors import CrossboundError
-from crossbound.live import LiveBus
 from crossbound.rules import Catalogue, load_catalogue
+from crossbound.runtime.worker import for_broker
 from crossbound.settings import Settings
-from crossbound.simulate import Case, Traffic
-from crossbound.supervise import start_worker_process, stop_process, wait_until_ready
+from crossbound.testing.live import LiveBus
+from crossbound.testing.processes import start_worker_process, stop_process, wait_until_ready
+from crossbound.testing.traffic import Case, Traffic
 from crossbound.topics import Topics
-from crossbound.worker import for_broker
 
 __all__ = ["DemoResult", "run_demo", "simulate", "summarise"]
 

@@ -19,9 +19,9 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from crossbound.codec import Codec
-from crossbound.jsonform import attestation_from_json, request_from_json
+from crossbound.codec.jsonform import attestation_from_json, request_from_json
 from crossbound.rules import Catalogue
-from crossbound.simulate import Case
+from crossbound.testing.traffic import Case
 from crossbound.topics import SIDES, Topics
 
 __all__ = ["LiveBus"]
@@ -35,7 +35,7 @@ class LiveBus:
     ``enable_idempotence=True`` (needs ``acks="all"``) also keeps a retried batch from being written
     twice when a leader fails after writing it but before answering; it needs InitProducerId, so it
     is off by default (the embedded Tansu broker is not relied on for it) and on in
-    :func:`crossbound.chaos.run_broker_failure`.
+    :func:`crossbound.testing.chaos.run_broker_failure`.
     """
 
     def __init__(

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaProducer
 
 from crossbound.codec import Codec, SchemaRegistry
+from crossbound.codec.jsonform import attestation_from_json, request_from_json
 from crossbound.errors import InputError
-from crossbound.jsonform import attestation_from_json, request_from_json
 from crossbound.rules import load_catalogue
 from crossbound.settings import Settings
 

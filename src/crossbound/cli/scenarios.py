@@ -7,7 +7,7 @@ strings, and print nothing. The CLI only wires arguments to them.
 Run as a script to regenerate the table in README.md between ``<!-- scenarios:begin -->`` and
 ``<!-- scenarios:end -->`` from the rule sets (``make readme`` does this)::
 
-    python -m crossbound.catalogue_view --write-readme [--check] [--readme PATH]
+    python -m crossbound.cli.scenarios --write-readme [--check] [--readme PATH]
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from crossbound._data import default_rulesets_dir, default_schemas_dir
 from crossbound.codec import FIELD_CLASSES, SchemaRegistry
 from crossbound.errors import ConfigError
-from crossbound.paths import default_rulesets_dir, default_schemas_dir
 from crossbound.rules import Catalogue, RuleSet, load_catalogue
 
 __all__ = [
@@ -48,7 +48,7 @@ __all__ = [
 
 README_BEGIN: Final = "<!-- scenarios:begin -->"
 README_END: Final = "<!-- scenarios:end -->"
-WRITE_COMMAND: Final = "make readme (python -m crossbound.catalogue_view --write-readme)"
+WRITE_COMMAND: Final = "make readme (python -m crossbound.cli.scenarios --write-readme)"
 _ARROW: Final = "→"
 _WRAP: Final = 100
 
@@ -421,13 +421,13 @@ def replace_readme_region(text: str, table: str) -> str:
 
 def default_readme() -> Path:
     """README.md of the source checkout this module runs from."""
-    return Path(__file__).resolve().parents[2] / "README.md"
+    return Path(__file__).resolve().parents[3] / "README.md"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m crossbound.catalogue_view --write-readme``: regenerate README's scenario table."""
+    """``python -m crossbound.cli.scenarios --write-readme``: regenerate README's scenario table."""
     parser = argparse.ArgumentParser(
-        prog="python -m crossbound.catalogue_view", description=__doc__.splitlines()[0] if __doc__ else None
+        prog="python -m crossbound.cli.scenarios", description=__doc__.splitlines()[0] if __doc__ else None
     )
     parser.add_argument("--write-readme", action="store_true", help="rewrite the table in README.md")
     parser.add_argument("--check", action="store_true", help="exit 1 if README.md is out of date")
@@ -441,13 +441,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         catalogue, _ = load(args.schemas or default_schemas_dir(), args.rulesets or default_rulesets_dir())
     except ConfigError as exc:
-        print(f"catalogue_view: {exc}", file=sys.stderr)
+        print(f"scenarios: {exc}", file=sys.stderr)
         return 2
     try:
         text = readme.read_text(encoding="utf-8")
         new = replace_readme_region(text, readme_table(catalogue))
     except (ValueError, OSError) as exc:
-        print(f"catalogue_view: {readme}: {exc}", file=sys.stderr)
+        print(f"scenarios: {readme}: {exc}", file=sys.stderr)
         return 2
     if new == text:
         print(f"{readme}: scenario table up to date ({len(catalogue.scenarios)} scenarios)", file=sys.stderr)

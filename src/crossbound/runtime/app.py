@@ -34,14 +34,14 @@ from typing import Any
 import faust
 
 from crossbound.broker.topicspec import topic_configs
-from crossbound.eos import (
+from crossbound.metrics import Metrics
+from crossbound.pipeline.processor import Processor
+from crossbound.pipeline.records import Incoming, Outgoing
+from crossbound.runtime.eos import (
     commit_dirty_transactions,
     install_commit_of_dirty_transactions,
     install_idempotent_producer,
 )
-from crossbound.metrics import Metrics
-from crossbound.pipeline.processor import Processor
-from crossbound.pipeline.records import Incoming, Outgoing
 from crossbound.settings import Settings
 from crossbound.topics import TABLES, Topics
 

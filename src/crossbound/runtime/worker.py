@@ -128,7 +128,7 @@ def run_worker(settings: Settings) -> int:
             dedupe_retention_s=settings.pipeline.dedupe_retention_s,
             partitions=settings.kafka.partitions,
         )
-        from crossbound.app import build_app
+        from crossbound.runtime.app import build_app
 
         app = build_app(settings, processor, metrics, bootstrap)
         try:

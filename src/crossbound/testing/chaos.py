@@ -2,7 +2,7 @@
 
 :func:`run_broker_failure` creates fresh topics with the production settings (replication factor 3,
 ``min.insync.replicas`` 2), starts one ``crossbound worker`` process on them and publishes attested
-requests at a paced rate from a :class:`~crossbound.live.LiveBus` (the institutions, and the data
+requests at a paced rate from a :class:`~crossbound.testing.live.LiveBus` (the institutions, and the data
 holders answering). During the load it SIGKILLs a broker that is not the KRaft controller leader,
 restarts it, then kills the controller leader and restarts it. It returns a :class:`FailureReport`:
 what was published and answered, and per kill how long verdicts stopped flowing.
@@ -32,11 +32,11 @@ from crossbound.broker.kafka import KafkaCluster
 from crossbound.broker.topicspec import topic_specs
 from crossbound.codec import Codec
 from crossbound.errors import CrossboundError
-from crossbound.live import LiveBus
 from crossbound.rules import Catalogue
 from crossbound.settings import Settings
-from crossbound.simulate import Traffic
-from crossbound.supervise import start_worker_process, stop_process, wait_until_ready
+from crossbound.testing.live import LiveBus
+from crossbound.testing.processes import start_worker_process, stop_process, wait_until_ready
+from crossbound.testing.traffic import Traffic
 from crossbound.topics import Topics
 
 __all__ = ["FailureReport", "KillReport", "run_broker_failure"]
