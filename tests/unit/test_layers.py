@@ -17,18 +17,30 @@ PACKAGE = SRC / "crossbound"
 
 # What each part of crossbound may import from crossbound (besides itself). Anything not listed is
 # forbidden. Order is bottom to top.
-_CORE = {"errors", "_data", "codec", "identifiers", "rules", "pipeline", "topics", "metrics", "settings"}
+_CORE = {
+    "errors",
+    "domain",
+    "_data",
+    "codec",
+    "identifiers",
+    "rules",
+    "pipeline",
+    "topics",
+    "metrics",
+    "settings",
+}
 MAY_IMPORT: dict[str, set[str]] = {
     "errors": set(),
+    "domain": set(),
     "_data": set(),
-    "topics": set(),
-    "metrics": set(),
+    "topics": {"domain"},
+    "metrics": {"domain"},
     "settings": {"_data"},
-    "identifiers": {"errors"},
-    "codec": {"errors"},
-    "rules": {"errors", "codec", "identifiers", "topics"},
-    "pipeline": {"errors", "codec", "identifiers", "rules", "topics", "metrics"},
-    "broker": {"errors", "settings", "topics"},
+    "identifiers": {"errors", "domain"},
+    "codec": {"errors", "domain"},
+    "rules": {"errors", "domain", "codec", "identifiers", "topics"},
+    "pipeline": {"errors", "domain", "codec", "identifiers", "rules", "topics", "metrics"},
+    "broker": {"errors", "domain", "settings", "topics"},
     "runtime": _CORE | {"broker"},
     "testing": _CORE | {"broker", "runtime"},
     "cli": _CORE | {"broker", "runtime", "testing"},
