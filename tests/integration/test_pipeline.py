@@ -57,7 +57,7 @@ async def test_attestation_timeout_gives_a_verdict(worker: Worker, bus: Bus) -> 
 async def test_garbage_and_unknown_schema_go_to_the_dead_letter_of_their_side(
     worker: Worker, bus: Bus, topics: Topics, codec: Codec
 ) -> None:
-    verdict_fp = codec.registry.current("core/verdict").header
+    verdict_fp = codec.framing.header(codec.registry.current("core/verdict"))
     await bus.send(topics.requests("hk"), b"k-garbage", b"\x00\x00\x00\x00\x07not avro at all")
     await bus.send(topics.requests("sz"), b"k-unknown", b"\xc3\x01" + bytes(range(8)) + b"\x02\x04")
     await bus.send(topics.requests("sz"), b"k-wrongtype", verdict_fp + b"\x00")

@@ -10,7 +10,27 @@ import pytest
 
 PUBLIC = {
     "crossbound": ["__version__"],
-    "crossbound.codec": ["FIELD_CLASSES", "MAGIC", "Codec", "SchemaRegistry", "SchemaVersion"],
+    "crossbound.codec": [
+        "FIELD_CLASSES",
+        "MAGIC",
+        "Codec",
+        "Framing",
+        "SchemaRegistry",
+        "SchemaVersion",
+        "SingleObjectFraming",
+    ],
+    "crossbound.identifiers": [
+        "KINDS",
+        "IdCheck",
+        "check",
+        "gb11714_check_char",
+        "hkid_check_char",
+        "is_valid",
+        "lei_check_digits",
+        "luhn_check_digit",
+        "resident_id_check_char",
+        "uscc_check_char",
+    ],
     "crossbound.errors": [
         "BrokerError",
         "BrokerNotFound",

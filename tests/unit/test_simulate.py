@@ -19,13 +19,8 @@ from crossbound.codec import Codec, SchemaRegistry
 from crossbound.rules import Catalogue, load_catalogue
 from crossbound.testing import Harness, Published
 from crossbound.testing import fixtures as examples
-from crossbound.testing.traffic import (
-    DEFAULT_WEIGHTS,
-    HANDWRITTEN,
-    SCENARIOS,
-    VARIANTS,
-    Case,
-    Traffic,
+from crossbound.testing.handwritten import HANDWRITTEN
+from crossbound.testing.synthetic import (
     hmac_identifier,
     lei_with_check,
     normalise_identifier,
@@ -35,7 +30,9 @@ from crossbound.testing.traffic import (
     random_uscc,
     uscc_with_check,
 )
+from crossbound.testing.traffic import DEFAULT_WEIGHTS, VARIANTS, Case, Traffic, scenarios
 
+SCENARIOS = scenarios()
 NOW = 1_795_000_000.0  # 2026-11-18T07:46:40Z
 TIMEOUT_S = 30.0
 PER_VARIANT = 30  # enough draws to hit every sub-kind of a variant

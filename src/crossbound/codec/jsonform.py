@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from crossbound.codec import Codec
+from crossbound.codec.records import Attestation, Request
 from crossbound.errors import InputError
 
 __all__ = ["attestation_from_json", "from_json", "request_from_json", "to_json"]
@@ -182,16 +183,18 @@ def _record_from_json(
     return dict(from_json(fields, codec.registry.current(core).raw))
 
 
-def request_from_json(obj: Mapping[str, Any], codec: Codec, catalogue: Catalogue) -> dict[str, Any]:
+def request_from_json(obj: Mapping[str, Any], codec: Codec, catalogue: Catalogue) -> Request:
     """A request record (ready for ``codec.encode('core/request', ...)``) from its JSON form."""
-    return _record_from_json(obj, codec, catalogue, "a request", "core/request", "request_subject")
+    record = _record_from_json(obj, codec, catalogue, "a request", "core/request", "request_subject")
+    return cast(Request, record)  # from_json built it field by field from the core/request schema
 
 
-def attestation_from_json(obj: Mapping[str, Any], codec: Codec, catalogue: Catalogue) -> dict[str, Any]:
+def attestation_from_json(obj: Mapping[str, Any], codec: Codec, catalogue: Catalogue) -> Attestation:
     """An attestation record from its JSON form."""
-    return _record_from_json(
+    record = _record_from_json(
         obj, codec, catalogue, "an attestation", "core/attestation", "attestation_subject"
     )
+    return cast(Attestation, record)  # from_json built it from the core/attestation schema
 
 
 def to_json(value: Any) -> Any:

@@ -37,7 +37,7 @@ _FILE_RE = re.compile(r"^(?P<name>[a-z][a-z0-9_]*)\.v(?P<version>[1-9][0-9]*)\.a
 
 @dataclass(frozen=True, slots=True)
 class SchemaVersion:
-    """One parsed schema file."""
+    """One parsed schema file (how records name it on the wire is the framing's business)."""
 
     subject: str
     version: int
@@ -46,11 +46,6 @@ class SchemaVersion:
     parsed: Any
     fingerprint: bytes
     field_classes: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def header(self) -> bytes:
-        """The single-object encoding header: ``C3 01`` then the 8-byte fingerprint."""
-        return b"\xc3\x01" + self.fingerprint
 
 
 def _non_null(avro_type: Any) -> Any:

@@ -6,11 +6,13 @@ in JSON form (see :func:`crossbound.codec.jsonform.request_from_json`), the data
 subjects' identifiers (HKIDs, mainland resident IDs and residence permits, USCCs, UnionPay cards) are
 generated with correct check characters, and only their HMAC-SHA256 under the pair key ever appears in
 a case; documents are synthetic bytes and only their SHA-256 appears. Institutions use valid public
-identifier formats (LEI MOD 97-10, USCC GB 32100, BIC ISO 9362, HK BRN).
+identifier formats (LEI MOD 97-10, USCC GB 32100, BIC ISO 9362, HK BRN). The identifiers and
+institutions come from :mod:`crossbound.testing.synthetic`.
 
-``SCENARIOS`` is every scenario in the rule-set catalogue that ships example fixtures. Three have
-hand-written builders that draw their fields (``HANDWRITTEN``: SBCCR ``sb_corporate_credit_report``,
-NBCC ``nb_hk_resident_consumer_credit``, PCN ``payment_connect_northbound``); every other scenario's
+:func:`scenarios` is every scenario in the rule-set catalogue that ships example fixtures. Three have
+hand-written builders that draw their fields (:mod:`crossbound.testing.handwritten`, ``HANDWRITTEN``:
+SBCCR ``sb_corporate_credit_report``, NBCC ``nb_hk_resident_consumer_credit``, PCN
+``payment_connect_northbound``); every other scenario's
 cases are its fixtures ``examples/<id>/{accept,review,reject}`` made fresh by
 :func:`crossbound.testing.fixtures.refresh`: a new request id and nonce, every digest and HMAC replaced by a
 new random one (consistently within the case, so matches still match; not an HMAC under ``pair_key``),
@@ -52,47 +54,20 @@ variants), whatever ``now`` is.
 from __future__ import annotations
 
 import functools
-import hashlib
-import hmac
 import random
-import re
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
+from crossbound.codec import MAGIC, SingleObjectFraming
 from crossbound.testing import fixtures as examples
+from crossbound.testing.handwritten import HANDWRITTEN, PCN, Drawn, Handwritten, ruleset
 
-__all__ = [
-    "DEFAULT_WEIGHTS",
-    "HANDWRITTEN",
-    "SCENARIOS",
-    "VARIANTS",
-    "Case",
-    "Traffic",
-    "hmac_identifier",
-    "lei_with_check",
-    "normalise_identifier",
-    "random_cn_resident_id",
-    "random_hkid",
-    "random_unionpay_card",
-    "random_uscc",
-    "uscc_with_check",
-]
+__all__ = ["DEFAULT_WEIGHTS", "VARIANTS", "Case", "Traffic", "scenarios"]
 
-HANDWRITTEN: Final[tuple[str, ...]] = (
-    "sb_corporate_credit_report",
-    "nb_hk_resident_consumer_credit",
-    "payment_connect_northbound",
-)
-# The hand-written scenarios first (their order is what seeded draws over SCENARIOS saw before), then
-# every other scenario with a rule set and fixtures, sorted.
-SCENARIOS: Final[tuple[str, ...]] = HANDWRITTEN + tuple(
-    s for s in examples.discover() if s not in HANDWRITTEN
-)
 VARIANTS: Final[tuple[str, ...]] = ("valid", "review", "invalid", "mismatch", "late", "undecodable")
 DEFAULT_WEIGHTS: Final[Mapping[str, float]] = {
     "valid": 0.55,
@@ -102,50 +77,36 @@ DEFAULT_WEIGHTS: Final[Mapping[str, float]] = {
     "late": 0.05,
     "undecodable": 0.08,
 }
-
-# (requester_side, attester_side) as written in records, per hand-written scenario (must agree with
-# rulesets/); the other scenarios' sides are their fixtures'.
-_SIDES: Final[dict[str, tuple[str, str]]] = {
-    "sb_corporate_credit_report": ("HK", "SZ"),
-    "nb_hk_resident_consumer_credit": ("SZ", "HK"),
-    "payment_connect_northbound": ("HK", "SZ"),
-}
-_SCENARIO_VERSION: Final = "1.0.0"
-_HMAC_KEY_ID: Final = "demo-2026"
-_DIGEST_ALG: Final = "SHA256"
-_REQUEST_LIFETIME_S: Final = 3600.0
-
-# Payment Connect northbound limits (rulesets/payment_connect_northbound.toml, PCN-03/04/05).
-_PCN_DAY_LIMIT: Final = Decimal("10000")
-_PCN_YEAR_LIMIT: Final = Decimal("200000")
-_NBCC_REVIEW_LIMIT: Final = 300_000  # NBCC-06
-_GBA_CITIES: Final = (
-    "440100",
-    "440300",
-    "440400",
-    "440600",
-    "440700",
-    "441200",
-    "441300",
-    "441900",
-    "442000",
-)
-_NON_GBA_CITIES: Final = ("310100", "110100", "510100", "330100")
 # Which fixture a fixture-based case starts from, per variant.
 _FIXTURE_OF: Final = {"valid": "accept", "review": "review", "invalid": "reject", "mismatch": "accept"}
 
 
+@functools.cache
+def scenarios() -> tuple[str, ...]:
+    """Every scenario with a rule set and fixtures: the hand-written ones first, then the rest, sorted.
+
+    The hand-written ones come first because that is the order seeded draws over the scenarios have
+    always seen. Found by scanning ``examples/`` and ``rulesets/`` on the first call, not at import.
+    """
+    return HANDWRITTEN + tuple(s for s in examples.discover() if s not in HANDWRITTEN)
+
+
 def _sides(scenario_id: str) -> tuple[str, str]:
-    sides = _SIDES.get(scenario_id)
-    if sides is None:
-        ex = examples.load(scenario_id)
-        sides = ex.requester_side, ex.attester_side
-    return sides
+    if scenario_id in HANDWRITTEN:
+        rs = ruleset(scenario_id)
+        return rs.requester_side, rs.attester_side
+    ex = examples.load(scenario_id)
+    return ex.requester_side, ex.attester_side
 
 
-# --------------------------------------------------------------------------------------------------
-# Cases
-# --------------------------------------------------------------------------------------------------
+@functools.cache
+def _core_request_header() -> bytes:
+    """The single-object header (``C3 01`` + fingerprint) of the current ``core/request`` schema."""
+    from crossbound._data import default_schemas_dir
+    from crossbound.codec import SchemaRegistry
+
+    current = SchemaRegistry.load(default_schemas_dir()).current("core/request")
+    return SingleObjectFraming().header(current)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,214 +146,8 @@ class Case:
         return None if self.key is None else self.key.decode()
 
 
-# --------------------------------------------------------------------------------------------------
-# Identifiers: normalisation, HMAC, synthetic valid identifiers
-# --------------------------------------------------------------------------------------------------
-
-_NORMALISE: Final = str.maketrans("", "", " -()[]")
-
-
-def normalise_identifier(value: str) -> str:
-    """Normalise an identifier before HMAC: upper-case, no spaces, hyphens or brackets (scenarios.md 4.2)."""
-    return value.upper().translate(_NORMALISE)
-
-
-def hmac_identifier(pair_key: bytes, value: str) -> str:
-    """HMAC-SHA256(pair_key, normalised value) as 64 lowercase hex characters."""
-    return hmac.new(pair_key, normalise_identifier(value).encode(), hashlib.sha256).hexdigest()
-
-
-def _hkid_check(prefix: str, digits: str) -> str:
-    if len(prefix) == 1:
-        total = 36 * 9 + (ord(prefix) - 55) * 8
-    else:
-        total = (ord(prefix[0]) - 55) * 9 + (ord(prefix[1]) - 55) * 8
-    total += sum(int(d) * w for d, w in zip(digits, (7, 6, 5, 4, 3, 2), strict=True))
-    c = (11 - total % 11) % 11
-    return "A" if c == 10 else str(c)
-
-
-_LETTERS: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-
-def random_hkid(rng: random.Random) -> str:
-    """A synthetic HKID with a correct check character, normalised (e.g. ``A1234563``)."""
-    prefix = rng.choice(_LETTERS) if rng.random() < 0.9 else rng.choice(_LETTERS) + rng.choice(_LETTERS)
-    digits = f"{rng.randrange(1_000_000):06d}"
-    return prefix + digits + _hkid_check(prefix, digits)
-
-
-_RIC_WEIGHTS: Final = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_RIC_CHECK: Final = "10X98765432"
-_RIC_AREAS: Final = ("440300", "440304", "440305", "440106", "110105", "310115", "440402")
-_BIRTH_FIRST: Final = date(1950, 1, 1).toordinal()
-_BIRTH_LAST: Final = date(2004, 12, 31).toordinal()
-
-
-def random_cn_resident_id(rng: random.Random, area: str | None = None) -> str:
-    """A synthetic mainland resident ID (or, with ``area="810000"``, an HK residence permit), GB 11643."""
-    area = area or rng.choice(_RIC_AREAS)
-    born = date.fromordinal(rng.randint(_BIRTH_FIRST, _BIRTH_LAST))
-    body = f"{area}{born:%Y%m%d}{rng.randrange(1000):03d}"
-    return body + _RIC_CHECK[sum(int(d) * w for d, w in zip(body, _RIC_WEIGHTS, strict=True)) % 11]
-
-
-_USCC_ALPHABET: Final = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_USCC_VALUE: Final = {c: i for i, c in enumerate(_USCC_ALPHABET)}
-_USCC_WEIGHTS: Final = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-_GB11714_WEIGHTS: Final = (3, 7, 9, 10, 5, 8, 4, 2)
-_USCC_AREAS: Final = ("440300", "440304", "440305", "440106", "110000", "310115", "440400")
-_LOOKS_LIKE_CN_ID: Final = re.compile(r"[0-9]{17}[0-9X]")
-
-
-def _uscc_check(body17: str) -> str:
-    total = sum(_USCC_VALUE[c] * w for c, w in zip(body17, _USCC_WEIGHTS, strict=True))
-    return _USCC_ALPHABET[(31 - total % 31) % 31]
-
-
-def uscc_with_check(body16: str) -> str:
-    """Complete positions 1-16 of a USCC: the GB 11714 check (when 9-16 are digits) and the GB 32100 one."""
-    org = body16[8:16]
-    if org.isdigit():
-        c = 11 - sum(int(d) * w for d, w in zip(org, _GB11714_WEIGHTS, strict=True)) % 11
-        body17 = body16 + ("X" if c == 10 else "0" if c == 11 else str(c))
-    else:
-        body17 = body16 + _USCC_ALPHABET[0]
-    return body17 + _uscc_check(body17)
-
-
-def random_uscc(rng: random.Random) -> str:
-    """A synthetic enterprise USCC (``91`` + area + organisation code) valid under GB 32100 and GB 11714.
-
-    Codes that would look like an 18-character resident ID (all digits, last one a digit or X) are
-    skipped, so that no field in clear ever matches a personal-identifier pattern.
-    """
-    while True:
-        s = uscc_with_check(f"91{rng.choice(_USCC_AREAS)}{rng.randrange(10**8):08d}")
-        if _LOOKS_LIKE_CN_ID.fullmatch(s) is None:
-            return s
-
-
-def _bad_uscc(rng: random.Random) -> str:
-    """A USCC with a wrong check character (still in the code alphabet, never resident-ID-like)."""
-    good = random_uscc(rng)
-    wrong = [c for c in "ABCDEFGHJKLMNPQRTUWY" if c != good[17]]
-    return good[:17] + rng.choice(wrong)
-
-
-def lei_with_check(body18: str) -> str:
-    """Append the two ISO 17442 (MOD 97-10) check digits to an 18-character LEI body."""
-    n = int("".join(str(int(c, 36)) for c in body18.upper() + "00"))
-    return f"{body18.upper()}{98 - n % 97:02d}"
-
-
-_LUHN_DOUBLED: Final = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
-
-
-def random_unionpay_card(rng: random.Random) -> str:
-    """A synthetic UnionPay card number: prefix 62, 16 or 19 digits, Luhn check digit."""
-    width = rng.choice((13, 16))
-    body = f"62{rng.randrange(10**width):0{width}d}"
-    # From the right, the body's 1st, 3rd, ... digits are doubled once the check digit is appended.
-    total = sum(_LUHN_DOUBLED[int(d)] for d in body[-1::-2]) + sum(int(d) for d in body[-2::-2])
-    return body + str((10 - total % 10) % 10)
-
-
-_SURNAMES: Final = ("CHAN", "WONG", "LEE", "CHEUNG", "LAU", "CHEN", "LIN", "HUANG", "ZHANG", "LIU", "WU")
-_GIVEN: Final = ("TAI MAN", "SIU MING", "KA YAN", "WING", "XIAO MING", "JIA HUI", "WEI", "LI NA", "HAO")
-
-
-def _random_name(rng: random.Random) -> str:
-    return f"{rng.choice(_SURNAMES)} {rng.choice(_GIVEN)}"
-
-
-# --------------------------------------------------------------------------------------------------
-# Institutions (public identifiers; synthetic ones have correct check digits)
-# --------------------------------------------------------------------------------------------------
-
-
-def _inst(scheme: str, ident: str, city: str) -> dict[str, str]:
-    return {"scheme": scheme, "id": ident, "city": city}
-
-
-_HK_BANKS: Final = (
-    _inst("LEI", "5493001KJTIIGC8Y1R12", "HK"),
-    _inst("LEI", lei_with_check("549300HKDEMOBANK01"), "HK"),
-    _inst("LEI", lei_with_check("254900HKDEMOBANK02"), "HK"),
-    _inst("BIC", "BKCHHKHHXXX", "HK"),
-    _inst("BIC", "HSBCHKHHHKH", "HK"),
-    _inst("BIC", "BEASHKHH", "HK"),
-)
-_CN_CREDIT_AGENCIES: Final = (
-    _inst("USCC", "91440300123456788M", "440300"),
-    _inst("USCC", uscc_with_check("9144030031234567"), "440300"),
-    _inst("USCC", uscc_with_check("9111000071234568"), "110000"),
-)
-_CN_BANKS: Final = (
-    _inst("BIC", "ICBKCNBJSZN", "440300"),
-    _inst("BIC", "CMBCCNBS", "440300"),
-    _inst("BIC", "BKCHCNBJ", "440300"),
-    _inst("USCC", uscc_with_check("9144030019216301"), "440300"),
-)
-_HK_CRAS: Final = (
-    _inst("LEI", "254900HKCNSZDVP00122", "HK"),
-    _inst("HK_BRN", "12345678", "HK"),
-)
-_REQUESTERS: Final[dict[str, tuple[dict[str, str], ...]]] = {
-    "sb_corporate_credit_report": _HK_BANKS,
-    "nb_hk_resident_consumer_credit": _CN_BANKS,
-    "payment_connect_northbound": _HK_BANKS,
-}
-_ATTESTERS: Final[dict[str, tuple[dict[str, str], ...]]] = {
-    "sb_corporate_credit_report": _CN_CREDIT_AGENCIES,
-    "nb_hk_resident_consumer_credit": _HK_CRAS,
-    "payment_connect_northbound": _CN_BANKS,
-}
-_PI_CATEGORIES: Final[dict[str, tuple[str, ...]]] = {
-    "sb_corporate_credit_report": ("LEGAL_REP_ID", "CREDIT_REPORT"),
-    "nb_hk_resident_consumer_credit": ("HKID", "CREDIT_REPORT"),
-    "payment_connect_northbound": ("HKID", "BANK_ACCOUNT", "NAME"),
-}
-
-
-@functools.cache
-def _core_request_header() -> bytes:
-    """The single-object header (``C3 01`` + fingerprint) of the current ``core/request`` schema."""
-    from crossbound._data import default_schemas_dir
-    from crossbound.codec import SchemaRegistry
-
-    return SchemaRegistry.load(default_schemas_dir()).current("core/request").header
-
-
-def _rfc3339(epoch_s: float) -> str:
-    return datetime.fromtimestamp(epoch_s, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _sha256(data: str) -> str:
-    return hashlib.sha256(data.encode()).hexdigest()
-
-
-def _money(value: Decimal | int | float | str) -> str:
-    return str(Decimal(str(value)).quantize(Decimal("0.01")))
-
-
-# --------------------------------------------------------------------------------------------------
-# Traffic
-# --------------------------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _Base:
-    """What every case of a scenario shares: ids, institutions, envelope."""
-
-    request_id: str
-    requester: dict[str, str]
-    attester: dict[str, str]
-    nonce: str
-
-
 class Traffic:
-    """A seeded source of simulated cases for every scenario in ``SCENARIOS``.
+    """A seeded source of simulated cases for every scenario in :func:`scenarios`.
 
     ``now`` (epoch seconds, default: the current time) is the moment the cases are built for. In the
     hand-written scenarios it is every request's ``created_at`` and every attestation's
@@ -409,19 +164,16 @@ class Traffic:
         self.now = time.time() if now is None else float(now)
         self.pair_key = pair_key
         self._rng = random.Random(seed)
-        self._mac = hmac.new(pair_key, digestmod=hashlib.sha256)
-        self._created = _rfc3339(self.now)
-        self._expires = _rfc3339(self.now + _REQUEST_LIFETIME_S)
-        self._granted = _rfc3339(self.now - 30 * 86400)
-        self._consent_expires = _rfc3339(self.now + 365 * 86400)
-        self._today = datetime.fromtimestamp(self.now, UTC).date()
-        self._builders: dict[str, Callable[[str], Case]] = {
-            "sb_corporate_credit_report": self._sbccr,
-            "nb_hk_resident_consumer_credit": self._nbcc,
-            "payment_connect_northbound": self._pcn,
-        }
-        for sid in SCENARIOS:
-            self._builders.setdefault(sid, functools.partial(self._from_fixture, sid))
+        self._handwritten = Handwritten(self._rng, self.now, pair_key)
+        self._scenarios = scenarios()
+        self._builders: dict[str, Callable[[str], Case]] = {}
+        for sid in self._scenarios:
+            drawn = self._handwritten.builders.get(sid)
+            self._builders[sid] = (
+                functools.partial(self._from_fixture, sid)
+                if drawn is None
+                else functools.partial(self._case_of, sid, drawn)
+            )
 
     # -- public API -------------------------------------------------------------------------------
 
@@ -429,7 +181,7 @@ class Traffic:
         """One case of ``scenario_id`` built to end as ``variant`` says (see the module docstring)."""
         builder = self._builders.get(scenario_id)
         if builder is None:
-            raise ValueError(f"unknown scenario {scenario_id!r}; known: {', '.join(SCENARIOS)}")
+            raise ValueError(f"unknown scenario {scenario_id!r}; known: {', '.join(self._scenarios)}")
         if variant not in VARIANTS:
             raise ValueError(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
         if variant == "undecodable":
@@ -447,12 +199,12 @@ class Traffic:
         ``weights`` maps variants to relative weights (missing variants get 0); the default is
         ``DEFAULT_WEIGHTS``. The draw uses the traffic's seeded RNG, so a mix is reproducible.
         """
-        chosen = tuple(scenarios) if scenarios is not None else SCENARIOS
+        chosen = tuple(scenarios) if scenarios is not None else self._scenarios
         if not chosen:
             raise ValueError("mix needs at least one scenario")
         for sid in chosen:
             if sid not in self._builders:
-                raise ValueError(f"unknown scenario {sid!r}; known: {', '.join(SCENARIOS)}")
+                raise ValueError(f"unknown scenario {sid!r}; known: {', '.join(self._scenarios)}")
         w = dict(DEFAULT_WEIGHTS if weights is None else weights)
         unknown = set(w) - set(VARIANTS)
         if unknown:
@@ -475,292 +227,17 @@ class Traffic:
         """``n`` valid Payment Connect northbound cases of one payer at one requesting bank.
 
         All share ``payer_hkid_hmac`` and ``requester_inst`` (the limit key). ``expected`` follows the
-        day limit (HKD 10,000) and year limit (HKD 200,000) assuming the cases are sent in order on one
-        day and nothing else is sent for this payer: a case that would exceed a limit is expected to be
-        REJECTed with ``LIMIT_EXCEEDED`` (and then does not count towards the totals).
+        rule set's day and year limits (HKD 10,000 and 200,000), assuming the cases are sent in order on
+        one day and nothing else is sent for this payer: a case that would exceed a limit is expected to
+        be REJECTed with ``LIMIT_EXCEEDED`` (and then does not count towards the totals).
         """
-        amt = _money(amount)
-        value = Decimal(amt)
-        payer = self._hmac(random_hkid(self._rng))
-        requester = self._rng.choice(_HK_BANKS)
-        day = year = Decimal(0)
-        cases: list[Case] = []
-        codes: tuple[str, ...]
-        for _ in range(n):
-            if day + value > _PCN_DAY_LIMIT or year + value > _PCN_YEAR_LIMIT:
-                expected, codes = "REJECT", ("LIMIT_EXCEEDED",)
-            else:
-                expected, codes = "ACCEPT", ()
-                day += value
-                year += value
-            cases.append(
-                self._pcn("valid", payer=payer, requester=requester, amount=amt, expected=(expected, codes))
-            )
-        return cases
+        return [Case(PCN, "valid", *drawn) for drawn in self._handwritten.payments_for_one_payer(n, amount)]
 
-    # -- shared pieces ----------------------------------------------------------------------------
-
-    def _hmac(self, value: str) -> str:
-        mac = self._mac.copy()
-        mac.update(normalise_identifier(value).encode())
-        return mac.hexdigest()
-
-    def _base(self, scenario_id: str, requester: dict[str, str] | None = None) -> _Base:
-        rng = self._rng
-        return _Base(
-            request_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-            requester=dict(requester or rng.choice(_REQUESTERS[scenario_id])),
-            attester=dict(rng.choice(_ATTESTERS[scenario_id])),
-            nonce=f"{rng.getrandbits(128):032x}",
-        )
-
-    def _request(
-        self,
-        scenario_id: str,
-        base: _Base,
-        payload: dict[str, Any],
-        subject_ref_hmac: str,
-        purposes: list[str],
-        *,
-        withdrawn: bool = False,
-    ) -> dict[str, Any]:
-        requester_side, attester_side = _sides(scenario_id)
-        return {
-            "request_id": base.request_id,
-            "scenario_id": scenario_id,
-            "scenario_version": _SCENARIO_VERSION,
-            "requester_side": requester_side,
-            "attester_side": attester_side,
-            "requester_inst": base.requester,
-            "attester_inst": base.attester,
-            "created_at": self._created,
-            "expires_at": self._expires,
-            "digest_alg": _DIGEST_ALG,
-            "hmac_key_id": _HMAC_KEY_ID,
-            "nonce": base.nonce,
-            "consent": {
-                "consent_id": f"cns-{base.nonce[:4]}-{base.nonce[4:8]}-{base.nonce[8:12]}",
-                "subject_ref_hmac": subject_ref_hmac,
-                "purpose_codes": purposes,
-                "recipient_inst": dict(base.requester),
-                "pi_categories": list(_PI_CATEGORIES[scenario_id]),
-                "separate_xb_consent": True,
-                "granted_at": self._granted,
-                "expires_at": self._consent_expires,
-                "withdrawn": withdrawn,
-                "legal_basis": "CONSENT",
-            },
-            "payload": payload,
-        }
-
-    def _attestation(self, scenario_id: str, base: _Base, payload: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "request_id": base.request_id,
-            "scenario_id": scenario_id,
-            "attester_side": _sides(scenario_id)[1],
-            "attester_inst": dict(base.attester),
-            "attested_at": self._created,
-            "status": "FOUND",
-            "payload": payload,
-        }
+    # -- the hand-written scenarios: drawn field by field ---------------------------------------------
 
     @staticmethod
-    def _outcome(variant: str, codes: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
-        if variant == "valid":
-            return "ACCEPT", codes
-        if variant == "review":
-            return "REVIEW", codes
-        if variant == "late":
-            return "REJECT", ("ATTESTATION_TIMEOUT",)
-        return "REJECT", codes
-
-    # -- sb_corporate_credit_report -----------------------------------------------------------------
-
-    def _sbccr(self, variant: str) -> Case:
-        sid = "sb_corporate_credit_report"
-        rng = self._rng
-        base = self._base(sid)
-        uscc = random_uscc(rng)
-        age_days = rng.randrange(0, 26)
-        ccy = rng.choice(("HKD", "CNY", "USD"))
-        purpose = rng.choice(("CREDIT_APPLICATION", "GUARANTOR_CHECK", "POST_LOAN"))
-        report_type = rng.choice(("BASIC", "FULL"))
-        legal_rep = random_cn_resident_id(rng)
-        entity_status = "ACTIVE"
-        codes: tuple[str, ...] = ()
-        rep_mismatch = False
-        tampered = False
-        subject_uscc = uscc
-        if variant == "valid" and rng.random() < 0.1:
-            ccy, codes = "CNH", ("CNH_NORMALISED",)
-        elif variant == "review":
-            kind = rng.randrange(3)
-            if kind == 0:
-                age_days, codes = rng.randrange(35, 86), ("STALE",)
-            elif kind == 1:
-                entity_status, codes = "ABNORMAL_OPERATION_LIST", ("ENTITY_STATUS",)
-            else:
-                rep_mismatch, codes = True, ("DIGEST_MISMATCH",)
-        elif variant == "invalid":
-            kind = rng.randrange(3)
-            if kind == 0:
-                subject_uscc, codes = _bad_uscc(rng), ("USCC_CHECK_DIGIT",)
-            elif kind == 1:
-                age_days, codes = rng.randrange(100, 400), ("STALE",)
-            else:
-                ccy, codes = rng.choice(("EUR", "GBP", "JPY")), ("CURRENCY",)
-        elif variant == "mismatch":
-            tampered, codes = True, ("DIGEST_MISMATCH",)
-        issued = self._today - timedelta(days=age_days)
-        document = f"CREDIT-REPORT|{uscc}|{issued.isoformat()}|{report_type}|{rng.getrandbits(64):016x}"
-        report_digest = _sha256(document)
-        legal_rep_hmac = self._hmac(legal_rep)
-        payload = {
-            "subject_uscc": subject_uscc,
-            "report_type": report_type,
-            "report_issued_on": issued.isoformat(),
-            "purpose": purpose,
-            "facility_ccy": ccy,
-            "facility_amount": f"{rng.randrange(100, 50_000) * 1000}.00",
-            "report_digest": report_digest,
-            "legal_rep_id_hmac": legal_rep_hmac,
-        }
-        request = self._request(sid, base, payload, self._hmac(uscc), [purpose])
-        attestation = None
-        if variant in ("valid", "review", "mismatch"):
-            registered_digest = _sha256(document + "|REGISTERED-REVISION") if tampered else report_digest
-            registered_rep = self._hmac(random_cn_resident_id(rng)) if rep_mismatch else legal_rep_hmac
-            attestation = self._attestation(
-                sid,
-                base,
-                {
-                    "report_digest": registered_digest,
-                    "legal_rep_id_hmac": registered_rep,
-                    "entity_status": entity_status,
-                },
-            )
-        expected, codes = self._outcome(variant, codes)
-        return Case(sid, variant, request, attestation, expected, codes)
-
-    # -- nb_hk_resident_consumer_credit -------------------------------------------------------------
-
-    def _nbcc(self, variant: str) -> Case:
-        sid = "nb_hk_resident_consumer_credit"
-        rng = self._rng
-        base = self._base(sid)
-        hkid = random_hkid(rng)
-        hkid_hmac = self._hmac(hkid)
-        permit_hmac = self._hmac(random_cn_resident_id(rng, "810000")) if rng.random() < 0.4 else None
-        limit = rng.randrange(10, 300) * 1000
-        city = rng.choice(_GBA_CITIES)
-        purpose = "CROSS_BORDER_CREDIT_APPLICATION"
-        no_bankruptcy, band = True, rng.choice(("NONE", "NONE", "NONE", "D30", "D60"))
-        withdrawn = False
-        tampered = False
-        codes: tuple[str, ...] = ()
-        if variant == "valid" and rng.random() < 0.1:
-            city, codes = rng.choice(_NON_GBA_CITIES), ("OUTSIDE_GBA",)
-        elif variant == "review":
-            kind = rng.randrange(3)
-            if kind == 0:
-                limit, codes = rng.randrange(_NBCC_REVIEW_LIMIT // 1000 + 1, 800) * 1000, ("ABOVE_MAX",)
-            elif kind == 1:
-                band, codes = "D90_PLUS", ("CREDIT_RISK",)
-            else:
-                no_bankruptcy, codes = False, ("CREDIT_RISK",)
-        elif variant == "invalid":
-            if rng.random() < 0.7:
-                purpose = rng.choice(("MARKETING", "CREDIT_APPLICATION", "DEBT_COLLECTION"))
-                codes = ("PURPOSE",)
-            else:
-                # An HK resident's data is not mainland personal data: no separate cross-border
-                # consent is required (C3), but consent must still be in force.
-                withdrawn, codes = True, ("CONSENT_WITHDRAWN",)
-        elif variant == "mismatch":
-            tampered, codes = True, ("DIGEST_MISMATCH",)
-        document = f"HK-CREDIT-REPORT|{hkid}|{rng.getrandbits(64):016x}"
-        report_digest = _sha256(document)
-        payload = {
-            "requested_limit_cny": f"{limit}.00",
-            "work_city_code": city,
-            "purpose": purpose,
-            "hkid_hmac": hkid_hmac,
-            "residence_permit_hmac": permit_hmac,
-            "credit_report_digest": report_digest,
-        }
-        request = self._request(
-            sid, base, payload, hkid_hmac, ["CROSS_BORDER_CREDIT_APPLICATION"], withdrawn=withdrawn
-        )
-        attestation = None
-        if variant in ("valid", "review", "mismatch"):
-            attestation = self._attestation(
-                sid,
-                base,
-                {
-                    "hkid_hmac": hkid_hmac,
-                    "credit_report_digest": _sha256(document + "|REISSUED") if tampered else report_digest,
-                    "hkid_valid": True,
-                    "residence_permit_valid": None if permit_hmac is None else True,
-                    "no_bankruptcy_flag": no_bankruptcy,
-                    "delinquency_band": band,
-                },
-            )
-        expected, codes = self._outcome(variant, codes)
-        return Case(sid, variant, request, attestation, expected, codes)
-
-    # -- payment_connect_northbound -----------------------------------------------------------------
-
-    def _pcn(
-        self,
-        variant: str,
-        *,
-        payer: str | None = None,
-        requester: dict[str, str] | None = None,
-        amount: str | None = None,
-        expected: tuple[str, tuple[str, ...]] | None = None,
-    ) -> Case:
-        sid = "payment_connect_northbound"
-        rng = self._rng
-        base = self._base(sid, requester)
-        payer_hmac = payer or self._hmac(random_hkid(rng))
-        card = random_unionpay_card(rng)
-        acct_hmac = self._hmac(card)
-        same_name = amount is None and rng.random() < 0.05
-        amt = amount or f"{rng.randrange(100, 5000)}.{rng.randrange(100):02d}"
-        hkid_holder = True
-        withdrawn = False
-        name_match = "FULL"
-        registered_acct = acct_hmac
-        codes: tuple[str, ...] = ()
-        if variant == "review":
-            name_match, codes = "PARTIAL", ("PAYEE_NAME_PARTIAL",)
-        elif variant == "invalid":
-            kind = rng.randrange(3)
-            if kind == 0:
-                hkid_holder, codes = False, ("NOT_HKID_HOLDER",)
-            elif kind == 1:
-                amt, codes = "0.00", ("BELOW_MIN",)
-            else:
-                withdrawn, codes = True, ("CONSENT_WITHDRAWN",)
-        elif variant == "mismatch":
-            registered_acct, codes = self._hmac(random_unionpay_card(rng)), ("DIGEST_MISMATCH",)
-        payload = {
-            "amount_hkd": amt,
-            "purpose": rng.choice(("TRAVEL", "EDUCATION", "MEDICAL", "SALARY", "OTHER")),
-            "same_name": same_name,
-            "payer_hkid_holder": hkid_holder,
-            "payer_hkid_hmac": payer_hmac,
-            "payee_acct_hmac": acct_hmac,
-            "payee_name_hmac": self._hmac(_random_name(rng)),
-        }
-        request = self._request(sid, base, payload, payer_hmac, ["CROSS_BORDER_PAYMENT"], withdrawn=withdrawn)
-        attestation = None
-        if variant in ("valid", "review", "mismatch"):
-            attestation = self._attestation(
-                sid, base, {"payee_acct_hmac": registered_acct, "payee_name_match": name_match}
-            )
-        outcome, codes = expected or self._outcome(variant, codes)
-        return Case(sid, variant, request, attestation, outcome, codes)
+    def _case_of(scenario_id: str, draw: Callable[[str], Drawn], variant: str) -> Case:
+        return Case(scenario_id, variant, *draw(variant))
 
     # -- every other scenario: its fixtures, made fresh ----------------------------------------------
 
@@ -799,13 +276,13 @@ class Traffic:
             elif style == 1:
                 raw = b"\x00" + rng.randbytes(rng.randrange(1, 200))
             else:
-                raw = b"\xc3\x01" + rng.randbytes(rng.randrange(0, 8))
+                raw = MAGIC + rng.randbytes(rng.randrange(0, 8))
             reason = "bad_magic"
         elif kind == 1:
             # A well-formed header whose fingerprint no registered schema has.
-            raw = b"\xc3\x01" + rng.randbytes(8) + rng.randbytes(rng.randrange(0, 120))
+            raw = MAGIC + rng.randbytes(8) + rng.randbytes(rng.randrange(0, 120))
             if raw[2:10] == _core_request_header()[2:10]:  # pragma: no cover - 2**-64
-                raw = b"\xc3\x01" + bytes(8) + raw[10:]
+                raw = MAGIC + bytes(8) + raw[10:]
             reason = "unknown_schema"
         else:
             # The core/request header, then a body cut short inside its first field (the request_id).
