@@ -11,7 +11,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crossbound.identifiers import KINDS, IdCheck, check, is_valid
+from crossbound.identifiers import (
+    KINDS,
+    IdCheck,
+    check,
+    gb11714_check_char,
+    hkid_check_char,
+    is_valid,
+    lei_check_digits,
+    luhn_check_digit,
+    resident_id_check_char,
+    uscc_check_char,
+)
 
 TODAY = datetime.date(2025, 6, 1)
 
@@ -638,3 +649,44 @@ def test_iban_property(value: str, spaced: bool, data: st.DataObject) -> None:
     bad = check("iban", changed)
     assert not bad.valid
     assert changed not in bad.reason
+
+
+# --------------------------------------------------------------------------------------------------
+# The public check-character functions (what crossbound.testing.synthetic builds identifiers with)
+# --------------------------------------------------------------------------------------------------
+
+
+def ref_gb11714_check(body8: str) -> str:
+    c = 11 - sum(int(d) * w for d, w in zip(body8, (3, 7, 9, 10, 5, 8, 4, 2), strict=True)) % 11
+    return "X" if c == 10 else "0" if c == 11 else str(c)
+
+
+@PROPERTY
+@given(
+    uscc=uscc_bodies,
+    ric=ric_bodies,
+    org=st.text(DIGITS, min_size=8, max_size=8),
+    prefix=st.text(string.ascii_uppercase, min_size=1, max_size=2),
+    hkid_digits=st.text(DIGITS, min_size=6, max_size=6),
+    lei=st.text(ALNUM, min_size=18, max_size=18),
+    card=st.text(DIGITS, min_size=11, max_size=18),
+)
+def test_public_check_characters_agree_with_the_references(
+    uscc: str, ric: str, org: str, prefix: str, hkid_digits: str, lei: str, card: str
+) -> None:
+    assert uscc_check_char(uscc) == ref_uscc_check(uscc)
+    assert resident_id_check_char(ric) == ref_ric_check(ric)
+    assert gb11714_check_char(org) == ref_gb11714_check(org)
+    assert hkid_check_char(prefix, hkid_digits) == ref_hkid_check(prefix, hkid_digits)
+    assert lei_check_digits(lei) == ref_lei_check(lei)
+    assert lei_check_digits(lei.lower()) == ref_lei_check(lei)
+    assert luhn_check_digit(card) == ref_luhn_check(card)
+
+
+def test_lei_check_digits_are_97_and_98_not_00_and_01() -> None:
+    # the two bodies whose remainder would give 00/01 under a plain (98 - 100 n) mod 97
+    bodies = {98 - expand36(f"{n:018d}00") % 97: f"{n:018d}" for n in range(400)}
+    assert lei_check_digits(bodies[97]) == "97"
+    assert lei_check_digits(bodies[98]) == "98"
+    assert check("lei", bodies[98] + "98").valid
+    assert check("lei", bodies[97] + "97").valid
