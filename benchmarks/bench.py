@@ -63,6 +63,7 @@ from crossbound.rules import load_catalogue
 from crossbound.settings import Settings
 from crossbound.testing.live import LiveBus
 from crossbound.testing.processes import start_worker_process, stop_process, wait_until_ready
+from crossbound.testing.stats import percentile
 from crossbound.testing.traffic import Traffic
 from crossbound.topics import Topics
 
@@ -80,11 +81,6 @@ _NOT_RATIOS = frozenset({"counts", "latency_rate_per_s", "wall_s"})
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def pct(values: list[float], q: float) -> float:
-    """The ``q`` quantile (a whole percent, 0.01..0.99) of ``values``: ``statistics.quantiles``, inclusive."""
-    return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
 
 
 async def passthrough(bootstrap: str, n: int) -> float:
@@ -333,7 +329,7 @@ async def measure_engine(
 
         phase = Phase(broker, codec, catalogue, "lt")
         lat, drain = await latency_phase(phase, traffic, args.rate, args.seconds)
-        p50, p99, mean = pct(lat, 0.5), pct(lat, 0.99), statistics.fmean(lat)
+        p50, p99, mean = percentile(lat, 0.5), percentile(lat, 0.99), statistics.fmean(lat)
         say(
             f"latency (attested, {args.rate:g}/s for {args.seconds:g} s, created_at -> decided_at): "
             f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, mean {mean:.1f} ms; last verdict {drain:.2f} s after "

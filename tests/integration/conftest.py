@@ -29,6 +29,7 @@ from crossbound.broker import (
     make_broker,
     remove_tansu_workarounds,
 )
+from crossbound.broker.net import free_port
 from crossbound.broker.topicspec import topic_specs
 from crossbound.codec import Codec, SchemaRegistry
 from crossbound.rules import Catalogue, load_catalogue
@@ -100,14 +101,6 @@ def end_process(proc: subprocess.Popen[str], grace_s: float) -> None:
     for stream in (proc.stdout, proc.stderr):
         if stream is not None:
             stream.close()
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

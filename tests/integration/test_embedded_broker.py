@@ -28,6 +28,7 @@ from crossbound.broker import (
     unpatched_end_offsets,
     wait_for_broker,
 )
+from crossbound.broker.net import free_port
 from crossbound.broker.tansu import metadata_probe
 from crossbound.errors import BrokerError
 
@@ -174,9 +175,7 @@ async def test_stop_frees_the_port_and_is_idempotent() -> None:
 
 
 def test_sync_context_manager_with_explicit_port_and_log(tmp_path: Path) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     log_path = tmp_path / "logs" / "tansu.log"
 
     with EmbeddedBroker(port=port, log_path=log_path) as broker:
@@ -196,9 +195,7 @@ def test_explicit_port_in_use_is_reported() -> None:
 
 
 async def test_wait_for_broker_times_out_on_a_closed_port() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     with pytest.raises(BrokerError, match="no Kafka broker answered"):
         await wait_for_broker(f"127.0.0.1:{port}", timeout_s=0.5)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -21,6 +20,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
+from crossbound.broker.net import free_port
 from crossbound.metrics import Metrics, serve_metrics
 
 pytestmark = pytest.mark.tools
@@ -45,13 +45,6 @@ def _tool(name: str) -> str:
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_promtool_check_config() -> None:
@@ -126,7 +119,7 @@ def test_real_prometheus_scrapes_the_metrics_endpoint(tmp_path: Path) -> None:
             "    static_configs:\n"
             f"      - targets: ['127.0.0.1:{target.port}']\n"
         )
-        web_port = _free_port()
+        web_port = free_port()
         base = f"http://127.0.0.1:{web_port}"
         log = tmp_path / "prometheus.log"
         with (

@@ -35,8 +35,10 @@ HOST = "127.0.0.1"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
-def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
+def free_port(preferred: int | None = None) -> int:
+    """A TCP port on loopback that nothing listens on right now: ``preferred`` if it is free."""
+    if preferred and port_is_free(preferred):
+        return preferred
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))
         port: int = sock.getsockname()[1]

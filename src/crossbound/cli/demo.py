@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from crossbound.broker import EmbeddedBroker, apply_tansu_workarounds, find_tansu_binary, prepare_topics
+from crossbound.broker.net import free_port
 from crossbound.broker.topicspec import topic_specs
 from crossbound.codec import Codec, SchemaRegistry
 from crossbound.errors import CrossboundError
@@ -32,23 +32,13 @@ from crossbound.runtime.worker import for_broker
 from crossbound.settings import Settings
 from crossbound.testing.live import LiveBus
 from crossbound.testing.processes import start_worker_process, stop_process, wait_until_ready
+from crossbound.testing.stats import percentile
 from crossbound.testing.traffic import Case, Traffic
 from crossbound.topics import Topics
 
 __all__ = ["DemoResult", "run_demo", "simulate", "summarise"]
 
 DEMO_TIMEOUT_S = 3.0  # attestation timeout in the demo, so that "late" cases resolve quickly
-
-
-def _free_port(preferred: int) -> int:
-    for port in (preferred, 0):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return int(s.getsockname()[1])
-    raise CrossboundError("no free port for /metrics")
 
 
 @dataclass
@@ -66,14 +56,6 @@ class DemoResult:
     def answered(self) -> int:
         """Verdicts plus dead letters."""
         return len(self.verdicts) + len(self.dead_letters)
-
-
-def _percentile(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
 
 
 async def simulate(
@@ -155,12 +137,12 @@ def summarise(result: DemoResult, metrics_text: str | None, rate: float = 0.0) -
         "by_scenario": {s: dict(sorted(c.items())) for s, c in sorted(by_scenario.items())},
         "expected_matched": matched,
         "latency_ms": {
-            "p50": round(_percentile(latencies, 0.5), 1),
-            "p99": round(_percentile(latencies, 0.99), 1),
+            "p50": round(percentile(latencies, 0.5), 1),
+            "p99": round(percentile(latencies, 0.99), 1),
         },
         "latency_ms_without_timeouts": {
-            "p50": round(_percentile(answered, 0.5), 1),
-            "p99": round(_percentile(answered, 0.99), 1),
+            "p50": round(percentile(answered, 0.5), 1),
+            "p99": round(percentile(answered, 0.99), 1),
         },
         "throughput_per_s": round(result.answered / elapsed, 1),
         "elapsed_s": round(elapsed, 2),
@@ -249,7 +231,7 @@ def run_demo(
         rf = settings.kafka.replication_factor
         replication = [] if rf is None else ["--replication-factor", str(rf)]
         log_dir = Path(tempfile.mkdtemp(prefix="crossbound-demo-"))
-        port = _free_port(settings.metrics.port)
+        port = free_port(settings.metrics.port)
         worker = start_worker_process(
             url,
             metrics_port=port,

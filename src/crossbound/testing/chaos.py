@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import socket
 import subprocess
 import tempfile
 import time
@@ -29,6 +28,7 @@ from typing import Any
 
 from crossbound.broker.admin import ensure_topics
 from crossbound.broker.kafka import KafkaCluster
+from crossbound.broker.net import free_port
 from crossbound.broker.topicspec import topic_specs
 from crossbound.codec import Codec
 from crossbound.errors import CrossboundError
@@ -36,6 +36,7 @@ from crossbound.rules import Catalogue
 from crossbound.settings import Settings
 from crossbound.testing.live import LiveBus
 from crossbound.testing.processes import start_worker_process, stop_process, wait_until_ready
+from crossbound.testing.stats import percentile
 from crossbound.testing.traffic import Traffic
 from crossbound.topics import Topics
 
@@ -102,17 +103,6 @@ class FailureReport:
         return data
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else 0.0
-
-
 def _kill_figures(
     kill: float,
     until: float,
@@ -168,7 +158,7 @@ async def run_broker_failure(
     await ensure_topics(cluster.bootstrap, topic_specs(topics, settings.topic_settings(), partitions))
     log_dir = log_dir if log_dir is not None else Path(tempfile.mkdtemp(prefix="crossbound-chaos-"))
     log_path = log_dir / f"worker-{tag}.log"
-    port = _free_port()
+    port = free_port()
     rf = settings.topic_settings().verdicts.replication_factor
     extra = ["--app-id", topics.app_id, "--topic-prefix", topics.prefix, "--partitions", str(partitions)]
     # a request whose hop is held up by a leader election must wait for its answer, not time out
@@ -323,9 +313,9 @@ async def _load(
         ),
         worker_alive=alive,
         worker_ready=ready,
-        latency_before_kills_p50_s=round(_pct(early, 0.5), 3),
-        latency_p50_s=round(_pct(latencies, 0.5), 3),
-        latency_p99_s=round(_pct(latencies, 0.99), 3),
+        latency_before_kills_p50_s=round(percentile(early, 0.5), 3),
+        latency_p50_s=round(percentile(latencies, 0.5), 3),
+        latency_p99_s=round(percentile(latencies, 0.99), 3),
         latency_max_s=round(max(latencies, default=0.0), 3),
         kills=reports,
     )

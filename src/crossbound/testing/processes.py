@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
+from crossbound.broker.net import terminate
 from crossbound.errors import CrossboundError
 
 __all__ = ["start_worker_process", "stop_process", "wait_until_ready"]
@@ -51,17 +50,11 @@ def start_worker_process(
 
 
 def stop_process(proc: subprocess.Popen[bytes], timeout_s: float = 15.0) -> None:
-    """SIGTERM, wait, then SIGKILL."""
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout_s)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(5)
+    """SIGTERM the worker's process group, wait ``timeout_s``, then SIGKILL; always reaps.
+
+    The same teardown as the broker engines' (:func:`crossbound.broker.net.terminate`).
+    """
+    terminate(proc, timeout_s)
 
 
 def wait_until_ready(proc: subprocess.Popen[bytes], metrics_port: int, timeout_s: float = 60.0) -> None:
