@@ -20,6 +20,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final, NamedTuple
 
+from crossbound._data import default_rulesets_dir, default_schemas_dir
+from crossbound.codec import SchemaRegistry
 from crossbound.rules import RuleSet, load_catalogue
 from crossbound.testing.synthetic import (
     CN_BANKS,
@@ -77,9 +79,6 @@ _PI_CATEGORIES: Final[dict[str, tuple[str, ...]]] = {
 @functools.cache
 def ruleset(scenario_id: str) -> RuleSet:
     """The bundled rule set of a scenario, loaded on first use (once per process)."""
-    from crossbound._data import default_rulesets_dir, default_schemas_dir
-    from crossbound.codec import SchemaRegistry
-
     catalogue = load_catalogue(default_rulesets_dir(), SchemaRegistry.load(default_schemas_dir()))
     return catalogue.scenarios[scenario_id]
 

@@ -62,7 +62,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
 
-from crossbound.codec import MAGIC, SingleObjectFraming
+from crossbound._data import default_schemas_dir
+from crossbound.codec import MAGIC, SchemaRegistry, SingleObjectFraming
 from crossbound.testing import fixtures as examples
 from crossbound.testing.handwritten import HANDWRITTEN, PCN, Drawn, Handwritten, ruleset
 
@@ -102,9 +103,6 @@ def _sides(scenario_id: str) -> tuple[str, str]:
 @functools.cache
 def _core_request_header() -> bytes:
     """The single-object header (``C3 01`` + fingerprint) of the current ``core/request`` schema."""
-    from crossbound._data import default_schemas_dir
-    from crossbound.codec import SchemaRegistry
-
     current = SchemaRegistry.load(default_schemas_dir()).current("core/request")
     return SingleObjectFraming().header(current)
 
