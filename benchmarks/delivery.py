@@ -22,7 +22,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -36,6 +35,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from crossbound._data import default_rulesets_dir, default_schemas_dir
 from crossbound.broker import ensure_topics
 from crossbound.broker.kafka import KafkaCluster
+from crossbound.broker.net import free_port
 from crossbound.broker.topicspec import topic_specs
 from crossbound.codec import Codec, SchemaRegistry
 from crossbound.rules import load_catalogue
@@ -47,12 +47,6 @@ from crossbound.topics import SIDES, Topics
 
 PARTITIONS = 4
 SCENARIO = "sb_corporate_credit_report"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def count_verdicts(bootstrap: str, topics: Topics, isolation: str) -> Counter[bytes]:
