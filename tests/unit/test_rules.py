@@ -1577,7 +1577,6 @@ QUOTA = {
     "amount": "payload.amount_hkd",
     "window": "day",
     "limit": "10000",
-    "_rule_id": "PCN-03",
 }
 
 
@@ -1592,7 +1591,7 @@ QUOTA = {
 )
 def test_quota(used: Mapping[str, Any] | None, expected: list[tuple[str, str]]) -> None:
     """The check compares the total after this request, which the quota agent computes."""
-    fn = check("quota", ["payload.amount_hkd"], QUOTA)
+    fn = check("quota", ["payload.amount_hkd"], QUOTA, CheckEnv(rule_id="PCN-03"))
     assert fn(ctx(payload=pcn_payload(), quota_used=used)) == expected
 
 
