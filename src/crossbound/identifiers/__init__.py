@@ -67,6 +67,8 @@ from stdnum.iso7064 import mod_97_10 as _mod_97_10
 from stdnum.util import NumberValidationModule
 from stdnum.util import get_cc_module as _get_cc_module
 
+from crossbound.domain import LOCAL_TZ
+
 __all__ = ["KINDS", "IdCheck", "check", "is_valid"]
 
 
@@ -94,7 +96,6 @@ _DROP_SEPARATORS: Final = str.maketrans("", "", " -")
 _DROP_SPACES: Final = str.maketrans("", "", " ")
 
 # HK and Shenzhen are both UTC+8; "today" for birth dates is the local date there.
-_UTC8: Final = datetime.timezone(datetime.timedelta(hours=8))
 
 _R_EMPTY: Final = "value is empty"
 _R_NOT_STR: Final = "value is not a string"
@@ -212,7 +213,7 @@ def _check_cn_resident_id(value: str, today: datetime.date | None) -> IdCheck:
     if born.year < _RIC_MIN_YEAR:
         return _fail(kind, "DATE", "birth year is implausibly early")
     if today is None:
-        today = datetime.datetime.now(_UTC8).date()
+        today = datetime.datetime.now(LOCAL_TZ).date()
     if born > today:
         return _fail(kind, "FUTURE_DATE", "birth date is in the future")
     area = s[:6]
