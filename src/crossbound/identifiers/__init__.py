@@ -95,8 +95,6 @@ _VALID_REASON: Final = "valid"
 _DROP_SEPARATORS: Final = str.maketrans("", "", " -")
 _DROP_SPACES: Final = str.maketrans("", "", " ")
 
-# HK and Shenzhen are both UTC+8; "today" for birth dates is the local date there.
-
 _R_EMPTY: Final = "value is empty"
 _R_NOT_STR: Final = "value is not a string"
 _R_NOT_ASCII: Final = "value contains characters outside ASCII"
@@ -213,7 +211,7 @@ def _check_cn_resident_id(value: str, today: datetime.date | None) -> IdCheck:
     if born.year < _RIC_MIN_YEAR:
         return _fail(kind, "DATE", "birth year is implausibly early")
     if today is None:
-        today = datetime.datetime.now(LOCAL_TZ).date()
+        today = datetime.datetime.now(LOCAL_TZ).date()  # "today" for birth dates: the local date in HK/SZ
     if born > today:
         return _fail(kind, "FUTURE_DATE", "birth date is in the future")
     area = s[:6]
