@@ -63,6 +63,8 @@ from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from crossbound.domain import Side
+
 __all__ = [
     "DEAD_LETTER_REASON_PATTERN",
     "FINDING_SEVERITIES",
@@ -75,7 +77,7 @@ __all__ = [
     "serve_metrics",
 ]
 
-SIDES: Final[frozenset[str]] = frozenset({"hk", "sz"})
+SIDES: Final[frozenset[str]] = frozenset(side.topic for side in Side)
 """Values of the ``side`` label."""
 
 KINDS: Final[frozenset[str]] = frozenset({"request", "attestation"})

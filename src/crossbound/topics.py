@@ -22,10 +22,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Final
 
-__all__ = ["KINDS", "SIDES", "TABLES", "TopicKind", "Topics", "side_of", "wire_side"]
+from crossbound.domain import Side
 
-SIDES = ("hk", "sz")
+__all__ = ["KINDS", "SIDES", "TABLES", "TopicKind", "Topics", "wire_side"]
+
+SIDES: Final[tuple[str, ...]] = tuple(side.topic for side in Side)  # as topic names spell them: hk, sz
 KINDS = ("requests", "attestation-requests", "attestations", "verdicts", "deadletter")
 TABLES = ("pending", "answered", "quota_usage")  # the worker's Faust tables, one changelog each
 
@@ -51,13 +54,8 @@ _KIND_OF = {
 
 
 def wire_side(side: str) -> str:
-    """``HK``/``SZ`` as written in records -> ``hk``/``sz`` as used in topic names."""
+    """``HK``/``SZ`` as written in records -> ``hk``/``sz`` as used in topic names (``Side(side).topic``)."""
     return side.lower()
-
-
-def side_of(wire: str) -> str:
-    """``hk``/``sz`` -> ``HK``/``SZ``."""
-    return wire.upper()
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from crossbound.testing import Harness
+from crossbound.testing import Harness, fixtures
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 RULESETS = EXAMPLES.parent / "rulesets"
@@ -90,3 +90,11 @@ def test_fixtures_expire_after_the_evaluation_time(fresh: Any) -> None:
     verdict, _ = _evaluate(h, EXAMPLES / "payment_connect_northbound" / "accept.request.json")
     assert verdict["outcome"] == "REJECT"
     assert "EXPIRED" in [f["code"] for f in verdict["findings"]]
+
+
+@pytest.mark.parametrize(
+    ("scenario", "outcome"), [("sb_corporate_credit_report", "REJECT"), ("corporate_kyc_report", "REVIEW")]
+)
+def test_fixtures_know_their_timeout_verdict(scenario: str, outcome: str) -> None:
+    # timeout_severity = "reject" / "review" in the rule file's [scenario] header
+    assert fixtures.load(scenario).timeout_outcome == outcome

@@ -58,7 +58,7 @@ PUBLIC = {
     "crossbound.testing.recording": ["Recorded", "read_jsonl", "record", "replay", "write_jsonl"],
     "crossbound.testing.processes": ["start_worker_process", "stop_process", "wait_until_ready"],
     "crossbound.domain": ["LOCAL_TZ", "Side", "local_date"],
-    "crossbound.topics": ["KINDS", "SIDES", "TABLES", "TopicKind", "Topics", "side_of", "wire_side"],
+    "crossbound.topics": ["KINDS", "SIDES", "TABLES", "TopicKind", "Topics", "wire_side"],
     "crossbound.broker.topicspec": [
         "CHECKED_CONFIGS",
         "ObservedTopic",

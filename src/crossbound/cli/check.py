@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from crossbound.codec.jsonform import to_json
+from crossbound.domain import Side
 from crossbound.errors import InputError
 from crossbound.rules import Finding, Severity, outcome_of
 from crossbound.settings import Settings
 from crossbound.testing import Harness
-from crossbound.topics import wire_side
 
 __all__ = ["check_request"]
 
@@ -49,7 +49,7 @@ def check_request(
         out = harness.send_request(request)
     except InputError as exc:
         raise InputError(f"{request_path}: {exc}") from None
-    if attestation_path is not None and not harness.verdicts(wire_side(str(request["requester_side"]))):
+    if attestation_path is not None and not harness.verdicts(Side(request["requester_side"]).topic):
         attestation = _read_json(attestation_path)
         try:
             out = harness.send_attestation(attestation)

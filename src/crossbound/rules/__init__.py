@@ -1,4 +1,9 @@
-"""Rule sets as data: loading, the check library, evaluation."""
+"""Rule sets as data: loading, the check library, evaluation.
+
+``loader`` reads the rule files into a :class:`Catalogue`; ``compiler`` turns each ``[[rules]]`` table
+into a :class:`Rule` whose check comes from ``checks`` (fields read through ``paths``, CEL through
+``cel``); ``engine`` evaluates rules against a :class:`Context`; ``model`` holds the data types.
+"""
 
 from crossbound.rules.engine import evaluate
 from crossbound.rules.loader import Catalogue, load_catalogue

@@ -2,8 +2,9 @@
 
 A compiled check takes a :class:`~crossbound.rules.model.Context` and returns the failures as
 ``(field path, code)`` pairs; an empty list means the rule passed. A factory raises ``ValueError``
-for bad params; the loader turns that into a :class:`~crossbound.errors.RuleSetError` naming the
-file and the rule.
+for bad params; :mod:`crossbound.rules.compiler` turns that into a :class:`~crossbound.errors.RuleSetError`
+naming the file and the rule. Checks read fields through :mod:`crossbound.rules.paths` and CEL through
+:mod:`crossbound.rules.cel`.
 
 =================  =========================================================================
 check              what it does (params)
@@ -38,27 +39,29 @@ import hmac
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import cel
-
 from crossbound import identifiers
+from crossbound.domain import local_date
+from crossbound.rules.cel import compile_cel
 from crossbound.rules.model import CheckFn, Context
+from crossbound.rules.paths import Getter, getter, getters
+from crossbound.rules.pi import pi_code
 
-__all__ = ["CHECKS", "CelProgram", "CheckEnv", "compile_cel", "getter", "pi_code", "stateful_params"]
+# "getter" stays importable here only while crossbound.pipeline.processor imports it from this module
+__all__ = ["CHECKS", "CheckEnv", "getter", "stateful_params"]
 
-LOCAL_TZ = timezone(timedelta(hours=8), "UTC+8")  # Hong Kong and Shenzhen: calendar days and limit windows
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _SCHEME_KIND = {"LEI": "lei", "BIC": "bic", "USCC": "uscc", "HK_BRN": "hk_brn"}
-CEL_ROOTS = frozenset({"request", "payload", "attestation", "consent", "now"})
 
 
 @dataclass(frozen=True, slots=True)
 class CheckEnv:
-    """What a check factory may know beyond its own params."""
+    """What a check factory may know beyond its own params: its rule, the stage's schemas, the scenario."""
 
+    rule_id: str = ""
     digest_fields: tuple[str, ...] = ()
     clock_skew: timedelta = timedelta(minutes=5)
     # class C text fields of the rule's stage (payload. or attestation.) and their declared "kind"
@@ -67,42 +70,8 @@ class CheckEnv:
     purpose_field: str | None = None
 
 
-Getter = Callable[[Context], Any]
-
-
-def getter(path: str) -> Getter:
-    """A fast accessor for a dotted field path such as ``payload.subject_uscc``."""
-    root, *keys = path.split(".")
-    if root not in ("request", "payload", "attestation", "consent"):
-        raise ValueError(f"field {path!r} must start with request., payload., attestation. or consent.")
-    if len(keys) == 1:
-        key = keys[0]
-
-        def get_one(ctx: Context) -> Any:
-            obj = ctx.root(root)
-            return None if obj is None else obj.get(key)
-
-        return get_one
-
-    def get_path(ctx: Context) -> Any:
-        obj = ctx.root(root)
-        for k in keys:
-            if obj is None:
-                return None
-            obj = obj.get(k)
-        return obj
-
-    return get_path
-
-
-def _getters(fields: Sequence[str], at_least: int = 1) -> list[tuple[str, Getter]]:
-    if len(fields) < at_least:
-        raise ValueError(f"needs at least {at_least} field(s)")
-    return [(f, getter(f)) for f in fields]
-
-
 def _required(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
-    gets = _getters(fields)
+    gets = getters(fields)
 
     def fn(ctx: Context) -> list[tuple[str, str]]:
         return [(f, "MISSING") for f, g in gets if g(ctx) in (None, "", [], {})]
@@ -144,7 +113,7 @@ def _pattern(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) ->
     def test(v: Any, ctx: Context) -> str | None:
         return None if isinstance(v, str) and regex.fullmatch(v) else code
 
-    return _each_present(_getters(fields), test)
+    return _each_present(getters(fields), test)
 
 
 def _number(value: Any, what: str) -> Decimal:
@@ -174,7 +143,7 @@ def _range(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> C
             return "ABOVE_MAX"
         return None
 
-    return _each_present(_getters(fields), test)
+    return _each_present(getters(fields), test)
 
 
 def _value_list(params: Mapping[str, Any], name: str) -> list[Any]:
@@ -196,11 +165,11 @@ def _enum(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> Ch
     def test(v: Any, ctx: Context) -> str | None:
         return code if (allowed and v not in allowed) or v in forbidden else None
 
-    return _each_present(_getters(fields), test)
+    return _each_present(getters(fields), test)
 
 
 def _local_today(ctx: Context) -> date:
-    return ctx.now.astimezone(LOCAL_TZ).date()
+    return local_date(ctx.now)
 
 
 def _identifier(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
@@ -219,7 +188,7 @@ def _identifier(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv)
             return None if res.valid else f"{prefix}_{res.code}"
         return f"{prefix}_{warning}" if res.valid and warning in res.warnings else None
 
-    return _each_present(_getters(fields), test)
+    return _each_present(getters(fields), test)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -236,7 +205,7 @@ def _institution(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv
             return "INSTITUTION_SCHEME"
         return _institution_code(kind, str(inst.get("id", "")), _local_today(ctx))
 
-    return _each_present(_getters(fields), test)
+    return _each_present(getters(fields), test)
 
 
 def _freshness(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
@@ -255,12 +224,12 @@ def _freshness(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) 
                 return "FUTURE_DATE"
             return "STALE" if ctx.now - when > max_age else None
         if isinstance(raw, date):
-            if raw > (ctx.now + skew).astimezone(LOCAL_TZ).date():
+            if raw > local_date(ctx.now + skew):
                 return "FUTURE_DATE"
             return "STALE" if (_local_today(ctx) - raw).days > max_days else None
         return "NOT_A_DATE"
 
-    return _each_present(_getters(fields), test)
+    return _each_present(getters(fields), test)
 
 
 def _request_window(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
@@ -360,11 +329,11 @@ def _digest_format(fields: Sequence[str], params: Mapping[str, Any], env: CheckE
         values = v if isinstance(v, list) else (v,)
         return None if all(isinstance(x, str) and match(x) for x in values) else "DIGEST_FORMAT"
 
-    return _each_present(_getters(paths, at_least=0 if params.get("all_digest_fields") else 1), test)
+    return _each_present(getters(paths, at_least=0 if params.get("all_digest_fields") else 1), test)
 
 
 def _digest_match(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
-    gets = _getters(fields)
+    gets = getters(fields)
     if len(gets) != 1 or "against" not in params:
         raise ValueError("digest_match needs exactly one field and params.against (an attestation. path)")
     (f, mine), theirs = gets[0], getter(str(params["against"]))
@@ -391,72 +360,6 @@ def _scenario_version(fields: Sequence[str], params: Mapping[str, Any], env: Che
     return fn
 
 
-def _cel_value(value: Any) -> Any:
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return datetime(value.year, value.month, value.day, tzinfo=LOCAL_TZ)
-    return value
-
-
-def _cel_mapping(obj: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    if obj is None:
-        return None
-    return {k: _cel_value(v) for k, v in obj.items()}
-
-
-def _cel_root(ctx: Context, name: str) -> Any:
-    if name == "now":
-        return ctx.now
-    if name == "consent":
-        return _cel_mapping(ctx.request.get("consent")) or {}
-    return _cel_mapping(ctx.root(name)) or {}
-
-
-def cel_context(ctx: Context, roots: tuple[str, ...]) -> dict[str, Any]:
-    """The CEL variables a program reads, converted once per context and shared by its CEL rules.
-
-    Only the roots an expression references are converted: converting the whole envelope for a
-    rule that reads one payload field would cost ten times the evaluation.
-    """
-    cache = ctx.cel_cache
-    if cache is None:
-        cache = ctx.cel_cache = {}
-    for name in roots:
-        if name not in cache:
-            cache[name] = _cel_root(ctx, name)
-    if len(roots) == len(cache):
-        return cache
-    return {name: cache[name] for name in roots}
-
-
-_MACRO_VAR = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,")
-
-
-class CelProgram:
-    """A CEL expression compiled once; call it with a context."""
-
-    __slots__ = ("expr", "program", "roots")
-
-    def __init__(self, expr: str, roots: frozenset[str] = CEL_ROOTS) -> None:
-        try:
-            self.program = cel.compile(expr)
-        except ValueError as exc:
-            raise ValueError(f"CEL does not compile: {exc}") from None
-        self.expr = expr
-        bound = set(_MACRO_VAR.findall(expr))  # e.g. `t` in `xs.all(t, t in [...])`
-        self.roots: tuple[str, ...] = tuple(v for v in self.program.variables() if v not in bound)
-        unknown = set(self.roots) - roots
-        if unknown:
-            raise ValueError(f"CEL reads unknown variables {sorted(unknown)}; allowed: {sorted(roots)}")
-
-    def __call__(self, ctx: Context) -> Any:
-        return self.program.execute(cel_context(ctx, self.roots))
-
-
-def compile_cel(expr: str, roots: frozenset[str] = CEL_ROOTS) -> CelProgram:
-    """Compile a CEL expression once; the result evaluates it against a context."""
-    return CelProgram(expr, roots)
-
-
 def _cel(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
     if "expr" not in params:
         raise ValueError("cel needs params.expr")
@@ -473,30 +376,6 @@ def _cel(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> Che
         raise TypeError("CEL expression did not return a boolean")
 
     return fn
-
-
-# Personal data that must never cross in clear (C4). Digits are bounded by non-alphanumerics so that
-# identifiers and references that merely contain a run of digits are not taken for a card number.
-_PI_PATTERNS = (
-    (
-        "PI_CN_ID",
-        re.compile(
-            r"(?<![0-9A-Za-z])\d{6}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]"
-            r"(?![0-9A-Za-z])"
-        ),
-    ),
-    ("PI_HKID", re.compile(r"(?<![0-9A-Za-z])[A-Z]{1,2}\d{6}\(?[0-9A]\)?(?![0-9A-Za-z])")),
-    ("PI_CARD", re.compile(r"(?<![0-9A-Za-z])(?:\d[ -]?){15,18}\d(?![0-9A-Za-z])")),
-    ("PI_PHONE", re.compile(r"\+(?:86[ -]?1\d{2}[ -]?\d{4}[ -]?\d{4}|852[ -]?\d{4}[ -]?\d{4})(?!\d)")),
-)
-
-
-def pi_code(text: str) -> str | None:
-    """The code of the first personal-data pattern found in ``text``, or None."""
-    for code, pattern in _PI_PATTERNS:
-        if pattern.search(text):
-            return code
-    return None
 
 
 def _no_clear_pi(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
@@ -582,7 +461,7 @@ def _stateful(
     def factory(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
         norm = stateful_params(check, params)
         limit = _number(norm["limit"], "limit")
-        rule_id = str(params["_rule_id"])
+        rule_id = env.rule_id
         code = str(params.get("code", default_code))
         f = fields[0] if fields else str(norm.get("amount") or norm.get("value") or norm.get("subject"))
 

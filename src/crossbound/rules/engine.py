@@ -1,4 +1,9 @@
-"""Evaluate compiled rules against a context."""
+"""Evaluate compiled rules against a context, and the one policy for a rule's ``when``.
+
+A ``when`` that holds, or that fails, makes its rule apply: :func:`evaluate` then reports the failure
+as a ``RULE_ERROR`` finding, and :func:`applies` (what the stateful stage asks before counting a
+request) answers True, so a broken precondition is reported, never silently skipped.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,19 @@ from collections.abc import Callable, Iterable
 
 from crossbound.rules.model import Context, Finding, Rule
 
-__all__ = ["evaluate"]
+__all__ = ["applies", "evaluate"]
 
 OnError = Callable[[Rule, BaseException], None]
+
+
+def applies(rule: Rule, ctx: Context) -> bool:
+    """Whether ``rule`` takes part for ``ctx``: no ``when``, a ``when`` that holds, or one that raises."""
+    if rule.when is None:
+        return True
+    try:
+        return rule.when(ctx)
+    except Exception:  # noqa: BLE001  evaluate() turns the same failure into a RULE_ERROR finding
+        return True
 
 
 def evaluate(rules: Iterable[Rule], ctx: Context, on_error: OnError | None = None) -> list[Finding]:

@@ -28,7 +28,8 @@ File layout (see README, "Rule sets")::
     limit = "10000"
 
 ``envelope.toml`` holds the rules every request passes first; it has ``[envelope]`` instead of
-``[scenario]``.
+``[scenario]``. This module reads the files and their headers; :mod:`crossbound.rules.compiler`
+compiles each ``[[rules]]`` table.
 """
 
 from __future__ import annotations
@@ -42,26 +43,14 @@ from pathlib import Path
 from typing import Any
 
 from crossbound.codec import SchemaRegistry
-from crossbound.errors import RuleSetError, SchemaError
-from crossbound.rules.checks import CHECKS, CheckEnv, compile_cel, stateful_params
-from crossbound.rules.model import STAGES, STATEFUL_CHECKS, Rule, RuleSet, Severity, Step, WhenFn
+from crossbound.domain import Side
+from crossbound.errors import RuleSetError
+from crossbound.rules.compiler import Compiler
+from crossbound.rules.model import STAGES, Rule, RuleSet, Severity, Step
 
-__all__ = ["ENVELOPE_FILE", "Catalogue", "load_catalogue"]
+__all__ = ["ENVELOPE_FILE", "Catalogue", "ScenarioHeader", "load_catalogue", "read_header"]
 
 ENVELOPE_FILE = "envelope.toml"
-_SIDES = ("HK", "SZ")
-_RULE_KEYS = {
-    "id",
-    "stage",
-    "severity",
-    "check",
-    "fields",
-    "params",
-    "when",
-    "applies_if",
-    "description",
-    "source",
-}
 _FLAGS = ("personal_data", "mainland_personal_data", "sensitive_personal_data")
 _SCENARIO_KEYS = {
     "id",
@@ -90,216 +79,41 @@ class Catalogue:
     scenarios: Mapping[str, RuleSet]
 
 
-def _fields_of(registry: SchemaRegistry, subject: str) -> set[str]:
-    return {f["name"] for f in registry.current(subject).raw["fields"]}
+@dataclass(frozen=True, slots=True)
+class ScenarioHeader:
+    """A scenario file's ``[scenario]`` table, checked: everything its rule set says besides the rules."""
 
+    id: str
+    version: str
+    title: str
+    theme: str
+    requester_side: Side
+    attester_side: Side
+    purposes: tuple[str, ...]
+    request_subject: str
+    attestation_subject: str
+    timeout_severity: Severity
+    description: str
+    status: str
+    sources: tuple[str, ...]
+    purpose_field: str | None
+    personal_data: bool
+    mainland_personal_data: bool
+    sensitive_personal_data: bool
 
-def _consent_fields(registry: SchemaRegistry) -> set[str]:
-    for fld in registry.current("core/request").raw["fields"]:
-        if fld["name"] == "consent":
-            return {f["name"] for f in fld["type"][1]["fields"]}
-    return set()
-
-
-def _is_text(avro_type: Any) -> bool:
-    if isinstance(avro_type, list):
-        rest = [t for t in avro_type if t != "null"]
-        return len(rest) == 1 and _is_text(rest[0])
-    if avro_type == "string":
-        return True
-    return isinstance(avro_type, dict) and (
-        avro_type.get("type") == "string"
-        or (avro_type.get("type") == "array" and _is_text(avro_type.get("items")))
-    )
-
-
-def _clear_text_fields(
-    registry: SchemaRegistry, subject: str, root: str
-) -> tuple[tuple[str, str | None], ...]:
-    """Class C fields holding text, with the identifier kind their schema declares (``"kind"``)."""
-    return tuple(
-        (f"{root}.{f['name']}", f.get("kind"))
-        for f in registry.current(subject).raw["fields"]
-        if f.get("class") == "C" and _is_text(f["type"])
-    )
-
-
-class _Compiler:
-    def __init__(
-        self,
-        path: Path,
-        registry: SchemaRegistry,
-        skew: timedelta,
-        scenario: Mapping[str, Any] | None = None,
-        purpose_field: str | None = None,
-    ) -> None:
-        self.path = path
-        self.registry = registry
-        self.skew = skew
-        self.scenario = scenario  # None: compiled without a scenario (the envelope's own listing)
-        self.purpose_field = purpose_field
-        self.roots: dict[str, set[str]] = {
-            "request": _fields_of(registry, "core/request"),
-            "consent": _consent_fields(registry),
+    def cel_scenario(self) -> dict[str, Any]:
+        """What a common rule's ``applies_if`` reads as ``scenario``."""
+        return {
+            "id": self.id,
+            "version": self.version,
+            "theme": self.theme,
+            "requester_side": self.requester_side.value,
+            "attester_side": self.attester_side.value,
+            "purposes": list(self.purposes),
+            "personal_data": self.personal_data,
+            "mainland_personal_data": self.mainland_personal_data,
+            "sensitive_personal_data": self.sensitive_personal_data,
         }
-        self.digest_fields: dict[str, tuple[str, ...]] = {}
-        self.clear_fields: dict[str, tuple[tuple[str, str | None], ...]] = {}
-
-    def fail(self, fault: str, rule_id: str | None = None) -> RuleSetError:
-        return RuleSetError(self.path, fault, rule_id)
-
-    def add_payloads(self, request_subject: str, attestation_subject: str) -> None:
-        for root, subject in (("payload", request_subject), ("attestation", attestation_subject)):
-            try:
-                version = self.registry.current(subject)
-            except SchemaError:
-                raise self.fail(f"schema {subject!r} not found in the schemas directory") from None
-            self.roots[root] = set(version.field_classes)
-        req = self.registry.current(request_subject).field_classes
-        att = self.registry.current(attestation_subject).field_classes
-        self.digest_fields = {
-            "request": tuple(f"payload.{n}" for n, c in req.items() if c == "D"),
-            "attestation": tuple(f"attestation.{n}" for n, c in att.items() if c == "D"),
-        }
-        self.clear_fields = {
-            "request": _clear_text_fields(self.registry, request_subject, "payload"),
-            "attestation": _clear_text_fields(self.registry, attestation_subject, "attestation"),
-        }
-
-    def applies(self, raw: Mapping[str, Any], rule_id: str) -> bool:
-        """Evaluate a common rule's ``applies_if`` (CEL over ``scenario`` only) once, at load time."""
-        if "applies_if" not in raw:
-            return True
-        try:
-            prog = compile_cel(str(raw["applies_if"]), roots=frozenset({"scenario"}))
-        except ValueError as exc:
-            raise self.fail(f"applies_if: {exc}", rule_id) from None
-        if self.scenario is None:
-            return True
-        result = prog.program.execute({"scenario": dict(self.scenario)})
-        if not isinstance(result, bool):
-            raise self.fail("applies_if did not return a boolean", rule_id)
-        return result
-
-    def check_path(self, path: str, stage: str, rule_id: str) -> None:
-        root, _, rest = path.partition(".")
-        first = rest.split(".", 1)[0]
-        if root not in self.roots:
-            allowed = ", ".join(sorted(self.roots))
-            raise self.fail(f"field {path!r} must start with one of: {allowed}", rule_id)
-        if root == "attestation" and stage != "attestation":
-            raise self.fail(f"field {path!r}: the attestation is only readable in stage attestation", rule_id)
-        if first not in self.roots[root]:
-            raise self.fail(f"field {path!r}: no field {first!r} in the {root} schema", rule_id)
-
-    def rule(self, raw: Any, index: int) -> Rule:
-        if not isinstance(raw, dict):
-            raise self.fail(f"rules[{index}] must be a table")
-        rule_id = raw.get("id")
-        if not isinstance(rule_id, str) or not rule_id:
-            raise self.fail(f"rules[{index}] needs an id")
-        unknown = set(raw) - _RULE_KEYS
-        if unknown:
-            raise self.fail(f"unknown keys {sorted(unknown)}", rule_id)
-        stage = raw.get("stage", "request")
-        if stage not in STAGES:
-            raise self.fail(f"stage must be one of {STAGES}, got {stage!r}", rule_id)
-        try:
-            severity = Severity(str(raw.get("severity", "")).upper())
-        except ValueError:
-            raise self.fail("severity must be reject, review or warn", rule_id) from None
-        check = raw.get("check")
-        if check not in CHECKS:
-            raise self.fail(f"check must be one of {sorted(CHECKS)}, got {check!r}", rule_id)
-        if (check in STATEFUL_CHECKS) != (stage == "quota"):
-            raise self.fail(
-                f"stateful checks ({', '.join(sorted(STATEFUL_CHECKS))}) run in stage quota, "
-                "and stage quota runs only those",
-                rule_id,
-            )
-        fields = raw.get("fields", [])
-        if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
-            raise self.fail("fields must be a list of field paths", rule_id)
-        for f in fields:
-            self.check_path(f, stage, rule_id)
-        raw_params = raw.get("params", {})
-        if not isinstance(raw_params, dict):
-            raise self.fail("params must be a table", rule_id)
-        params = dict(raw_params)
-        try:
-            if check in STATEFUL_CHECKS:
-                params = stateful_params(check, params)
-                for path in params["key"]:
-                    self.check_path(path, stage, rule_id)
-        except ValueError as exc:
-            raise self.fail(str(exc), rule_id) from None
-        for key in ("purpose_field", "against", "amount", "value", "subject"):
-            if key in params:
-                self.check_path(str(params[key]), stage, rule_id)
-        params["_rule_id"] = rule_id
-        env = CheckEnv(
-            digest_fields=self.digest_fields.get(stage, ()),
-            clock_skew=self.skew,
-            clear_fields=self.clear_fields.get(stage, ()),
-            scenario=self.scenario or {},
-            purpose_field=self.purpose_field,
-        )
-        try:
-            fn = CHECKS[check](fields, params, env)
-            when: WhenFn | None = None
-            programs = []
-            if check == "cel" and "expr" in params:
-                programs.append(compile_cel(str(params["expr"])))
-            if "when" in raw:
-                run = compile_cel(str(raw["when"]))
-                programs.append(run)
-
-                def when(ctx: Any, _run: Any = run, _key: tuple[str, str] = ("when", run.expr)) -> bool:
-                    # rules sharing a precondition (C9, C10, a quota's same_name) evaluate it once per
-                    # request and stage: CEL costs tens of microseconds, the memo a dict lookup
-                    memo = ctx.memo
-                    result = memo.get(_key)
-                    if result is None:
-                        result = _run(ctx)
-                        if not isinstance(result, bool):
-                            raise TypeError("`when` did not return a boolean")
-                        memo[_key] = result
-                    return bool(result)
-
-            for prog in programs:
-                if stage != "attestation" and "attestation" in prog.roots:
-                    raise ValueError(f"CEL reads `attestation`, which is not readable in stage {stage}")
-
-        except ValueError as exc:
-            raise self.fail(str(exc), rule_id) from None
-        return Rule(
-            id=rule_id,
-            stage=stage,
-            severity=severity,
-            check=check,
-            fields=tuple(fields),
-            description=str(raw.get("description", "")),
-            source=str(raw.get("source", "")),
-            params={k: v for k, v in params.items() if not k.startswith("_")},
-            fn=fn,
-            when=when,
-        )
-
-    def rules(self, doc: Mapping[str, Any]) -> tuple[Rule, ...]:
-        raw_rules = doc.get("rules", [])
-        if not isinstance(raw_rules, list) or not raw_rules:
-            raise self.fail("needs at least one [[rules]] entry")
-        compiled = tuple(
-            self.rule(r, i)
-            for i, r in enumerate(raw_rules)
-            if not isinstance(r, dict) or self.applies(r, str(r.get("id", f"rules[{i}]")))
-        )
-        seen: set[str] = set()
-        for r in compiled:
-            if r.id in seen:
-                raise self.fail("duplicate rule id", r.id)
-            seen.add(r.id)
-        return compiled
 
 
 def _read(path: Path) -> tuple[dict[str, Any], str]:
@@ -325,21 +139,20 @@ def _envelope_doc(path: Path) -> tuple[dict[str, Any], str]:
 def _load_envelope(path: Path, registry: SchemaRegistry, skew: timedelta) -> RuleSet:
     """The common rules as written, compiled without a scenario (for listings and checks of the file)."""
     doc, digest = _envelope_doc(path)
-    rules = _Compiler(path, registry, skew).rules(doc)
     return _by_stage(
         RuleSet(
-            "envelope",
-            doc["envelope"]["version"],
-            "Common rules (C1-C10)",
-            "all",
-            "",
-            "",
-            (),
-            "",
-            "",
-            str(path),
-            digest,
-            rules,
+            scenario_id="envelope",
+            version=doc["envelope"]["version"],
+            title="Common rules (C1-C10)",
+            theme="all",
+            requester_side="",
+            attester_side="",
+            purposes=(),
+            request_subject="",
+            attestation_subject="",
+            path=str(path),
+            digest=digest,
+            rules=Compiler(path, registry, skew).rules(doc),
         )
     )
 
@@ -371,10 +184,7 @@ def _flag(path: Path, head: Mapping[str, Any], name: str) -> bool:
     return value
 
 
-def _load_scenario(
-    path: Path, registry: SchemaRegistry, skew: timedelta, envelope: tuple[Path, dict[str, Any]]
-) -> RuleSet:
-    doc, digest = _read(path)
+def _header(path: Path, doc: Mapping[str, Any]) -> ScenarioHeader:
     head = doc.get("scenario")
     if not isinstance(head, dict):
         raise RuleSetError(path, "needs a [scenario] table")
@@ -387,9 +197,11 @@ def _load_scenario(
     sid = head["id"]
     if path.stem != sid:
         raise RuleSetError(path, f"file name must be {sid}.toml")
-    if head["requester_side"] not in _SIDES or head["attester_side"] not in _SIDES:
-        raise RuleSetError(path, "requester_side and attester_side must be HK or SZ")
-    if head["requester_side"] == head["attester_side"]:
+    try:
+        requester, attester = Side(head["requester_side"]), Side(head["attester_side"])
+    except ValueError:
+        raise RuleSetError(path, "requester_side and attester_side must be HK or SZ") from None
+    if requester == attester:
         raise RuleSetError(path, "a cross-boundary scenario has different requester and attester sides")
     purposes = head.get("purposes", [])
     if not isinstance(purposes, list) or not all(isinstance(x, str) and x for x in purposes):
@@ -402,67 +214,88 @@ def _load_scenario(
         raise RuleSetError(
             path, "[scenario] mainland_personal_data and sensitive_personal_data need personal_data = true"
         )
-    req_subject = head.get("request_schema", f"scenarios/{sid}/request")
-    att_subject = head.get("attestation_schema", f"scenarios/{sid}/attestation")
     purpose_field = head.get("purpose_field")
-    header = {
-        "id": sid,
-        "version": head["version"],
-        "theme": str(head.get("theme", "")),
-        "requester_side": head["requester_side"],
-        "attester_side": head["attester_side"],
-        "purposes": list(purposes),
+    if purpose_field is not None and not isinstance(purpose_field, str):
+        raise RuleSetError(path, "[scenario] purpose_field must be a payload field path")
+    try:
+        timeout_severity = Severity(str(head.get("timeout_severity", "reject")).upper())
+    except ValueError:
+        raise RuleSetError(path, "timeout_severity must be reject, review or warn") from None
+    return ScenarioHeader(
+        id=sid,
+        version=head["version"],
+        title=head["title"],
+        theme=str(head.get("theme", "")),
+        requester_side=requester,
+        attester_side=attester,
+        purposes=tuple(purposes),
+        request_subject=head.get("request_schema", f"scenarios/{sid}/request"),
+        attestation_subject=head.get("attestation_schema", f"scenarios/{sid}/attestation"),
+        timeout_severity=timeout_severity,
+        description=str(head.get("description", "")),
+        status=str(head.get("status", "")),
+        sources=tuple(sources),
+        purpose_field=purpose_field,
         **flags,
-    }
-    comp = _Compiler(path, registry, skew, header, purpose_field)
-    comp.add_payloads(req_subject, att_subject)
-    if purpose_field is not None:
-        if not isinstance(purpose_field, str):
-            raise RuleSetError(path, "[scenario] purpose_field must be a payload field path")
+    )
+
+
+def read_header(path: Path) -> ScenarioHeader:
+    """The checked ``[scenario]`` table of a scenario file; its rules are not compiled (no schemas needed)."""
+    return _header(path, _read(path)[0])
+
+
+def _compiler(head: ScenarioHeader, path: Path, registry: SchemaRegistry, skew: timedelta) -> Compiler:
+    comp = Compiler(path, registry, skew, head.cel_scenario(), head.purpose_field)
+    comp.add_payloads(head.request_subject, head.attestation_subject)
+    return comp
+
+
+def _load_scenario(
+    path: Path, registry: SchemaRegistry, skew: timedelta, envelope: tuple[Path, dict[str, Any]]
+) -> RuleSet:
+    doc, digest = _read(path)
+    head = _header(path, doc)
+    comp = _compiler(head, path, registry, skew)
+    if head.purpose_field is not None:
         try:
-            comp.check_path(purpose_field, "request", "[scenario] purpose_field")
+            comp.check_path(head.purpose_field, "request", "[scenario] purpose_field")
         except RuleSetError as exc:
             raise RuleSetError(path, f"[scenario] purpose_field: {exc.fault}") from None
     own = comp.rules(doc)
     env_path, env_doc = envelope
-    env_comp = _Compiler(env_path, registry, skew, header, purpose_field)
-    env_comp.add_payloads(req_subject, att_subject)
     try:
-        common = env_comp.rules(env_doc) if env_doc.get("rules") else ()
+        common = _compiler(head, env_path, registry, skew).rules(env_doc) if env_doc.get("rules") else ()
     except RuleSetError as exc:
-        raise RuleSetError(env_path, f"for scenario {sid}: {exc.fault}", exc.rule_id) from None
+        raise RuleSetError(env_path, f"for scenario {head.id}: {exc.fault}", exc.rule_id) from None
     clash = {r.id for r in common} & {r.id for r in own}
     if clash:
         raise RuleSetError(path, f"rule ids {sorted(clash)} are already common rules in {env_path.name}")
     rules = common + own
-    try:
-        timeout_sev = Severity(str(head.get("timeout_severity", "reject")).upper())
-    except ValueError:
-        raise RuleSetError(path, "timeout_severity must be reject, review or warn") from None
     return _by_stage(
         RuleSet(
-            scenario_id=sid,
-            version=head["version"],
-            title=head["title"],
-            theme=str(head.get("theme", "")),
-            requester_side=head["requester_side"],
-            attester_side=head["attester_side"],
-            purposes=tuple(purposes),
-            request_subject=req_subject,
-            attestation_subject=att_subject,
+            scenario_id=head.id,
+            version=head.version,
+            title=head.title,
+            theme=head.theme,
+            requester_side=head.requester_side.value,
+            attester_side=head.attester_side.value,
+            purposes=head.purposes,
+            request_subject=head.request_subject,
+            attestation_subject=head.attestation_subject,
             path=str(path),
             digest=digest,
             rules=rules,
-            timeout_severity=timeout_sev,
-            description=str(head.get("description", "")),
-            status=str(head.get("status", "")),
-            sources=tuple(sources),
-            purpose_field=purpose_field,
+            timeout_severity=head.timeout_severity,
+            description=head.description,
+            status=head.status,
+            sources=head.sources,
+            purpose_field=head.purpose_field,
             common_rule_ids=frozenset(r.id for r in common),
-            steps=_steps(rules, sid),
-            personal_data=flags["personal_data"],
-            mainland_personal_data=flags["mainland_personal_data"],
-            sensitive_personal_data=flags["sensitive_personal_data"],
+            steps=_steps(rules, head.id),
+            personal_data=head.personal_data,
+            mainland_personal_data=head.mainland_personal_data,
+            sensitive_personal_data=head.sensitive_personal_data,
         )
     )
 

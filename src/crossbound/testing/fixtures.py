@@ -24,28 +24,29 @@ import functools
 import json
 import random
 import re
-import tomllib
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
 from crossbound._data import default_examples_dir, default_rulesets_dir
+from crossbound.domain import local_date
+from crossbound.rules import Severity
+from crossbound.rules.loader import read_header
 
 __all__ = ["FIXTURE_NAMES", "FIXTURE_TIME", "Fixture", "ScenarioExamples", "discover", "load", "refresh"]
 
 FIXTURE_TIME: Final = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 FIXTURE_NAMES: Final[tuple[str, ...]] = ("accept", "review", "reject")
 
-_LOCAL_TZ: Final = timezone(timedelta(hours=8), "UTC+8")  # as crossbound.rules.checks counts calendar days
 _HEX64: Final = re.compile(r"[0-9a-f]{64}")
 _DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _TIMESTAMP: Final = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
 )
-_TIMEOUT_OUTCOME: Final = {"reject": "REJECT", "review": "REVIEW", "warn": "ACCEPT"}
+_TIMEOUT_OUTCOME: Final = {Severity.REJECT: "REJECT", Severity.REVIEW: "REVIEW", Severity.WARN: "ACCEPT"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,22 +96,23 @@ def _read_json(path: Path) -> dict[str, Any]:
 def load(
     scenario_id: str, examples_dir: Path | None = None, rulesets_dir: Path | None = None
 ) -> ScenarioExamples:
-    """A scenario's fixtures (read once per process)."""
+    """A scenario's fixtures (read once per process), with its rule file's sides and timeout verdict.
+
+    Raises :class:`~crossbound.errors.RuleSetError` when the rule file's ``[scenario]`` header is broken.
+    """
     folder = (examples_dir or default_examples_dir()) / scenario_id
     fixtures: dict[str, Fixture] = {}
     for name in FIXTURE_NAMES:
         request = _read_json(folder / f"{name}.request.json")
         answer = folder / f"{name}.attestation.json"
         fixtures[name] = Fixture(name, request, _read_json(answer) if answer.is_file() else None)
-    ruleset = (rulesets_dir or default_rulesets_dir()) / f"{scenario_id}.toml"
-    head = tomllib.loads(ruleset.read_text(encoding="utf-8")).get("scenario", {})
-    severity = str(head.get("timeout_severity", "reject")).lower()
+    head = read_header((rulesets_dir or default_rulesets_dir()) / f"{scenario_id}.toml")
     accept = fixtures["accept"].request
     return ScenarioExamples(
         scenario_id=scenario_id,
         requester_side=str(accept["requester_side"]),
         attester_side=str(accept["attester_side"]),
-        timeout_outcome=_TIMEOUT_OUTCOME.get(severity, "REJECT"),
+        timeout_outcome=_TIMEOUT_OUTCOME[head.timeout_severity],
         fixtures=fixtures,
     )
 
@@ -122,9 +124,7 @@ class _Refresh:
         self.rng = rng
         moment = datetime.fromtimestamp(now, UTC)
         self.shift = moment - FIXTURE_TIME
-        self.days = timedelta(
-            days=(moment.astimezone(_LOCAL_TZ).date() - FIXTURE_TIME.astimezone(_LOCAL_TZ).date()).days
-        )
+        self.days = timedelta(days=(local_date(moment) - local_date(FIXTURE_TIME)).days)
         self.hexes: dict[str, str] = {}
 
     def __call__(self, value: Any) -> Any:

@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from crossbound.codec import Codec
 from crossbound.codec.jsonform import attestation_from_json, request_from_json
+from crossbound.domain import Side
 from crossbound.rules import Catalogue
 from crossbound.testing.traffic import Case
 from crossbound.topics import SIDES, Topics
@@ -133,7 +134,7 @@ class LiveBus:
         """
         if case.request is None:
             assert case.raw is not None
-            side = case.requester_side.lower()
+            side = Side(case.requester_side).topic
             return self.topics.requests(side), case.key or b"raw", case.raw
         request = dict(case.request)
         if created_ms is not None:
@@ -143,9 +144,9 @@ class LiveBus:
         key = record["request_id"].encode()
         if case.attestation is not None:
             att = attestation_from_json(case.attestation, self.codec, self.catalogue)
-            side = str(case.attestation["attester_side"]).lower()
+            side = Side(case.attestation["attester_side"]).topic
             self.answers[key] = (self.topics.attestations(side), self.codec.encode("core/attestation", att))
-        side = str(case.request["requester_side"]).lower()
+        side = Side(case.request["requester_side"]).topic
         return self.topics.requests(side), key, self.codec.encode("core/request", record)
 
     async def send(self, topic: str, key: bytes | None, value: bytes) -> None:

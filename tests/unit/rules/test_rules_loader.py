@@ -1,0 +1,142 @@
+"""Reading rule files (crossbound.rules.loader): the directory, the envelope, the [scenario] header,
+the hops of the stateful rules; every fault is a RuleSetError naming the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rules_builders import PCN, RULESETS, SB, append, assert_names, load_error, replace
+
+from crossbound.codec import SchemaRegistry
+from crossbound.domain import Side
+from crossbound.errors import RuleSetError
+from crossbound.rules import Severity, load_catalogue
+from crossbound.rules.loader import read_header
+
+
+def test_file_name_must_match_scenario_id(rules_dir: Path, registry: SchemaRegistry) -> None:
+    (rules_dir / f"{SB}.toml").rename(rules_dir / "sb_corp.toml")
+    assert_names(load_error(rules_dir, registry), "sb_corp.toml", None)
+
+
+def test_missing_envelope(rules_dir: Path, registry: SchemaRegistry) -> None:
+    (rules_dir / "envelope.toml").unlink()
+    assert_names(load_error(rules_dir, registry), "envelope.toml", None)
+
+
+@pytest.mark.parametrize("file_name", [f"{SB}.toml", "envelope.toml"])
+def test_toml_syntax_error(rules_dir: Path, registry: SchemaRegistry, file_name: str) -> None:
+    append(rules_dir / file_name, '[[rules]\nid = "X"\n')
+    assert_names(load_error(rules_dir, registry), file_name, None)
+
+
+def test_stateful_rules_with_different_keys_make_separate_steps(
+    rules_dir: Path, registry: SchemaRegistry
+) -> None:
+    append(
+        rules_dir / f"{PCN}.toml",
+        """[[rules]]
+id = "PCN-99"
+stage = "quota"
+severity = "reject"
+check = "quota"
+params = { key = "payload.payee_acct_hmac", window = "day", limit = "1" }
+""",
+    )
+    rs = load_catalogue(rules_dir, registry).scenarios[PCN]
+    ledgers = [(s.kind, s.key, [r.id for r in s.rules]) for s in rs.steps if s.kind == "ledger"]
+    assert ledgers == [
+        ("ledger", ("request.requester_inst", "payload.payer_hkid_hmac"), ["PCN-03", "PCN-04", "PCN-05"]),
+        ("ledger", ("payload.payee_acct_hmac",), ["PCN-99"]),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ('attester_side = "SZ"', 'attester_side = "HK"'),
+        ('attester_side = "SZ"', 'attester_side = "MO"'),
+        ('timeout_severity = "reject"', 'timeout_severity = "later"'),
+        (
+            'timeout_severity = "reject"',
+            'timeout_severity = "reject"\nrequest_schema = "scenarios/nope/request"',
+        ),
+        ('timeout_severity = "reject"', 'timeout_severity = "reject"\nowner = "someone"'),
+        (
+            '[scenario]\nid = "sb_corporate_credit_report"\nversion = "1.0.0"\n',
+            '[scenario]\nid = "sb_corporate_credit_report"\n',
+        ),
+        ("[scenario]", "[scenery]"),
+    ],
+    ids=[
+        "same-sides",
+        "bad-side",
+        "bad-timeout-severity",
+        "unknown-schema",
+        "unknown-scenario-key",
+        "no-version",
+        "no-scenario-table",
+    ],
+)
+def test_bad_scenario_header(rules_dir: Path, registry: SchemaRegistry, old: str, new: str) -> None:
+    replace(rules_dir / f"{SB}.toml", old, new)
+    assert_names(load_error(rules_dir, registry), f"{SB}.toml", None)
+
+
+def test_scenario_without_rules(rules_dir: Path, registry: SchemaRegistry) -> None:
+    path = rules_dir / f"{SB}.toml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text[: text.index("[[rules]]")], encoding="utf-8")
+    assert_names(load_error(rules_dir, registry), f"{SB}.toml", None)
+
+
+def test_envelope_without_version(rules_dir: Path, registry: SchemaRegistry) -> None:
+    replace(rules_dir / "envelope.toml", 'version = "2.0.0"', 'revision = "2.0.0"')
+    assert_names(load_error(rules_dir, registry), "envelope.toml", None)
+
+
+def test_no_scenario_files(rules_dir: Path, registry: SchemaRegistry) -> None:
+    for path in rules_dir.glob("*.toml"):
+        if path.name != "envelope.toml":
+            path.unlink()
+    err = load_error(rules_dir, registry)
+    assert err.path == str(rules_dir)
+    assert err.rule_id is None
+
+
+def test_missing_rulesets_dir(tmp_path: Path, registry: SchemaRegistry) -> None:
+    err = load_error(tmp_path / "nope", registry)
+    assert err.path == str(tmp_path / "nope")
+
+
+def test_read_header_without_schemas() -> None:
+    head = read_header(RULESETS / f"{PCN}.toml")
+    assert (head.id, head.requester_side, head.attester_side) == (PCN, Side.HK, Side.SZ)
+    assert head.timeout_severity is Severity.REJECT
+    assert head.request_subject == f"scenarios/{PCN}/request"
+    assert head.cel_scenario()["requester_side"] == "HK"
+
+
+@pytest.mark.parametrize(("value", "severity"), [("review", Severity.REVIEW), ("WARN", Severity.WARN)])
+def test_read_header_timeout_severity(rules_dir: Path, value: str, severity: Severity) -> None:
+    replace(rules_dir / f"{SB}.toml", 'timeout_severity = "reject"', f'timeout_severity = "{value}"')
+    assert read_header(rules_dir / f"{SB}.toml").timeout_severity is severity
+
+
+def test_read_header_refuses_a_broken_header(rules_dir: Path) -> None:
+    replace(rules_dir / f"{SB}.toml", 'timeout_severity = "reject"', 'timeout_severity = "later"')
+    with pytest.raises(RuleSetError, match="timeout_severity") as err:
+        read_header(rules_dir / f"{SB}.toml")
+    assert Path(err.value.path).name == f"{SB}.toml"
+
+
+def test_the_catalogue_agrees_with_the_headers(registry: SchemaRegistry) -> None:
+    for rs in load_catalogue(RULESETS, registry).scenarios.values():
+        head = read_header(Path(rs.path))
+        assert (rs.scenario_id, rs.version, rs.timeout_severity) == (
+            head.id,
+            head.version,
+            head.timeout_severity,
+        )
+        assert (rs.requester_side, rs.attester_side) == (head.requester_side.value, head.attester_side.value)
