@@ -42,6 +42,10 @@ Label values:
 
 Never put request ids, keys, customer ids or any record value in a label.
 
+:func:`serve_metrics` serves the registry on ``/metrics`` and, beside it, the probes an orchestrator
+asks: ``/healthz`` (200 while the process serves) and ``/readyz`` (200 while ``crossbound_ready`` is 1,
+else 503); every other path is 404.
+
 Hot path: the per-message methods (``record``, ``request``, ``verdict``, ``finding``, ``rule_error``,
 ``dead_letter``, ``attestation_request``) cache the labelled child of each metric in a dict keyed by the
 label values, so a call costs one dict lookup plus ``inc()``/``observe()``. Label values are checked only

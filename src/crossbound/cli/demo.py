@@ -41,7 +41,7 @@ def add_parser(sub: Subparsers) -> None:
         "answered as the simulation intended. On a --broker whose consumer group already has members "
         "(a running worker) it refuses, exit 2, unless --join.",
     )
-    add_broker_flag(p, help="a running Kafka to use instead of the embedded Tansu")
+    add_broker_flag(p, embedded=True)
     add_paths_flags(p)
     p.add_argument("--count", type=int, default=600, help="requests to publish (default 600)")
     add_json_flag(p, "the summary as one JSON object")

@@ -35,8 +35,13 @@ def add_parser(sub: Subparsers) -> None:
         "publish them to TOPIC, keyed by request_id. Nothing is sent unless every object encodes.",
     )
     add_broker_flag(p)
-    p.add_argument("--topic", required=True)
-    p.add_argument("--kind", choices=["request", "attestation"], default="request")
+    p.add_argument("--topic", required=True, help="the topic to publish to, e.g. hk.requests")
+    p.add_argument(
+        "--kind",
+        choices=["request", "attestation"],
+        default="request",
+        help="what FILE holds (default request)",
+    )
     p.add_argument("file", metavar="FILE", help="JSON lines or JSON objects, or - for standard input")
     add_paths_flags(p)
     add_json_flag(p, 'one JSON line: {"published": N, "kind": ..., "topic": ...}')

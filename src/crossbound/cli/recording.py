@@ -24,7 +24,7 @@ def add_parsers(sub: Subparsers) -> None:
     p = sub.add_parser("record", help="record topics from the beginning to JSON lines, until they are idle")
     add_broker_flag(p)
     p.add_argument("--topic", action="append", required=True, help="a topic to record (repeatable)")
-    p.add_argument("--out", type=Path, required=True, metavar="FILE.jsonl")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE.jsonl", help="where to write the records")
     p.add_argument(
         "--idle", type=float, default=2.0, metavar="S", help="stop after S seconds without records"
     )

@@ -67,7 +67,7 @@ def add_setting(
     text = help or field.description or ""
     default = field.get_default(call_default_factory=False)
     shown = ""
-    if default not in (None, "") and "action" not in kwargs:
+    if default not in (None, "") and field.default_factory is None and "action" not in kwargs:
         shown = f"; default {default:g}" if isinstance(default, float) else f"; default {default}"
     if "action" not in kwargs and "choices" not in kwargs:
         kwargs.setdefault("metavar", flag.removeprefix("--").upper().replace("-", "_"))
@@ -76,9 +76,19 @@ def add_setting(
     )
 
 
-def add_broker_flag(parser: argparse.ArgumentParser, *, help: str | None = None) -> None:
-    """``--broker``: ``kafka://host:port[,host:port]`` or ``host:port``, or ``CROSSBOUND_KAFKA__BROKER``."""
-    add_setting(parser, "--broker", "kafka.broker", metavar="[kafka://]HOST:PORT", help=help)
+def add_broker_flag(parser: argparse.ArgumentParser, *, embedded: bool = False) -> None:
+    """``--broker``: ``kafka://host:port[,host:port]`` or ``host:port``, or ``CROSSBOUND_KAFKA__BROKER``.
+
+    ``embedded``: the command starts the embedded Tansu when no broker is set (the worker, the demo);
+    otherwise it needs one.
+    """
+    text = (
+        None
+        if embedded
+        else "the Kafka to use, kafka://host:port[,host:port] or host:port; required, as this flag "
+        "or its variable"
+    )
+    add_setting(parser, "--broker", "kafka.broker", metavar="[kafka://]HOST:PORT", help=text)
 
 
 def add_paths_flags(parser: argparse.ArgumentParser) -> None:

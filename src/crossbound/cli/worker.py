@@ -24,7 +24,7 @@ def add_parser(sub: Subparsers) -> None:
         description="Run the validation worker until SIGINT/SIGTERM. It serves /metrics, /healthz "
         "and /readyz (200 once partitions are assigned and tables recovered, else 503).",
     )
-    add_broker_flag(p)
+    add_broker_flag(p, embedded=True)
     add_paths_flags(p)
     add_setting(p, "--partitions", "kafka.partitions", type=int)
     add_setting(
