@@ -429,11 +429,12 @@ def _broker_commands(tmp_path: Path) -> dict[str, list[str]]:
         "record": ["record", "--topic", "x", "--out", str(tmp_path / "out.jsonl")],
         "replay": ["replay", str(recording)],
         "demo": ["demo", "--count", "1"],
+        "demo --join": ["demo", "--count", "1", "--join"],
         "worker": ["worker", "--no-metrics"],
     }
 
 
-@pytest.mark.parametrize("command", ["publish", "record", "replay", "demo", "worker"])
+@pytest.mark.parametrize("command", ["publish", "record", "replay", "demo", "demo --join", "worker"])
 @pytest.mark.parametrize("spelling", ["flag", "env"])
 def test_a_broker_that_is_down_is_one_line_exit_1(
     capsys: pytest.CaptureFixture[str],

@@ -100,8 +100,11 @@ def run(args: argparse.Namespace) -> int:
     from crossbound.cli.demo_run import run_demo
 
     settings = settings_from_args(args)
-    if settings.kafka.broker is not None and not args.join:
-        refuse_to_join(settings)
+    if settings.kafka.broker is not None:
+        if args.join:
+            reach_broker(settings, "demo")
+        else:
+            refuse_to_join(settings)
     return run_demo(
         settings,
         count=args.count,
