@@ -277,8 +277,12 @@ class PipelineSettings(BaseModel):
         description="Faust app id and consumer group",
     )
     topic_prefix: str = Field(default="", description="prefix put before every topic name (tests use it)")
-    schemas_dir: Path = Field(default_factory=default_schemas_dir, description="schemas directory")
-    rulesets_dir: Path = Field(default_factory=default_rulesets_dir, description="rule-set directory")
+    schemas_dir: Path = Field(
+        default_factory=default_schemas_dir, description="schemas directory; default: the shipped one"
+    )
+    rulesets_dir: Path = Field(
+        default_factory=default_rulesets_dir, description="rule-set directory; default: the shipped one"
+    )
     attestation_timeout_s: float = Field(
         default=30.0, gt=0, description="seconds a request waits for its attestation"
     )

@@ -495,3 +495,36 @@ def test_broker_down_as_a_user_sees_it_no_traceback(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert result.stderr == f"crossbound: cannot reach broker kafka://127.0.0.1:{port} (Connection refused)\n"
+
+
+@pytest.mark.parametrize(
+    ("flag", "variable", "value", "attribute"),
+    [
+        ("--partitions", "CROSSBOUND_KAFKA__PARTITIONS", "8", ("kafka", "partitions")),
+        ("--app-id", "CROSSBOUND_PIPELINE__APP_ID", "other", ("pipeline", "app_id")),
+        ("--metrics-port", "CROSSBOUND_METRICS__PORT", "9999", ("metrics", "port")),
+        ("--log-level", "CROSSBOUND_LOG_LEVEL", "INFO", ("log_level",)),
+    ],
+)
+def test_a_setting_flag_and_the_variable_its_help_names_set_the_same_field(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    flag: str,
+    variable: str,
+    value: str,
+    attribute: tuple[str, ...],
+) -> None:
+    def read(settings: Any) -> Any:
+        for name in attribute:
+            settings = getattr(settings, name)
+        return settings
+
+    with pytest.raises(SystemExit):
+        main(["worker", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert f"{flag} " in help_text
+    assert f"(env {variable}" in help_text
+    from_flag = read(settings_from_args(build_parser().parse_args(["worker", flag, value])))
+    monkeypatch.setenv(variable, value)
+    from_env = read(settings_from_args(build_parser().parse_args(["worker"])))
+    assert str(from_flag) == str(from_env) == value
