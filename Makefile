@@ -52,7 +52,7 @@ bench: $(STAMP) kafka
 
 # README's scenario table (between <!-- scenarios:begin/end -->) is generated from rulesets/.
 readme: $(STAMP)
-	$(BIN)/python -m crossbound.cli.scenarios --write-readme
+	$(BIN)/python scripts/update_readme.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .hypothesis

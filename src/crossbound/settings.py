@@ -41,15 +41,19 @@ _DAY_MS = 86_400_000
 
 
 def parse_broker_url(url: str) -> str:
-    """Turn ``kafka://host:port[,host:port]`` into aiokafka's ``host:port[,host:port]``."""
-    parsed = urlparse(url)
-    if parsed.scheme != "kafka" or not parsed.netloc:
-        raise ValueError(f"broker URL must look like kafka://host:port, got {url!r}")
-    for hostport in parsed.netloc.split(","):
+    """Turn ``kafka://host:port[,host:port]`` (or plain ``host:port[,host:port]``) into aiokafka's
+    ``host:port[,host:port]``."""
+    netloc = url if "://" not in url else ""
+    if not netloc:
+        parsed = urlparse(url)
+        if parsed.scheme != "kafka" or not parsed.netloc:
+            raise ValueError(f"broker must look like kafka://host:port or host:port, got {url!r}")
+        netloc = parsed.netloc
+    for hostport in netloc.split(","):
         host, _, port = hostport.rpartition(":")
         if not host or not port.isdigit():
-            raise ValueError(f"broker URL must look like kafka://host:port, got {url!r}")
-    return parsed.netloc
+            raise ValueError(f"broker must look like kafka://host:port or host:port, got {url!r}")
+    return netloc
 
 
 class KafkaSettings(BaseModel):
@@ -58,7 +62,9 @@ class KafkaSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     broker: str | None = Field(
-        default=None, description="kafka://host:port of a running Kafka; unset starts the embedded Tansu"
+        default=None,
+        description="a running Kafka, kafka://host:port[,host:port] or host:port; unset: start the "
+        "embedded Tansu",
     )
     partitions: int = Field(default=4, ge=1, le=1024, description="partitions of every crossbound topic")
     session_timeout_s: float = Field(default=6.0, gt=0, description="consumer group session timeout")
@@ -111,9 +117,8 @@ class KafkaSettings(BaseModel):
     @field_validator("broker")
     @classmethod
     def _check_broker(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_broker_url(value)
-        return value
+        # one spelling from here on, whichever the user typed: messages and child processes show it
+        return None if value is None else f"kafka://{parse_broker_url(value)}"
 
     @property
     def producer_acks(self) -> int:
@@ -266,11 +271,21 @@ class PipelineSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    app_id: str = Field(default="crossbound", pattern=r"^[a-z][a-z0-9_.-]{0,62}$")
+    app_id: str = Field(
+        default="crossbound",
+        pattern=r"^[a-z][a-z0-9_.-]{0,62}$",
+        description="Faust app id and consumer group",
+    )
     topic_prefix: str = Field(default="", description="prefix put before every topic name (tests use it)")
-    schemas_dir: Path = Field(default_factory=default_schemas_dir)
-    rulesets_dir: Path = Field(default_factory=default_rulesets_dir)
-    attestation_timeout_s: float = Field(default=30.0, gt=0)
+    schemas_dir: Path = Field(
+        default_factory=default_schemas_dir, description="schemas directory; default: the shipped one"
+    )
+    rulesets_dir: Path = Field(
+        default_factory=default_rulesets_dir, description="rule-set directory; default: the shipped one"
+    )
+    attestation_timeout_s: float = Field(
+        default=30.0, gt=0, description="seconds a request waits for its attestation"
+    )
     sweep_interval_s: float = Field(default=1.0, gt=0, description="how often pending requests are checked")
     dedupe_retention_s: float = Field(
         default=3_600.0,
@@ -288,9 +303,11 @@ class MetricsSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    enabled: bool = True
-    host: str = "127.0.0.1"
-    port: int = Field(default=9464, ge=0, le=65535, description="0 picks a free port")
+    enabled: bool = Field(default=True, description="serve /metrics, /healthz and /readyz")
+    host: str = Field(default="127.0.0.1", description="address the metrics server binds to")
+    port: int = Field(
+        default=9464, ge=0, le=65535, description="port of the metrics server; 0 picks a free one"
+    )
 
 
 class Settings(BaseSettings):
@@ -306,7 +323,9 @@ class Settings(BaseSettings):
         description="directory of Apache Kafka 4.x jars (CROSSBOUND_KAFKA_LIBS); default: the cache "
         "that `make kafka` fills",
     )
-    log_level: str = Field(default="WARNING", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    log_level: str = Field(
+        default="WARNING", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$", description="the worker's log level"
+    )
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)

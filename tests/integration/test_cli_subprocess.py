@@ -1,7 +1,8 @@
 """The `crossbound` command as a user runs it, as a separate process, against a real broker.
 
 `publish` feeds a running worker, a worker with a bad rule file refuses to start, `demo --json` runs the
-whole pipeline on its own broker and prints one summary object, and `broker` serves Kafka until SIGINT.
+whole pipeline on its own broker and prints one summary object, `demo --broker` refuses to join a
+running worker's consumer group, the worker's probes answer, and `broker` serves Kafka until SIGINT.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -23,6 +26,7 @@ from conftest import Bus, Worker, end_process, free_port, read_line
 from crossbound._data import default_rulesets_dir
 from crossbound.broker import Broker
 from crossbound.broker.tansu import metadata_probe
+from crossbound.cli.demo import group_members
 from crossbound.codec.jsonform import attestation_from_json
 from crossbound.testing.traffic import Traffic
 from crossbound.topics import Topics
@@ -70,16 +74,17 @@ async def test_publish_feeds_the_worker_three_requests_three_verdicts(
         *CLI,
         "publish",
         "--broker",
-        broker.url,
+        broker.bootstrap,  # host:port, as every broker flag takes it
         "--topic",
         topics.requests("hk"),
         str(path),
+        "--json",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 0, err.decode()
-    assert f"published 3 request(s) to {topics.requests('hk')}" in err.decode()
+    assert json.loads(out) == {"published": 3, "kind": "request", "topic": topics.requests("hk")}
 
     expected = {str(c.request_id): c.expected for c in cases}
     await bus.wait_for(lambda: len(bus.verdicts) == 3, what="three verdicts")
@@ -171,3 +176,47 @@ def test_broker_command_serves_kafka_until_sigint() -> None:
             metadata_probe("127.0.0.1", port, timeout_s=1)
     finally:
         end_process(proc, 20)  # SIGTERM lets the broker command stop its broker, unlike SIGKILL
+
+
+async def test_demo_refuses_to_join_a_running_workers_group(
+    worker: Worker, broker: Broker, topics: Topics
+) -> None:
+    assert await group_members(broker.bootstrap, topics.app_id) >= 1
+    assert await group_members(broker.bootstrap, f"nobody{os.urandom(4).hex()}") == 0
+    proc = await asyncio.create_subprocess_exec(
+        *CLI,
+        "demo",
+        "--broker",
+        broker.url,
+        "--app-id",
+        topics.app_id,
+        "--count",
+        "1",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    message = err.decode()
+    assert proc.returncode == 2, message
+    assert out == b""
+    assert message.startswith(f"crossbound: consumer group {topics.app_id!r} on {broker.url} has ")
+    assert "--join" in message
+    assert "Traceback" not in message
+    assert len(message.splitlines()) == 1
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        return exc.code
+
+
+def test_a_ready_worker_answers_its_probes(worker: Worker) -> None:
+    base = f"http://127.0.0.1:{worker.metrics_port}"
+    assert _status(f"{base}/healthz") == 200
+    assert _status(f"{base}/readyz") == 200  # the fixture waited for crossbound_ready 1
+    assert _status(f"{base}/metrics") == 200
+    assert _status(f"{base}/") == 404

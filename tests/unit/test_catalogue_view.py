@@ -1,10 +1,13 @@
-"""crossbound.cli.scenarios and `crossbound scenarios list|show`: the catalogue as people read it, and
-README's scenario table, which must be what the rule sets generate."""
+"""crossbound.cli.scenario_view and `crossbound scenarios list|show`: the catalogue as people read it,
+and README's scenario table (scripts/update_readme.py), which must be what the rule sets generate."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +15,25 @@ import pytest
 
 from crossbound._data import default_rulesets_dir, default_schemas_dir
 from crossbound.cli import main
-from crossbound.cli import scenarios as view
+from crossbound.cli import scenario_view as view
 from crossbound.codec import FIELD_CLASSES, SchemaRegistry
 from crossbound.rules import Catalogue
 from crossbound.rules.loader import ENVELOPE_FILE
 
 ROOT = Path(__file__).resolve().parents[2]
 PCN = "payment_connect_northbound"
+
+
+def _script() -> Any:
+    spec = importlib.util.spec_from_file_location("update_readme", ROOT / "scripts" / "update_readme.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+script = _script()
 
 
 @pytest.fixture(scope="module")
@@ -47,17 +62,19 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
 
 def test_readme_scenario_table_is_generated_from_the_rule_sets(catalogue: Catalogue) -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert view.default_readme() == ROOT / "README.md"
-    assert text.count(view.README_BEGIN) == text.count(view.README_END) == 1, "README.md lacks the markers"
-    region = text.split(view.README_BEGIN)[1].split(view.README_END)[0].strip("\n")
-    assert region == view.readme_table(catalogue), (
-        f"README.md's scenario table differs from what rulesets/ generate; run {view.WRITE_COMMAND}"
+    assert script.README == ROOT / "README.md"
+    assert text.count(script.README_BEGIN) == text.count(script.README_END) == 1, (
+        "README.md lacks the markers"
     )
-    assert text == view.replace_readme_region(text, region)
+    region = text.split(script.README_BEGIN)[1].split(script.README_END)[0].strip("\n")
+    assert region == script.readme_table(catalogue), (
+        f"README.md's scenario table differs from what rulesets/ generate; run {script.WRITE_COMMAND}"
+    )
+    assert text == script.replace_readme_region(text, region)
 
 
 def test_readme_table_has_one_row_per_scenario(catalogue: Catalogue) -> None:
-    lines = view.readme_table(catalogue).splitlines()
+    lines = script.readme_table(catalogue).splitlines()
     assert lines[0] == "| scenario | requester → attester | theme | status | own rules | title |"
     rows = lines[2:]
     assert len(rows) == len(catalogue.scenarios)
@@ -69,55 +86,68 @@ def test_readme_table_has_one_row_per_scenario(catalogue: Catalogue) -> None:
 
 
 def test_replace_readme_region_replaces_only_between_the_markers() -> None:
-    text = f"# x\n\nintro\n{view.README_BEGIN}\nold\ntable\n{view.README_END}\n\nafter\n"
-    new = view.replace_readme_region(text, "| t |")
-    assert new == f"# x\n\nintro\n{view.README_BEGIN}\n| t |\n{view.README_END}\n\nafter\n"
-    assert view.replace_readme_region(new, "| t |") == new
+    text = f"# x\n\nintro\n{script.README_BEGIN}\nold\ntable\n{script.README_END}\n\nafter\n"
+    new = script.replace_readme_region(text, "| t |")
+    assert new == f"# x\n\nintro\n{script.README_BEGIN}\n| t |\n{script.README_END}\n\nafter\n"
+    assert script.replace_readme_region(new, "| t |") == new
 
 
 @pytest.mark.parametrize(
     "text",
     [
         "no markers",
-        f"{view.README_BEGIN} only",
-        f"{view.README_END} {view.README_BEGIN}",
-        f"{view.README_BEGIN} {view.README_END} {view.README_BEGIN} {view.README_END}",
+        f"{script.README_BEGIN} only",
+        f"{script.README_END} {script.README_BEGIN}",
+        f"{script.README_BEGIN} {script.README_END} {script.README_BEGIN} {script.README_END}",
     ],
     ids=["none", "begin-only", "reversed", "twice"],
 )
 def test_replace_readme_region_needs_one_ordered_pair_of_markers(text: str) -> None:
     with pytest.raises(ValueError, match="scenarios:"):
-        view.replace_readme_region(text, "| t |")
+        script.replace_readme_region(text, "| t |")
 
 
 def test_write_readme_and_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     readme = tmp_path / "README.md"
-    readme.write_text(f"# t\n\n## Scenarios\n\n{view.README_BEGIN}\nstale\n{view.README_END}\n\nend\n")
-    assert view.main(["--check", "--readme", str(readme)]) == 1
+    readme.write_text(f"# t\n\n## Scenarios\n\n{script.README_BEGIN}\nstale\n{script.README_END}\n\nend\n")
+    assert script.main(["--check", "--readme", str(readme)]) == 1
     assert "run make readme" in capsys.readouterr().err
-    assert view.main(["--write-readme", "--readme", str(readme)]) == 0
+    assert script.main(["--readme", str(readme)]) == 0
     text = readme.read_text()
     assert "stale" not in text
     assert f"`{PCN}`" in text
     assert text.startswith("# t\n\n## Scenarios\n\n")
-    assert text.endswith(f"{view.README_END}\n\nend\n")
-    assert view.main(["--check", "--readme", str(readme)]) == 0
-    assert view.main(["--write-readme", "--readme", str(readme)]) == 0
+    assert text.endswith(f"{script.README_END}\n\nend\n")
+    assert script.main(["--check", "--readme", str(readme)]) == 0
+    assert script.main(["--readme", str(readme)]) == 0
     assert readme.read_text() == text
 
 
 def test_write_readme_without_markers_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     readme = tmp_path / "README.md"
     readme.write_text("# t\n")
-    assert view.main(["--write-readme", "--readme", str(readme)]) == 2
-    assert view.README_BEGIN in capsys.readouterr().err
+    assert script.main(["--readme", str(readme)]) == 2
+    assert script.README_BEGIN in capsys.readouterr().err
     assert readme.read_text() == "# t\n"
 
 
 def test_makefile_has_a_readme_target() -> None:
     makefile = (ROOT / "Makefile").read_text()
     assert "\nreadme:" in makefile
-    assert "crossbound.cli.scenarios --write-readme" in makefile
+    assert "scripts/update_readme.py" in makefile
+
+
+def test_the_script_runs_as_make_readme_runs_it(tmp_path: Path) -> None:
+    target = tmp_path / "README.md"
+    target.write_text(f"{script.README_BEGIN}\nold\n{script.README_END}\n")
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "update_readme.py"), "--readme", str(target)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"`{PCN}`" in target.read_text()
 
 
 # -- views ----------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """`crossbound check`, `publish` and `--version` in-process: verdicts as JSON, exit 2 naming what is wrong.
 
-No broker: `check` is offline, and `publish` must refuse a bad line before it connects to anything.
+No broker: `check` is offline, `publish` must refuse a bad line before it connects to anything, and
+every command that takes a broker says in one line that a closed port cannot be reached.
 """
 
 from __future__ import annotations
@@ -8,15 +9,19 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-import crossbound.cli.publish
 from crossbound import __version__
 from crossbound._data import default_rulesets_dir, default_schemas_dir
-from crossbound.cli import main
+from crossbound.broker.net import free_port
+from crossbound.cli import build_parser, main, settings_from_args
+from crossbound.cli.check import FAIL_ON_EXIT
 from crossbound.testing.traffic import Traffic
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -239,17 +244,21 @@ def test_check_payload_field_without_class_names_the_file(
 # -- publish: everything is encoded before anything connects -------------------------------------
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+@pytest.fixture
+def listener() -> Iterator[socket.socket]:
+    """A listening port nobody answers on: a command that connected leaves a connection behind."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        server.setblocking(False)
+        yield server
 
 
-class _NoProducer:
-    """Stands in for AIOKafkaProducer: publish must fail before it would be constructed."""
+def _no_connection(server: socket.socket) -> None:
+    with pytest.raises(BlockingIOError):
+        server.accept()[0].close()
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        raise AssertionError("publish connected to a broker before every line was encoded")
+
+def _url(server: socket.socket) -> str:
+    return f"kafka://127.0.0.1:{server.getsockname()[1]}"
 
 
 def _requests_jsonl(tmp_path: Path, lines: list[str]) -> Path:
@@ -273,33 +282,27 @@ def _valid_line(seed: int) -> str:
     ids=["not-json", "wrong-type", "unknown-scenario"],
 )
 def test_publish_bad_line_exits_2_naming_the_line_without_connecting(
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    bad: str,
-    message: str,
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, listener: socket.socket, bad: str, message: str
 ) -> None:
-    monkeypatch.setattr(crossbound.cli.publish, "AIOKafkaProducer", _NoProducer)
     # line 2 is blank (skipped but counted), line 3 is the bad one
     path = _requests_jsonl(tmp_path, [_valid_line(1), "", bad, _valid_line(2)])
-    code, out, err = _run(
-        capsys, "publish", "--broker", f"kafka://127.0.0.1:{_closed_port()}", "--topic", "x", str(path)
-    )
-    _usage_error(code, out, err, "line 3:", message)
+    code, out, err = _run(capsys, "publish", "--broker", _url(listener), "--topic", "x", str(path))
+    _usage_error(code, out, err, str(path), "line 3:", message)
+    _no_connection(listener)
 
 
 @OUT_OF_RANGE
 def test_publish_value_out_of_range_exits_2_naming_the_line(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    listener: socket.socket,
     changes: dict[str, Any],
     field: str,
 ) -> None:
-    monkeypatch.setattr(crossbound.cli.publish, "AIOKafkaProducer", _NoProducer)
     path = _requests_jsonl(tmp_path, [_valid_line(3), json.dumps(_sbccr_request(**changes))])
-    code, out, err = _run(capsys, "publish", "--broker", "kafka://127.0.0.1:9", "--topic", "x", str(path))
+    code, out, err = _run(capsys, "publish", "--broker", _url(listener), "--topic", "x", str(path))
     _usage_error(code, out, err, "line 2:", field)
+    _no_connection(listener)
 
 
 def test_publish_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -316,3 +319,212 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--version"])
     assert exc.value.code == 0
     assert capsys.readouterr().out.strip() == f"crossbound {__version__}"
+
+
+# -- check: the files publish reads, --json, --fail-on -------------------------------------------
+
+
+def _example(outcome: str, kind: str) -> dict[str, Any]:
+    data = json.loads((EXAMPLES / SBCCR / f"{outcome}.{kind}.json").read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def test_check_reads_json_lines_and_pretty_objects_and_answers_in_order(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    outcomes = ["review", "accept", "reject"]
+    requests = _write(tmp_path, "r.jsonl", "\n".join(json.dumps(_example(o, "request")) for o in outcomes))
+    attestations = [
+        _example(o, "attestation") for o in outcomes if (EXAMPLES / SBCCR / f"{o}.attestation.json").exists()
+    ]
+    answers = _write(tmp_path, "a.json", "\n".join(json.dumps(a, indent=2) for a in attestations))
+    code, out, err = _check(capsys, SBCCR, requests, "--attestation", str(answers), "--json")
+    assert code == 0, err
+    results = [json.loads(line) for line in out.splitlines()]
+    assert [r["outcome"] for r in results] == [o.upper() for o in outcomes]
+    assert [r["request_id"] for r in results] == [_example(o, "request")["request_id"] for o in outcomes]
+
+
+def test_check_a_json_array_without_scenario_flag(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    requests = _write(tmp_path, "r.json", [_example("accept", "request"), _example("review", "request")])
+    code, out, err = _run(capsys, "check", str(requests), "--now", NOW, "--json")
+    assert code == 0, err
+    results = [json.loads(line) for line in out.splitlines()]
+    assert [r["stage"] for r in results] == ["request", "request"]
+    assert all(r["awaiting_attestation"] for r in results)
+
+
+def test_check_second_object_broken_names_its_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    text = json.dumps(_example("accept", "request"), indent=2) + "\n" + '{"request_id": \n'
+    path = _write(tmp_path, "two.json", text)
+    first_lines = json.dumps(_example("accept", "request"), indent=2).count("\n") + 1
+    _usage_error(*_check(capsys, SBCCR, path), str(path), f"line {first_lines + 1}:", "not JSON")
+
+
+@pytest.mark.parametrize(
+    ("outcome", "fail_on", "code"),
+    [
+        ("accept", "review", 0),
+        ("review", "reject", 0),
+        ("review", "review", FAIL_ON_EXIT),
+        ("reject", "reject", FAIL_ON_EXIT),
+        ("reject", "review", FAIL_ON_EXIT),
+    ],
+)
+def test_check_fail_on_exits_1_when_an_outcome_is_that_severe(
+    capsys: pytest.CaptureFixture[str], outcome: str, fail_on: str, code: int
+) -> None:
+    request = EXAMPLES / SBCCR / f"{outcome}.request.json"
+    attestation = _attestation_of(request)
+    extra = ["--attestation", str(attestation)] if attestation.exists() else []
+    got, out, err = _check(capsys, SBCCR, request, *extra, "--fail-on", fail_on)
+    assert got == code, err
+    assert json.loads(out)["outcome"] == outcome.upper()  # the verdict is printed either way
+
+
+def test_check_fail_on_counts_the_outcome_so_far(capsys: pytest.CaptureFixture[str]) -> None:
+    request = EXAMPLES / SBCCR / "accept.request.json"
+    assert _check(capsys, SBCCR, request, "--fail-on", "review")[0] == 0
+    assert FAIL_ON_EXIT == 1
+
+
+def test_check_help_documents_fail_on_and_its_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["check", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--fail-on {reject,review}" in out
+    assert f"exit {FAIL_ON_EXIT} when any outcome is REJECT" in out
+
+
+# -- broker flags: host:port, the environment, a broker that is down -----------------------------
+
+
+@pytest.mark.parametrize("given", ["127.0.0.1:9092", "kafka://127.0.0.1:9092", "h1:1,h2:2"])
+def test_broker_flag_takes_host_port_or_url(given: str) -> None:
+    settings = settings_from_args(build_parser().parse_args(["worker", "--broker", given]))
+    assert settings.kafka.broker == "kafka://" + given.removeprefix("kafka://")
+    assert settings.kafka.bootstrap_servers == given.removeprefix("kafka://")
+
+
+def test_broker_from_the_environment_as_host_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CROSSBOUND_KAFKA__BROKER", "127.0.0.1:9092")
+    settings = settings_from_args(build_parser().parse_args(["publish", "--topic", "t", "f"]))
+    assert settings.kafka.broker == "kafka://127.0.0.1:9092"
+
+
+@pytest.mark.parametrize("bad", ["http://h:1", "h", "h:port", "kafka://"])
+def test_bad_broker_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path, bad: str) -> None:
+    path = _requests_jsonl(tmp_path, [_valid_line(1)])
+    code, out, err = _run(capsys, "publish", "--broker", bad, "--topic", "x", str(path))
+    _usage_error(code, out, err, "kafka://host:port or host:port", repr(bad))
+
+
+def _broker_commands(tmp_path: Path) -> dict[str, list[str]]:
+    recording = _write(tmp_path, "rec.jsonl", "")
+    return {
+        "publish": ["publish", "--topic", "x", str(_requests_jsonl(tmp_path, [_valid_line(1)]))],
+        "record": ["record", "--topic", "x", "--out", str(tmp_path / "out.jsonl")],
+        "replay": ["replay", str(recording)],
+        "demo": ["demo", "--count", "1"],
+        "demo --join": ["demo", "--count", "1", "--join"],
+        "worker": ["worker", "--no-metrics"],
+    }
+
+
+@pytest.mark.parametrize("command", ["publish", "record", "replay", "demo", "demo --join", "worker"])
+@pytest.mark.parametrize("spelling", ["flag", "env"])
+def test_a_broker_that_is_down_is_one_line_exit_1(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+    spelling: str,
+) -> None:
+    port = free_port()  # closed: nothing listens there
+    argv = _broker_commands(tmp_path)[command]
+    if spelling == "flag":
+        argv = [*argv, "--broker", f"127.0.0.1:{port}"]
+    else:
+        monkeypatch.setenv("CROSSBOUND_KAFKA__BROKER", f"127.0.0.1:{port}")
+    code, out, err = _run(capsys, *argv)
+    assert (code, out) == (1, ""), err
+    assert err == f"crossbound: cannot reach broker kafka://127.0.0.1:{port} (Connection refused)\n"
+
+
+@pytest.mark.parametrize("command", ["publish", "record", "replay"])
+def test_a_command_without_broker_names_the_flag_and_the_variable(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    monkeypatch.delenv("CROSSBOUND_KAFKA__BROKER", raising=False)
+    _usage_error(*_run(capsys, *_broker_commands(tmp_path)[command]), "--broker", "CROSSBOUND_KAFKA__BROKER")
+
+
+@pytest.mark.parametrize("command", ["worker", "demo", "publish", "record", "replay"])
+def test_help_of_every_broker_command_names_the_variable(
+    capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    out = capsys.readouterr().out
+    assert "--broker [kafka://]HOST:PORT" in out
+    assert "CROSSBOUND_KAFKA__BROKER" in out
+
+
+def test_broker_down_as_a_user_sees_it_no_traceback(tmp_path: Path) -> None:
+    port = free_port()
+    path = _requests_jsonl(tmp_path, [_valid_line(4)])
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "crossbound",
+            "publish",
+            "--broker",
+            f"127.0.0.1:{port}",
+            "--topic",
+            "x",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr == f"crossbound: cannot reach broker kafka://127.0.0.1:{port} (Connection refused)\n"
+
+
+@pytest.mark.parametrize(
+    ("flag", "variable", "value", "attribute"),
+    [
+        ("--partitions", "CROSSBOUND_KAFKA__PARTITIONS", "8", ("kafka", "partitions")),
+        ("--app-id", "CROSSBOUND_PIPELINE__APP_ID", "other", ("pipeline", "app_id")),
+        ("--metrics-port", "CROSSBOUND_METRICS__PORT", "9999", ("metrics", "port")),
+        ("--log-level", "CROSSBOUND_LOG_LEVEL", "INFO", ("log_level",)),
+    ],
+)
+def test_a_setting_flag_and_the_variable_its_help_names_set_the_same_field(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    flag: str,
+    variable: str,
+    value: str,
+    attribute: tuple[str, ...],
+) -> None:
+    def read(settings: Any) -> Any:
+        for name in attribute:
+            settings = getattr(settings, name)
+        return settings
+
+    with pytest.raises(SystemExit):
+        main(["worker", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert f"{flag} " in help_text
+    assert f"(env {variable}" in help_text
+    from_flag = read(settings_from_args(build_parser().parse_args(["worker", flag, value])))
+    monkeypatch.setenv(variable, value)
+    from_env = read(settings_from_args(build_parser().parse_args(["worker"])))
+    assert str(from_flag) == str(from_env) == value

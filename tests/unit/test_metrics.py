@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 import socket
+import urllib.error
 import urllib.request
 
 import pytest
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 
-from crossbound.metrics import LATENCY_BUCKETS, Metrics, serve_metrics
+from crossbound.broker.net import free_port
+from crossbound.metrics import LATENCY_BUCKETS, Metrics, MetricsServer, serve_metrics
 
 # Never go through an HTTP proxy from the environment to reach a loopback server.
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -236,3 +238,47 @@ def test_serve_metrics_binds_loopback_by_default(registry: CollectorRegistry) ->
         assert server.host == "127.0.0.1"
         with _NO_PROXY.open(server.url, timeout=5) as response:
             assert b"# TYPE crossbound_verdicts_total counter" in response.read()
+
+
+def _get(server: MetricsServer, path: str) -> tuple[int, str]:
+    url = f"http://127.0.0.1:{server.port}{path}"
+    try:
+        with _NO_PROXY.open(url, timeout=5) as response:
+            return int(response.status), response.read().decode()
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return exc.code, exc.read().decode()
+
+
+def test_healthz_is_200_while_serving_readyz_follows_the_ready_gauge(registry: CollectorRegistry) -> None:
+    metrics = Metrics(registry)
+    with serve_metrics(registry, "127.0.0.1", free_port()) as server:
+        assert _get(server, "/healthz") == (200, "ok\n")
+        assert _get(server, "/readyz") == (503, "not ready\n")  # before the first assignment
+        metrics.set_ready(True)
+        assert _get(server, "/readyz") == (200, "ready\n")
+        assert _get(server, "/healthz")[0] == 200
+        metrics.set_ready(False)  # a rebalance started
+        assert _get(server, "/readyz")[0] == 503
+
+
+def test_readyz_without_the_gauge_is_not_ready(registry: CollectorRegistry) -> None:
+    with serve_metrics(registry, "127.0.0.1", 0) as server:
+        assert _get(server, "/readyz")[0] == 503
+
+
+def test_readyz_asks_the_given_readiness_signal(registry: CollectorRegistry) -> None:
+    answers = [False, True]
+    with serve_metrics(registry, "127.0.0.1", 0, ready=lambda: answers.pop(0)) as server:
+        assert _get(server, "/readyz")[0] == 503
+        assert _get(server, "/readyz")[0] == 200
+
+
+@pytest.mark.parametrize("path", ["/", "/metrics/", "/favicon.ico", "/readyz/x"])
+def test_other_paths_are_404(registry: CollectorRegistry, path: str) -> None:
+    Metrics(registry)
+    with serve_metrics(registry, "127.0.0.1", 0) as server:
+        code, body = _get(server, path)
+        assert code == 404
+        assert "/metrics" in body
+        assert _get(server, "/metrics")[0] == 200

@@ -1,7 +1,7 @@
 """Topic administration that works on Tansu 0.6.0 and on a real Kafka.
 
 Topics are created explicitly (never by producer auto-create: on Tansu an auto-created topic gets 4
-partitions and is forgotten by ``list_topics`` after a broker restart, see ``docs/broker.md``).
+partitions and is forgotten by ``list_topics`` after a broker restart, as measured on Tansu 0.6.0).
 Tansu answers a duplicate CreateTopics with error code 36 (TOPIC_ALREADY_EXISTS) inside the
 response and aiokafka does not raise, so the response is inspected; afterwards the partition counts
 are verified with a Metadata request for all topics (which, unlike a per-topic Metadata request,

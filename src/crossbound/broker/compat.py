@@ -3,8 +3,7 @@
 Importing this module changes nothing; call :func:`apply_tansu_workarounds` (idempotent) once, before
 or after consumers exist -- the patch is on the class, so existing instances see it too.
 
-What is patched, and why (measurements in ``docs/broker.md``, section 1, rows "ListOffsets LATEST"
-and "Faust Table recovery", and "Client workarounds / endfix.py"):
+What is patched, and why (measured on Tansu 0.6.0; README.md, "Known limits", sums it up):
 
 ``aiokafka.AIOKafkaConsumer.end_offsets``
     Tansu answers ListOffsets(LATEST) with *the base offset of the last stored batch + 1* instead
@@ -152,7 +151,7 @@ def _make_wrapper(inner: EndOffsets) -> EndOffsets:
 
     end_offsets.__doc__ = (
         "aiokafka's end_offsets, corrected for Tansu's ListOffsets(LATEST) bug by "
-        "crossbound.broker.compat (see docs/broker.md)."
+        "crossbound.broker.compat (see that module's docstring)."
     )
     end_offsets.__qualname__ = "AIOKafkaConsumer.end_offsets"
     setattr(end_offsets, _MARK, True)

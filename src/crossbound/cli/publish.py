@@ -1,53 +1,103 @@
-"""``crossbound publish``: JSON lines in, encoded records out, keyed by request_id."""
+"""``crossbound publish``: JSON requests or attestations in, encoded records out, keyed by request_id.
+
+Every object is encoded before anything connects, so a bad one stops the command with nothing sent.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 from collections.abc import Sequence
 
-from aiokafka import AIOKafkaProducer
-
-from crossbound.codec import Codec, SchemaRegistry
-from crossbound.codec.jsonform import attestation_from_json, request_from_json
+from crossbound.cli.documents import Document, read_documents
+from crossbound.cli.shared import (
+    Subparsers,
+    add_broker_flag,
+    add_json_flag,
+    add_paths_flags,
+    reach_broker,
+    run_on_broker,
+    settings_from_args,
+)
 from crossbound.errors import InputError
-from crossbound.rules import load_catalogue
 from crossbound.settings import Settings
 
-__all__ = ["encode_lines", "publish_lines"]
+__all__ = ["add_parser", "encode_documents", "publish_records", "run"]
 
 
-def encode_lines(settings: Settings, kind: str, lines: Sequence[str]) -> list[tuple[bytes, bytes]]:
-    """Encode every non-empty line; an unusable line stops everything, naming its line number."""
+def add_parser(sub: Subparsers) -> None:
+    """The ``publish`` subcommand."""
+    p = sub.add_parser(
+        "publish",
+        help="turn JSON requests or attestations into encoded records on a topic",
+        description="Encode every object of FILE (JSON lines, or pretty-printed JSON objects) and "
+        "publish them to TOPIC, keyed by request_id. Nothing is sent unless every object encodes.",
+    )
+    add_broker_flag(p)
+    p.add_argument("--topic", required=True, help="the topic to publish to, e.g. hk.requests")
+    p.add_argument(
+        "--kind",
+        choices=["request", "attestation"],
+        default="request",
+        help="what FILE holds (default request)",
+    )
+    p.add_argument("file", metavar="FILE", help="JSON lines or JSON objects, or - for standard input")
+    add_paths_flags(p)
+    add_json_flag(p, 'one JSON line: {"published": N, "kind": ..., "topic": ...}')
+    p.set_defaults(run=run)
+
+
+def encode_documents(settings: Settings, kind: str, docs: Sequence[Document]) -> list[tuple[bytes, bytes]]:
+    """Encode every object; an unusable one stops everything, naming its line."""
+    from crossbound.codec import Codec, SchemaRegistry
+    from crossbound.codec.jsonform import attestation_from_json, request_from_json
+    from crossbound.rules import load_catalogue
+
     registry = SchemaRegistry.load(settings.pipeline.schemas_dir)
     codec = Codec(registry, settings.pipeline.max_record_bytes)
     catalogue = load_catalogue(settings.pipeline.rulesets_dir, registry)
     convert = request_from_json if kind == "request" else attestation_from_json
     subject = "core/request" if kind == "request" else "core/attestation"
     records: list[tuple[bytes, bytes]] = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
+    for doc in docs:
         try:
-            record = convert(json.loads(line), codec, catalogue)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"line {number}: not JSON ({exc.msg})") from None
+            record = convert(doc.value, codec, catalogue)
         except InputError as exc:
-            raise InputError(f"line {number}: {exc}") from None
+            raise InputError(f"line {doc.line}: {exc}") from None
         records.append((record["request_id"].encode(), codec.encode(subject, record)))
     return records
 
 
-async def publish_lines(settings: Settings, topic: str, kind: str, lines: Sequence[str]) -> int:
-    """Encode and produce; returns how many records were written."""
-    records = encode_lines(settings, kind, lines)
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka.bootstrap_servers, linger_ms=5, acks=settings.kafka.aiokafka_acks
-    )
-    await producer.start()
+async def publish_records(
+    settings: Settings, bootstrap: str, topic: str, records: Sequence[tuple[bytes, bytes]]
+) -> int:
+    """Produce ``records`` (key, value) to ``topic``; returns how many were written."""
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks=settings.kafka.aiokafka_acks)
     try:
+        await producer.start()
         for key, value in records:
             await producer.send(topic, value=value, key=key)
         await producer.flush()
     finally:
         await producer.stop()
     return len(records)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``crossbound publish``."""
+    settings = settings_from_args(args)
+    docs = read_documents(args.file)
+    try:
+        records = encode_documents(settings, args.kind, docs)
+    except InputError as exc:
+        raise InputError(f"{args.file}: {exc}") from None
+    url, bootstrap = reach_broker(settings, "publish")
+    count = run_on_broker(url, publish_records(settings, bootstrap, args.topic, records))
+    if args.json:
+        print(json.dumps({"published": count, "kind": args.kind, "topic": args.topic}))
+    else:
+        print(f"published {count} {args.kind}(s) to {args.topic}", file=sys.stderr)
+    return 0

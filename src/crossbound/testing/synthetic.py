@@ -44,7 +44,7 @@ _NORMALISE: Final = str.maketrans("", "", " -()[]")
 
 
 def normalise_identifier(value: str) -> str:
-    """Normalise an identifier before HMAC: upper-case, no spaces, hyphens or brackets (scenarios.md 4.2)."""
+    """Normalise an identifier before HMAC: upper-case, no spaces, hyphens or brackets."""
     return value.upper().translate(_NORMALISE)
 
 

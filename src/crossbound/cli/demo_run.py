@@ -1,0 +1,278 @@
+"""The run behind ``crossbound demo``: broker, topics, a worker process, the simulated institutions
+of both sides, and the summary.
+
+Both sides are played through :class:`~crossbound.testing.live.LiveBus`: the requesters publish, the
+data holders answer attestation requests. :func:`summarise` and :func:`render` are pure: the summary
+as one JSON-ready object (``demo --json``) and as the lines people read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crossbound.broker import EmbeddedBroker, apply_tansu_workarounds, find_tansu_binary, prepare_topics
+from crossbound.broker.net import free_port
+from crossbound.broker.topicspec import topic_specs
+from crossbound.codec import Codec, SchemaRegistry
+from crossbound.errors import CrossboundError
+from crossbound.rules import Catalogue, load_catalogue
+from crossbound.runtime.worker import for_broker
+from crossbound.settings import Settings
+from crossbound.testing.live import LiveBus
+from crossbound.testing.processes import start_worker_process, stop_process, wait_until_ready
+from crossbound.testing.stats import percentile
+from crossbound.testing.traffic import Case, Traffic
+from crossbound.topics import Topics
+
+__all__ = ["DEMO_TIMEOUT_S", "DemoResult", "render", "run_demo", "simulate", "summarise"]
+
+DEMO_TIMEOUT_S = 3.0  # attestation timeout in the demo, so that "late" cases resolve quickly
+
+
+@dataclass
+class DemoResult:
+    """What the simulated institutions saw: per case key, the verdict or the dead letter."""
+
+    published: int = 0
+    started: float = 0.0
+    finished: float = 0.0
+    cases: dict[bytes, Case] = field(default_factory=dict)
+    verdicts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    dead_letters: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def answered(self) -> int:
+        """Verdicts plus dead letters."""
+        return len(self.verdicts) + len(self.dead_letters)
+
+
+async def simulate(
+    bootstrap: str,
+    topics: Topics,
+    codec: Codec,
+    catalogue: Catalogue,
+    cases: list[Case],
+    deadline_s: float,
+    rate: float = 0.0,
+) -> DemoResult:
+    """Publish every case (at ``rate`` per second, or in one burst when 0), let the data holders answer,
+    and collect until each case is answered. Each request is stamped ``created_at`` when it is sent."""
+    result = DemoResult()
+    progress = sys.stderr.isatty()
+    async with LiveBus(bootstrap, topics, codec, catalogue) as bus:
+        result.started = time.monotonic()
+        for i, case in enumerate(cases):
+            if rate > 0:
+                delay = result.started + i / rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            topic, key, value = bus.encode_case(case, int(time.time() * 1000))
+            result.cases[key] = case
+            await bus.send(topic, key, value)
+        result.published = bus.published
+        end = time.monotonic() + deadline_s
+        while bus.answered() < len(cases) and time.monotonic() < end:
+            if progress:
+                print(
+                    f"\r  published {bus.published}  verdicts {len(bus.verdicts)}"
+                    f"  dead letters {len(bus.dead_letters)}",
+                    end="",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            with contextlib.suppress(AssertionError):
+                await bus.wait_for(lambda: bus.answered() >= len(cases), timeout_s=0.5)
+        result.finished = time.monotonic()
+        if progress:
+            print(file=sys.stderr)
+        result.verdicts = {rid: copies[0] for rid, copies in bus.verdicts.items()}
+        result.dead_letters = {(key or b"").decode(): record for key, record, _ in bus.dead_letters}
+    return result
+
+
+def summarise(result: DemoResult, metrics_text: str | None, rate: float = 0.0) -> dict[str, Any]:
+    """The demo's summary as one JSON-ready object."""
+    outcomes: Counter[str] = Counter(v["outcome"] for v in result.verdicts.values())
+    reasons: Counter[str] = Counter(d["reason"] for d in result.dead_letters.values())
+    by_scenario: dict[str, Counter[str]] = {}
+    matched = 0
+    for key, case in result.cases.items():
+        got = "UNANSWERED"
+        verdict = result.verdicts.get(key.decode())
+        if verdict is not None:
+            got = verdict["outcome"]
+        elif key.decode() in result.dead_letters:
+            got = "DEADLETTER"
+        by_scenario.setdefault(case.scenario_id, Counter())[got] += 1
+        matched += got == case.expected
+
+    def latency_ms(v: dict[str, Any]) -> float:
+        return float((v["decided_at"] - v["request_created_at"]).total_seconds() * 1000)
+
+    latencies = [latency_ms(v) for v in result.verdicts.values()]
+    answered = [
+        latency_ms(v)
+        for v in result.verdicts.values()
+        if all(f["code"] != "ATTESTATION_TIMEOUT" for f in v["findings"])
+    ]
+    elapsed = max(1e-9, result.finished - result.started)
+    summary: dict[str, Any] = {
+        "published": result.published,
+        "verdicts": {o: outcomes.get(o, 0) for o in ("ACCEPT", "REVIEW", "REJECT")},
+        "dead_letters": len(result.dead_letters),
+        "dead_letter_reasons": dict(sorted(reasons.items())),
+        "unanswered": result.published - result.answered,
+        "by_scenario": {s: dict(sorted(c.items())) for s, c in sorted(by_scenario.items())},
+        "expected_matched": matched,
+        "latency_ms": {
+            "p50": round(percentile(latencies, 0.5), 1),
+            "p99": round(percentile(latencies, 0.99), 1),
+        },
+        "latency_ms_without_timeouts": {
+            "p50": round(percentile(answered, 0.5), 1),
+            "p99": round(percentile(answered, 0.99), 1),
+        },
+        "throughput_per_s": round(result.answered / elapsed, 1),
+        "elapsed_s": round(elapsed, 2),
+        "attestation_timeout_s": DEMO_TIMEOUT_S,
+        "rate_per_s": rate or None,
+    }
+    if metrics_text is not None:
+        total = 0.0
+        for line in metrics_text.splitlines():
+            if line.startswith("crossbound_verdicts_total{"):
+                total += float(line.rsplit(" ", 1)[1])
+        summary["metrics_verdicts_total"] = int(total)
+    return summary
+
+
+def render(summary: dict[str, Any]) -> Iterator[str]:
+    """The human-readable summary table."""
+    cols = ("ACCEPT", "REVIEW", "REJECT", "DEADLETTER", "UNANSWERED")
+    width = max(len(s) for s in summary["by_scenario"]) if summary["by_scenario"] else 10
+    yield f"{'scenario':<{width}}  " + "  ".join(f"{c:>10}" for c in cols)
+    for scenario, counts in summary["by_scenario"].items():
+        yield f"{scenario:<{width}}  " + "  ".join(f"{counts.get(c, 0):>10}" for c in cols)
+    v = summary["verdicts"]
+    yield ""
+    yield (
+        f"published {summary['published']}: verdicts ACCEPT {v['ACCEPT']}, REVIEW {v['REVIEW']}, "
+        f"REJECT {v['REJECT']}; "
+        f"dead letters {summary['dead_letters']}; unanswered {summary['unanswered']}"
+    )
+    if summary["dead_letter_reasons"]:
+        yield "dead letters by reason: " + ", ".join(
+            f"{k} {n}" for k, n in summary["dead_letter_reasons"].items()
+        )
+    lat = summary["latency_ms"]
+    yield (
+        f"latency (request created -> verdict) p50 {lat['p50']} ms, p99 {lat['p99']} ms; "
+        f"without the late cases (they wait the {summary['attestation_timeout_s']:g} s attestation timeout) "
+        f"p50 {summary['latency_ms_without_timeouts']['p50']} ms, "
+        f"p99 {summary['latency_ms_without_timeouts']['p99']} ms"
+    )
+    paced = f"published at {summary['rate_per_s']:g}/s" if summary["rate_per_s"] else "published in one burst"
+    yield f"throughput {summary['throughput_per_s']} results/s over {summary['elapsed_s']} s ({paced})"
+    yield f"outcomes as the simulation intended: {summary['expected_matched']}/{summary['published']}"
+    if "metrics_verdicts_total" in summary:
+        yield f"crossbound_verdicts_total on /metrics: {summary['metrics_verdicts_total']}"
+
+
+def _fetch(url: str) -> str | None:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310  our own loopback endpoint
+            return str(resp.read().decode())
+    except OSError:
+        return None
+
+
+def run_demo(
+    settings: Settings, *, count: int, as_json: bool, keep_running: bool, seed: int, rate: float = 0.0
+) -> int:
+    """Run the demo; exit code 0 when every record was answered as intended."""
+    if count < 1:
+        raise CrossboundError("--count must be at least 1")
+    registry = SchemaRegistry.load(settings.pipeline.schemas_dir)
+    codec = Codec(registry, settings.pipeline.max_record_bytes)
+    catalogue = load_catalogue(settings.pipeline.rulesets_dir, registry)
+    topics = Topics(settings.pipeline.topic_prefix, settings.pipeline.app_id)
+    say = (lambda msg: print(msg, file=sys.stderr)) if as_json else print
+    with contextlib.ExitStack() as stack:
+        if settings.kafka.broker is None:
+            broker = stack.enter_context(EmbeddedBroker(binary=find_tansu_binary(settings.tansu_bin)))
+            url, bootstrap = broker.url, broker.bootstrap
+            apply_tansu_workarounds()  # the simulated institutions' consumers talk to Tansu too
+        else:
+            url, bootstrap = settings.kafka.broker, settings.kafka.bootstrap_servers
+            if settings.kafka.compat_tansu:
+                apply_tansu_workarounds()
+        say(f"crossbound demo: broker {url}")
+        tansu = settings.kafka.broker is None or bool(settings.kafka.compat_tansu)
+        settings = for_broker(settings, tansu=tansu)  # Tansu is one node: replication factor 1
+        specs = topic_specs(topics, settings.topic_settings(), settings.kafka.partitions)
+        asyncio.run(prepare_topics(bootstrap, specs))
+        rf = settings.kafka.replication_factor
+        replication = [] if rf is None else ["--replication-factor", str(rf)]
+        log_dir = Path(tempfile.mkdtemp(prefix="crossbound-demo-"))
+        port = free_port(settings.metrics.port)
+        worker = start_worker_process(
+            url,
+            metrics_port=port,
+            log_path=log_dir / "worker.log",
+            tansu=tansu,
+            extra=[
+                "--attestation-timeout",
+                str(DEMO_TIMEOUT_S),
+                "--partitions",
+                str(settings.kafka.partitions),
+                *replication,
+                *("--app-id", settings.pipeline.app_id, "--topic-prefix", settings.pipeline.topic_prefix),
+                *("--schemas", str(settings.pipeline.schemas_dir)),
+                *("--rulesets", str(settings.pipeline.rulesets_dir)),
+            ],
+            # the worker then sees the broker as the demo does (a --broker is Kafka unless told otherwise)
+            env={"CROSSBOUND_KAFKA__COMPAT_TANSU": "true" if tansu else "false"},
+        )
+        stack.callback(stop_process, worker)
+        metrics_url = f"http://127.0.0.1:{port}/metrics"
+        say(f"crossbound demo: worker pid {worker.pid}, log {log_dir / 'worker.log'}, metrics {metrics_url}")
+        started = time.monotonic()
+        try:
+            wait_until_ready(worker, port, timeout_s=90)
+        except CrossboundError as exc:
+            tail = (log_dir / "worker.log").read_text(errors="replace")[-3000:]
+            raise CrossboundError(f"{exc}; worker log:\n{tail}") from None
+        say(f"crossbound demo: worker ready after {time.monotonic() - started:.1f} s (consumer group joined)")
+        cases = list(Traffic(seed=seed).mix(count))
+
+        say(f"crossbound demo: publishing {count} requests across {len(catalogue.scenarios)} scenarios")
+        result = asyncio.run(
+            simulate(bootstrap, topics, codec, catalogue, cases, deadline_s=60.0 + count / 50, rate=rate)
+        )
+        if worker.poll() is not None:
+            tail = (log_dir / "worker.log").read_text(errors="replace")[-3000:]
+            raise CrossboundError(f"the worker exited with code {worker.returncode}:\n{tail}")
+        summary = summarise(result, _fetch(metrics_url), rate)
+        if as_json:
+            print(json.dumps(summary, sort_keys=True))
+        else:
+            for line in render(summary):
+                print(line)
+        if keep_running:
+            say(f"pipeline up: broker {url}, metrics {metrics_url}; Ctrl-C to stop")
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    ok = summary["unanswered"] == 0 and summary["expected_matched"] == summary["published"]
+    return 0 if ok else 1

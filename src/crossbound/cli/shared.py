@@ -1,0 +1,162 @@
+"""What the commands share: flags declared from the :class:`~crossbound.settings.Settings` model, the
+broker a command is about to use, and its reachability.
+
+A setting flag names its place in the model (``kafka.broker``) and nothing else: its help text is the
+field's description, its environment variable (``CROSSBOUND_KAFKA__BROKER``) and default are read
+from the model, and :func:`settings_from_args` puts what was given back in that place. So a flag, its
+environment variable and its help cannot disagree, and every command that takes a broker takes
+``CROSSBOUND_KAFKA__BROKER`` too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import socket
+from collections.abc import Coroutine, Iterator
+from pathlib import Path
+from typing import Any, TypeAlias, TypeVar
+
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from crossbound.errors import BrokerError, InputError
+from crossbound.settings import Settings, parse_broker_url
+
+__all__ = [
+    "Subparsers",
+    "add_broker_flag",
+    "add_json_flag",
+    "add_paths_flags",
+    "add_setting",
+    "env_name",
+    "reach_broker",
+    "run_on_broker",
+    "settings_from_args",
+]
+
+T = TypeVar("T")
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+_SETTING = "setting:"  # argparse dest prefix of a flag that sets a Settings field
+_CONNECT_TIMEOUT_S = 5.0
+
+
+def _field(path: str) -> FieldInfo:
+    model: type[BaseModel] = Settings
+    *parents, last = path.split(".")
+    for name in parents:
+        annotation = model.model_fields[name].annotation
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            raise TypeError(f"{path}: {name} is not a settings group")
+        model = annotation
+    return model.model_fields[last]
+
+
+def env_name(path: str) -> str:
+    """The environment variable of a setting: ``kafka.broker`` -> ``CROSSBOUND_KAFKA__BROKER``."""
+    return "CROSSBOUND_" + "__".join(part.upper() for part in path.split("."))
+
+
+def add_setting(
+    parser: argparse.ArgumentParser, flag: str, path: str, *, help: str | None = None, **kwargs: Any
+) -> None:
+    """A flag for the setting at ``path``; help, environment variable and default from the model."""
+    field = _field(path)
+    text = help or field.description or ""
+    default = field.get_default(call_default_factory=False)
+    shown = ""
+    if default not in (None, "") and field.default_factory is None and "action" not in kwargs:
+        shown = f"; default {default:g}" if isinstance(default, float) else f"; default {default}"
+    if "action" not in kwargs and "choices" not in kwargs:
+        kwargs.setdefault("metavar", flag.removeprefix("--").upper().replace("-", "_"))
+    parser.add_argument(
+        flag, dest=_SETTING + path, default=None, help=f"{text} (env {env_name(path)}{shown})", **kwargs
+    )
+
+
+def add_broker_flag(parser: argparse.ArgumentParser, *, embedded: bool = False) -> None:
+    """``--broker``: ``kafka://host:port[,host:port]`` or ``host:port``, or ``CROSSBOUND_KAFKA__BROKER``.
+
+    ``embedded``: the command starts the embedded Tansu when no broker is set (the worker, the demo);
+    otherwise it needs one.
+    """
+    text = (
+        None
+        if embedded
+        else "the Kafka to use, kafka://host:port[,host:port] or host:port; required, as this flag "
+        "or its variable"
+    )
+    add_setting(parser, "--broker", "kafka.broker", metavar="[kafka://]HOST:PORT", help=text)
+
+
+def add_paths_flags(parser: argparse.ArgumentParser) -> None:
+    """``--schemas`` and ``--rulesets``: where the schemas and rule sets are read from."""
+    add_setting(parser, "--schemas", "pipeline.schemas_dir", type=Path, metavar="DIR")
+    add_setting(parser, "--rulesets", "pipeline.rulesets_dir", type=Path, metavar="DIR")
+
+
+def add_json_flag(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--json``: the command's report for programs instead of people."""
+    parser.add_argument("--json", action="store_true", help=f"print {what}")
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """One Settings object: the setting flags given, then the environment, then the defaults."""
+    top: dict[str, Any] = {}
+    for dest, value in vars(args).items():
+        if not dest.startswith(_SETTING) or value is None:
+            continue
+        *parents, last = dest.removeprefix(_SETTING).split(".")
+        target = top
+        for name in parents:
+            target = target.setdefault(name, {})
+        target[last] = value
+    return Settings(**top)
+
+
+def _hosts(bootstrap: str) -> Iterator[tuple[str, int]]:
+    for hostport in bootstrap.split(","):
+        host, _, port = hostport.rpartition(":")
+        yield host.strip("[]"), int(port)
+
+
+def reach_broker(settings: Settings, command: str) -> tuple[str, str]:
+    """The command's broker (URL, bootstrap string), once one of its hosts accepts a connection.
+
+    Raises :class:`InputError` when no broker is set, :class:`BrokerError` (one line naming the
+    broker) when none of its hosts can be reached, so a broker that is down costs no traceback and
+    no client's retry loop.
+    """
+    url = settings.kafka.broker
+    if url is None:
+        raise InputError(f"{command} needs a broker: --broker HOST:PORT or {env_name('kafka.broker')}")
+    bootstrap = parse_broker_url(url)
+    reason = "no host"
+    for host, port in _hosts(bootstrap):
+        try:
+            with socket.create_connection((host, port), timeout=_CONNECT_TIMEOUT_S):
+                return url, bootstrap
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+    raise BrokerError(f"cannot reach broker {url} ({reason})")
+
+
+def run_on_broker(url: str, work: Coroutine[Any, Any, T]) -> T:
+    """Run ``work``; a Kafka client error becomes one :class:`BrokerError` line naming ``url``.
+
+    aiokafka logs every failed connection attempt itself; those lines are held back while ``work``
+    runs, since the error raised says it once.
+    """
+    from aiokafka.errors import KafkaError
+
+    quiet = logging.getLogger("aiokafka")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        return asyncio.run(work)
+    except KafkaError as exc:
+        raise BrokerError(f"broker {url}: {exc}") from None
+    finally:
+        quiet.setLevel(level)
