@@ -12,11 +12,11 @@ import time
 from collections import Counter
 
 import pytest
-from conftest import Bus, Worker
 
 from crossbound.testing import Harness
 from crossbound.testing import fixtures as examples
 from crossbound.testing.traffic import Case
+from support import Bus, Worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
-from conftest import Bus, Worker, end_process, free_port, read_line
 
 from crossbound._data import default_rulesets_dir
 from crossbound.broker import Broker
@@ -26,6 +25,7 @@ from crossbound.broker.tansu import metadata_probe
 from crossbound.codec.jsonform import attestation_from_json
 from crossbound.testing.traffic import Traffic
 from crossbound.topics import Topics
+from support import Bus, Worker, end_process, free_port, read_line
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(150)]
 

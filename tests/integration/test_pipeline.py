@@ -8,12 +8,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import Bus, Worker, create_topics
 
 from crossbound.broker import Broker
 from crossbound.codec import Codec
 from crossbound.testing.traffic import Traffic
 from crossbound.topics import Topics
+from support import Bus, Worker, create_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
