@@ -39,7 +39,9 @@ class Brokers:
 
     def get(self, engine: str) -> Broker:
         if engine not in self._running:
-            self._running[engine] = self._stack.enter_context(make_broker(engine))
+            broker = make_broker(engine)
+            self._stack.enter_context(broker)  # started here, stopped by close()
+            self._running[engine] = broker
         return self._running[engine]
 
     def close(self) -> None:

@@ -37,7 +37,7 @@ WAIT_S = 30.0  # how long the broker transport waits for what a test expects
 
 def kafka_partition(key: bytes, partitions: int = PARTITIONS) -> int:
     """The partition a Kafka client's default partitioner picks for ``key`` (aiokafka's own murmur2)."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +56,10 @@ class Transport(Protocol):
 
     name: str
     topics: Topics
-    now: float  # the moment the test's cases should be built for
+
+    @property
+    def now(self) -> float:
+        """The transport's present: build the test's cases for it (memory: the Harness clock)."""
 
     async def send(self, topic: str, key: bytes | None, value: bytes, partition: int | None = None) -> None:
         """Publish raw bytes (``partition`` None: the default partitioner's pick for ``key``)."""
@@ -124,6 +127,7 @@ class MemoryTransport:
     def __init__(self, codec: Codec, catalogue: Catalogue) -> None:
         self.harness = _PartitionedHarness(codec, catalogue, now=time.time(), attestation_timeout_s=TIMEOUT_S)
         self.topics = self.harness.topics
+        self._asked = {self.topics.attestation_requests(side) for side in SIDES}
         self._answers: dict[bytes, Mapping[str, Any]] = {}
 
     @property
@@ -135,8 +139,8 @@ class MemoryTransport:
             partition = 0 if key is None else kafka_partition(key)
         out = self.harness.send(topic, key, value, partition)
         for p in out:  # the data holders answer what they are asked
-            answer = self._answers.pop(p.key or b"", None)
-            if answer is not None and p.topic in map(self.topics.attestation_requests, SIDES):
+            answer = self._answers.pop(p.key or b"", None) if p.topic in self._asked else None
+            if answer is not None:
                 await self.send_attestation(answer)
 
     async def send_case(
