@@ -16,7 +16,7 @@ import pytest
 
 import helpers
 from crossbound._data import default_rulesets_dir, default_schemas_dir
-from crossbound.broker import ENGINES, Broker, apply_tansu_workarounds, remove_tansu_workarounds
+from crossbound.broker import ENGINES, Broker
 from crossbound.codec import Codec, SchemaRegistry
 from crossbound.rules import Catalogue, load_catalogue
 from crossbound.topics import Topics
@@ -62,14 +62,3 @@ def brokers() -> Iterator[Brokers]:
 @pytest.fixture(scope="session", params=ENGINES)
 def broker(request: pytest.FixtureRequest, brokers: Brokers) -> Broker:
     return brokers.get(request.param)
-
-
-@pytest.fixture(autouse=True)
-def tansu_clients(request: pytest.FixtureRequest) -> Iterator[None]:
-    """On Tansu the tests' own consumers get the worker's client workarounds (undone after); not on Kafka."""
-    on_tansu = "broker" in request.fixturenames and request.getfixturevalue("broker").engine == "tansu"
-    if on_tansu:
-        apply_tansu_workarounds()
-    yield
-    if on_tansu:
-        remove_tansu_workarounds()

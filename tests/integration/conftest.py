@@ -1,4 +1,4 @@
-"""The integration tests' worker and bus fixtures: a real worker process on this test's own topics.
+"""The integration tests' fixtures: Tansu's client workarounds, a real worker and a bus on own topics.
 
 The brokers (``broker``, one per engine per session) and the shared fixtures are in ``tests/conftest.py``;
 ``Worker``, ``Bus`` and the process helpers are in the :mod:`support` module.
@@ -7,16 +7,27 @@ The brokers (``broker``, one per engine per session) and the shared fixtures are
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
-from crossbound.broker import Broker
+from crossbound.broker import Broker, apply_tansu_workarounds, remove_tansu_workarounds
 from crossbound.codec import Codec
 from crossbound.rules import Catalogue
 from crossbound.topics import Topics
 from support import Bus, Worker, create_topics
+
+
+@pytest.fixture(autouse=True)
+def tansu_clients(request: pytest.FixtureRequest) -> Iterator[None]:
+    """On Tansu the tests' own consumers get the worker's client workarounds (undone after); not on Kafka."""
+    on_tansu = "broker" in request.fixturenames and request.getfixturevalue("broker").engine == "tansu"
+    if on_tansu:
+        apply_tansu_workarounds()
+    yield
+    if on_tansu:
+        remove_tansu_workarounds()
 
 
 @pytest.fixture
