@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
-from conftest import Bus, Worker, end_process, free_port, read_line
 
 from crossbound._data import default_rulesets_dir
 from crossbound.broker import Broker
@@ -30,6 +29,7 @@ from crossbound.cli.demo import group_members
 from crossbound.codec.jsonform import attestation_from_json
 from crossbound.testing.traffic import Traffic
 from crossbound.topics import Topics
+from support import Bus, Worker, end_process, free_port, read_line
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(150)]
 

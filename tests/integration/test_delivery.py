@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from conftest import Bus, Worker, create_topics
 
 from crossbound.broker import Broker
 from crossbound.codec import Codec
 from crossbound.testing.processes import wait_until_ready
 from crossbound.testing.traffic import Traffic
 from crossbound.topics import SIDES, Topics
+from support import Bus, Worker, create_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 

@@ -28,7 +28,6 @@ from typing import cast
 import confluent_kafka
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Producer, TopicPartition
-from conftest import Worker, end_process, read_line
 
 from crossbound.broker import Broker
 from crossbound.codec import Codec
@@ -38,6 +37,7 @@ from crossbound.rules import Catalogue
 from crossbound.testing.processes import wait_until_ready
 from crossbound.testing.traffic import Traffic
 from crossbound.topics import Topics
+from support import Worker, end_process, read_line
 
 pytestmark = [pytest.mark.integration, pytest.mark.tools, pytest.mark.timeout(150)]
 

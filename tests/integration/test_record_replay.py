@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import Bus, Worker, create_topics
 
 from crossbound.broker import Broker
 from crossbound.codec import Codec
@@ -18,6 +17,7 @@ from crossbound.testing.processes import wait_until_ready
 from crossbound.testing.recording import read_jsonl
 from crossbound.testing.traffic import Traffic
 from crossbound.topics import SIDES, Topics
+from support import Bus, Worker, create_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

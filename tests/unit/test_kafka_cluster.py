@@ -14,6 +14,7 @@ from crossbound.broker.kafka_config import KafkaNode, node_properties
 from crossbound.broker.kafka_jars import KAFKA_VERSION
 from crossbound.cli import main
 from crossbound.errors import BrokerNotFound
+from helpers import ROOT
 
 
 def _nodes(tmp_path: Path, count: int) -> list[KafkaNode]:
@@ -135,7 +136,7 @@ def test_cli_nodes_and_fetch_apply_to_kafka_only(capsys: pytest.CaptureFixture[s
 
 def test_docker_compose_runs_kafka_with_the_broker_settings_the_tests_run(tmp_path: Path) -> None:
     """One source of truth: every broker property docker-compose.yml sets is what KafkaCluster(1) sets."""
-    text = (Path(__file__).resolve().parents[2] / "docker-compose.yml").read_text()
+    text = (ROOT / "docker-compose.yml").read_text()
     kafka_block = text.split("\n  kafka:\n", 1)[1].split("\n  worker:\n", 1)[0]
     compose = {
         m[1].lower().replace("_", "."): m[2]

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-SRC = Path(__file__).resolve().parents[2] / "src"
+from helpers import SRC
+
 PACKAGE = SRC / "crossbound"
 
 # What each part of crossbound may import from crossbound (besides itself). Anything not listed is

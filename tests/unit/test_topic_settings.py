@@ -7,7 +7,6 @@ responses.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,9 +28,9 @@ from crossbound.errors import BrokerError
 from crossbound.runtime.worker import for_broker
 from crossbound.settings import Settings, TopicSettings, TopicsSettings
 from crossbound.topics import TABLES, TopicKind, Topics
+from helpers import ROOT
 
 DAY_MS = 86_400_000
-ROOT = Path(__file__).resolve().parents[2]
 
 EXPECTED_DEFAULTS = {
     "inputs": (7 * DAY_MS, "delete"),
