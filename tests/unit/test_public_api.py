@@ -37,7 +37,7 @@ PUBLIC = {
     "crossbound.testing.live": ["LiveBus"],
     "crossbound.testing.recording": ["Recorded", "read_jsonl", "record", "replay", "write_jsonl"],
     "crossbound.testing.processes": ["start_worker_process", "stop_process", "wait_until_ready"],
-    "crossbound.domain": ["LOCAL_TZ", "Side", "local_date"],
+    "crossbound.domain": ["LOCAL_TZ", "DeadLetterReason", "Side", "local_date"],
     "crossbound.topics": ["KINDS", "SIDES", "TABLES", "TopicKind", "Topics", "side_of", "wire_side"],
     "crossbound.broker.topicspec": [
         "CHECKED_CONFIGS",

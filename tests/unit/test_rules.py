@@ -30,6 +30,7 @@ from crossbound.rules import (
 )
 from crossbound.rules.checks import CHECKS, CheckEnv
 from crossbound.rules.model import STAGES, CheckFn
+from crossbound.rules.stateful import STATEFUL
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMAS = REPO / "schemas"
@@ -157,7 +158,8 @@ def ctx(
 def check(
     name: str, fields: list[str], params: Mapping[str, Any] | None = None, env: CheckEnv | None = None
 ) -> CheckFn:
-    return CHECKS[name](fields, dict(params or {}), env or CheckEnv())
+    factory = STATEFUL[name].compile if name in STATEFUL else CHECKS[name]
+    return factory(fields, dict(params or {}), env or CheckEnv())
 
 
 def test_builders_are_valid_avro_records(registry: SchemaRegistry) -> None:
@@ -949,7 +951,7 @@ params = { expr = "attestation.entity_status == 'ACTIVE'", code = "X" }
 
 
 def test_checks_catalogue_is_complete() -> None:
-    assert sorted(CHECKS) == sorted(
+    assert sorted([*CHECKS, *STATEFUL]) == sorted(
         [
             "required",
             "pattern",

@@ -16,8 +16,7 @@ from typing import Any
 
 import pytest
 
-from crossbound.pipeline.processor import Processor
-from crossbound.pipeline.records import Incoming, Outgoing
+from crossbound.pipeline import Incoming
 from crossbound.testing import Harness
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -140,28 +139,20 @@ def test_rejected_verdicts_release_no_attested_values(scc: Harness) -> None:
     assert verdict["attested"] == {}
 
 
-def _capture_quota(h: Harness) -> list[Incoming]:
-    seen: list[Incoming] = []
-    original = h.processor.on_quota
-
-    def spy(rec: Incoming, usage: Any) -> list[Outgoing]:
-        seen.append(rec)
-        return original(rec, usage)
-
-    h.processor.on_quota = spy  # type: ignore[method-assign]
-    return seen
+def hop_records(h: Harness) -> list[Incoming]:
+    """The hop records the harness routed so far, as their consumer received them."""
+    return [Incoming(o.topic, o.partition or 0, n, o.key, o.value) for n, o in enumerate(h.internal)]
 
 
 def test_a_redelivered_hop_is_answered_again_and_counts_nothing_twice(scc: Harness) -> None:
-    hops = _capture_quota(scc)
     outcome(scc, payment("s1", amount="6000.00"))
+    hops = hop_records(scc)
     assert len(hops) == 3  # members, volume, the payer's ledger
     before = dict(scc.usage)
-    hops = list(hops)
-    first = [Processor.on_quota(scc.processor, rec, scc.usage) for rec in hops]
+    first = [scc.pipeline.handle(rec) for rec in hops]
     assert first == [[], [], []]  # redelivered to the process that answered: its producer delivered
     scc.restart()  # after a crash, a new process gets the same records again
-    again = [scc.processor.on_quota(rec, scc.usage) for rec in hops]
+    again = [scc.pipeline.handle(rec) for rec in hops]
     assert [len(o) for o in again] == [1, 1, 1]
     assert again[-1][0].topic == scc.topics.verdicts("hk")
     assert scc.codec.decode(again[-1][0].value)[1]["outcome"] == "ACCEPT"

@@ -43,8 +43,9 @@ from typing import Any
 
 from crossbound.codec import SchemaRegistry
 from crossbound.errors import RuleSetError, SchemaError
-from crossbound.rules.checks import CHECKS, CheckEnv, compile_cel, stateful_params
-from crossbound.rules.model import STAGES, STATEFUL_CHECKS, Rule, RuleSet, Severity, Step, WhenFn
+from crossbound.rules.checks import CHECKS, CheckEnv, compile_cel
+from crossbound.rules.model import STAGES, Rule, RuleSet, Severity, WhenFn
+from crossbound.rules.stateful import STATEFUL, steps
 
 __all__ = ["ENVELOPE_FILE", "Catalogue", "load_catalogue"]
 
@@ -209,11 +210,11 @@ class _Compiler:
         except ValueError:
             raise self.fail("severity must be reject, review or warn", rule_id) from None
         check = raw.get("check")
-        if check not in CHECKS:
-            raise self.fail(f"check must be one of {sorted(CHECKS)}, got {check!r}", rule_id)
-        if (check in STATEFUL_CHECKS) != (stage == "quota"):
+        if not isinstance(check, str) or (check not in CHECKS and check not in STATEFUL):
+            raise self.fail(f"check must be one of {sorted([*CHECKS, *STATEFUL])}, got {check!r}", rule_id)
+        if (check in STATEFUL) != (stage == "quota"):
             raise self.fail(
-                f"stateful checks ({', '.join(sorted(STATEFUL_CHECKS))}) run in stage quota, "
+                f"stateful checks ({', '.join(sorted(STATEFUL))}) run in stage quota, "
                 "and stage quota runs only those",
                 rule_id,
             )
@@ -227,8 +228,8 @@ class _Compiler:
             raise self.fail("params must be a table", rule_id)
         params = dict(raw_params)
         try:
-            if check in STATEFUL_CHECKS:
-                params = stateful_params(check, params)
+            if check in STATEFUL:
+                params = STATEFUL[check].params(params)
                 for path in params["key"]:
                     self.check_path(path, stage, rule_id)
         except ValueError as exc:
@@ -245,7 +246,11 @@ class _Compiler:
             purpose_field=self.purpose_field,
         )
         try:
-            fn = CHECKS[check](fields, params, env)
+            fn = (
+                STATEFUL[check].compile(fields, params, env)
+                if check in STATEFUL
+                else CHECKS[check](fields, params, env)
+            )
             when: WhenFn | None = None
             programs = []
             if check == "cel" and "expr" in params:
@@ -344,26 +349,6 @@ def _load_envelope(path: Path, registry: SchemaRegistry, skew: timedelta) -> Rul
     )
 
 
-def _steps(rules: tuple[Rule, ...], scenario_id: str) -> tuple[Step, ...]:
-    """Group the stateful rules into hops: one per (ledger, key); subject_volume needs two."""
-    groups: dict[tuple[Any, ...], list[Rule]] = {}
-    for r in rules:
-        if r.stage != "quota":
-            continue
-        ledger = str(r.params.get("ledger") or scenario_id)
-        key = tuple(r.params["key"])
-        if r.check == "subject_volume":
-            subject = str(r.params["subject"])
-            groups.setdefault(("members", ledger, (*key, subject), subject), []).append(r)
-            groups.setdefault(("volume", ledger, key, subject), []).append(r)
-        else:
-            groups.setdefault(("ledger", ledger, key, None), []).append(r)
-    return tuple(
-        Step(index=i, kind=kind, ledger=ledger, key=key, rules=tuple(rs), subject=subject)
-        for i, ((kind, ledger, key, subject), rs) in enumerate(groups.items())
-    )
-
-
 def _flag(path: Path, head: Mapping[str, Any], name: str) -> bool:
     value = head.get(name, False)
     if not isinstance(value, bool):
@@ -459,7 +444,7 @@ def _load_scenario(
             sources=tuple(sources),
             purpose_field=purpose_field,
             common_rule_ids=frozenset(r.id for r in common),
-            steps=_steps(rules, sid),
+            steps=steps(rules, sid),
             personal_data=flags["personal_data"],
             mainland_personal_data=flags["mainland_personal_data"],
             sensitive_personal_data=flags["sensitive_personal_data"],
