@@ -120,8 +120,9 @@ class Attestations:
             out = self.outputs.hop_record(request, steps, findings, attested, parked["request"], source[:2])
         else:
             out = self.outputs.verdict(rs, request, findings, attested, now, rec.partition)
-        self.pending.remove(key)
+        # answered first, then no longer pending: a fault in between leaves the request parked (it times out)
         self.answered.answer(key, request, parked["body_sha256"], source, (rec.partition, rec.offset), out)
+        self.pending.remove(key)
         return [out]
 
 

@@ -127,6 +127,6 @@ class Hops:
                 "key": out.key,
             }
             state["applied"] = applied
-        self.answered.mark_done_here(here)
         self.usage[key] = codec.encode("internal/quota_usage", as_avro(state))
+        self.answered.mark_done_here(here)
         return [out]

@@ -132,9 +132,10 @@ class Requests:
             "scenario_id": scenario,
             "findings": stored(findings),
         }
-        self.pending.park(key, parked, request, payload)
+        ask = self.outputs.attestation_request(rs, request, deadline, rec.partition)
+        self.pending.park(key, parked, request, payload)  # state last: a fault before it changes nothing
         self.metrics.attestation_request(wire_side(rs.attester_side), scenario)
-        return [self.outputs.attestation_request(rs, request, deadline, rec.partition)]
+        return [ask]
 
     def _seen(self, key: bytes) -> tuple[str, int, int, bytes, Outgoing] | None:
         """Where a known request came from, its body digest, and what to send again on redelivery."""

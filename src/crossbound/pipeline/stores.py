@@ -76,9 +76,19 @@ class PendingStore:
         self.cache.pop(key, None)
 
     def index(self) -> None:
-        """Seed the deadline heap with one full scan of the table."""
-        self.deadlines = [(self.record(key, raw)["deadline"], key) for key, raw in list(self.table.items())]
-        heapq.heapify(self.deadlines)
+        """Seed the deadline heap with one full scan of the table.
+
+        An entry that does not decode is due at once: the sweeper meets it first, and the pipeline's
+        error policy decides what becomes of it.
+        """
+        deadlines = []
+        for key, raw in list(self.table.items()):
+            try:
+                deadlines.append((self.record(key, raw)["deadline"], key))
+            except Exception:  # noqa: BLE001  see above
+                deadlines.append((0, key))
+        heapq.heapify(deadlines)
+        self.deadlines = deadlines
         self.indexed = True
 
 
