@@ -212,3 +212,57 @@ description = "test"
     h.advance(400 * 24 * 3600)
     assert outcome(h, payment("p3", payee="x", basis="CONSENT", at=h.now)) == ("REJECT", ["REPEAT"])
     assert outcome(h, payment("p4", payee="y", basis="CONSENT", at=h.now))[0] == "ACCEPT"
+
+
+def _volume_state(h: Harness) -> dict[str, Any]:
+    """The state at C10's volume hop: keyed by the ledger and the requesting institution alone."""
+    [key] = [k for k in h.usage if k.startswith(b"pipl_scc_sensitive|") and k.count(b"|") == 1]
+    return h.codec.decode(h.usage[key])[1]
+
+
+def test_a_volume_hop_remembers_the_last_32_new_subjects_request_ids(scc: Harness) -> None:
+    cases = [payment(f"subject-{i}") for i in range(34)]
+    for case in cases:
+        outcome(scc, case)
+    recent = _volume_state(scc)["recent"]
+    assert recent == [request["request_id"] for request, _ in cases[-32:]]
+
+
+def test_a_volume_hop_redelivered_to_its_process_is_silent_while_remembered(scc: Harness) -> None:
+    outcome(scc, payment("s1"))
+    [_, volume, _] = hop_records(scc)
+    assert scc.pipeline.handle(volume) == []  # this process answered it: its producer delivers it
+    for i in range(32):  # 32 newer subjects push it out of the volume hop's memory
+        outcome(scc, payment(f"later-{i}"))
+    assert len(scc.pipeline.handle(volume)) == 1  # no longer known as counted: it is decided again
+
+
+def _without_quota_rules(tmp_path: Path) -> Path:
+    def edit(d: Path) -> None:
+        path = d / f"{PCN}.toml"
+        head, *blocks = path.read_text(encoding="utf-8").split("\n[[rules]]\n")
+        kept = [b for b in blocks if 'stage = "quota"' not in b]
+        path.write_text("\n[[rules]]\n".join([head, *kept]), encoding="utf-8")
+
+    return _rules(tmp_path, edit)
+
+
+def test_a_hop_whose_step_the_new_rule_set_no_longer_has_is_answered_with_what_it_carries(
+    tmp_path: Path,
+) -> None:
+    before = Harness.from_dirs(now=NOW)
+    request, attestation = payment("s1")
+    before.send_request(request)
+    before.send_attestation(attestation)
+    *_, last = hop_records(before)  # the payer's ledger hop: the scenario's third step
+    after = Harness.from_dirs(rulesets=_without_quota_rules(tmp_path), now=NOW)  # redeployed
+    assert len(after.catalogue.scenarios[PCN].steps) == 2  # only C10's members and volume hops are left
+    [verdict] = after.pipeline.handle(last)
+    assert verdict.topic == after.topics.verdicts("hk")
+    record = after.codec.decode(verdict.value)[1]
+    assert (record["request_id"], record["outcome"], record["findings"]) == (
+        request["request_id"],
+        "ACCEPT",
+        [],
+    )
+    assert after.usage == {}  # nothing counted at a step that no longer exists
