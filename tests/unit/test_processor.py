@@ -5,12 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from crossbound.codec.jsonform import attestation_from_json
 from crossbound.pipeline import Incoming, Outgoing
-from crossbound.pipeline.partitioner import murmur2, partition_for
+from crossbound.pipeline.partitioner import partition_for
 from crossbound.testing import Harness
 from crossbound.testing.traffic import Traffic
 
@@ -116,23 +114,6 @@ def test_records_off_their_murmur2_partition_are_dead_lettered() -> None:
     [good] = _handle(h, _request(h, case.request, offset=1, partition=right))
     assert good.topic == h.topics.verdicts("hk")
     assert good.partition == right
-
-
-@settings(max_examples=500)
-@given(st.binary(max_size=80))
-def test_murmur2_is_kafkas(data: bytes) -> None:
-    from aiokafka.partitioner import murmur2 as reference
-
-    assert murmur2(data) == reference(data)
-
-
-def test_partition_for_matches_aiokafka_default_partitioner() -> None:
-    from aiokafka.partitioner import DefaultPartitioner
-
-    partitioner = DefaultPartitioner()
-    for i in range(200):
-        key = f"request-{i}".encode()
-        assert partition_for(key, 4) == partitioner(key, [0, 1, 2, 3], [0, 1, 2, 3])
 
 
 def test_timeout_answers_once_and_a_redelivered_request_gets_the_timeout_verdict(h: Harness) -> None:

@@ -148,59 +148,47 @@ class Pipeline:
 
     def _input_failed(self, side: str, rec: Incoming, exc: Exception) -> list[Outgoing]:
         """A public input: dead-lettered on its own side."""
-        if isinstance(exc, DeadLetter):
-            return [self.outputs.dead_letter(side, rec, exc.reason, exc.detail, exc.request_id, exc.scenario)]
-        _log(rec, exc)
-        detail = f"unexpected {type(exc).__name__} while processing"
-        return [self.outputs.dead_letter(side, rec, DeadLetterReason.INTERNAL_ERROR, detail)]
+        reason, detail, scenario = _why(rec, exc, "while processing")
+        request_id = exc.request_id if isinstance(exc, DeadLetter) else None
+        return [self.outputs.dead_letter(side, rec, reason, detail, request_id, scenario)]
 
     def _hop_failed(self, side: str, rec: Incoming, exc: Exception) -> list[Outgoing]:
         """A hop record: the request it carries is dead-lettered on its requester's side."""
-        _log(rec, exc)
         try:
             chk = cast(HopRecord, self.codec.decode(rec.value or b"", (HOP,))[1])
         except Exception:
             log.exception("undecodable record on %s[%d]@%d: dropped", rec.topic, rec.partition, rec.offset)
             return []
-        source = Incoming(
-            chk["source_topic"], chk["source_partition"], -1, chk["request_id"].encode(), chk["request"]
-        )
-        reason, detail = DeadLetterReason.INTERNAL_ERROR, f"unexpected {type(exc).__name__} in a stateful hop"
-        scenario = None
-        if isinstance(exc, DeadLetter):
-            reason, detail, scenario = exc.reason, exc.detail, exc.scenario
-        source_side = self._routes[source.topic][0] if source.topic in self._routes else ""
-        return [self.outputs.dead_letter(source_side, source, reason, detail, chk["request_id"], scenario)]
+        rid = chk["request_id"]
+        source = Incoming(chk["source_topic"], chk["source_partition"], -1, rid.encode(), chk["request"])
+        reason, detail, scenario = _why(rec, exc, "in a stateful hop")
+        return [self.outputs.dead_letter(self._side(source.topic), source, reason, detail, rid, scenario)]
 
     def _expiry_failed(self, key: bytes, exc: Exception) -> list[tuple[str, int, Outgoing]]:
         """A parked request that could not be timed out: dead-lettered with its own coordinates."""
-        raw = self.pending.table.pop(key, None)
-        self.pending.cache.pop(key, None)
+        raw = self.pending.discard(key)
         try:
-            parked = self.pending.record(key, raw) if raw is not None else None
+            parked = None if raw is None else self.pending.record(key, raw)
         except Exception:  # noqa: BLE001  an unreadable table entry: nothing left to answer with
             parked = None
         if parked is None:
             log.error("parked request %r could not be timed out (%s): dropped", key, type(exc).__name__)
             return []
-        rec = Incoming(
-            parked["source_topic"],
-            parked["source_partition"],
-            parked["source_offset"],
-            key,
-            parked["request"],
-        )
-        _log(rec, exc)
-        reason, detail, scenario = (
-            DeadLetterReason.INTERNAL_ERROR,
-            f"unexpected {type(exc).__name__} at timeout",
-            None,
-        )
-        if isinstance(exc, DeadLetter):
-            reason, detail, scenario = exc.reason, exc.detail, exc.scenario
-        side = self._routes[rec.topic][0] if rec.topic in self._routes else ""
-        out = self.outputs.dead_letter(side, rec, reason, detail, key.decode(errors="replace"), scenario)
-        return [(rec.topic, rec.partition, out)]
+        topic, partition = parked["source_topic"], parked["source_partition"]
+        rec = Incoming(topic, partition, parked["source_offset"], key, parked["request"])
+        reason, detail, scenario = _why(rec, exc, "at its timeout")
+        rid = key.decode(errors="replace")
+        return [
+            (
+                topic,
+                partition,
+                self.outputs.dead_letter(self._side(topic), rec, reason, detail, rid, scenario),
+            )
+        ]
+
+    def _side(self, input_topic: str) -> str:
+        route = self._routes.get(input_topic)
+        return "" if route is None else route[0]
 
     # -- timers and rebalance -------------------------------------------------------------------------
 
@@ -229,5 +217,12 @@ class Pipeline:
         self.sweeper.reindex()
 
 
-def _log(rec: Incoming, exc: Exception) -> None:
+def _why(rec: Incoming, exc: Exception, where: str) -> tuple[DeadLetterReason, str, str | None]:
+    """Reason, detail and scenario of a dead letter for ``exc``; the unexpected ones are logged.
+
+    The detail names the exception's type only: its message may quote a value.
+    """
+    if isinstance(exc, DeadLetter):
+        return exc.reason, exc.detail, exc.scenario
     log.error("internal error on %s[%d]@%d: %s", rec.topic, rec.partition, rec.offset, type(exc).__name__)
+    return DeadLetterReason.INTERNAL_ERROR, f"unexpected {type(exc).__name__} {where}", None

@@ -75,6 +75,11 @@ class PendingStore:
         del self.table[key]
         self.cache.pop(key, None)
 
+    def discard(self, key: bytes) -> bytes | None:
+        """Drop a parked request that cannot be answered; its value, if it was parked."""
+        self.cache.pop(key, None)
+        return self.table.pop(key, None)
+
     def index(self) -> None:
         """Seed the deadline heap with one full scan of the table.
 
