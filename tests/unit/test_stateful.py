@@ -11,12 +11,15 @@ import shutil
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from crossbound.pipeline import Incoming
+from crossbound.rules import Context, Rule
+from crossbound.rules.stateful import STATEFUL, StatefulCheck, Tally
 from crossbound.testing import Harness
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -266,3 +269,42 @@ def test_a_hop_whose_step_the_new_rule_set_no_longer_has_is_answered_with_what_i
         [],
     )
     assert after.usage == {}  # nothing counted at a step that no longer exists
+
+
+class _Largest(StatefulCheck):
+    """A check written for this test: the largest amount per key and window stays within the limit."""
+
+    name = "largest"
+    default_code = "TOO_LARGE_FOR_KEY"
+
+    def count(
+        self, rule: Rule, ctx: Context, period: int, total: Decimal | None, seen: list[str], fresh: bool
+    ) -> Tally | None:
+        amount = Decimal(ctx.payload["amount_hkd"])
+        return Tally(rule, period, amount if total is None else max(total, amount))
+
+
+def test_a_new_stateful_check_is_one_class(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(STATEFUL, "largest", _Largest())  # registered as the shipped ones are
+
+    def edit(d: Path) -> None:
+        (d / f"{PCN}.toml").write_text(
+            (d / f"{PCN}.toml").read_text()
+            + """
+[[rules]]
+id = "PCN-92"
+stage = "quota"
+severity = "review"
+check = "largest"
+params = { key = "payload.payee_acct_hmac", window = "day", limit = "500" }
+description = "test"
+"""
+        )
+
+    h = Harness.from_dirs(rulesets=_rules(tmp_path, edit), now=NOW)
+    assert outcome(h, payment("p", payee="x", amount="400.00", basis="CONSENT")) == ("ACCEPT", [])
+    assert outcome(h, payment("q", payee="x", amount="600.00", basis="CONSENT")) == (
+        "REVIEW",
+        ["TOO_LARGE_FOR_KEY"],
+    )
+    assert outcome(h, payment("r", payee="y", amount="600.00", basis="CONSENT"))[1] == ["TOO_LARGE_FOR_KEY"]

@@ -16,12 +16,17 @@ subject_volume     distinct ``subject`` digests per ``key`` this year <= ``limit
 =================  =========================================================================
 
 Windows follow the local day and year (:data:`crossbound.domain.LOCAL_TZ`); ``all`` never resets.
+
+A new stateful check is a subclass of :class:`StatefulCheck` (``name``, ``default_code``, ``count``;
+``validate`` and ``groups`` if it needs them) listed in :data:`STATEFUL`: the loader, the hop grouping
+and the hops take it from there.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -87,7 +92,7 @@ def _key_paths(params: Mapping[str, Any], check: str) -> tuple[str, ...]:
     return tuple(keys)
 
 
-class StatefulCheck:
+class StatefulCheck(ABC):
     """What every stateful check shares: ``key``, ``limit``, ``window``, ``ledger``, and the compare.
 
     A check overrides :meth:`count` (what one request adds), and, if it needs them, :meth:`validate`
@@ -125,13 +130,14 @@ class StatefulCheck:
             raise ValueError("params.ledger must be a snake_case name")
         return out
 
-    def validate(self, params: Mapping[str, Any]) -> None:
-        """The check's own params, beyond the shared ones."""
+    def validate(self, params: Mapping[str, Any]) -> None:  # noqa: B027  optional: most checks have none
+        """The check's own params, beyond the shared ones; ValueError if bad."""
 
     def groups(self, ledger: str, key: tuple[str, ...], params: Mapping[str, Any]) -> tuple[Group, ...]:
         """The hops a rule of this check takes: by default one ledger hop at its key."""
         return (("ledger", ledger, key, None),)
 
+    @abstractmethod
     def count(
         self, rule: Rule, ctx: Context, period: int, total: Decimal | None, seen: list[str], fresh: bool
     ) -> Tally | None:
@@ -140,7 +146,6 @@ class StatefulCheck:
         ``total`` and ``seen`` are the window's state before the request (None and [] in a new
         period); ``seen`` must not be changed in place. ``fresh``: the subject is new this year.
         """
-        raise NotImplementedError
 
     def compile(self, fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
         """The rule's function: it compares what its hop counted (``ctx.quota_used``) with the limit."""
