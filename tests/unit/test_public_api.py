@@ -33,6 +33,7 @@ PUBLIC = {
         "load_catalogue",
         "outcome_of",
     ],
+    "crossbound.pipeline": ["Incoming", "Outgoing", "Pipeline", "State", "Tables"],
     "crossbound.testing": ["Case", "Harness", "Published", "Traffic"],
     "crossbound.testing.live": ["LiveBus"],
     "crossbound.testing.recording": ["Recorded", "read_jsonl", "record", "replay", "write_jsonl"],

@@ -44,6 +44,7 @@ __all__ = [
     "Quota",
     "StatefulCheck",
     "SubjectVolume",
+    "Tally",
     "Window",
     "applies",
     "decide",
