@@ -69,10 +69,10 @@ class Hops:
         here = f"quota|{request_id}|{steps[0]['index']}".encode()
         key = chk["quota_key"].encode()
         raw = self.usage.get(key)
-        state = (
+        state: UsageRecord = (
             cast(UsageRecord, codec.decode(raw)[1])
             if raw
-            else UsageRecord(windows={}, members={}, applied={}, recent=[])
+            else {"windows": {}, "members": {}, "applied": {}, "recent": []}
         )
         findings = [finding(f) for f in chk["findings"]]
         index = steps[0]["index"]

@@ -24,9 +24,9 @@ DLQ_KEEP_BYTES = 64 * 1024  # what a dead letter keeps of a record over the size
 
 
 def stored(findings: Sequence[Finding]) -> list[StoredFinding]:
-    """Findings as records keep them."""
+    """Findings as records keep them (dict literals: a TypedDict call costs four times as much)."""
     return [
-        StoredFinding(rule_id=f.rule_id, severity=f.severity.value, field=f.field, code=f.code)
+        {"rule_id": f.rule_id, "severity": f.severity.value, "field": f.field, "code": f.code}
         for f in findings
     ]
 

@@ -28,10 +28,9 @@ import functools
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, ClassVar, TypedDict
+from typing import Any, ClassVar, NamedTuple, TypedDict
 
 from crossbound.domain import LOCAL_TZ
 from crossbound.rules.checks import CheckEnv, getter
@@ -66,8 +65,7 @@ class Window(TypedDict):
     total: str
 
 
-@dataclass(frozen=True, slots=True)
-class Tally:
+class Tally(NamedTuple):  # a tuple: built per rule and hop, cheaper than a frozen dataclass
     """What a rule counts with this request: its total after it, and (distinct) the values seen."""
 
     rule: Rule
