@@ -1,6 +1,6 @@
 """Per-verdict cost of the pipeline's own work, per scenario, without a broker or Faust.
 
-Each scenario's accept fixture (refreshed: new ids, digests, times) goes through the processor via
+Each scenario's accept fixture (refreshed: new ids, digests, times) goes through the pipeline via
 :class:`crossbound.testing.Harness` (request, attestation, stateful hops, verdict encoding), N times; the
 script prints the microseconds per verdict and the number of rules the scenario runs, so the cost of a
 bigger rule set is visible next to its size. The last line is one JSON object.
@@ -20,7 +20,7 @@ from crossbound.testing import fixtures as examples
 
 
 def measure(proto: Harness, scenario: str, n: int) -> float:
-    """Microseconds of processor work per verdict, best of three rounds of ``n``."""
+    """Microseconds of pipeline work per verdict, best of three rounds of ``n``."""
     ex = examples.load(scenario)
     best = float("inf")
     for round_ in range(3):

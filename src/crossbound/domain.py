@@ -1,4 +1,4 @@
-"""The vocabulary every layer shares, each defined once: the two sides and the local day.
+"""The vocabulary every layer shares, each defined once: the two sides, the local day, dead-letter reasons.
 
 A side is written ``HK``/``SZ`` in records and ``hk``/``sz`` in topic names and metric labels;
 :class:`Side` converts. Hong Kong and Shenzhen are both UTC+8: calendar days (dates of birth, limit
@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Final
 
-__all__ = ["LOCAL_TZ", "Side", "local_date"]
+__all__ = ["LOCAL_TZ", "DeadLetterReason", "Side", "local_date"]
 
 LOCAL_TZ: Final = timezone(timedelta(hours=8), "UTC+8")
 
@@ -36,3 +36,42 @@ class Side(StrEnum):
 def local_date(instant: datetime) -> date:
     """The calendar day in Hong Kong and Shenzhen at ``instant`` (an aware datetime)."""
     return instant.astimezone(LOCAL_TZ).date()
+
+
+class DeadLetterReason(StrEnum):
+    """Why a record went to a dead-letter topic: the ``reason`` field, header and metric label.
+
+    Every code the pipeline and the codec produce, so that none is a stray string literal. The codec's
+    decode reasons (:class:`~crossbound.errors.DecodeError` ``.reason``) apply to the record itself, and
+    with a ``payload_`` prefix to the payload bytes inside a request or attestation.
+    """
+
+    # the codec's decode reasons
+    TOO_LARGE = "too_large"
+    BAD_MAGIC = "bad_magic"
+    UNKNOWN_SCHEMA = "unknown_schema"
+    WRONG_RECORD_TYPE = "wrong_record_type"
+    UNDECODABLE = "undecodable"
+    # the same, for the payload inside a request or attestation
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    PAYLOAD_BAD_MAGIC = "payload_bad_magic"
+    PAYLOAD_UNKNOWN_SCHEMA = "payload_unknown_schema"
+    PAYLOAD_WRONG_RECORD_TYPE = "payload_wrong_record_type"
+    PAYLOAD_UNDECODABLE = "payload_undecodable"
+    # the pipeline's
+    EMPTY = "empty"
+    BAD_KEY = "bad_key"
+    WRONG_PARTITION = "wrong_partition"
+    WRONG_SIDE = "wrong_side"
+    UNKNOWN_SCENARIO = "unknown_scenario"
+    DUPLICATE_REQUEST = "duplicate_request"
+    REQUEST_ID_CONFLICT = "request_id_conflict"
+    ORPHAN_ATTESTATION = "orphan_attestation"
+    LATE_ATTESTATION = "late_attestation"
+    PAYLOAD_MISSING = "payload_missing"
+    INTERNAL_ERROR = "internal_error"
+
+    @classmethod
+    def of_payload(cls, decode_reason: str) -> DeadLetterReason:
+        """The reason for a payload that fails to decode with ``decode_reason``."""
+        return cls(f"payload_{decode_reason}")

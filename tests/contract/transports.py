@@ -108,24 +108,15 @@ def _attestation_record(
     return topics.attestations(side), record["request_id"].encode(), codec.encode("core/attestation", record)
 
 
-@dataclass
-class _PartitionedHarness(Harness):
-    """The Harness with the worker's partition check on (its processor knows the partition count)."""
-
-    partitions: int = PARTITIONS
-
-    def restart(self) -> None:
-        super().restart()
-        self.processor.partitions = self.partitions
-
-
 class MemoryTransport:
     """The pipeline in this process (:class:`crossbound.testing.Harness`): nothing is ever late."""
 
     name = "memory"
 
     def __init__(self, codec: Codec, catalogue: Catalogue) -> None:
-        self.harness = _PartitionedHarness(codec, catalogue, now=time.time(), attestation_timeout_s=TIMEOUT_S)
+        self.harness = Harness(
+            codec, catalogue, now=time.time(), attestation_timeout_s=TIMEOUT_S, partitions=PARTITIONS
+        )
         self.topics = self.harness.topics
         self._asked = {self.topics.attestation_requests(side) for side in SIDES}
         self._answers: dict[bytes, Mapping[str, Any]] = {}

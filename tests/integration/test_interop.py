@@ -32,7 +32,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Pro
 from crossbound.broker import Broker
 from crossbound.codec import Codec
 from crossbound.codec.jsonform import request_from_json
-from crossbound.pipeline.processor import partition_for
+from crossbound.pipeline.partitioner import partition_for
 from crossbound.rules import Catalogue
 from crossbound.testing.processes import wait_until_ready
 from crossbound.testing.traffic import Traffic

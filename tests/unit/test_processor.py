@@ -1,16 +1,14 @@
-"""The processor's delivery semantics: redeliveries, duplicates, conflicts, partitions, timeouts, quotas."""
+"""The pipeline's delivery semantics: redeliveries, duplicates, conflicts, partitions, timeouts, quotas."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from crossbound.codec.jsonform import attestation_from_json
-from crossbound.pipeline.processor import murmur2, partition_for
-from crossbound.pipeline.records import Incoming, Outgoing
+from crossbound.pipeline import Incoming, Outgoing
+from crossbound.pipeline.partitioner import partition_for
 from crossbound.testing import Harness
 from crossbound.testing.traffic import Traffic
 
@@ -44,7 +42,7 @@ def _verdicts_total(h: Harness) -> float:
 
 
 def _handle(h: Harness, rec: Incoming) -> list[Outgoing]:
-    return h.processor.handle(rec, h.pending, h.answered)
+    return h.pipeline.handle(rec)
 
 
 def test_redelivered_reject_sends_the_same_verdict_again(h: Harness) -> None:
@@ -105,8 +103,8 @@ def test_duplicate_and_conflicting_request_ids(h: Harness) -> None:
     assert record["source_offset"] == 2
 
 
-def test_records_off_their_murmur2_partition_are_dead_lettered(h: Harness) -> None:
-    h.processor.partitions = 4
+def test_records_off_their_murmur2_partition_are_dead_lettered() -> None:
+    h = Harness.from_dirs(partitions=4)
     case = Traffic(seed=5, now=h.now).case("sb_corporate_credit_report", "invalid")
     assert case.request is not None
     key, _ = h.encode_request(case.request)
@@ -118,33 +116,16 @@ def test_records_off_their_murmur2_partition_are_dead_lettered(h: Harness) -> No
     assert good.partition == right
 
 
-@settings(max_examples=500)
-@given(st.binary(max_size=80))
-def test_murmur2_is_kafkas(data: bytes) -> None:
-    from aiokafka.partitioner import murmur2 as reference
-
-    assert murmur2(data) == reference(data)
-
-
-def test_partition_for_matches_aiokafka_default_partitioner() -> None:
-    from aiokafka.partitioner import DefaultPartitioner
-
-    partitioner = DefaultPartitioner()
-    for i in range(200):
-        key = f"request-{i}".encode()
-        assert partition_for(key, 4) == partitioner(key, [0, 1, 2, 3], [0, 1, 2, 3])
-
-
 def test_timeout_answers_once_and_a_redelivered_request_gets_the_timeout_verdict(h: Harness) -> None:
     case = Traffic(seed=6, now=h.now).case("payment_connect_northbound", "late")
     assert case.request is not None
     rec = _request(h, case.request)
     _handle(h, rec)
-    assert h.processor.expire_pending(h.pending, h.answered) == []  # not yet
+    assert h.pipeline.sweep() == []  # not yet
     h.now += h.attestation_timeout_s + 1
-    [verdict] = h.processor.expire_pending(h.pending, h.answered)
+    [verdict] = h.pipeline.sweep()
     assert [f["code"] for f in h.codec.decode(verdict.value)[1]["findings"]] == ["ATTESTATION_TIMEOUT"]
-    assert h.processor.expire_pending(h.pending, h.answered) == []
+    assert h.pipeline.sweep() == []
     assert _handle(h, rec) == []
     h.restart()
     [again] = _handle(h, rec)
@@ -159,10 +140,10 @@ def test_redelivered_quota_check_is_not_counted_twice(h: Harness) -> None:
     [check] = _handle(h, _attestation(h, case.attestation))
     assert check.topic == h.topics.quota
     rec = Incoming(check.topic, 0, 0, check.key, check.value, None)
-    [verdict] = h.processor.on_quota(rec, h.usage)
-    assert h.processor.on_quota(rec, h.usage) == []
+    [verdict] = h.pipeline.handle(rec)
+    assert h.pipeline.handle(rec) == []
     h.restart()
-    [again] = h.processor.on_quota(rec, h.usage)
+    [again] = h.pipeline.handle(rec)
     assert again.value == verdict.value
     usage = h.codec.decode(next(iter(h.usage.values())))[1]
     assert Decimal(usage["windows"]["PCN-03"]["total"]) == Decimal("6000")
@@ -172,9 +153,9 @@ def test_forget_answered_drops_only_expired_entries(h: Harness) -> None:
     case = Traffic(seed=8, now=h.now).case("sb_corporate_credit_report", "invalid")
     assert case.request is not None
     _handle(h, _request(h, case.request))
-    assert h.processor.forget_answered(h.pending, h.answered) == 0
+    assert h.pipeline.housekeeping() == 0
     h.now += 3 * 86_400
-    assert h.processor.forget_answered(h.pending, h.answered) == 1
+    assert h.pipeline.housekeeping() == 1
     assert h.answered == {}
 
 
@@ -184,7 +165,7 @@ def test_a_new_process_times_out_what_an_earlier_one_parked(h: Harness) -> None:
     _handle(h, _request(h, case.request))
     h.restart()  # its deadline index is empty: the first sweep seeds it from the table
     h.now += h.attestation_timeout_s + 1
-    [verdict] = h.processor.expire_pending(h.pending, h.answered)
+    [verdict] = h.pipeline.sweep()
     assert h.codec.decode(verdict.value)[1]["findings"][-1]["code"] == "ATTESTATION_TIMEOUT"
     assert h.pending == {}
 
@@ -194,9 +175,9 @@ def test_reindex_finds_entries_that_arrived_with_a_rebalance(h: Harness) -> None
     case = Traffic(seed=10, now=h.now).case("nb_hk_resident_consumer_credit", "late")
     assert case.request is not None
     _handle(other, _request(other, case.request))
-    assert h.processor.expire_pending(h.pending, h.answered) == []  # indexed, nothing due
+    assert h.pipeline.sweep() == []  # indexed, nothing due
     h.pending.update(other.pending)  # the partition's state arrives with the rebalance
-    h.processor.reindex()
+    h.pipeline.on_rebalance()
     h.now += h.attestation_timeout_s + 1
-    [verdict] = h.processor.expire_pending(h.pending, h.answered)
+    [verdict] = h.pipeline.sweep()
     assert verdict.topic == h.topics.verdicts("sz")

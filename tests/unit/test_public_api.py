@@ -53,11 +53,12 @@ PUBLIC = {
         "load_catalogue",
         "outcome_of",
     ],
+    "crossbound.pipeline": ["Incoming", "Outgoing", "Pipeline", "State", "Tables"],
     "crossbound.testing": ["Case", "Harness", "Published", "Traffic"],
     "crossbound.testing.live": ["LiveBus"],
     "crossbound.testing.recording": ["Recorded", "read_jsonl", "record", "replay", "write_jsonl"],
     "crossbound.testing.processes": ["start_worker_process", "stop_process", "wait_until_ready"],
-    "crossbound.domain": ["LOCAL_TZ", "Side", "local_date"],
+    "crossbound.domain": ["LOCAL_TZ", "DeadLetterReason", "Side", "local_date"],
     "crossbound.topics": ["KINDS", "SIDES", "TABLES", "TopicKind", "Topics", "wire_side"],
     "crossbound.broker.topicspec": [
         "CHECKED_CONFIGS",

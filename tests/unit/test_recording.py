@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from crossbound.errors import InputError
-from crossbound.pipeline.processor import partition_for
+from crossbound.pipeline.partitioner import partition_for
 from crossbound.testing import Harness
 from crossbound.testing.recording import Recorded, read_jsonl, write_jsonl
 from crossbound.testing.traffic import Traffic

@@ -11,13 +11,15 @@ import shutil
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from crossbound.pipeline.processor import Processor
-from crossbound.pipeline.records import Incoming, Outgoing
+from crossbound.pipeline import Incoming
+from crossbound.rules import Context, Rule
+from crossbound.rules.stateful import STATEFUL, StatefulCheck, Tally
 from crossbound.testing import Harness
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -140,28 +142,20 @@ def test_rejected_verdicts_release_no_attested_values(scc: Harness) -> None:
     assert verdict["attested"] == {}
 
 
-def _capture_quota(h: Harness) -> list[Incoming]:
-    seen: list[Incoming] = []
-    original = h.processor.on_quota
-
-    def spy(rec: Incoming, usage: Any) -> list[Outgoing]:
-        seen.append(rec)
-        return original(rec, usage)
-
-    h.processor.on_quota = spy  # type: ignore[method-assign]
-    return seen
+def hop_records(h: Harness) -> list[Incoming]:
+    """The hop records the harness routed so far, as their consumer received them."""
+    return [Incoming(o.topic, o.partition or 0, n, o.key, o.value) for n, o in enumerate(h.internal)]
 
 
 def test_a_redelivered_hop_is_answered_again_and_counts_nothing_twice(scc: Harness) -> None:
-    hops = _capture_quota(scc)
     outcome(scc, payment("s1", amount="6000.00"))
+    hops = hop_records(scc)
     assert len(hops) == 3  # members, volume, the payer's ledger
     before = dict(scc.usage)
-    hops = list(hops)
-    first = [Processor.on_quota(scc.processor, rec, scc.usage) for rec in hops]
+    first = [scc.pipeline.handle(rec) for rec in hops]
     assert first == [[], [], []]  # redelivered to the process that answered: its producer delivered
     scc.restart()  # after a crash, a new process gets the same records again
-    again = [scc.processor.on_quota(rec, scc.usage) for rec in hops]
+    again = [scc.pipeline.handle(rec) for rec in hops]
     assert [len(o) for o in again] == [1, 1, 1]
     assert again[-1][0].topic == scc.topics.verdicts("hk")
     assert scc.codec.decode(again[-1][0].value)[1]["outcome"] == "ACCEPT"
@@ -221,3 +215,96 @@ description = "test"
     h.advance(400 * 24 * 3600)
     assert outcome(h, payment("p3", payee="x", basis="CONSENT", at=h.now)) == ("REJECT", ["REPEAT"])
     assert outcome(h, payment("p4", payee="y", basis="CONSENT", at=h.now))[0] == "ACCEPT"
+
+
+def _volume_state(h: Harness) -> dict[str, Any]:
+    """The state at C10's volume hop: keyed by the ledger and the requesting institution alone."""
+    [key] = [k for k in h.usage if k.startswith(b"pipl_scc_sensitive|") and k.count(b"|") == 1]
+    return h.codec.decode(h.usage[key])[1]
+
+
+def test_a_volume_hop_remembers_the_last_32_new_subjects_request_ids(scc: Harness) -> None:
+    cases = [payment(f"subject-{i}") for i in range(34)]
+    for case in cases:
+        outcome(scc, case)
+    recent = _volume_state(scc)["recent"]
+    assert recent == [request["request_id"] for request, _ in cases[-32:]]
+
+
+def test_a_volume_hop_redelivered_to_its_process_is_silent_while_remembered(scc: Harness) -> None:
+    outcome(scc, payment("s1"))
+    [_, volume, _] = hop_records(scc)
+    assert scc.pipeline.handle(volume) == []  # this process answered it: its producer delivers it
+    for i in range(32):  # 32 newer subjects push it out of the volume hop's memory
+        outcome(scc, payment(f"later-{i}"))
+    assert len(scc.pipeline.handle(volume)) == 1  # no longer known as counted: it is decided again
+
+
+def _without_quota_rules(tmp_path: Path) -> Path:
+    def edit(d: Path) -> None:
+        path = d / f"{PCN}.toml"
+        head, *blocks = path.read_text(encoding="utf-8").split("\n[[rules]]\n")
+        kept = [b for b in blocks if 'stage = "quota"' not in b]
+        path.write_text("\n[[rules]]\n".join([head, *kept]), encoding="utf-8")
+
+    return _rules(tmp_path, edit)
+
+
+def test_a_hop_whose_step_the_new_rule_set_no_longer_has_is_answered_with_what_it_carries(
+    tmp_path: Path,
+) -> None:
+    before = Harness.from_dirs(now=NOW)
+    request, attestation = payment("s1")
+    before.send_request(request)
+    before.send_attestation(attestation)
+    *_, last = hop_records(before)  # the payer's ledger hop: the scenario's third step
+    after = Harness.from_dirs(rulesets=_without_quota_rules(tmp_path), now=NOW)  # redeployed
+    assert len(after.catalogue.scenarios[PCN].steps) == 2  # only C10's members and volume hops are left
+    [verdict] = after.pipeline.handle(last)
+    assert verdict.topic == after.topics.verdicts("hk")
+    record = after.codec.decode(verdict.value)[1]
+    assert (record["request_id"], record["outcome"], record["findings"]) == (
+        request["request_id"],
+        "ACCEPT",
+        [],
+    )
+    assert after.usage == {}  # nothing counted at a step that no longer exists
+
+
+class _Largest(StatefulCheck):
+    """A check written for this test: the largest amount per key and window stays within the limit."""
+
+    name = "largest"
+    default_code = "TOO_LARGE_FOR_KEY"
+
+    def count(
+        self, rule: Rule, ctx: Context, period: int, total: Decimal | None, seen: list[str], fresh: bool
+    ) -> Tally | None:
+        amount = Decimal(ctx.payload["amount_hkd"])
+        return Tally(rule, period, amount if total is None else max(total, amount))
+
+
+def test_a_new_stateful_check_is_one_class(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(STATEFUL, "largest", _Largest())  # registered as the shipped ones are
+
+    def edit(d: Path) -> None:
+        (d / f"{PCN}.toml").write_text(
+            (d / f"{PCN}.toml").read_text()
+            + """
+[[rules]]
+id = "PCN-92"
+stage = "quota"
+severity = "review"
+check = "largest"
+params = { key = "payload.payee_acct_hmac", window = "day", limit = "500" }
+description = "test"
+"""
+        )
+
+    h = Harness.from_dirs(rulesets=_rules(tmp_path, edit), now=NOW)
+    assert outcome(h, payment("p", payee="x", amount="400.00", basis="CONSENT")) == ("ACCEPT", [])
+    assert outcome(h, payment("q", payee="x", amount="600.00", basis="CONSENT")) == (
+        "REVIEW",
+        ["TOO_LARGE_FOR_KEY"],
+    )
+    assert outcome(h, payment("r", payee="y", amount="600.00", basis="CONSENT"))[1] == ["TOO_LARGE_FOR_KEY"]

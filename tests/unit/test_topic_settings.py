@@ -185,17 +185,13 @@ def test_every_topic_has_a_kind() -> None:
 def test_changelog_names_and_configs_are_fausts() -> None:
     """The worker's Faust app names its changelogs as Topics does, with the changelog kind's settings."""
     from crossbound.metrics import Metrics
-    from crossbound.pipeline.processor import Processor
     from crossbound.runtime.app import build_app
     from crossbound.runtime.worker import load_components
 
     settings = Settings(pipeline={"app_id": "cbtest"}, topics={"changelog": {"min_insync_replicas": 3}})
     parts = load_components(settings)
     metrics = Metrics(CollectorRegistry())
-    processor = Processor(
-        parts.codec, parts.catalogue, metrics, parts.topics, attestation_timeout_s=30, dedupe_retention_s=60
-    )
-    app = build_app(settings, processor, metrics, "127.0.0.1:1")
+    app = build_app(settings, parts, metrics, "127.0.0.1:1")
     assert sorted(app.tables) == sorted(TABLES)
     names = {table.changelog_topic.get_topic_name(): table.changelog_topic for table in app.tables.values()}
     assert sorted(names) == sorted(parts.topics.changelogs())

@@ -1,4 +1,4 @@
-"""What goes in and out of the processor: Kafka coordinates, and records to produce."""
+"""What goes in and out of the pipeline: Kafka coordinates, and records to produce."""
 
 from __future__ import annotations
 

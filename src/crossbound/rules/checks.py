@@ -25,11 +25,9 @@ digest_match       request digest field equals the attestation's field ``against
 scenario_version   the request's scenario_version has the rule set's major version
 cel                a CEL expression ``expr`` over request, payload, attestation, consent, now
 no_clear_pi        no clear (class C) text looks like personal data: CN ID, HKID, card, phone
-quota              used + ``amount`` (or 1 per request) <= ``limit`` per ``key`` in a ``window``
-                   (day|year|all) (stateful)
-distinct           distinct values of ``value`` per ``key`` in a ``window`` <= ``limit`` (stateful)
-subject_volume     distinct ``subject`` digests per ``key`` this year <= ``limit`` (stateful, sharded)
 =================  =========================================================================
+
+The stateful checks (quota, distinct, subject_volume) are in :mod:`crossbound.rules.stateful`.
 """
 
 from __future__ import annotations
@@ -50,8 +48,7 @@ from crossbound.rules.model import CheckFn, Context
 from crossbound.rules.paths import Getter, getter, getters
 from crossbound.rules.pi import pi_code
 
-# "getter" stays importable here only while crossbound.pipeline.processor imports it from this module
-__all__ = ["CHECKS", "CheckEnv", "getter", "stateful_params"]
+__all__ = ["CHECKS", "CheckEnv"]
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _SCHEME_KIND = {"LEI": "lei", "BIC": "bic", "USCC": "uscc", "HK_BRN": "hk_brn"}
@@ -409,73 +406,6 @@ def _no_clear_pi(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv
     return fn
 
 
-_WINDOWS = ("day", "year", "all")
-
-
-def _key_paths(params: Mapping[str, Any], check: str) -> tuple[str, ...]:
-    raw = params.get("key")
-    keys = [raw] if isinstance(raw, str) else list(raw) if isinstance(raw, tuple) else raw
-    if not isinstance(keys, list) or not keys or not all(isinstance(k, str) for k in keys):
-        raise ValueError(f"{check} needs params.key: a field path or a list of field paths")
-    for k in keys:
-        getter(k)
-    return tuple(keys)
-
-
-def stateful_params(check: str, params: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate and normalise the params of a stateful check (``key`` becomes a tuple of paths)."""
-    out = dict(params)
-    out["key"] = _key_paths(params, check)
-    if "limit" not in params:
-        raise ValueError(f"{check} needs params.limit")
-    limit = _number(params["limit"], "limit")
-    if limit < 0:
-        raise ValueError("params.limit must not be negative")
-    window = params.get("window", "year" if check == "subject_volume" else None)
-    if window not in _WINDOWS or (check == "subject_volume" and window != "year"):
-        allowed = "year" if check == "subject_volume" else "day, year or all"
-        raise ValueError(f"{check} params.window must be {allowed}")
-    out["window"] = window
-    if check == "distinct" and not isinstance(params.get("value"), str):
-        raise ValueError("distinct needs params.value: the field whose distinct values are counted")
-    if check == "subject_volume" and not isinstance(params.get("subject"), str):
-        raise ValueError("subject_volume needs params.subject: the subject's digest field")
-    for name in ("value", "subject", "amount"):
-        if name in params:
-            getter(str(params[name]))
-    ledger = params.get("ledger")
-    if ledger is not None and (not isinstance(ledger, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", ledger)):
-        raise ValueError("params.ledger must be a snake_case name")
-    return out
-
-
-def _stateful(
-    check: str, default_code: str
-) -> Callable[[Sequence[str], Mapping[str, Any], CheckEnv], CheckFn]:
-    """A stateful check compares what the quota agent computed for its rule (``ctx.quota_used``).
-
-    quota: the window's use before this request plus this request's amount (1 without ``amount``);
-    distinct and subject_volume: the number of distinct values including this request's.
-    """
-
-    def factory(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
-        norm = stateful_params(check, params)
-        limit = _number(norm["limit"], "limit")
-        rule_id = env.rule_id
-        code = str(params.get("code", default_code))
-        f = fields[0] if fields else str(norm.get("amount") or norm.get("value") or norm.get("subject"))
-
-        def fn(ctx: Context) -> list[tuple[str, str]]:
-            after = (ctx.quota_used or {}).get(rule_id)
-            if after is None:  # the rule did not apply (no amount): nothing counted
-                return []
-            return [(f, code)] if after > limit else []
-
-        return fn
-
-    return factory
-
-
 Factory = Callable[[Sequence[str], Mapping[str, Any], CheckEnv], CheckFn]
 
 CHECKS: dict[str, Factory] = {
@@ -493,7 +423,4 @@ CHECKS: dict[str, Factory] = {
     "scenario_version": _scenario_version,
     "cel": _cel,
     "no_clear_pi": _no_clear_pi,
-    "quota": _stateful("quota", "LIMIT_EXCEEDED"),
-    "distinct": _stateful("distinct", "TOO_MANY_DISTINCT"),
-    "subject_volume": _stateful("subject_volume", "SUBJECT_VOLUME"),
 }

@@ -18,8 +18,9 @@ from typing import Any
 from crossbound.codec import SchemaRegistry
 from crossbound.errors import RuleSetError, SchemaError
 from crossbound.rules.cel import CelProgram, compile_cel
-from crossbound.rules.checks import CHECKS, CheckEnv, stateful_params
-from crossbound.rules.model import STAGES, STATEFUL_CHECKS, Context, Rule, Severity, WhenFn
+from crossbound.rules.checks import CHECKS, CheckEnv
+from crossbound.rules.model import STAGES, Context, Rule, Severity, WhenFn
+from crossbound.rules.stateful import STATEFUL
 
 __all__ = ["Compiler"]
 
@@ -182,11 +183,11 @@ class Compiler:
         except ValueError:
             raise self.fail("severity must be reject, review or warn", rule_id) from None
         check = raw.get("check")
-        if check not in CHECKS:
-            raise self.fail(f"check must be one of {sorted(CHECKS)}, got {check!r}", rule_id)
-        if (check in STATEFUL_CHECKS) != (stage == "quota"):
+        if not isinstance(check, str) or (check not in CHECKS and check not in STATEFUL):
+            raise self.fail(f"check must be one of {sorted([*CHECKS, *STATEFUL])}, got {check!r}", rule_id)
+        if (check in STATEFUL) != (stage == "quota"):
             raise self.fail(
-                f"stateful checks ({', '.join(sorted(STATEFUL_CHECKS))}) run in stage quota, "
+                f"stateful checks ({', '.join(sorted(STATEFUL))}) run in stage quota, "
                 "and stage quota runs only those",
                 rule_id,
             )
@@ -200,8 +201,8 @@ class Compiler:
             raise self.fail("params must be a table", rule_id)
         params = dict(raw_params)
         try:
-            if check in STATEFUL_CHECKS:
-                params = stateful_params(check, params)
+            if check in STATEFUL:
+                params = STATEFUL[check].params(params)
                 for path in params["key"]:
                     self.check_path(path, stage, rule_id)
         except ValueError as exc:
@@ -218,7 +219,11 @@ class Compiler:
             purpose_field=self.purpose_field,
         )
         try:
-            fn = CHECKS[check](fields, params, env)
+            fn = (
+                STATEFUL[check].compile(fields, params, env)
+                if check in STATEFUL
+                else CHECKS[check](fields, params, env)
+            )
             when: WhenFn | None = None
             programs = []
             if check == "cel" and "expr" in params:

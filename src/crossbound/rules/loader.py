@@ -46,7 +46,8 @@ from crossbound.codec import SchemaRegistry
 from crossbound.domain import Side
 from crossbound.errors import RuleSetError
 from crossbound.rules.compiler import Compiler
-from crossbound.rules.model import STAGES, Rule, RuleSet, Severity, Step
+from crossbound.rules.model import STAGES, RuleSet, Severity
+from crossbound.rules.stateful import steps
 
 __all__ = ["ENVELOPE_FILE", "Catalogue", "ScenarioHeader", "load_catalogue", "read_header"]
 
@@ -154,26 +155,6 @@ def _load_envelope(path: Path, registry: SchemaRegistry, skew: timedelta) -> Rul
             digest=digest,
             rules=Compiler(path, registry, skew).rules(doc),
         )
-    )
-
-
-def _steps(rules: tuple[Rule, ...], scenario_id: str) -> tuple[Step, ...]:
-    """Group the stateful rules into hops: one per (ledger, key); subject_volume needs two."""
-    groups: dict[tuple[Any, ...], list[Rule]] = {}
-    for r in rules:
-        if r.stage != "quota":
-            continue
-        ledger = str(r.params.get("ledger") or scenario_id)
-        key = tuple(r.params["key"])
-        if r.check == "subject_volume":
-            subject = str(r.params["subject"])
-            groups.setdefault(("members", ledger, (*key, subject), subject), []).append(r)
-            groups.setdefault(("volume", ledger, key, subject), []).append(r)
-        else:
-            groups.setdefault(("ledger", ledger, key, None), []).append(r)
-    return tuple(
-        Step(index=i, kind=kind, ledger=ledger, key=key, rules=tuple(rs), subject=subject)
-        for i, ((kind, ledger, key, subject), rs) in enumerate(groups.items())
     )
 
 
@@ -292,7 +273,7 @@ def _load_scenario(
             sources=head.sources,
             purpose_field=head.purpose_field,
             common_rule_ids=frozenset(r.id for r in common),
-            steps=_steps(rules, head.id),
+            steps=steps(rules, head.id),
             personal_data=head.personal_data,
             mainland_personal_data=head.mainland_personal_data,
             sensitive_personal_data=head.sensitive_personal_data,

@@ -10,7 +10,6 @@ from typing import Any
 
 __all__ = [
     "STAGES",
-    "STATEFUL_CHECKS",
     "Context",
     "Finding",
     "Outcome",
@@ -22,8 +21,6 @@ __all__ = [
 ]
 
 STAGES = ("request", "attestation", "quota")
-# checks that read and update per-key state; they run in stage "quota", in the quota agent
-STATEFUL_CHECKS = frozenset({"quota", "distinct", "subject_volume"})
 
 
 class Severity(StrEnum):

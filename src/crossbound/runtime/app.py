@@ -1,11 +1,15 @@
-"""Faust wiring only: topics, tables, agents and the sweeper timers around a :class:`Processor`.
+"""Faust wiring only: topics, tables, agents and timers, mapped onto a :class:`~crossbound.pipeline.Pipeline`.
+
+The runtime contract (routing, the error policy, the hop records, what the timers do) is the
+pipeline's; this module only turns Faust events into :class:`~crossbound.pipeline.Incoming` records,
+produces what the pipeline returns, and calls its timers and rebalance hook.
 
 Agents:
 
 * ``validate`` consumes ``hk/sz.requests`` and ``hk/sz.attestations`` as one stream keyed by
   request_id, with the ``pending`` and ``answered`` tables;
-* ``quota`` consumes ``<app>.quota`` (requests repartitioned by their limit key) with the
-  ``quota_usage`` table.
+* ``quota`` consumes ``<app>.quota`` (requests repartitioned by their limit key: the hop records) with
+  the ``quota_usage`` table.
 
 Both take events in batches (``take_events``): Faust's per-event cost is the bottleneck, and batching
 amortises part of it (measured in benchmarks/). Tables place each key by Kafka's murmur2 partitioner
@@ -25,9 +29,7 @@ The at_least_once path is unchanged.
 
 from __future__ import annotations
 
-import logging
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,19 +37,18 @@ import faust
 
 from crossbound.broker.topicspec import topic_configs
 from crossbound.metrics import Metrics
-from crossbound.pipeline.processor import Processor
-from crossbound.pipeline.records import Incoming, Outgoing
+from crossbound.pipeline import Incoming, Outgoing, Pipeline, Tables
 from crossbound.runtime.eos import (
     commit_dirty_transactions,
     install_commit_of_dirty_transactions,
     install_idempotent_producer,
 )
+from crossbound.runtime.worker import Components
 from crossbound.settings import Settings
 from crossbound.topics import TABLES, Topics
 
 __all__ = ["build_app"]
 
-log = logging.getLogger(__name__)
 _RAW: dict[str, Any] = {
     "key_type": bytes,
     "value_type": bytes,
@@ -72,10 +73,10 @@ def _raw_table(app: faust.App, name: str, partitions: int, configs: dict[str, st
     return table
 
 
-def build_app(settings: Settings, processor: Processor, metrics: Metrics, bootstrap: str) -> faust.App:
-    """The Faust app of one worker."""
+def build_app(settings: Settings, components: Components, metrics: Metrics, bootstrap: str) -> faust.App:
+    """The Faust app of one worker, with its pipeline over the app's tables."""
     pipe, kafka = settings.pipeline, settings.kafka
-    topics: Topics = processor.topics
+    topics: Topics = components.topics
     partitions = kafka.partitions
     changelog = settings.topic_settings().changelog
     datadir = Path(tempfile.gettempdir()) / f"crossbound-{pipe.app_id}-data"
@@ -114,6 +115,16 @@ def build_app(settings: Settings, processor: Processor, metrics: Metrics, bootst
     pending = _raw_table(app, "pending", partitions, changelog_configs)
     answered = _raw_table(app, "answered", partitions, changelog_configs)
     usage = _raw_table(app, "quota_usage", partitions, changelog_configs)
+    pipeline = Pipeline(
+        components.codec,
+        components.catalogue,
+        metrics,
+        topics,
+        Tables(pending, answered, usage),
+        attestation_timeout_s=pipe.attestation_timeout_s,
+        dedupe_retention_s=pipe.dedupe_retention_s,
+        partitions=partitions,
+    )
 
     async def emit(outs: list[Outgoing]) -> None:
         # Straight to Faust's producer (not Topic.send_soon): the same aiokafka producer that Faust
@@ -155,38 +166,29 @@ def build_app(settings: Settings, processor: Processor, metrics: Metrics, bootst
 
     emit_outputs = emit_for_source if exactly_once else emit_plain
 
-    async def run(stream: Any, handle: Callable[[Incoming], list[Outgoing]], dead_letter: bool) -> None:
+    handle = pipeline.handle
+
+    async def run(stream: Any) -> None:
+        # the pipeline's error policy answers every record: nothing to catch here
         async for events in stream.take_events(batch, within=within):
             for event in events:
                 rec = incoming(event)
-                try:
-                    outs = handle(rec)
-                except Exception as exc:  # noqa: BLE001  the one policy hook: count, dead-letter, go on
-                    log.error(
-                        "internal error on %s[%d]@%d: %s",
-                        rec.topic,
-                        rec.partition,
-                        rec.offset,
-                        type(exc).__name__,
-                    )
-                    # a public input is dead-lettered on its side; an internal record is our own bug
-                    outs = processor.internal_error(rec, exc) if dead_letter else []
-                await emit_outputs(outs, rec)
+                await emit_outputs(handle(rec), rec)
 
     @app.agent(inputs, name="validate")
     async def validate(stream: Any) -> None:
-        await run(stream, lambda rec: processor.handle(rec, pending, answered), dead_letter=True)
+        await run(stream)
 
-    @app.agent(quota_in, name="quota")
+    @app.agent(quota_in, name="quota")  # the hop records come back here, at their key's partition
     async def quota(stream: Any) -> None:
-        await run(stream, lambda rec: processor.on_quota(rec, usage), dead_letter=False)
+        await run(stream)
 
     async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         metrics.set_ready(False)
         metrics.rebalance()
 
     async def on_ready(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        processor.reindex()  # the tables may hold other partitions now
+        pipeline.on_rebalance()  # the tables may hold other partitions now
         metrics.set_ready(True)
 
     app.on_partitions_revoked.connect(on_revoked)
@@ -196,7 +198,7 @@ def build_app(settings: Settings, processor: Processor, metrics: Metrics, bootst
 
         @app.timer(interval=pipe.sweep_interval_s)
         async def sweep() -> None:
-            await emit(processor.expire_pending(pending, answered))
+            await emit(pipeline.sweep())
 
     else:
 
@@ -207,7 +209,7 @@ def build_app(settings: Settings, processor: Processor, metrics: Metrics, bootst
             if app.rebalancing or app.unassigned:
                 return
             now: set[int] = set()
-            for topic, partition, out in processor.expire_pending_sourced(pending, answered):
+            for topic, partition, out in pipeline.sweep_sourced():
                 await emit_in_transaction([out], topic, partition)
                 now.add(partition)
             # commit what the sweeper sent (and, a tick later, its buffered table writes) even when
@@ -220,7 +222,6 @@ def build_app(settings: Settings, processor: Processor, metrics: Metrics, bootst
 
     @app.timer(interval=max(10.0, pipe.sweep_interval_s))
     async def housekeeping() -> None:
-        processor.forget_answered(pending, answered)
-        metrics.set_pending(processor.pending_counts(pending))  # a full scan: every 10 s, not every sweep
+        pipeline.housekeeping()  # forgetting, and the pending gauge (a full scan: not on every sweep)
 
     return app

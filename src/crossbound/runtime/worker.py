@@ -27,7 +27,6 @@ from crossbound.broker.topicspec import topic_specs
 from crossbound.codec import Codec, SchemaRegistry
 from crossbound.errors import ConfigError
 from crossbound.metrics import Metrics, serve_metrics
-from crossbound.pipeline.processor import Processor
 from crossbound.rules import Catalogue, load_catalogue
 from crossbound.settings import Settings
 from crossbound.topics import Topics
@@ -119,18 +118,9 @@ def run_worker(settings: Settings) -> int:
             server = serve_metrics(registry, settings.metrics.host, settings.metrics.port)
             stack.callback(server.close)
             print(f"crossbound: metrics on {server.url}", file=sys.stderr, flush=True)
-        processor = Processor(
-            components.codec,
-            components.catalogue,
-            metrics,
-            components.topics,
-            attestation_timeout_s=settings.pipeline.attestation_timeout_s,
-            dedupe_retention_s=settings.pipeline.dedupe_retention_s,
-            partitions=settings.kafka.partitions,
-        )
         from crossbound.runtime.app import build_app
 
-        app = build_app(settings, processor, metrics, bootstrap)
+        app = build_app(settings, components, metrics, bootstrap)
         try:
             import uvloop
 

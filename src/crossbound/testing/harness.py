@@ -1,8 +1,9 @@
 """Run the pipeline's logic without a broker, for integrators' tests and ours.
 
-``Harness`` holds the same state the worker keeps in its Faust tables (plain dicts here), routes the
-processor's internal records (quota checks) back into it and runs its timeouts like the worker does, and
-collects everything published to the public topics, decoded::
+``Harness`` drives the same :class:`~crossbound.pipeline.Pipeline` as the worker, over plain dicts for
+its Faust tables and a clock of its own: the pipeline routes, applies its error policy, follows its
+internal hop records and runs its timers; the harness only feeds it and collects everything published
+to the public topics, decoded::
 
     h = Harness.from_dirs()                          # the shipped schemas and rule sets
     h.send_request(request_json)                     # JSON form, as in `crossbound check`
@@ -26,8 +27,7 @@ from crossbound._data import default_rulesets_dir, default_schemas_dir
 from crossbound.codec import Codec, SchemaRegistry
 from crossbound.codec.jsonform import attestation_from_json, request_from_json
 from crossbound.metrics import Metrics
-from crossbound.pipeline.processor import Processor
-from crossbound.pipeline.records import Incoming, Outgoing
+from crossbound.pipeline import Incoming, Outgoing, Pipeline, Tables
 from crossbound.rules import Catalogue, load_catalogue
 from crossbound.topics import Topics
 
@@ -51,13 +51,14 @@ class Published:
 
 @dataclass
 class Harness:
-    """The processor with in-memory state and a controllable clock."""
+    """The pipeline with in-memory state and a controllable clock."""
 
     codec: Codec
     catalogue: Catalogue
     now: float = 1_790_000_000.0
     attestation_timeout_s: float = 30.0
     topics: Topics = field(default_factory=Topics)
+    partitions: int | None = None  # check inputs against murmur2 over this many partitions (None: don't)
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     pending: dict[bytes, bytes] = field(default_factory=dict)
     answered: dict[bytes, bytes] = field(default_factory=dict)
@@ -72,12 +73,14 @@ class Harness:
 
     def restart(self) -> None:
         """A new worker process over the same tables (as after a crash and changelog recovery)."""
-        self.processor = Processor(
+        self.pipeline = Pipeline(
             self.codec,
             self.catalogue,
             self.metrics,
             self.topics,
+            Tables(self.pending, self.answered, self.usage),
             attestation_timeout_s=self.attestation_timeout_s,
+            partitions=self.partitions,
             clock=lambda: self.now,
         )
 
@@ -95,11 +98,7 @@ class Harness:
         offset = self._offsets.get(topic, 0)
         self._offsets[topic] = offset + 1
         rec = Incoming(topic, partition, offset, key, value, int(self.now * 1000))
-        try:
-            outs = self.processor.handle(rec, self.pending, self.answered)
-        except Exception as exc:  # noqa: BLE001  the worker's policy hook, reproduced
-            outs = self.processor.internal_error(rec, exc)
-        return self._route(outs)
+        return self._route(self.pipeline.handle(rec))
 
     def encode_request(self, request: Mapping[str, Any]) -> tuple[bytes, bytes]:
         """Key and value of a request given in JSON form."""
@@ -134,33 +133,30 @@ class Harness:
                 out += self.advance(rec.timestamp_ms / 1000 - self.now)
             topic = rename(rec.topic) if rename else rec.topic
             incoming = Incoming(topic, rec.partition, rec.offset, rec.key, rec.value, rec.timestamp_ms)
-            try:
-                outs = self.processor.handle(incoming, self.pending, self.answered)
-            except Exception as exc:  # noqa: BLE001  the worker's policy hook, reproduced
-                outs = self.processor.internal_error(incoming, exc)
-            out += self._route(outs)
+            out += self._route(self.pipeline.handle(incoming))
         return out
 
     def advance(self, seconds: float) -> list[Published]:
-        """Move the clock forward and run the sweeper, as the worker's timer does."""
+        """Move the clock forward and run the worker's timers: timeouts fire, answered ids are forgotten."""
         self.now += seconds
-        outs = self.processor.expire_pending(self.pending, self.answered)
-        self.processor.forget_answered(self.pending, self.answered)
+        outs = self.pipeline.sweep()
+        self.pipeline.housekeeping()
         return self._route(outs)
 
     # -- routing --------------------------------------------------------------------------------
 
+    def _deliver(self, out: Outgoing) -> Incoming:
+        """A hop record as its consumer receives it: the next offset of its topic, at the harness's time."""
+        offset = self._offsets.get(out.topic, 0)
+        self._offsets[out.topic] = offset + 1
+        return Incoming(out.topic, out.partition or 0, offset, out.key, out.value, int(self.now * 1000))
+
     def _route(self, outs: list[Outgoing]) -> list[Published]:
         published: list[Published] = []
-        queue = list(outs)
-        while queue:
-            out = queue.pop(0)
-            offset = self._offsets.get(out.topic, 0)
-            self._offsets[out.topic] = offset + 1
-            rec = Incoming(out.topic, out.partition or 0, offset, out.key, out.value, int(self.now * 1000))
-            if out.topic == self.topics.quota:
+        quota = self.topics.quota
+        for out in self.pipeline.loop(outs, self._deliver):
+            if out.topic == quota:
                 self.internal.append(out)
-                queue.extend(self.processor.on_quota(rec, self.usage))
             else:
                 record = self.codec.decode(out.value)[1]
                 item = Published(out.topic, out.key, out.value, record, out.headers, out.partition)

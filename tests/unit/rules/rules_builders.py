@@ -15,6 +15,7 @@ from crossbound.errors import ConfigError, RuleSetError
 from crossbound.rules import Context, Rule, Severity, load_catalogue
 from crossbound.rules.checks import CHECKS, CheckEnv
 from crossbound.rules.model import CheckFn
+from crossbound.rules.stateful import STATEFUL
 
 REPO = Path(__file__).resolve().parents[3]
 SCHEMAS = REPO / "schemas"
@@ -129,7 +130,8 @@ def ctx(
 def check(
     name: str, fields: list[str], params: Mapping[str, Any] | None = None, env: CheckEnv | None = None
 ) -> CheckFn:
-    return CHECKS[name](fields, dict(params or {}), env or CheckEnv())
+    factory = STATEFUL[name].compile if name in STATEFUL else CHECKS[name]
+    return factory(fields, dict(params or {}), env or CheckEnv())
 
 
 def make_rule(

@@ -26,12 +26,13 @@ from rules_builders import (
 from crossbound import identifiers
 from crossbound.rules.checks import CHECKS, CheckEnv
 from crossbound.rules.pi import pi_code
+from crossbound.rules.stateful import STATEFUL
 
 Failures = list[tuple[str, str]]
 
 
 def test_checks_catalogue_is_complete() -> None:
-    assert sorted(CHECKS) == sorted(
+    assert sorted([*CHECKS, *STATEFUL]) == sorted(
         [
             "required",
             "pattern",

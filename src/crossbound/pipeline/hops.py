@@ -1,0 +1,132 @@
+"""The stateful hops: each runs at its key's partition, reads the key's state, decides, passes on or answers.
+
+A request with stateful rules visits its hops in order, each as a record on the internal hop topic
+``<app>.quota`` keyed by the hop's key, so each key's state (the ``quota_usage`` table) lives in one
+partition. ``ledger`` hops run quota and distinct rules. A ``members`` hop records whether the subject
+is new under its key this year; the ``volume`` hop after it counts the new ones. The checks themselves
+are :mod:`crossbound.rules.stateful`'s.
+
+Each hop's output is remembered (ledger and members hops) or guarded (volume hops), so a redelivered
+hop neither counts twice nor answers differently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import cast
+
+from crossbound.codec import Codec
+from crossbound.pipeline.attestations import finding
+from crossbound.pipeline.decoding import Decoder
+from crossbound.pipeline.outputs import Outputs
+from crossbound.pipeline.records import Incoming, Outgoing
+from crossbound.pipeline.shapes import HopRecord, HopStep, RequestRecord, UsageRecord, as_avro
+from crossbound.pipeline.stores import AnsweredStore, State
+from crossbound.rules import Context, Outcome, outcome_of
+from crossbound.rules.engine import OnError
+from crossbound.rules.stateful import decide, mark_member, periods
+from crossbound.topics import wire_side
+
+__all__ = ["HOP", "Hops"]
+
+HOP = "internal/quota_check"
+
+
+class Hops:
+    """The internal hop topic's handler, over the ``quota_usage`` table."""
+
+    def __init__(
+        self,
+        usage: State,
+        decoder: Decoder,
+        answered: AnsweredStore,
+        outputs: Outputs,
+        on_rule_error: Mapping[str, OnError],
+        clock: Callable[[], float],
+    ) -> None:
+        self.usage = usage
+        self.decoder = decoder
+        self.codec: Codec = decoder.codec
+        self.answered = answered
+        self.outputs = outputs
+        self.on_rule_error = on_rule_error
+        self.clock = clock
+
+    def on_hop(self, side: str, rec: Incoming) -> list[Outgoing]:
+        """One hop of the stateful stage, at its key: read the state, decide, update, pass on or answer."""
+        assert rec.value is not None
+        codec = self.codec
+        chk = cast(HopRecord, codec.decode(rec.value, (HOP,))[1])
+        request = cast(RequestRecord, codec.decode(chk["request"])[1])
+        rs = self.decoder.ruleset(request["scenario_id"], chk["request_id"])
+        payload = codec.decode(request["payload"])[1]
+        steps: list[HopStep] = chk["steps"] or [{"index": 0, "key": chk["quota_key"]}]
+        request_id = chk["request_id"]
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        period = periods(now)
+        today = period["day"]
+        here = f"quota|{request_id}|{steps[0]['index']}".encode()
+        key = chk["quota_key"].encode()
+        raw = self.usage.get(key)
+        state: UsageRecord = (
+            cast(UsageRecord, codec.decode(raw)[1])
+            if raw
+            else {"windows": {}, "members": {}, "applied": {}, "recent": []}
+        )
+        findings = [finding(f) for f in chk["findings"]]
+        index = steps[0]["index"]
+        if index >= len(rs.steps):  # the rule set changed since the request was routed: answer now
+            return [
+                self.outputs.verdict(
+                    rs, request, findings, dict(chk["attested"]), now, chk["source_partition"]
+                )
+            ]
+        step = rs.steps[index]
+        applied = state["applied"]
+        done = applied.get(request_id)
+        if done is not None:  # a redelivered hop: answer as before, count nothing twice
+            if self.answered.handled_here(here):
+                return []
+            topic = done["topic"] or self.outputs.topics.verdicts(wire_side(request["requester_side"]))
+            return [Outgoing(topic, done["key"] or request_id.encode(), done["verdict"], done["partition"])]
+        if step.kind == "volume" and request_id in state["recent"] and self.answered.handled_here(here):
+            return []
+        ctx = Context(request, payload, now, ruleset_version=rs.version)
+        new_members = list(chk["new_members"])
+        if step.kind == "members":
+            mark_member(step, state["windows"], period, new_members)
+        else:
+            findings += decide(
+                step,
+                ctx,
+                state["windows"],
+                state["members"],
+                state["recent"],
+                period,
+                request_id,
+                step.ledger in new_members,
+                self.on_rule_error[rs.scenario_id],
+            )
+        attested = dict(chk["attested"])
+        rest = steps[1:]
+        if rest and outcome_of(findings) is not Outcome.REJECT:
+            source = chk["source_topic"], chk["source_partition"]
+            out = self.outputs.hop_record(
+                request, rest, findings, attested, chk["request"], source, new_members
+            )
+        else:
+            out = self.outputs.verdict(rs, request, findings, attested, now, chk["source_partition"])
+        if step.kind != "volume":
+            applied = {rid: a for rid, a in applied.items() if a["day"] == today}
+            applied[request_id] = {
+                "day": today,
+                "partition": out.partition,
+                "verdict": out.value,
+                "topic": out.topic,
+                "key": out.key,
+            }
+            state["applied"] = applied
+        self.usage[key] = codec.encode("internal/quota_usage", as_avro(state))
+        self.answered.mark_done_here(here)
+        return [out]

@@ -1,0 +1,170 @@
+"""The records the pipeline produces: verdict, dead letter, attestation request, hop record.
+
+Each encoder also counts what it sends (verdicts, findings, dead letters), so an output is counted
+exactly when it is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from crossbound import __version__
+from crossbound.codec import Codec
+from crossbound.domain import DeadLetterReason
+from crossbound.metrics import Metrics
+from crossbound.pipeline.records import Incoming, Outgoing
+from crossbound.pipeline.shapes import HopRecord, HopStep, RequestRecord, StoredFinding, as_avro
+from crossbound.rules import Finding, Outcome, RuleSet, outcome_of
+from crossbound.topics import Topics, wire_side
+
+__all__ = ["DLQ_KEEP_BYTES", "Outputs", "stored"]
+
+DLQ_KEEP_BYTES = 64 * 1024  # what a dead letter keeps of a record over the size limit
+
+
+def stored(findings: Sequence[Finding]) -> list[StoredFinding]:
+    """Findings as records keep them (dict literals: a TypedDict call costs four times as much)."""
+    return [
+        {"rule_id": f.rule_id, "severity": f.severity.value, "field": f.field, "code": f.code}
+        for f in findings
+    ]
+
+
+class Outputs:
+    """Encoders of the four output records, on the topics of one deployment."""
+
+    def __init__(self, codec: Codec, metrics: Metrics, topics: Topics, clock: Callable[[], float]) -> None:
+        self.codec = codec
+        self.metrics = metrics
+        self.topics = topics
+        self.clock = clock
+
+    def verdict(
+        self,
+        rs: RuleSet,
+        request: RequestRecord,
+        findings: Sequence[Finding],
+        attested: dict[str, str],
+        now: datetime,
+        partition: int | None,
+    ) -> Outgoing:
+        """The verdict on ``request``, for its requester side."""
+        outcome = outcome_of(findings)
+        if outcome is Outcome.REJECT:
+            attested = {}  # a rejected request releases nothing (scenarios.md 4.3)
+        side = wire_side(request["requester_side"])
+        created = request["created_at"]
+        self.metrics.verdict(side, rs.scenario_id, outcome.value, max(0.0, (now - created).total_seconds()))
+        for f in findings:
+            self.metrics.finding(rs.scenario_id, f.rule_id, f.severity.value.lower())
+        value = self.codec.encode(
+            "core/verdict",
+            {
+                "request_id": request["request_id"],
+                "scenario_id": rs.scenario_id,
+                "ruleset_version": rs.version,
+                "requester_side": request["requester_side"],
+                "attester_side": request["attester_side"],
+                "outcome": outcome.value,
+                "findings": [f.as_record() for f in findings],
+                "attested": attested,
+                "request_created_at": created,
+                "decided_at": now,
+                "crossbound_version": __version__,
+            },
+        )
+        return Outgoing(self.topics.verdicts(side), request["request_id"].encode(), value, partition)
+
+    def dead_letter(
+        self,
+        side: str,
+        rec: Incoming,
+        reason: DeadLetterReason,
+        detail: str,
+        request_id: str | None = None,
+        scenario: str | None = None,
+    ) -> Outgoing:
+        """A dead letter for ``rec`` on ``side``, with its original bytes and coordinates.
+
+        A record over the size limit keeps only its first 64 KiB: forwarding it whole would make the
+        dead letter itself too large for the broker (Kafka's default limit is 1 MiB).
+        """
+        self.metrics.dead_letter(side, reason)
+        value = rec.value
+        if value is not None and len(value) > self.codec.max_record_bytes:
+            value = value[:DLQ_KEEP_BYTES]
+        value = self.codec.encode(
+            "core/deadletter",
+            {
+                "reason": reason,
+                "detail": detail,
+                "source_topic": rec.topic,
+                "source_partition": rec.partition,
+                "source_offset": rec.offset,
+                "source_timestamp": (
+                    None if rec.timestamp_ms is None else datetime.fromtimestamp(rec.timestamp_ms / 1000, UTC)
+                ),
+                "key": rec.key,
+                "value": value,
+                "value_size": 0 if rec.value is None else len(rec.value),
+                "request_id": request_id,
+                "scenario_id": scenario,
+                "failed_at": datetime.fromtimestamp(self.clock(), UTC),
+                "crossbound_version": __version__,
+            },
+        )
+        headers = (("crossbound.reason", reason.encode()), ("crossbound.source", rec.topic.encode()))
+        return Outgoing(self.topics.deadletter(side), rec.key, value, rec.partition, headers)
+
+    def attestation_request(
+        self, rs: RuleSet, request: RequestRecord, deadline_ms: int, partition: int
+    ) -> Outgoing:
+        """The request, as the attester side sees it: what to attest, and by when."""
+        consent = request["consent"]
+        out = self.codec.encode(
+            "core/attestation_request",
+            {
+                "request_id": request["request_id"],
+                "scenario_id": rs.scenario_id,
+                "ruleset_version": rs.version,
+                "requester_side": request["requester_side"],
+                "attester_side": request["attester_side"],
+                "requester_inst": request["requester_inst"],
+                "attester_inst": request["attester_inst"],
+                "request_created_at": request["created_at"],
+                "deadline": datetime.fromtimestamp(deadline_ms / 1000, UTC),
+                "digest_alg": request["digest_alg"],
+                "hmac_key_id": request["hmac_key_id"],
+                "nonce": request["nonce"],
+                "consent_id": consent["consent_id"] if consent else None,
+                "payload": request["payload"],
+            },
+        )
+        topic = self.topics.attestation_requests(wire_side(rs.attester_side))
+        return Outgoing(topic, request["request_id"].encode(), out, partition)
+
+    def hop_record(
+        self,
+        request: RequestRecord,
+        steps: list[HopStep],
+        findings: Sequence[Finding],
+        attested: dict[str, str],
+        request_bytes: bytes,
+        source: tuple[str, int],
+        new_members: Sequence[str] = (),
+    ) -> Outgoing:
+        """The request on its way to its next stateful hop, keyed (and so partitioned) by the hop's key."""
+        record: HopRecord = {
+            "request_id": request["request_id"],
+            "quota_key": steps[0]["key"],
+            "steps": steps,
+            "new_members": list(new_members),
+            "request": request_bytes,
+            "findings": stored(findings),
+            "attested": attested,
+            "source_topic": source[0],
+            "source_partition": source[1],
+        }
+        value = self.codec.encode("internal/quota_check", as_avro(record))
+        return Outgoing(self.topics.quota, steps[0]["key"].encode(), value)

@@ -1,0 +1,173 @@
+"""The pipeline's two request tables, each with what this process keeps beside it.
+
+* :class:`PendingStore`: the ``pending`` table (requests waiting for their attestation), the decoded
+  form of what this process parked, and a heap of their deadlines;
+* :class:`AnsweredStore`: the ``answered`` table (what answered each request, until it may be
+  forgotten), a heap of those forget-at times, and the keys this process answered itself.
+
+The tables stay the truth: a cache entry is used only while the table holds exactly the bytes it
+was made from, and a heap entry is acted on only if the table still agrees (see the sweeper). After
+a restart or rebalance the heaps are rebuilt from the tables by one scan (:meth:`index`).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import MutableMapping
+from datetime import datetime
+from typing import Any, cast
+
+from crossbound.codec import Codec
+from crossbound.pipeline.decoding import Decoder
+from crossbound.pipeline.records import Outgoing, forget_at, with_forget_at
+from crossbound.pipeline.shapes import AnsweredRecord, PendingRecord, RequestRecord, as_avro
+
+__all__ = ["AnsweredStore", "Parked", "PendingStore", "State"]
+
+State = MutableMapping[bytes, bytes]
+"""A table: bytes keys (request ids, hop keys) to Avro bytes; a Faust table in the worker, a dict in tests."""
+
+Parked = tuple[PendingRecord, RequestRecord, dict[str, Any]]  # the parked record, its request and payload
+
+
+class PendingStore:
+    """The ``pending`` table, the decoded cache of what this process parked, and the deadline heap."""
+
+    def __init__(self, table: State, decoder: Decoder, max_cached: int = 100_000) -> None:
+        self.table = table
+        self.decoder = decoder
+        self.codec: Codec = decoder.codec
+        self.cache: dict[bytes, tuple[bytes, PendingRecord, RequestRecord, dict[str, Any]]] = {}
+        self.max_cached = max_cached
+        self.deadlines: list[tuple[int, bytes]] = []  # heap: when parked requests time out
+        self.indexed = False
+
+    def park(
+        self, key: bytes, parked: PendingRecord, request: RequestRecord, payload: dict[str, Any]
+    ) -> None:
+        """Park a request: write the table, keep its decoded form, and note its deadline."""
+        raw = self.table[key] = self.codec.encode("internal/pending_request", as_avro(parked))
+        cache = self.cache
+        if len(cache) >= self.max_cached:
+            del cache[next(iter(cache))]
+        cache[key] = (raw, parked, request, payload)
+        if self.indexed:
+            heapq.heappush(self.deadlines, (parked["deadline"], key))
+
+    def load(self, key: bytes, raw: bytes) -> Parked:
+        """The parked record, its request and the request's payload, decoded (or from the cache)."""
+        hit = self.cache.get(key)
+        if hit is not None and hit[0] == raw:
+            return hit[1], hit[2], hit[3]
+        parked = cast(PendingRecord, self.codec.decode(raw)[1])
+        request = cast(RequestRecord, self.codec.decode(parked["request"])[1])
+        rs = self.decoder.ruleset(request["scenario_id"], request["request_id"])
+        payload = self.decoder.payload(rs, request["payload"], rs.request_subject, request["request_id"])
+        return parked, request, payload
+
+    def record(self, key: bytes, raw: bytes) -> PendingRecord:
+        """The parked record alone (from the cache, else decoded)."""
+        hit = self.cache.get(key)
+        return hit[1] if hit is not None and hit[0] == raw else cast(PendingRecord, self.codec.decode(raw)[1])
+
+    def remove(self, key: bytes) -> None:
+        """The request is answered: out of the table and the cache."""
+        del self.table[key]
+        self.cache.pop(key, None)
+
+    def discard(self, key: bytes) -> bytes | None:
+        """Drop a parked request that cannot be answered; its value, if it was parked."""
+        self.cache.pop(key, None)
+        return self.table.pop(key, None)
+
+    def index(self) -> None:
+        """Seed the deadline heap with one full scan of the table.
+
+        An entry that does not decode is due at once: the sweeper meets it first, and the pipeline's
+        error policy decides what becomes of it.
+        """
+        deadlines = []
+        for key, raw in list(self.table.items()):
+            try:
+                deadlines.append((self.record(key, raw)["deadline"], key))
+            except Exception:  # noqa: BLE001  see above
+                deadlines.append((0, key))
+        heapq.heapify(deadlines)
+        self.deadlines = deadlines
+        self.indexed = True
+
+
+class AnsweredStore:
+    """The ``answered`` table, the forget-at heap, and the keys this process answered (bounded)."""
+
+    def __init__(self, table: State, codec: Codec, pending: PendingStore, retention_ms: int) -> None:
+        self.table = table
+        self.codec = codec
+        self.pending = pending
+        self.retention_ms = retention_ms
+        self.forgets: list[tuple[int, bytes]] = []  # heap: when answered ids may be forgotten
+        self.indexed = False
+        self.done_here: dict[bytes, None] = {}  # keys this process answered (bounded, oldest dropped)
+        self.done_here_max = 500_000
+
+    def get(self, key: bytes) -> AnsweredRecord | None:
+        """What answered the request ``key``, if it is still remembered."""
+        raw = self.table.get(key)
+        return None if raw is None else cast(AnsweredRecord, self.codec.decode(raw[8:])[1])
+
+    @staticmethod
+    def again(a: AnsweredRecord) -> Outgoing:
+        """The output that answered a request, to send again on a redelivery."""
+        return Outgoing(a["output_topic"], a["output_key"], a["output_value"], a["output_partition"])
+
+    def answer(
+        self,
+        key: bytes,
+        request: RequestRecord,
+        body: bytes,
+        source: tuple[str, int, int],
+        attestation: tuple[int, int] | None,
+        output: Outgoing,
+    ) -> None:
+        """Remember that a request is answered, and with what, until it expires plus the retention."""
+        att_partition, att_offset = attestation or (-1, -1)
+        record: AnsweredRecord = {
+            "body_sha256": body,
+            "source_topic": source[0],
+            "source_partition": source[1],
+            "source_offset": source[2],
+            "attestation_partition": att_partition,
+            "attestation_offset": att_offset,
+            "output_topic": output.topic,
+            "output_partition": output.partition,
+            "output_key": output.key,
+            "output_value": output.value,
+        }
+        forget = _ms(request["expires_at"]) + self.retention_ms
+        self.table[key] = with_forget_at(
+            forget, self.codec.encode("internal/answered_request", as_avro(record))
+        )
+        if self.indexed:
+            heapq.heappush(self.forgets, (forget, key))
+        self.mark_done_here(key)
+
+    def handled_here(self, key: bytes) -> bool:
+        """Whether this process produced the answer to ``key`` (its live producer delivers it)."""
+        return key in self.done_here or key in self.pending.cache
+
+    def mark_done_here(self, key: bytes) -> None:
+        """Note that this process answered ``key`` (a request id, or a hop's own key)."""
+        done = self.done_here
+        if len(done) >= self.done_here_max:
+            del done[next(iter(done))]
+        done[key] = None
+
+    def index(self) -> None:
+        """Seed the forget-at heap with one full scan of the table."""
+        self.forgets = [(forget_at(raw), key) for key, raw in list(self.table.items())]
+        heapq.heapify(self.forgets)
+        self.indexed = True
+
+
+def _ms(dt: datetime) -> int:
+    return int(dt.timestamp() * 1000)
