@@ -6,13 +6,13 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, cast
 
+from crossbound.codec.records import Attestation, QuotaStep, Request, StoredFinding
 from crossbound.domain import DeadLetterReason
 from crossbound.metrics import Metrics
 from crossbound.pipeline.decoding import DeadLetter, Decoder
 from crossbound.pipeline.outputs import Outputs
 from crossbound.pipeline.records import Incoming, Outgoing
 from crossbound.pipeline.requests import check_key
-from crossbound.pipeline.shapes import AttestationRecord, HopStep, RequestRecord, StoredFinding
 from crossbound.pipeline.stores import AnsweredStore, PendingStore
 from crossbound.rules import Catalogue, Context, Finding, Outcome, RuleSet, Severity, evaluate, outcome_of
 from crossbound.rules.engine import OnError, applies
@@ -69,7 +69,7 @@ class Attestations:
     def on_attestation(self, side: str, rec: Incoming) -> list[Outgoing]:
         """An attestation from ``side``: match it with its parked request and decide."""
         self.metrics.record(side, "attestation")
-        att = cast(AttestationRecord, self.decoder.record(rec.value, ATTESTATION))
+        att = cast(Attestation, self.decoder.record(rec.value, ATTESTATION))
         request_id, scenario = att["request_id"], att["scenario_id"]
         key = check_key(rec, request_id, scenario, self.partitions)
         raw = self.pending.table.get(key)
@@ -126,7 +126,7 @@ class Attestations:
         return [out]
 
 
-def _hops(rs: RuleSet, request: RequestRecord, payload: dict[str, Any], now: datetime) -> list[HopStep]:
+def _hops(rs: RuleSet, request: Request, payload: dict[str, Any], now: datetime) -> list[QuotaStep]:
     """The stateful hops this request must visit: those with a rule whose ``when`` holds."""
     ctx = Context(request, payload, now, ruleset_version=rs.version)
     return [

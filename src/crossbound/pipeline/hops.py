@@ -17,11 +17,11 @@ from datetime import UTC, datetime
 from typing import cast
 
 from crossbound.codec import Codec
+from crossbound.codec.records import QuotaCheck, QuotaStep, QuotaUsage, Request
 from crossbound.pipeline.attestations import finding
 from crossbound.pipeline.decoding import Decoder
 from crossbound.pipeline.outputs import Outputs
 from crossbound.pipeline.records import Incoming, Outgoing
-from crossbound.pipeline.shapes import HopRecord, HopStep, RequestRecord, UsageRecord, as_avro
 from crossbound.pipeline.stores import AnsweredStore, State
 from crossbound.rules import Context, Outcome, outcome_of
 from crossbound.rules.engine import OnError
@@ -57,11 +57,11 @@ class Hops:
         """One hop of the stateful stage, at its key: read the state, decide, update, pass on or answer."""
         assert rec.value is not None
         codec = self.codec
-        chk = cast(HopRecord, codec.decode(rec.value, (HOP,))[1])
-        request = cast(RequestRecord, codec.decode(chk["request"])[1])
+        chk = cast(QuotaCheck, codec.decode(rec.value, (HOP,))[1])
+        request = cast(Request, codec.decode(chk["request"])[1])
         rs = self.decoder.ruleset(request["scenario_id"], chk["request_id"])
         payload = codec.decode(request["payload"])[1]
-        steps: list[HopStep] = chk["steps"] or [{"index": 0, "key": chk["quota_key"]}]
+        steps: list[QuotaStep] = chk["steps"] or [{"index": 0, "key": chk["quota_key"]}]
         request_id = chk["request_id"]
         now = datetime.fromtimestamp(self.clock(), UTC)
         period = periods(now)
@@ -69,8 +69,8 @@ class Hops:
         here = f"quota|{request_id}|{steps[0]['index']}".encode()
         key = chk["quota_key"].encode()
         raw = self.usage.get(key)
-        state: UsageRecord = (
-            cast(UsageRecord, codec.decode(raw)[1])
+        state: QuotaUsage = (
+            cast(QuotaUsage, codec.decode(raw)[1])
             if raw
             else {"windows": {}, "members": {}, "applied": {}, "recent": []}
         )
@@ -127,6 +127,6 @@ class Hops:
                 "key": out.key,
             }
             state["applied"] = applied
-        self.usage[key] = codec.encode("internal/quota_usage", as_avro(state))
+        self.usage[key] = codec.encode("internal/quota_usage", state)
         self.answered.mark_done_here(here)
         return [out]

@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 
 from crossbound import __version__
 from crossbound.codec import Codec
+from crossbound.codec.records import QuotaCheck, QuotaStep, Request, StoredFinding
 from crossbound.domain import DeadLetterReason
 from crossbound.metrics import Metrics
 from crossbound.pipeline.records import Incoming, Outgoing
-from crossbound.pipeline.shapes import HopRecord, HopStep, RequestRecord, StoredFinding, as_avro
 from crossbound.rules import Finding, Outcome, RuleSet, outcome_of
 from crossbound.topics import Topics, wire_side
 
@@ -43,7 +43,7 @@ class Outputs:
     def verdict(
         self,
         rs: RuleSet,
-        request: RequestRecord,
+        request: Request,
         findings: Sequence[Finding],
         attested: dict[str, str],
         now: datetime,
@@ -118,7 +118,7 @@ class Outputs:
         return Outgoing(self.topics.deadletter(side), rec.key, value, rec.partition, headers)
 
     def attestation_request(
-        self, rs: RuleSet, request: RequestRecord, deadline_ms: int, partition: int
+        self, rs: RuleSet, request: Request, deadline_ms: int, partition: int
     ) -> Outgoing:
         """The request, as the attester side sees it: what to attest, and by when."""
         consent = request["consent"]
@@ -146,8 +146,8 @@ class Outputs:
 
     def hop_record(
         self,
-        request: RequestRecord,
-        steps: list[HopStep],
+        request: Request,
+        steps: list[QuotaStep],
         findings: Sequence[Finding],
         attested: dict[str, str],
         request_bytes: bytes,
@@ -155,7 +155,7 @@ class Outputs:
         new_members: Sequence[str] = (),
     ) -> Outgoing:
         """The request on its way to its next stateful hop, keyed (and so partitioned) by the hop's key."""
-        record: HopRecord = {
+        record: QuotaCheck = {
             "request_id": request["request_id"],
             "quota_key": steps[0]["key"],
             "steps": steps,
@@ -166,5 +166,5 @@ class Outputs:
             "source_topic": source[0],
             "source_partition": source[1],
         }
-        value = self.codec.encode("internal/quota_check", as_avro(record))
+        value = self.codec.encode("internal/quota_check", record)
         return Outgoing(self.topics.quota, steps[0]["key"].encode(), value)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from crossbound.codec import Codec
+from crossbound.codec.records import QuotaCheck
 from crossbound.domain import DeadLetterReason
 from crossbound.metrics import Metrics
 from crossbound.pipeline.attestations import Attestations
@@ -36,7 +37,6 @@ from crossbound.pipeline.hops import HOP, Hops
 from crossbound.pipeline.outputs import Outputs
 from crossbound.pipeline.records import Incoming, Outgoing
 from crossbound.pipeline.requests import Requests
-from crossbound.pipeline.shapes import HopRecord
 from crossbound.pipeline.stores import AnsweredStore, PendingStore, State
 from crossbound.pipeline.sweeper import Sweeper
 from crossbound.rules import Catalogue, Rule
@@ -155,7 +155,7 @@ class Pipeline:
     def _hop_failed(self, side: str, rec: Incoming, exc: Exception) -> list[Outgoing]:
         """A hop record: the request it carries is dead-lettered on its requester's side."""
         try:
-            chk = cast(HopRecord, self.codec.decode(rec.value or b"", (HOP,))[1])
+            chk = cast(QuotaCheck, self.codec.decode(rec.value or b"", (HOP,))[1])
         except Exception:
             log.exception("undecodable record on %s[%d]@%d: dropped", rec.topic, rec.partition, rec.offset)
             return []

@@ -15,13 +15,13 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import cast
 
+from crossbound.codec.records import PendingRequest, Request
 from crossbound.domain import DeadLetterReason
 from crossbound.metrics import Metrics
 from crossbound.pipeline.decoding import DeadLetter, Decoder
 from crossbound.pipeline.outputs import Outputs, stored
 from crossbound.pipeline.partitioner import partition_for
 from crossbound.pipeline.records import Incoming, Outgoing
-from crossbound.pipeline.shapes import PendingRecord, RequestRecord
 from crossbound.pipeline.stores import AnsweredStore, PendingStore
 from crossbound.rules import Context, Outcome, evaluate, outcome_of
 from crossbound.rules.engine import OnError
@@ -76,7 +76,7 @@ class Requests:
     def on_request(self, side: str, rec: Incoming) -> list[Outgoing]:
         """A request from ``side``: reject at once, or park it and ask the other side to attest."""
         self.metrics.record(side, "request")
-        request = cast(RequestRecord, self.decoder.record(rec.value, REQUEST))
+        request = cast(Request, self.decoder.record(rec.value, REQUEST))
         request_id, scenario = request["request_id"], request["scenario_id"]
         key = check_key(rec, request_id, scenario, self.partitions)
         if wire_side(request["requester_side"]) != side:
@@ -121,7 +121,7 @@ class Requests:
             return [verdict]
         now_ms = int(now_s * 1000)
         deadline = now_ms + self.timeout_ms
-        parked: PendingRecord = {
+        parked: PendingRequest = {
             "request": rec.value,
             "body_sha256": body,
             "source_topic": rec.topic,

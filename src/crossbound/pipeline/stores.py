@@ -18,16 +18,16 @@ from datetime import datetime
 from typing import Any, cast
 
 from crossbound.codec import Codec
+from crossbound.codec.records import AnsweredRequest, PendingRequest, Request
 from crossbound.pipeline.decoding import Decoder
 from crossbound.pipeline.records import Outgoing, forget_at, with_forget_at
-from crossbound.pipeline.shapes import AnsweredRecord, PendingRecord, RequestRecord, as_avro
 
 __all__ = ["AnsweredStore", "Parked", "PendingStore", "State"]
 
 State = MutableMapping[bytes, bytes]
 """A table: bytes keys (request ids, hop keys) to Avro bytes; a Faust table in the worker, a dict in tests."""
 
-Parked = tuple[PendingRecord, RequestRecord, dict[str, Any]]  # the parked record, its request and payload
+Parked = tuple[PendingRequest, Request, dict[str, Any]]  # the parked record, its request and payload
 
 
 class PendingStore:
@@ -37,16 +37,14 @@ class PendingStore:
         self.table = table
         self.decoder = decoder
         self.codec: Codec = decoder.codec
-        self.cache: dict[bytes, tuple[bytes, PendingRecord, RequestRecord, dict[str, Any]]] = {}
+        self.cache: dict[bytes, tuple[bytes, PendingRequest, Request, dict[str, Any]]] = {}
         self.max_cached = max_cached
         self.deadlines: list[tuple[int, bytes]] = []  # heap: when parked requests time out
         self.indexed = False
 
-    def park(
-        self, key: bytes, parked: PendingRecord, request: RequestRecord, payload: dict[str, Any]
-    ) -> None:
+    def park(self, key: bytes, parked: PendingRequest, request: Request, payload: dict[str, Any]) -> None:
         """Park a request: write the table, keep its decoded form, and note its deadline."""
-        raw = self.table[key] = self.codec.encode("internal/pending_request", as_avro(parked))
+        raw = self.table[key] = self.codec.encode("internal/pending_request", parked)
         cache = self.cache
         if len(cache) >= self.max_cached:
             del cache[next(iter(cache))]
@@ -59,16 +57,18 @@ class PendingStore:
         hit = self.cache.get(key)
         if hit is not None and hit[0] == raw:
             return hit[1], hit[2], hit[3]
-        parked = cast(PendingRecord, self.codec.decode(raw)[1])
-        request = cast(RequestRecord, self.codec.decode(parked["request"])[1])
+        parked = cast(PendingRequest, self.codec.decode(raw)[1])
+        request = cast(Request, self.codec.decode(parked["request"])[1])
         rs = self.decoder.ruleset(request["scenario_id"], request["request_id"])
         payload = self.decoder.payload(rs, request["payload"], rs.request_subject, request["request_id"])
         return parked, request, payload
 
-    def record(self, key: bytes, raw: bytes) -> PendingRecord:
+    def record(self, key: bytes, raw: bytes) -> PendingRequest:
         """The parked record alone (from the cache, else decoded)."""
         hit = self.cache.get(key)
-        return hit[1] if hit is not None and hit[0] == raw else cast(PendingRecord, self.codec.decode(raw)[1])
+        if hit is not None and hit[0] == raw:
+            return hit[1]
+        return cast(PendingRequest, self.codec.decode(raw)[1])
 
     def remove(self, key: bytes) -> None:
         """The request is answered: out of the table and the cache."""
@@ -110,20 +110,20 @@ class AnsweredStore:
         self.done_here: dict[bytes, None] = {}  # keys this process answered (bounded, oldest dropped)
         self.done_here_max = 500_000
 
-    def get(self, key: bytes) -> AnsweredRecord | None:
+    def get(self, key: bytes) -> AnsweredRequest | None:
         """What answered the request ``key``, if it is still remembered."""
         raw = self.table.get(key)
-        return None if raw is None else cast(AnsweredRecord, self.codec.decode(raw[8:])[1])
+        return None if raw is None else cast(AnsweredRequest, self.codec.decode(raw[8:])[1])
 
     @staticmethod
-    def again(a: AnsweredRecord) -> Outgoing:
+    def again(a: AnsweredRequest) -> Outgoing:
         """The output that answered a request, to send again on a redelivery."""
         return Outgoing(a["output_topic"], a["output_key"], a["output_value"], a["output_partition"])
 
     def answer(
         self,
         key: bytes,
-        request: RequestRecord,
+        request: Request,
         body: bytes,
         source: tuple[str, int, int],
         attestation: tuple[int, int] | None,
@@ -131,7 +131,7 @@ class AnsweredStore:
     ) -> None:
         """Remember that a request is answered, and with what, until it expires plus the retention."""
         att_partition, att_offset = attestation or (-1, -1)
-        record: AnsweredRecord = {
+        record: AnsweredRequest = {
             "body_sha256": body,
             "source_topic": source[0],
             "source_partition": source[1],
@@ -144,9 +144,7 @@ class AnsweredStore:
             "output_value": output.value,
         }
         forget = _ms(request["expires_at"]) + self.retention_ms
-        self.table[key] = with_forget_at(
-            forget, self.codec.encode("internal/answered_request", as_avro(record))
-        )
+        self.table[key] = with_forget_at(forget, self.codec.encode("internal/answered_request", record))
         if self.indexed:
             heapq.heappush(self.forgets, (forget, key))
         self.mark_done_here(key)

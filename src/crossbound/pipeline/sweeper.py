@@ -11,17 +11,17 @@ import heapq
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
+from crossbound.codec.records import PendingRequest
 from crossbound.pipeline.attestations import finding
 from crossbound.pipeline.decoding import Decoder
 from crossbound.pipeline.outputs import Outputs
 from crossbound.pipeline.records import Outgoing, forget_at
-from crossbound.pipeline.shapes import PendingRecord
 from crossbound.pipeline.stores import AnsweredStore, PendingStore
 from crossbound.rules import Finding
 
 __all__ = ["Due", "Sweeper"]
 
-Due = tuple[bytes, bytes, PendingRecord | None]  # a pending key past its deadline, its value, its record
+Due = tuple[bytes, bytes, PendingRequest | None]  # a pending key past its deadline, its value, its record
 
 
 class Sweeper:

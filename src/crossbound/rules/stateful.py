@@ -30,8 +30,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, ClassVar, NamedTuple, TypedDict
+from typing import Any, ClassVar, NamedTuple
 
+from crossbound.codec.records import WindowTotal
 from crossbound.domain import LOCAL_TZ
 from crossbound.rules.checks import CheckEnv
 from crossbound.rules.engine import OnError, applies, evaluate
@@ -45,7 +46,6 @@ __all__ = [
     "StatefulCheck",
     "SubjectVolume",
     "Tally",
-    "Window",
     "decide",
     "hop_key",
     "mark_member",
@@ -56,13 +56,6 @@ __all__ = [
 _WINDOWS = ("day", "year", "all")
 RECENT_MAX = 32  # volume hops: request ids remembered against counting a subject twice
 Group = tuple[str, str, tuple[str, ...], str | None]  # hop kind, ledger, key paths, subject path
-
-
-class Window(TypedDict):
-    """One rule's running total in its current period (Avro ``WindowTotal``)."""
-
-    period: int
-    total: str
 
 
 class Tally(NamedTuple):  # a tuple: built per rule and hop, cheaper than a frozen dataclass
@@ -273,7 +266,9 @@ def periods(now: datetime) -> dict[str, int]:
     return {"day": local.toordinal(), "year": local.year, "all": 0}
 
 
-def mark_member(step: Step, windows: dict[str, Window], period: Mapping[str, int], new: list[str]) -> None:
+def mark_member(
+    step: Step, windows: dict[str, WindowTotal], period: Mapping[str, int], new: list[str]
+) -> None:
     """A members hop: note in ``new`` that the subject is new under its key this year."""
     seen = windows.get("seen")
     if seen is None or seen["period"] != period["year"]:
@@ -284,7 +279,7 @@ def mark_member(step: Step, windows: dict[str, Window], period: Mapping[str, int
 def decide(
     step: Step,
     ctx: Context,
-    windows: dict[str, Window],
+    windows: dict[str, WindowTotal],
     members: dict[str, list[str]],
     recent: list[str],
     period: Mapping[str, int],
