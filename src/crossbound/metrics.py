@@ -42,9 +42,8 @@ Label values:
 
 Never put request ids, keys, customer ids or any record value in a label.
 
-:func:`serve_metrics` serves the registry on ``/metrics`` and, beside it, the probes an orchestrator
-asks: ``/healthz`` (200 while the process serves) and ``/readyz`` (200 while ``crossbound_ready`` is 1,
-else 503); every other path is 404.
+The HTTP server that exposes a registry (``/metrics``, ``/healthz``, ``/readyz``) is
+:func:`crossbound.metrics_server.serve_metrics`.
 
 Hot path: the per-message methods (``record``, ``request``, ``verdict``, ``finding``, ``rule_error``,
 ``dead_letter``, ``attestation_request``) cache the labelled child of each metric in a dict keyed by the
@@ -59,19 +58,10 @@ themselves are thread-safe, so the HTTP exposition thread may read them at any t
 from __future__ import annotations
 
 import re
-import socket
-from collections.abc import Callable, Iterable, Mapping
-from socketserver import ThreadingMixIn
-from threading import Thread
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from collections.abc import Mapping
+from typing import Final
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
-
-if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIEnvironment
-    from _typeshed.wsgi import WSGIApplication as WSGIApp
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from crossbound.domain import Side
 
@@ -83,8 +73,6 @@ __all__ = [
     "OUTCOMES",
     "SIDES",
     "Metrics",
-    "MetricsServer",
-    "serve_metrics",
 ]
 
 SIDES: Final[frozenset[str]] = frozenset(side.topic for side in Side)
@@ -369,121 +357,3 @@ class Metrics:
             self.ruleset_info.remove(scenario, *previous)
         self.ruleset_info.labels(scenario, version, digest).set(1)
         self._rulesets[scenario] = (version, digest)
-
-
-class MetricsServer:
-    """A running metrics server (``/metrics``, ``/healthz``, ``/readyz``); stop it with :meth:`close` (or
-    use it as a context manager).
-
-    Attributes:
-        host: the address it listens on.
-        port: the port actually bound (the chosen one when 0 was asked for).
-    """
-
-    def __init__(self, server: WSGIServer, thread: Thread, host: str) -> None:
-        self._server = server
-        self._thread = thread
-        self.host: Final[str] = host
-        self.port: Final[int] = int(server.server_address[1])
-        self._closed = False
-
-    @property
-    def url(self) -> str:
-        """The ``http://host:port/metrics`` address (IPv6 hosts bracketed)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/metrics"
-
-    def close(self) -> None:
-        """Stop serving, close the listening socket and join the server thread; safe to call twice."""
-        if self._closed:
-            return
-        self._closed = True
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5.0)
-
-    def __enter__(self) -> MetricsServer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"MetricsServer(host={self.host!r}, port={self.port}, closed={self._closed})"
-
-
-def _registry_ready(registry: CollectorRegistry) -> Callable[[], bool]:
-    # the crossbound_ready gauge the runtime sets on rebalance; absent (no Metrics) means not ready
-    return lambda: registry.get_sample_value("crossbound_ready") == 1.0
-
-
-def _app(registry: CollectorRegistry, ready: Callable[[], bool]) -> WSGIApp:
-    metrics_app = make_wsgi_app(registry)
-
-    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "/")
-        if path == "/metrics":
-            return metrics_app(environ, start_response)  # type: ignore[no-any-return]
-        if path == "/healthz":
-            status, body = "200 OK", b"ok\n"
-        elif path == "/readyz":
-            status, body = ("200 OK", b"ready\n") if ready() else ("503 Service Unavailable", b"not ready\n")
-        else:
-            status, body = "404 Not Found", b"not found: /metrics, /healthz, /readyz\n"
-        start_response(
-            status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))]
-        )
-        return [body]
-
-    return app
-
-
-class _QuietHandler(WSGIRequestHandler):
-    """No access log: scrapes and probes every few seconds would drown the worker's log."""
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Log nothing."""
-
-
-class _Server(ThreadingMixIn, WSGIServer):
-    daemon_threads = True  # a hung client must not keep the process alive
-
-
-def serve_metrics(
-    registry: CollectorRegistry,
-    host: str = "127.0.0.1",
-    port: int = 9464,
-    *,
-    ready: Callable[[], bool] | None = None,
-) -> MetricsServer:
-    """Serve ``registry`` on ``http://host:port/metrics`` from a daemon thread, with probes beside it.
-
-    ``/healthz`` answers 200 while the process serves at all (liveness). ``/readyz`` answers 200 when
-    ``ready()`` is true, else 503 (readiness: partitions assigned and tables recovered). Any other
-    path is 404.
-
-    Args:
-        registry: the registry to expose (never the global one unless passed explicitly).
-        host: the address to bind; loopback by default. Use ``0.0.0.0`` only inside a container.
-        port: the TCP port; 0 picks a free one, readable afterwards as ``MetricsServer.port``.
-        ready: the readiness signal; default: the registry's ``crossbound_ready`` gauge is 1, the
-            one the runtime sets on every rebalance, so ``/readyz`` and the gauge cannot disagree.
-
-    Raises:
-        OSError: the address cannot be bound (port in use, unknown host).
-    """
-    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
-
-    class Server(_Server):
-        address_family = family  # IPv6 hosts bind too
-
-    app = _app(registry, ready or _registry_ready(registry))
-    server: WSGIServer = make_server(host, port, app, server_class=Server, handler_class=_QuietHandler)
-    thread = Thread(target=server.serve_forever, name="crossbound-metrics", daemon=True)
-    thread.start()
-    return MetricsServer(server, thread, host)

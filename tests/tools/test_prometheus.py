@@ -21,7 +21,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from crossbound.broker.net import free_port
-from crossbound.metrics import Metrics, serve_metrics
+from crossbound.metrics import Metrics
+from crossbound.metrics_server import serve_metrics
 
 pytestmark = pytest.mark.tools
 

@@ -28,6 +28,7 @@ _CORE = {
     "pipeline",
     "topics",
     "metrics",
+    "metrics_server",
     "settings",
 }
 MAY_IMPORT: dict[str, set[str]] = {
@@ -36,6 +37,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "_data": set(),
     "topics": {"domain"},
     "metrics": {"domain"},
+    "metrics_server": set(),
     "settings": {"_data"},
     "identifiers": {"errors", "domain"},
     "codec": {"errors", "domain"},

@@ -59,6 +59,16 @@ PUBLIC = {
     "crossbound.testing.recording": ["Recorded", "read_jsonl", "record", "replay", "write_jsonl"],
     "crossbound.testing.processes": ["start_worker_process", "stop_process", "wait_until_ready"],
     "crossbound.domain": ["LOCAL_TZ", "DeadLetterReason", "Side", "local_date"],
+    "crossbound.metrics": [
+        "DEAD_LETTER_REASON_PATTERN",
+        "FINDING_SEVERITIES",
+        "KINDS",
+        "LATENCY_BUCKETS",
+        "OUTCOMES",
+        "SIDES",
+        "Metrics",
+    ],
+    "crossbound.metrics_server": ["MetricsServer", "serve_metrics"],
     "crossbound.topics": ["KINDS", "SIDES", "TABLES", "TopicKind", "Topics", "wire_side"],
     "crossbound.broker.topicspec": [
         "CHECKED_CONFIGS",

@@ -26,7 +26,8 @@ from crossbound.broker import EmbeddedBroker, apply_tansu_workarounds, find_tans
 from crossbound.broker.topicspec import topic_specs
 from crossbound.codec import Codec, SchemaRegistry
 from crossbound.errors import ConfigError
-from crossbound.metrics import Metrics, serve_metrics
+from crossbound.metrics import Metrics
+from crossbound.metrics_server import serve_metrics
 from crossbound.rules import Catalogue, load_catalogue
 from crossbound.settings import Settings
 from crossbound.topics import Topics
