@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from crossbound.broker.net import terminate
 from crossbound.errors import CrossboundError
 
 __all__ = ["start_worker_process", "stop_process", "wait_until_ready"]
+
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxy
 
 
 def start_worker_process(
@@ -58,16 +61,24 @@ def stop_process(proc: subprocess.Popen[bytes], timeout_s: float = 15.0) -> None
 
 
 def wait_until_ready(proc: subprocess.Popen[bytes], metrics_port: int, timeout_s: float = 60.0) -> None:
-    """Poll the worker's /metrics until ``crossbound_ready 1.0``; raise if it exits or times out."""
-    url = f"http://127.0.0.1:{metrics_port}/metrics"
+    """Poll the worker's ``/readyz`` until it answers 200; raise if the worker exits or times out.
+
+    ``/readyz`` is the orchestrator's probe (partitions assigned, tables recovered), so the tests and the
+    demo wait on what a deployment waits on; 503 (not ready yet) and a refused connection (the server
+    not up yet) both mean "ask again". Loopback is asked directly, never through a proxy from the
+    environment.
+    """
+    url = f"http://127.0.0.1:{metrics_port}/readyz"
     end = time.monotonic() + timeout_s
     while time.monotonic() < end:
         if proc.poll() is not None:
             raise CrossboundError(f"the worker exited with code {proc.returncode} before it was ready")
         try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if "\ncrossbound_ready 1.0" in resp.read().decode():
+            with _DIRECT.open(url, timeout=2) as resp:
+                if resp.status == 200:
                     return
+        except urllib.error.HTTPError as exc:  # 503: not ready yet
+            exc.close()
         except OSError:
             pass
         time.sleep(0.1)
