@@ -128,7 +128,7 @@ class Worker:
         return self
 
     def wait_ready(self, timeout_s: float = 60.0) -> None:
-        """Block until the worker serves its metrics (it has joined the group); stop it on failure."""
+        """Block until the worker's /readyz is 200 (partitions assigned, tables recovered); else stop it."""
         assert self.proc is not None
         try:
             wait_until_ready(self.proc, self.metrics_port, timeout_s)

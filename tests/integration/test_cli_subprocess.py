@@ -217,6 +217,6 @@ def _status(url: str) -> int:
 def test_a_ready_worker_answers_its_probes(worker: Worker) -> None:
     base = f"http://127.0.0.1:{worker.metrics_port}"
     assert _status(f"{base}/healthz") == 200
-    assert _status(f"{base}/readyz") == 200  # the fixture waited for crossbound_ready 1
-    assert _status(f"{base}/metrics") == 200
+    assert _status(f"{base}/readyz") == 200  # the fixture waited for it (wait_until_ready)
+    assert "\ncrossbound_ready 1.0" in worker.metrics()  # the probe and the gauge agree
     assert _status(f"{base}/") == 404

@@ -1,8 +1,10 @@
-"""Unit tests of crossbound.codec.records: each TypedDict has exactly the fields of its current schema."""
+"""Unit tests of crossbound.codec.records: each TypedDict has exactly the fields of its current schema,
+and each field the Python type the schema's decoded form has (the pipeline is typed by them)."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal, Optional, TypedDict, get_type_hints
 
 import pytest
 from codec_samples import SCHEMAS
@@ -31,6 +33,20 @@ NESTED = {
     ("internal/quota_usage", ("windows",)): records.WindowTotal,
     ("internal/quota_usage", ("applied",)): records.AppliedCheck,
 }
+
+
+# nested Avro records by name -> their TypedDict (QuotaFinding is StoredFinding under another name)
+BY_NAME: dict[str, type] = {
+    "Institution": records.Institution,
+    "Consent": records.Consent,
+    "Finding": records.Finding,
+    "StoredFinding": records.StoredFinding,
+    "QuotaFinding": records.StoredFinding,
+    "QuotaStep": records.QuotaStep,
+    "WindowTotal": records.WindowTotal,
+    "AppliedCheck": records.AppliedCheck,
+}
+PRIMITIVES: dict[str, Any] = {"string": str, "int": int, "long": int, "boolean": bool, "bytes": bytes}
 
 
 @pytest.fixture(scope="module")
@@ -76,3 +92,66 @@ def test_nested_shape_matches_the_current_schema(
     raw = registry.current(subject).raw
     nested = _record(next(f["type"] for f in raw["fields"] if f["name"] == field))
     assert list(shape.__annotations__) == _fields(nested)
+
+
+def _python_type(avro_type: Any, named: dict[str, Any]) -> Any:
+    """The Python type of a field's decoded value (how fastavro hands it out and takes it)."""
+    if isinstance(avro_type, str):
+        return named[avro_type] if avro_type in named else PRIMITIVES[avro_type]
+    if isinstance(avro_type, list):
+        [inner] = [t for t in avro_type if t != "null"]
+        return Optional[_python_type(inner, named)]  # noqa: UP045  X | None does not take a Literal
+    kind = avro_type["type"]
+    if avro_type.get("logicalType") == "timestamp-millis":
+        return datetime
+    if kind == "enum":
+        named[avro_type["name"]] = Literal[tuple(avro_type["symbols"])]
+        return named[avro_type["name"]]
+    if kind == "array":
+        return list[_python_type(avro_type["items"], named)]
+    if kind == "map":
+        return dict[str, _python_type(avro_type["values"], named)]
+    if kind == "record":
+        for f in avro_type["fields"]:
+            _python_type(f["type"], named)  # names its enums and records for later references
+        named[avro_type["name"]] = BY_NAME[avro_type["name"]]
+        return named[avro_type["name"]]
+    return _python_type(kind, named)
+
+
+def _check_types(shape: type, raw: dict[str, Any], named: dict[str, Any]) -> None:
+    hints = get_type_hints(shape)
+    for field in raw["fields"]:
+        assert hints[field["name"]] == _python_type(field["type"], named), (shape.__name__, field["name"])
+        inner = _nested_record(field["type"])
+        if inner is not None:
+            _check_types(BY_NAME[inner["name"]], inner, named)
+
+
+def _nested_record(avro_type: Any) -> dict[str, Any] | None:
+    """The record defined inside a field's type (through unions, arrays, maps), if one is defined there."""
+    if isinstance(avro_type, list):
+        return _nested_record(next(t for t in avro_type if t != "null"))
+    if not isinstance(avro_type, dict):
+        return None  # a primitive or a reference to a type defined earlier
+    if avro_type["type"] == "array":
+        return _nested_record(avro_type["items"])
+    if avro_type["type"] == "map":
+        return _nested_record(avro_type["values"])
+    return avro_type if avro_type["type"] == "record" else None
+
+
+@pytest.mark.parametrize("subject", sorted(TOP_LEVEL))
+def test_every_field_has_the_type_of_its_decoded_value(registry: SchemaRegistry, subject: str) -> None:
+    _check_types(TOP_LEVEL[subject], registry.current(subject).raw, {})
+
+
+class _Loose(TypedDict):
+    side: str
+
+
+def test_the_type_check_catches_a_loose_field() -> None:
+    # a str where the schema has an enum (what the pipeline's own copy of the shapes had) is reported
+    raw = {"fields": [{"name": "side", "type": {"type": "enum", "name": "Side", "symbols": ["HK", "SZ"]}}]}
+    with pytest.raises(AssertionError, match="side"):
+        _check_types(_Loose, raw, {})
