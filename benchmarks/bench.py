@@ -14,7 +14,7 @@ gets a broker of its own, started fresh, and the same phases (each on its own to
 
 The workers are started and ready before the backlog is published at full speed; throughput is
 measured from the verdicts' own ``decided_at`` stamps (first to last), so start-up is not counted.
-Worker CPU per verdict comes from /proc (user + system), over the same span.
+Worker CPU per verdict comes from psutil (user + system), over the same span.
 
 The Tansu client workarounds (``crossbound.broker.compat``) are on for the Tansu part only: in this
 process (the bench's own consumers), in the workers and in the Faust floor; they are removed before
@@ -44,6 +44,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import psutil
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from crossbound._data import default_rulesets_dir, default_schemas_dir
@@ -79,8 +80,9 @@ _NOT_RATIOS = frozenset({"counts", "latency_rate_per_s", "wall_s"})
 
 
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User plus system CPU seconds of process ``pid`` so far."""
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
 
 
 async def passthrough(bootstrap: str, n: int) -> float:
