@@ -39,6 +39,7 @@ from crossbound.eos import (
     install_commit_of_dirty_transactions,
     install_idempotent_producer,
 )
+from crossbound.faustfix import install_delivery_fixes
 from crossbound.metrics import Metrics
 from crossbound.pipeline.processor import Processor
 from crossbound.pipeline.records import Incoming, Outgoing
@@ -79,6 +80,7 @@ def build_app(settings: Settings, processor: Processor, metrics: Metrics, bootst
     partitions = kafka.partitions
     changelog = settings.topic_settings().changelog
     datadir = Path(tempfile.gettempdir()) / f"crossbound-{pipe.app_id}-data"
+    install_delivery_fixes()  # records Faust dropped after aiokafka handed them over (faustfix.py)
     if kafka.delivery == "exactly_once":
         install_commit_of_dirty_transactions()
     elif kafka.idempotence:  # resolved by the worker for its broker (off on Tansu)
