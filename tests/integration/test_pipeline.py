@@ -76,29 +76,17 @@ async def _restart_run(broker: Broker, tmp_path: Path, codec: Codec, catalogue: 
         return bus
 
 
-def _known_takeover_loss(broker: Broker, request: pytest.FixtureRequest) -> None:
-    """Known bug, open (README, Known limits): on Apache Kafka, when a new worker takes over from a
-    stopped or killed one, about one run in three (after other tests ran on the same broker) loses one
-    request published around the takeover: the group's committed offset passes it while no output,
-    table write or dead letter exists for it. Not seen on Tansu. The test keeps running so that it
-    shows as XPASS once fixed; only an AssertionError (a request missing) is tolerated."""
-    if broker.engine == "kafka":
-        request.applymarker(pytest.mark.xfail(strict=False, raises=AssertionError, reason="takeover loss"))
-
-
 async def test_worker_stopped_and_restarted_mid_stream_leaves_nothing_unanswered(
-    broker: Broker, tmp_path: Path, codec: Codec, catalogue: object, request: pytest.FixtureRequest
+    broker: Broker, tmp_path: Path, codec: Codec, catalogue: object
 ) -> None:
-    _known_takeover_loss(broker, request)
     bus = await _restart_run(broker, tmp_path, codec, catalogue, kill=False)
     # a clean stop commits what it did: every request answered exactly once
     assert Counter(len(v) for v in bus.verdicts.values()) == {1: 600}
 
 
 async def test_worker_killed_and_restarted_mid_stream_leaves_nothing_unanswered(
-    broker: Broker, tmp_path: Path, codec: Codec, catalogue: object, request: pytest.FixtureRequest
+    broker: Broker, tmp_path: Path, codec: Codec, catalogue: object
 ) -> None:
-    _known_takeover_loss(broker, request)
     bus = await _restart_run(broker, tmp_path, codec, catalogue, kill=True)
     # SIGKILL: at-least-once may repeat what was done after the last commit, never lose it. A repeat
     # is the same answer: byte for byte when the first process's state survived, else the same

@@ -43,6 +43,7 @@ from crossbound.runtime.eos import (
     install_commit_of_dirty_transactions,
     install_idempotent_producer,
 )
+from crossbound.runtime.faustfix import install_delivery_fixes
 from crossbound.runtime.worker import Components
 from crossbound.settings import Settings
 from crossbound.topics import TABLES, Topics
@@ -80,6 +81,7 @@ def build_app(settings: Settings, components: Components, metrics: Metrics, boot
     partitions = kafka.partitions
     changelog = settings.topic_settings().changelog
     datadir = Path(tempfile.gettempdir()) / f"crossbound-{pipe.app_id}-data"
+    install_delivery_fixes()  # records Faust dropped after aiokafka handed them over (runtime/faustfix.py)
     if kafka.delivery == "exactly_once":
         install_commit_of_dirty_transactions()
     elif kafka.idempotence:  # resolved by the worker for its broker (off on Tansu)
