@@ -2,7 +2,7 @@
 
 The table sits between ``<!-- scenarios:begin -->`` and ``<!-- scenarios:end -->``; everything else in
 README.md is left as it is. ``--check`` only says whether the table is up to date (exit 1 if not), as
-``tests/unit/test_catalogue_view.py`` does on every test run::
+``tests/unit/cli/test_catalogue_view.py`` does on every test run::
 
     python scripts/update_readme.py [--check] [--readme PATH] [--schemas DIR] [--rulesets DIR]
 """

@@ -3,7 +3,7 @@
 Each TypedDict is one Avro record (Avro name in its docstring) in its decoded form, which is also what
 :meth:`~crossbound.codec.Codec.encode` takes: timestamps are aware ``datetime``, bytes are ``bytes``,
 enums are their symbols. The pipeline reads and builds its records through them, so a misspelt field
-is a type error rather than a KeyError in production. ``tests/unit/test_codec_records.py`` checks that
+is a type error rather than a KeyError in production. ``tests/unit/codec/test_codec_records.py`` checks that
 the keys match the current schemas' fields, so a schema change that is not made here fails a test.
 """
 

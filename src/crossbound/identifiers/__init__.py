@@ -6,7 +6,7 @@ only I/O is python-stdnum reading its IBAN registry file once, on the first IBAN
 result is always one of the fixed sentences in this module: it never contains the checked value or any
 part of it, because results may end up in logs and dead letters.
 
-Kinds (worked vectors for each algorithm in ``tests/unit/test_identifiers.py``):
+Kinds (worked vectors for each algorithm in ``tests/unit/identifiers/test_identifiers.py``):
 
 ==================== ============================================================ ===================
 kind                 what is checked                                              implementation

@@ -20,7 +20,7 @@ from crossbound.codec import FIELD_CLASSES, SchemaRegistry
 from crossbound.rules import Catalogue
 from crossbound.rules.loader import ENVELOPE_FILE
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PCN = "payment_connect_northbound"
 
 

@@ -24,7 +24,7 @@ from crossbound.cli import build_parser, main, settings_from_args
 from crossbound.cli.check import FAIL_ON_EXIT
 from crossbound.testing.traffic import Traffic
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 NOW = "2026-11-24T09:00:00Z"
 REQUESTS = sorted(EXAMPLES.glob("*/*.request.json"))
 SBCCR = "sb_corporate_credit_report"

@@ -173,7 +173,7 @@ def test_every_scenario_of_the_catalogue_is_simulated(loaded: tuple[Codec, Catal
 def test_fixtures_give_the_outcome_their_name_says(
     fixture_findings: dict[tuple[str, str], tuple[str, Findings]],
 ) -> None:
-    """What the fixture-based variants' expectations rest on (tests/unit/test_examples.py checks it too)."""
+    """What the fixture-based variants' expectations rest on (tests/contract checks it too)."""
     for (scenario, name), (outcome, _) in fixture_findings.items():
         assert outcome == name.upper(), scenario
     assert len(fixture_findings) == 3 * len(FROM_FIXTURES)

@@ -22,7 +22,7 @@ from crossbound.rules import Context, Rule
 from crossbound.rules.stateful import STATEFUL, StatefulCheck, Tally
 from crossbound.testing import Harness
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "examples" / "payment_connect_northbound"
 NOW = datetime.fromisoformat("2026-11-24T09:00:00+00:00").timestamp()
 PCN = "payment_connect_northbound"

@@ -13,7 +13,7 @@ from typing import Any
 
 from crossbound.codec import Codec
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SCHEMAS = REPO / "schemas"
 
 EXPECTED_SUBJECTS = [
