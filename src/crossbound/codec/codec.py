@@ -90,5 +90,6 @@ class Codec:
         key = self.framing.peek(data)
         found = self._by_key.get(key)
         if found is None:
-            raise DecodeError("unknown_schema", f"unknown schema {self.framing.describe(key)}")
+            # not the key itself: its bytes are the producer's, and a detail never quotes input bytes
+            raise DecodeError("unknown_schema", "the header names no schema this registry knows")
         return found

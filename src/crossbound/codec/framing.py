@@ -39,10 +39,6 @@ class Framing(Protocol):
         """The lookup key in ``data``'s header; :class:`DecodeError` ``bad_magic`` if there is none."""
         ...
 
-    def describe(self, key: bytes) -> str:
-        """The key as an error message names it, e.g. ``fingerprint 0011…``."""
-        ...
-
 
 class SingleObjectFraming:
     """Avro single-object encoding: ``C3 01`` and the writer schema's CRC-64-AVRO fingerprint."""
@@ -64,7 +60,3 @@ class SingleObjectFraming:
                 "bad_magic", "not Avro single-object encoding (expected C3 01 and a fingerprint)"
             )
         return data[len(MAGIC) : self.header_len]
-
-    def describe(self, key: bytes) -> str:
-        """``fingerprint`` and the key in hex."""
-        return f"fingerprint {key.hex()}"

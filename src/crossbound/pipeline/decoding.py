@@ -43,7 +43,7 @@ class Decoder:
 
     def record(self, value: bytes | None, subject: str) -> dict[str, Any]:
         """An input record of ``subject``."""
-        if value is None:
+        if not value:  # None (a tombstone) or zero bytes: nothing to decode, not a bad header
             raise DeadLetter(DeadLetterReason.EMPTY, "record has no value")
         try:
             return self.codec.decode(value, (subject,))[1]

@@ -1,7 +1,7 @@
 """The records the pipeline produces: verdict, dead letter, attestation request, hop record.
 
-Each encoder also counts what it sends (verdicts, findings, dead letters), so an output is counted
-exactly when it is built.
+Each encoder also counts what it sends (verdicts, findings, dead letters), once the record is built:
+an output that fails to encode is not counted.
 """
 
 from __future__ import annotations
@@ -18,9 +18,24 @@ from crossbound.pipeline.records import Incoming, Outgoing
 from crossbound.rules import Finding, Outcome, RuleSet, outcome_of
 from crossbound.topics import Topics, wire_side
 
-__all__ = ["DLQ_KEEP_BYTES", "Outputs", "stored"]
+__all__ = ["DLQ_KEEP_BYTES", "Outputs", "source_time", "stored"]
 
 DLQ_KEEP_BYTES = 64 * 1024  # what a dead letter keeps of a record over the size limit
+
+
+def source_time(timestamp_ms: int | None) -> datetime | None:
+    """A consumed record's Kafka timestamp as a dead letter carries it: None when it has no usable one.
+
+    The timestamp is set by the producer, so it is untrusted input like the rest of the record:
+    Kafka's ``-1`` (no timestamp), any other time before the epoch, and any time outside what a
+    datetime holds (years 1 to 9999) become None rather than an error in the dead-letter path itself.
+    """
+    if timestamp_ms is None or timestamp_ms < 0:
+        return None
+    try:
+        return datetime.fromtimestamp(timestamp_ms / 1000, UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def stored(findings: Sequence[Finding]) -> list[StoredFinding]:
@@ -55,9 +70,6 @@ class Outputs:
             attested = {}  # a rejected request releases nothing (scenarios.md 4.3)
         side = wire_side(request["requester_side"])
         created = request["created_at"]
-        self.metrics.verdict(side, rs.scenario_id, outcome.value, max(0.0, (now - created).total_seconds()))
-        for f in findings:
-            self.metrics.finding(rs.scenario_id, f.rule_id, f.severity.value.lower())
         value = self.codec.encode(
             "core/verdict",
             {
@@ -74,6 +86,9 @@ class Outputs:
                 "crossbound_version": __version__,
             },
         )
+        self.metrics.verdict(side, rs.scenario_id, outcome.value, max(0.0, (now - created).total_seconds()))
+        for f in findings:
+            self.metrics.finding(rs.scenario_id, f.rule_id, f.severity.value.lower())
         return Outgoing(self.topics.verdicts(side), request["request_id"].encode(), value, partition)
 
     def dead_letter(
@@ -90,7 +105,6 @@ class Outputs:
         A record over the size limit keeps only its first 64 KiB: forwarding it whole would make the
         dead letter itself too large for the broker (Kafka's default limit is 1 MiB).
         """
-        self.metrics.dead_letter(side, reason)
         value = rec.value
         if value is not None and len(value) > self.codec.max_record_bytes:
             value = value[:DLQ_KEEP_BYTES]
@@ -102,9 +116,7 @@ class Outputs:
                 "source_topic": rec.topic,
                 "source_partition": rec.partition,
                 "source_offset": rec.offset,
-                "source_timestamp": (
-                    None if rec.timestamp_ms is None else datetime.fromtimestamp(rec.timestamp_ms / 1000, UTC)
-                ),
+                "source_timestamp": source_time(rec.timestamp_ms),
                 "key": rec.key,
                 "value": value,
                 "value_size": 0 if rec.value is None else len(rec.value),
@@ -114,6 +126,7 @@ class Outputs:
                 "crossbound_version": __version__,
             },
         )
+        self.metrics.dead_letter(side, reason)
         headers = (("crossbound.reason", reason.encode()), ("crossbound.source", rec.topic.encode()))
         return Outgoing(self.topics.deadletter(side), rec.key, value, rec.partition, headers)
 
