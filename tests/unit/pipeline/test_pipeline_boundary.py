@@ -43,9 +43,7 @@ def _request(h: Harness, kind: str = "invalid", seed: int = 1) -> tuple[bytes, b
 @pytest.mark.parametrize(
     "timestamp_ms", [-(2**62), 2**62, -(2**63), 2**63 - 1, -62_135_596_800_001, 253_402_300_800_000, -1]
 )
-def test_an_unusable_kafka_timestamp_is_dead_lettered_without_it(
-    h: Harness, timestamp_ms: int
-) -> None:
+def test_an_unusable_kafka_timestamp_is_dead_lettered_without_it(h: Harness, timestamp_ms: int) -> None:
     rec = Incoming(h.topics.requests("hk"), 0, 0, b"k", b"not avro", timestamp_ms)
     [out] = h.pipeline.handle(rec)
     assert out.topic == h.topics.deadletter("hk")
