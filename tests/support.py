@@ -104,6 +104,7 @@ class Worker:
     metrics_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     extra: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
 
     def start(self) -> Worker:
         self.proc = start_worker_process(
@@ -124,6 +125,7 @@ class Worker:
                 str(self.partitions),
                 *self.extra,
             ],
+            env=self.env,
         )
         return self
 

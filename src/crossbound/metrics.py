@@ -24,6 +24,9 @@ Metrics (all label values are short, bounded codes)::
     crossbound_ready                       gauge      (none)                     1 when partitions are
                                                                                  assigned and tables recovered
     crossbound_rebalances_total            counter    (none)                     rebalances gone through
+    crossbound_unreadable_total            counter    where                      own records (pending entry,
+                                                                                 hop record) that did not
+                                                                                 decode: dropped
     crossbound_build_info                  gauge = 1  version                    running version
     crossbound_ruleset_info                gauge = 1  scenario, version, digest  loaded rule set; digest =
                                                                                  sha256 prefix of its file
@@ -34,6 +37,7 @@ Label values:
 
 * ``side``: ``hk`` or ``sz``.
 * ``kind``: ``request`` or ``attestation``.
+* ``where``: ``pending`` (a table entry) or ``quota`` (a record on the hop topic).
 * ``outcome``: ``ACCEPT``, ``REVIEW`` or ``REJECT``.
 * ``severity``: ``reject``, ``review`` or ``warn``.
 * ``reason``: a short machine code such as ``undecodable``, ``unknown_schema``, ``too_large``, ``bad_key``,
@@ -80,6 +84,9 @@ SIDES: Final[frozenset[str]] = frozenset(side.topic for side in Side)
 
 KINDS: Final[frozenset[str]] = frozenset({"request", "attestation"})
 """Values of the ``kind`` label of ``crossbound_records_total``."""
+
+_UNREADABLE_WHERE: Final[frozenset[str]] = frozenset({"pending", "quota"})
+"""Values of the ``where`` label of ``crossbound_unreadable_total``."""
 
 OUTCOMES: Final[frozenset[str]] = frozenset({"ACCEPT", "REVIEW", "REJECT"})
 """Values of the ``outcome`` label of ``crossbound_verdicts_total``."""
@@ -214,6 +221,13 @@ class Metrics:
             "Consumer-group rebalances this worker went through (each revokes then reassigns partitions).",
             registry=registry,
         )
+        self.unreadable_total: Final = Counter(
+            "crossbound_unreadable_total",
+            "Records the pipeline wrote itself (a pending entry, a hop record) that no longer decode: "
+            "dropped, with nothing left to answer or dead-letter with.",
+            ("where",),
+            registry=registry,
+        )
 
         self._records: dict[tuple[str, str], Counter] = {}
         self._requests: dict[tuple[str, str], Counter] = {}
@@ -338,6 +352,11 @@ class Metrics:
     def rebalance(self) -> None:
         """Count one rebalance (partitions revoked)."""
         self.rebalances_total.inc()
+
+    def unreadable(self, where: str) -> None:
+        """Count one record of the pipeline's own (``pending`` entry, ``quota`` hop) that did not decode."""
+        _check_member("where", where, _UNREADABLE_WHERE)
+        self.unreadable_total.labels(where).inc()
 
     def set_build_info(self, version: str) -> None:
         """Set ``crossbound_build_info{version}`` to 1, replacing any previous version's series."""

@@ -196,8 +196,6 @@ class BrokerTransport:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        # dead letters may carry a record at the size limit plus their own fields: read with headroom
-        self._reader = Codec(self.codec.registry, max_record_bytes=2 * self.codec.max_record_bytes + 65_536)
         self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=2, acks="all")
         self._stop = asyncio.Event()
         self._ready = asyncio.Event()
@@ -237,7 +235,7 @@ class BrokerTransport:
     async def _on_message(self, msg: Any, asked: bool) -> None:
         if msg.key not in self._keys:
             return  # another test's
-        record = self._reader.decode(msg.value)[1]
+        record = self.codec.decode(msg.value)[1]
         seen = Seen(msg.topic, msg.partition, msg.key, record, tuple(msg.headers))
         self._out.setdefault(msg.topic, []).append(seen)
         answer = self._answers.pop(msg.key, None) if asked else None

@@ -2,9 +2,12 @@
 
 ``Codec`` encodes with a subject's current schema and decodes any known version into the current one.
 The framing (default: Avro single-object encoding, ``C3 01`` + fingerprint) names the writer schema
-ahead of the body. Every failure to decode becomes a :class:`~crossbound.errors.DecodeError` with a
-short ``reason`` (``too_large``, ``bad_magic``, ``unknown_schema``, ``wrong_record_type``,
-``undecodable``); nothing from fastavro leaks out of this module.
+ahead of the body. ``max_record_bytes`` is the limit on *inputs*: only :meth:`Codec.decode_input`
+applies it, where the pipeline decodes what a producer sent. Records the pipeline writes itself (its
+tables, the hop topic) carry an input whole plus their own fields, so they may be larger, and
+:meth:`Codec.decode` reads them whatever their size. Every failure to decode becomes a
+:class:`~crossbound.errors.DecodeError` with a short ``reason`` (``too_large``, ``bad_magic``,
+``unknown_schema``, ``wrong_record_type``, ``undecodable``); nothing from fastavro leaks out of this module.
 """
 
 from __future__ import annotations
@@ -57,13 +60,23 @@ class Codec:
         return out.getvalue()
 
     def peek(self, data: bytes) -> SchemaVersion:
-        """The schema version a record was written with, checking size and header only."""
+        """The schema version a record was written with, checking the header only."""
         return self._writer(data)[0]
+
+    def decode_input(
+        self, data: bytes, expected: Collection[str] | None = None
+    ) -> tuple[SchemaVersion, dict[str, Any]]:
+        """:meth:`decode` a record from outside, refusing it (``too_large``) over ``max_record_bytes``."""
+        if len(data) > self.max_record_bytes:
+            raise DecodeError(
+                "too_large", f"record of {len(data)} bytes exceeds the {self.max_record_bytes} limit"
+            )
+        return self.decode(data, expected)
 
     def decode(
         self, data: bytes, expected: Collection[str] | None = None
     ) -> tuple[SchemaVersion, dict[str, Any]]:
-        """Decode ``data`` into the current version of its subject.
+        """Decode ``data`` into the current version of its subject, whatever its size.
 
         ``expected`` limits which subjects are acceptable (e.g. only ``core/request`` on a requests topic).
         """
@@ -83,10 +96,6 @@ class Codec:
         return version, cast(dict[str, Any], record)  # every subject's top level is a record
 
     def _writer(self, data: bytes) -> tuple[SchemaVersion, Any]:
-        if len(data) > self.max_record_bytes:
-            raise DecodeError(
-                "too_large", f"record of {len(data)} bytes exceeds the {self.max_record_bytes} limit"
-            )
         key = self.framing.peek(data)
         found = self._by_key.get(key)
         if found is None:

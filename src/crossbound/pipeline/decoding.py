@@ -42,11 +42,11 @@ class Decoder:
         self.catalogue = catalogue
 
     def record(self, value: bytes | None, subject: str) -> dict[str, Any]:
-        """An input record of ``subject``."""
+        """An input record of ``subject``: the one place the input size limit applies."""
         if not value:  # None (a tombstone) or zero bytes: nothing to decode, not a bad header
             raise DeadLetter(DeadLetterReason.EMPTY, "record has no value")
         try:
-            return self.codec.decode(value, (subject,))[1]
+            return self.codec.decode_input(value, (subject,))[1]
         except DecodeError as exc:
             raise DeadLetter(DeadLetterReason(exc.reason), exc.detail) from None
 

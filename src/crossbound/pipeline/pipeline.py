@@ -15,7 +15,10 @@ A record found unusable is dead-lettered with its reason; anything unexpected is
 dead-lettered as ``internal_error`` on the side it belongs to: a public input on its own side, a hop
 record on its requester's side, with the source coordinates the hop record carries (offset -1: the hop
 record does not carry it), a parked request that fails to time out with its own coordinates. The
-detail names the exception's type only, never a value.
+detail names the exception's type only, never a value. A record of the pipeline's own that does not
+decode at all (a ``pending`` entry, a hop record) names no input to answer: it is dropped, logged and
+counted in ``crossbound_unreadable_total``, and a pending entry leaves the table, so no record is
+met again at every start. The input size limit never applies to these (see :mod:`crossbound.codec`).
 """
 
 from __future__ import annotations
@@ -156,8 +159,9 @@ class Pipeline:
         """A hop record: the request it carries is dead-lettered on its requester's side."""
         try:
             chk = cast(QuotaCheck, self.codec.decode(rec.value or b"", (HOP,))[1])
-        except Exception:
-            log.exception("undecodable record on %s[%d]@%d: dropped", rec.topic, rec.partition, rec.offset)
+        except Exception:  # noqa: BLE001  our own record, unreadable: nothing to answer with
+            log.error("undecodable record on %s[%d]@%d: dropped", rec.topic, rec.partition, rec.offset)
+            self.metrics.unreadable("quota")
             return []
         rid = chk["request_id"]
         source = Incoming(chk["source_topic"], chk["source_partition"], -1, rid.encode(), chk["request"])
@@ -172,6 +176,8 @@ class Pipeline:
         except Exception:  # noqa: BLE001  an unreadable table entry: nothing left to answer with
             parked = None
         if parked is None:
+            if raw is not None:  # an unreadable entry, now out of the table: counted, not retried
+                self.metrics.unreadable("pending")
             log.error("parked request %r could not be timed out (%s): dropped", key, type(exc).__name__)
             return []
         topic, partition = parked["source_topic"], parked["source_partition"]

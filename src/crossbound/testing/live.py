@@ -53,8 +53,6 @@ class LiveBus:
         self.bootstrap = bootstrap
         self.topics = topics
         self.codec = codec
-        # dead letters may carry a record at the size limit plus their own fields: read with headroom
-        self._reader = Codec(codec.registry, max_record_bytes=2 * codec.max_record_bytes + 65_536)
         self.catalogue = catalogue
         self.on_verdict = on_verdict
         self.acks = acks
@@ -110,7 +108,7 @@ class LiveBus:
 
     async def _holders(self) -> None:
         async for msg in self._consume([self.topics.attestation_requests(s) for s in SIDES]):
-            self.attestation_requests.append(self._reader.decode(msg.value)[1])
+            self.attestation_requests.append(self.codec.decode(msg.value)[1])
             answer = self.answers.get(msg.key)
             if answer is not None:
                 await self.producer.send(answer[0], value=answer[1], key=msg.key, partition=msg.partition)
@@ -118,7 +116,7 @@ class LiveBus:
     async def _collect(self) -> None:
         verdicts = [self.topics.verdicts(s) for s in SIDES]
         async for msg in self._consume(verdicts + [self.topics.deadletter(s) for s in SIDES]):
-            record = self._reader.decode(msg.value)[1]
+            record = self.codec.decode(msg.value)[1]
             if msg.topic in verdicts:
                 self.verdicts.setdefault(record["request_id"], []).append(record)
                 self.arrivals.append((time.monotonic(), record["request_id"]))

@@ -142,24 +142,32 @@ def test_too_large(registry: SchemaRegistry) -> None:
     data = small.encode("core/attestation", small_record("r" * 80))
     assert len(data) > 64
     with pytest.raises(DecodeError) as err:
-        small.decode(data)
+        small.decode_input(data)
     assert err.value.reason == "too_large"
     assert err.value.retriable is False
+
+
+def test_the_limit_is_for_inputs_only(registry: SchemaRegistry) -> None:
+    """Records the pipeline writes itself may carry an input whole: decode() reads them at any size."""
+    small = Codec(registry, max_record_bytes=64)
+    data = small.encode("core/attestation", small_record("r" * 80))
+    assert small.decode(data)[1]["request_id"] == "r" * 80
+    assert small.peek(data) is registry.current("core/attestation")
 
 
 def test_too_large_boundary(registry: SchemaRegistry) -> None:
     probe = Codec(registry)
     data = probe.encode("core/attestation", small_record("r-1"))
-    _, record = Codec(registry, max_record_bytes=len(data)).decode(data)
+    _, record = Codec(registry, max_record_bytes=len(data)).decode_input(data)
     assert record["request_id"] == "r-1"
     with pytest.raises(DecodeError) as err:
-        Codec(registry, max_record_bytes=len(data) - 1).decode(data)
+        Codec(registry, max_record_bytes=len(data) - 1).decode_input(data)
     assert err.value.reason == "too_large"
 
 
 def test_too_large_is_checked_before_the_header(registry: SchemaRegistry) -> None:
     with pytest.raises(DecodeError) as err:
-        Codec(registry, max_record_bytes=10).decode(b"hello, world, not avro")
+        Codec(registry, max_record_bytes=10).decode_input(b"hello, world, not avro")
     assert err.value.reason == "too_large"
 
 
@@ -167,7 +175,7 @@ def test_too_large_message_has_no_payload(registry: SchemaRegistry) -> None:
     probe = Codec(registry)
     data = _secret_deadletter(probe)
     with pytest.raises(DecodeError) as err:
-        Codec(registry, max_record_bytes=20).decode(data)
+        Codec(registry, max_record_bytes=20).decode_input(data)
     assert err.value.reason == "too_large"
     _assert_no_secret(err.value)
 
