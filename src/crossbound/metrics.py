@@ -24,7 +24,7 @@ Metrics (all label values are short, bounded codes)::
     crossbound_ready                       gauge      (none)                     1 when partitions are
                                                                                  assigned and tables recovered
     crossbound_rebalances_total            counter    (none)                     rebalances gone through
-    crossbound_unreadable_total            counter    where                      own records (pending entry,
+    crossbound_unreadable_total            counter    where                      own records (table entry,
                                                                                  hop record) that did not
                                                                                  decode: dropped
     crossbound_build_info                  gauge = 1  version                    running version
@@ -37,7 +37,8 @@ Label values:
 
 * ``side``: ``hk`` or ``sz``.
 * ``kind``: ``request`` or ``attestation``.
-* ``where``: ``pending`` (a table entry) or ``quota`` (a record on the hop topic).
+* ``where``: ``pending``, ``answered`` or ``usage`` (an entry of that table), or ``quota`` (a record on
+  the hop topic).
 * ``outcome``: ``ACCEPT``, ``REVIEW`` or ``REJECT``.
 * ``severity``: ``reject``, ``review`` or ``warn``.
 * ``reason``: a short machine code such as ``undecodable``, ``unknown_schema``, ``too_large``, ``bad_key``,
@@ -85,7 +86,7 @@ SIDES: Final[frozenset[str]] = frozenset(side.topic for side in Side)
 KINDS: Final[frozenset[str]] = frozenset({"request", "attestation"})
 """Values of the ``kind`` label of ``crossbound_records_total``."""
 
-_UNREADABLE_WHERE: Final[frozenset[str]] = frozenset({"pending", "quota"})
+_UNREADABLE_WHERE: Final[frozenset[str]] = frozenset({"pending", "answered", "usage", "quota"})
 """Values of the ``where`` label of ``crossbound_unreadable_total``."""
 
 OUTCOMES: Final[frozenset[str]] = frozenset({"ACCEPT", "REVIEW", "REJECT"})
@@ -223,8 +224,9 @@ class Metrics:
         )
         self.unreadable_total: Final = Counter(
             "crossbound_unreadable_total",
-            "Records the pipeline wrote itself (a pending entry, a hop record) that no longer decode: "
-            "dropped, with nothing left to answer or dead-letter with.",
+            "Records the pipeline wrote itself that no longer decode, by where they were met (pending, "
+            "answered, usage: a table entry; quota: a hop record): dropped, so no later record of "
+            "their key meets them again.",
             ("where",),
             registry=registry,
         )
@@ -354,7 +356,7 @@ class Metrics:
         self.rebalances_total.inc()
 
     def unreadable(self, where: str) -> None:
-        """Count one record of the pipeline's own (``pending`` entry, ``quota`` hop) that did not decode."""
+        """Count one record of the pipeline's own (a table entry, a ``quota`` hop) that did not decode."""
         _check_member("where", where, _UNREADABLE_WHERE)
         self.unreadable_total.labels(where).inc()
 

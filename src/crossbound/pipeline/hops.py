@@ -8,22 +8,34 @@ are :mod:`crossbound.rules.stateful`'s.
 
 Each hop's output is remembered (ledger and members hops) or guarded (volume hops), so a redelivered
 hop neither counts twice nor answers differently.
+
+A ``quota_usage`` value that does not decode as a ``QuotaUsage`` (a broken or foreign writer) has
+lost its key's history: left in place it would fail every later request of that payer or institution.
+It is logged (the ledger's name and the request id: the key's other parts are HMACs of persons, never
+logged), counted in ``crossbound_unreadable_total{where="usage"}`` and dropped, and the hop goes on
+from an empty state with a ``REVIEW`` finding (``LEDGER_UNREADABLE``): whether this request keeps
+within its limits can no longer be told, so a person decides (not ``ACCEPT``, which could let a limit
+be exceeded; not ``REJECT``, which nothing in the request justifies). The ledger starts again from
+this request.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import cast
 
 from crossbound.codec import Codec
 from crossbound.codec.records import QuotaCheck, QuotaStep, QuotaUsage, Request
+from crossbound.errors import DecodeError
+from crossbound.metrics import Metrics
 from crossbound.pipeline.attestations import finding
 from crossbound.pipeline.decoding import Decoder
 from crossbound.pipeline.outputs import Outputs
 from crossbound.pipeline.records import Incoming, Outgoing
 from crossbound.pipeline.stores import AnsweredStore, State
-from crossbound.rules import Context, Outcome, outcome_of
+from crossbound.rules import Context, Finding, Outcome, Severity, outcome_of
 from crossbound.rules.engine import OnError
 from crossbound.rules.stateful import decide, mark_member, periods
 from crossbound.topics import wire_side
@@ -31,6 +43,10 @@ from crossbound.topics import wire_side
 __all__ = ["HOP", "Hops"]
 
 HOP = "internal/quota_check"
+USAGE = "internal/quota_usage"
+LEDGER_UNREADABLE = "LEDGER_UNREADABLE"
+
+log = logging.getLogger(__name__)
 
 
 class Hops:
@@ -42,6 +58,7 @@ class Hops:
         decoder: Decoder,
         answered: AnsweredStore,
         outputs: Outputs,
+        metrics: Metrics,
         on_rule_error: Mapping[str, OnError],
         clock: Callable[[], float],
     ) -> None:
@@ -50,6 +67,7 @@ class Hops:
         self.codec: Codec = decoder.codec
         self.answered = answered
         self.outputs = outputs
+        self.metrics = metrics
         self.on_rule_error = on_rule_error
         self.clock = clock
 
@@ -68,13 +86,8 @@ class Hops:
         today = period["day"]
         here = f"quota|{request_id}|{steps[0]['index']}".encode()
         key = chk["quota_key"].encode()
-        raw = self.usage.get(key)
-        state: QuotaUsage = (
-            cast(QuotaUsage, codec.decode(raw)[1])
-            if raw
-            else {"windows": {}, "members": {}, "applied": {}, "recent": []}
-        )
         findings = [finding(f) for f in chk["findings"]]
+        state = self._state(key, rs.scenario_id, request_id, findings)
         index = steps[0]["index"]
         if index >= len(rs.steps):  # the rule set changed since the request was routed: answer now
             return [
@@ -127,6 +140,20 @@ class Hops:
                 "key": out.key,
             }
             state["applied"] = applied
-        self.usage[key] = codec.encode("internal/quota_usage", state)
+        self.usage[key] = codec.encode(USAGE, state)
         self.answered.mark_done_here(here)
         return [out]
+
+    def _state(self, key: bytes, scenario: str, request_id: str, findings: list[Finding]) -> QuotaUsage:
+        """The state of ``key``; if unreadable, dropped and empty, with a REVIEW finding (see the module)."""
+        raw = self.usage.get(key)
+        if raw:
+            try:
+                return cast(QuotaUsage, self.codec.decode(raw, (USAGE,))[1])
+            except DecodeError:
+                del self.usage[key]
+                self.metrics.unreadable("usage")
+                ledger = key.split(b"|", 1)[0].decode(errors="replace")
+                log.error("unreadable %s ledger entry met by request %r: reset", ledger, request_id)
+                findings.append(Finding(f"{scenario}:ledger", Severity.REVIEW, "", LEDGER_UNREADABLE))
+        return {"windows": {}, "members": {}, "applied": {}, "recent": []}

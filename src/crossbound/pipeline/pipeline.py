@@ -18,7 +18,10 @@ record does not carry it), a parked request that fails to time out with its own 
 detail names the exception's type only, never a value. A record of the pipeline's own that does not
 decode at all (a ``pending`` entry, a hop record) names no input to answer: it is dropped, logged and
 counted in ``crossbound_unreadable_total``, and a pending entry leaves the table, so no record is
-met again at every start. The input size limit never applies to these (see :mod:`crossbound.codec`).
+met again at every start. An unreadable ``answered`` or ``usage`` value leaves its table the same
+way, so it fails no later request of its key (see :mod:`~crossbound.pipeline.stores` and
+:mod:`~crossbound.pipeline.hops` for what the request that met it gets). The input size limit
+never applies to these (see :mod:`crossbound.codec`).
 """
 
 from __future__ import annotations
@@ -92,7 +95,7 @@ class Pipeline:
         self.outputs = outputs = Outputs(codec, metrics, topics, clock)
         self.pending = pending = PendingStore(tables.pending, decoder)
         self.answered = answered = AnsweredStore(
-            tables.answered, codec, pending, int(dedupe_retention_s * 1000)
+            tables.answered, codec, pending, int(dedupe_retention_s * 1000), metrics
         )
         timeout_ms = int(attestation_timeout_s * 1000)
         self.requests = Requests(
@@ -101,7 +104,7 @@ class Pipeline:
         self.attestations = Attestations(
             decoder, pending, answered, outputs, metrics, on_error, clock, partitions
         )
-        self.hops = Hops(tables.usage, decoder, answered, outputs, on_error, clock)
+        self.hops = Hops(tables.usage, decoder, answered, outputs, metrics, on_error, clock)
         self.sweeper = Sweeper(decoder, pending, answered, outputs, clock)
         self._routes: dict[str, tuple[str, Handler, Failure]] = {
             topics.quota: ("", self.hops.on_hop, self._hop_failed)

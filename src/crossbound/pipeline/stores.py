@@ -8,21 +8,34 @@
 The tables stay the truth: a cache entry is used only while the table holds exactly the bytes it
 was made from, and a heap entry is acted on only if the table still agrees (see the sweeper). After
 a restart or rebalance the heaps are rebuilt from the tables by one scan (:meth:`index`).
+
+An ``answered`` value that does not decode as an ``AnsweredRequest`` (a broken or foreign writer)
+is met again by every redelivery or reuse of its request id: it is logged (the request id, never the
+value), counted in ``crossbound_unreadable_total{where="answered"}`` and dropped, and the request id
+is treated as not answered before. A value too short for its forget-at prefix is dropped the same way
+by the sweeper's scan, which would otherwise raise at every sweep.
 """
 
 from __future__ import annotations
 
 import heapq
+import logging
+import struct
 from collections.abc import MutableMapping
 from datetime import datetime
 from typing import Any, cast
 
 from crossbound.codec import Codec
 from crossbound.codec.records import AnsweredRequest, PendingRequest, Request
+from crossbound.errors import DecodeError
+from crossbound.metrics import Metrics
 from crossbound.pipeline.decoding import Decoder
 from crossbound.pipeline.records import Outgoing, forget_at, with_forget_at
 
 __all__ = ["AnsweredStore", "Parked", "PendingStore", "State"]
+
+log = logging.getLogger(__name__)
+ANSWERED = "internal/answered_request"
 
 State = MutableMapping[bytes, bytes]
 """A table: bytes keys (request ids, hop keys) to Avro bytes; a Faust table in the worker, a dict in tests."""
@@ -100,9 +113,12 @@ class PendingStore:
 class AnsweredStore:
     """The ``answered`` table, the forget-at heap, and the keys this process answered (bounded)."""
 
-    def __init__(self, table: State, codec: Codec, pending: PendingStore, retention_ms: int) -> None:
+    def __init__(
+        self, table: State, codec: Codec, pending: PendingStore, retention_ms: int, metrics: Metrics
+    ) -> None:
         self.table = table
         self.codec = codec
+        self.metrics = metrics
         self.pending = pending
         self.retention_ms = retention_ms
         self.forgets: list[tuple[int, bytes]] = []  # heap: when answered ids may be forgotten
@@ -111,9 +127,30 @@ class AnsweredStore:
         self.done_here_max = 500_000
 
     def get(self, key: bytes) -> AnsweredRequest | None:
-        """What answered the request ``key``, if it is still remembered."""
+        """What answered the request ``key``, if it is still remembered (and readable: see the module)."""
         raw = self.table.get(key)
-        return None if raw is None else cast(AnsweredRequest, self.codec.decode(raw[8:])[1])
+        if raw is None:
+            return None
+        try:
+            return cast(AnsweredRequest, self.codec.decode(raw[8:], (ANSWERED,))[1])
+        except DecodeError:
+            self.drop_unreadable(key)
+            return None
+
+    def forget_time(self, key: bytes, raw: bytes) -> int | None:
+        """When the entry ``key`` may be forgotten; None if its value is too short to say (then dropped)."""
+        try:
+            return forget_at(raw)
+        except struct.error:
+            self.drop_unreadable(key)
+            return None
+
+    def drop_unreadable(self, key: bytes) -> None:
+        """An entry that does not decode: out of the table, counted, logged by its request id alone."""
+        self.table.pop(key, None)
+        self.done_here.pop(key, None)
+        self.metrics.unreadable("answered")
+        log.error("unreadable answered entry of request %r: dropped", key)
 
     @staticmethod
     def again(a: AnsweredRequest) -> Outgoing:
@@ -144,7 +181,7 @@ class AnsweredStore:
             "output_value": output.value,
         }
         forget = _ms(request["expires_at"]) + self.retention_ms
-        self.table[key] = with_forget_at(forget, self.codec.encode("internal/answered_request", record))
+        self.table[key] = with_forget_at(forget, self.codec.encode(ANSWERED, record))
         if self.indexed:
             heapq.heappush(self.forgets, (forget, key))
         self.mark_done_here(key)
@@ -162,8 +199,13 @@ class AnsweredStore:
 
     def index(self) -> None:
         """Seed the forget-at heap with one full scan of the table."""
-        self.forgets = [(forget_at(raw), key) for key, raw in list(self.table.items())]
-        heapq.heapify(self.forgets)
+        forgets = []
+        for key, raw in list(self.table.items()):
+            due = self.forget_time(key, raw)
+            if due is not None:
+                forgets.append((due, key))
+        heapq.heapify(forgets)
+        self.forgets = forgets
         self.indexed = True
 
 

@@ -15,7 +15,7 @@ from crossbound.codec.records import PendingRequest
 from crossbound.pipeline.attestations import finding
 from crossbound.pipeline.decoding import Decoder
 from crossbound.pipeline.outputs import Outputs
-from crossbound.pipeline.records import Outgoing, forget_at
+from crossbound.pipeline.records import Outgoing
 from crossbound.pipeline.stores import AnsweredStore, PendingStore
 from crossbound.rules import Finding
 
@@ -99,7 +99,9 @@ class Sweeper:
             raw = table.get(key)
             if raw is None:
                 continue
-            due = forget_at(raw)
+            due = self.answered.forget_time(key, raw)
+            if due is None:  # unreadable: dropped (and counted) already
+                continue
             if due > now_ms:  # answered again since, remembered for longer
                 heapq.heappush(heap, (due, key))
                 continue
