@@ -72,18 +72,20 @@ class Attestations:
         att = cast(Attestation, self.decoder.record(rec.value, ATTESTATION))
         request_id, scenario = att["request_id"], att["scenario_id"]
         key = check_key(rec, request_id, scenario, self.partitions)
-        raw = self.pending.table.get(key)
-        if raw is None:
-            a = self.answered.get(key)
-            if a is None:
-                raise DeadLetter(
-                    DeadLetterReason.ORPHAN_ATTESTATION, "no request is waiting for it", request_id, scenario
-                )
+        a = self.answered.get(key)
+        if a is not None:
+            # answered is the truth: a crash between answering and unparking can leave it parked too
+            self.pending.discard(key)
             if (a["attestation_partition"], a["attestation_offset"]) == (rec.partition, rec.offset):
                 # a redelivery of the attestation that answered the request
-                return [] if self.answered.handled_here(key) else [self.answered.again(a)]
+                return self.answered.send_again(key, self.answered.again(a))
             raise DeadLetter(
                 DeadLetterReason.LATE_ATTESTATION, "the request was already answered", request_id, scenario
+            )
+        raw = self.pending.table.get(key)
+        if raw is None:
+            raise DeadLetter(
+                DeadLetterReason.ORPHAN_ATTESTATION, "no request is waiting for it", request_id, scenario
             )
         parked, request, payload = self.pending.load(key, raw)
         rs = self.decoder.ruleset(request["scenario_id"], request_id)

@@ -99,10 +99,9 @@ class Hops:
         applied = state["applied"]
         done = applied.get(request_id)
         if done is not None:  # a redelivered hop: answer as before, count nothing twice
-            if self.answered.handled_here(here):
-                return []
             topic = done["topic"] or self.outputs.topics.verdicts(wire_side(request["requester_side"]))
-            return [Outgoing(topic, done["key"] or request_id.encode(), done["verdict"], done["partition"])]
+            again = Outgoing(topic, done["key"] or request_id.encode(), done["verdict"], done["partition"])
+            return self.answered.send_again(here, again)
         if step.kind == "volume" and request_id in state["recent"] and self.answered.handled_here(here):
             return []
         ctx = Context(request, payload, now, ruleset_version=rs.version)

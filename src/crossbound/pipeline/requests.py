@@ -4,8 +4,9 @@ Redelivery (at-least-once): a request this process already handled is handled si
 went to this process's live producer, which delivers it). A request handled by an earlier process
 (killed after producing, before committing) re-emits what the first delivery produced, byte for byte,
 rather than nothing (that output may have died with the process) or something new (a second,
-different answer). State changes and outputs are not atomic on a broker without transactions; this
-makes them idempotent instead.
+different answer), and the re-emitted answer counts as this process's own: a later redelivery to it
+is silent, so a crash costs at most one repeat. State changes and outputs are not atomic on a broker
+without transactions; this makes them idempotent instead.
 """
 
 from __future__ import annotations
@@ -98,7 +99,9 @@ class Requests:
             topic, partition, offset, digest, again = seen
             if (topic, partition, offset) == (rec.topic, rec.partition, rec.offset):
                 # a redelivery: silent if this process sent the answer, else the same answer again
-                return [] if self.answered.handled_here(key) else [again]
+                if key in self.answered.table:
+                    return self.answered.send_again(key, again)
+                return [] if self.answered.handled_here(key) else [again]  # the same ask, while parked
             if digest == body:
                 raise DeadLetter(
                     DeadLetterReason.DUPLICATE_REQUEST, "request_id already received", request_id, scenario

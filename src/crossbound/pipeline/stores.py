@@ -186,12 +186,23 @@ class AnsweredStore:
             heapq.heappush(self.forgets, (forget, key))
         self.mark_done_here(key)
 
+    def send_again(self, key: bytes, output: Outgoing) -> list[Outgoing]:
+        """What to send on a redelivery of what answered ``key``: nothing if this process sent it, else it.
+
+        A copy sent again is noted as sent by this process, so a later redelivery to it (after a
+        rebalance, before the next commit) is silent: each crash costs at most one repeat.
+        """
+        if self.handled_here(key):
+            return []
+        self.mark_done_here(key)
+        return [output]
+
     def handled_here(self, key: bytes) -> bool:
         """Whether this process produced the answer to ``key`` (its live producer delivers it)."""
         return key in self.done_here or key in self.pending.cache
 
     def mark_done_here(self, key: bytes) -> None:
-        """Note that this process answered ``key`` (a request id, or a hop's own key)."""
+        """Note that this process answered ``key`` (a request id, or a hop's own key) or sent it again."""
         done = self.done_here
         if len(done) >= self.done_here_max:
             del done[next(iter(done))]

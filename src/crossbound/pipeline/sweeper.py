@@ -60,6 +60,9 @@ class Sweeper:
             raw = table.get(key)
             if raw is None:
                 continue  # answered meanwhile, or no longer ours
+            if key in self.answered.table:  # answered, but a crash before unparking left it parked
+                self.pending.discard(key)
+                continue
             try:
                 deadline = self.pending.record(key, raw)["deadline"]
             except Exception:  # noqa: BLE001  unreadable: expire() fails on it, and the error policy decides

@@ -181,3 +181,90 @@ def test_reindex_finds_entries_that_arrived_with_a_rebalance(h: Harness) -> None
     h.now += h.attestation_timeout_s + 1
     [verdict] = h.pipeline.sweep()
     assert verdict.topic == h.topics.verdicts("sz")
+
+
+def _redeliveries(h: Harness, rec: Incoming, crashes: int) -> list[int]:
+    """How many records each delivery of ``rec`` produced: a crash, then two rebalances, per crash."""
+    counts = []
+    for _ in range(crashes):
+        h.restart()
+        counts += [len(_handle(h, rec)) for _ in range(3)]
+    return counts
+
+
+def test_a_request_re_answered_after_a_crash_is_not_re_answered_at_every_rebalance(h: Harness) -> None:
+    """Issue 9 item 6: a re-emission is done by this process too; each crash costs at most one repeat."""
+    case = Traffic(seed=11, now=h.now).case("sb_corporate_credit_report", "invalid")
+    assert case.request is not None
+    rec = _request(h, case.request, offset=5)
+    assert len(_handle(h, rec)) == 1
+    assert _redeliveries(h, rec, crashes=2) == [1, 0, 0, 1, 0, 0]
+
+
+def test_an_attestation_re_answered_after_a_crash_is_not_re_answered_at_every_rebalance(h: Harness) -> None:
+    case = Traffic(seed=12, now=h.now).case("nb_hk_resident_consumer_credit", "valid")
+    assert case.request is not None
+    assert case.attestation is not None
+    _handle(h, _request(h, case.request))
+    att = _attestation(h, case.attestation, offset=4)
+    assert len(_handle(h, att)) == 1
+    assert _redeliveries(h, att, crashes=2) == [1, 0, 0, 1, 0, 0]
+    # the request too: its redelivery meets the same answer, once per process
+    assert _redeliveries(h, _request(h, case.request), crashes=1) == [1, 0, 0]
+
+
+def test_a_timeout_verdict_re_sent_after_a_crash_is_not_re_sent_at_every_rebalance(h: Harness) -> None:
+    case = Traffic(seed=13, now=h.now).case("payment_connect_northbound", "late")
+    assert case.request is not None
+    rec = _request(h, case.request, offset=2)
+    _handle(h, rec)
+    h.now += h.attestation_timeout_s + 1
+    assert len(h.pipeline.sweep()) == 1
+    assert _redeliveries(h, rec, crashes=2) == [1, 0, 0, 1, 0, 0]
+
+
+def test_a_hop_re_answered_after_a_crash_is_not_re_answered_at_every_rebalance(h: Harness) -> None:
+    [case] = Traffic(seed=14, now=h.now).payments_for_one_payer(1, amount="6000")
+    assert case.request is not None
+    assert case.attestation is not None
+    _handle(h, _request(h, case.request))
+    [check] = _handle(h, _attestation(h, case.attestation))
+    rec = Incoming(check.topic, 0, 0, check.key, check.value, None)
+    assert len(h.pipeline.handle(rec)) == 1
+    assert _redeliveries(h, rec, crashes=2) == [1, 0, 0, 1, 0, 0]
+
+
+def test_a_request_answered_but_still_parked_after_a_crash_is_not_decided_again(h: Harness) -> None:
+    """A crash between the two table writes: the answer reached the changelog, the unparking did not."""
+    case = Traffic(seed=15, now=h.now).case("nb_hk_resident_consumer_credit", "valid")
+    assert case.request is not None
+    assert case.attestation is not None
+    req = _request(h, case.request)
+    _handle(h, req)
+    parked = dict(h.pending)
+    att = _attestation(h, case.attestation, offset=6)
+    [verdict] = _handle(h, att)
+    h.pending.update(parked)
+    h.restart()
+    assert _handle(h, req) == [verdict]  # the one repeat, byte for byte
+    assert _handle(h, att) == []  # not decided a second time
+    assert h.pending == {}
+    h.pending.update(parked)
+    h.restart()
+    h.now += h.attestation_timeout_s + 1
+    assert h.pipeline.sweep() == []  # no timeout verdict contradicting the answer
+    assert h.pending == {}
+    assert _handle(h, att) == [verdict]
+
+
+def test_a_timed_out_request_still_parked_after_a_crash_is_not_timed_out_again(h: Harness) -> None:
+    case = Traffic(seed=16, now=h.now).case("payment_connect_northbound", "late")
+    assert case.request is not None
+    _handle(h, _request(h, case.request))
+    parked = dict(h.pending)
+    h.now += h.attestation_timeout_s + 1
+    assert len(h.pipeline.sweep()) == 1
+    h.pending.update(parked)
+    h.restart()
+    assert h.pipeline.sweep() == []
+    assert h.pending == {}

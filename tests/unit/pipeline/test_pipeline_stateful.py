@@ -160,6 +160,8 @@ def test_a_redelivered_hop_is_answered_again_and_counts_nothing_twice(scc: Harne
     assert again[-1][0].topic == scc.topics.verdicts("hk")
     assert scc.codec.decode(again[-1][0].value)[1]["outcome"] == "ACCEPT"
     assert scc.usage == before, "nothing was counted twice"
+    # a later rebalance gives them to the new process again: it sent them, so nothing more goes out
+    assert [scc.pipeline.handle(rec) for rec in hops] == [[], [], []]
     # the payer's day total still holds 6000: another 6000 breaks the HKD 10,000 day limit
     assert outcome(scc, payment("s1", amount="6000.00")) == ("REJECT", ["LIMIT_EXCEEDED"])
 
