@@ -25,9 +25,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.partitioner import murmur2
 
 from crossbound.codec import Codec
-from crossbound.codec.jsonform import attestation_from_json, request_from_json
 from crossbound.rules import Catalogue
 from crossbound.testing import Harness, Published
+from crossbound.testing.encoding import encode_attestation, encode_request
 from crossbound.topics import SIDES, Topics
 
 PARTITIONS = 4  # the integration Worker's
@@ -92,22 +92,6 @@ class Transport(Protocol):
         """Give anything still on its way the time to arrive (memory: nothing is)."""
 
 
-def _request_record(
-    request: Mapping[str, Any], codec: Codec, catalogue: Catalogue, topics: Topics
-) -> tuple[str, bytes, bytes]:
-    record = request_from_json(request, codec, catalogue)
-    side = str(request["requester_side"]).lower()
-    return topics.requests(side), record["request_id"].encode(), codec.encode("core/request", record)
-
-
-def _attestation_record(
-    attestation: Mapping[str, Any], codec: Codec, catalogue: Catalogue, topics: Topics
-) -> tuple[str, bytes, bytes]:
-    record = attestation_from_json(attestation, codec, catalogue)
-    side = str(attestation["attester_side"]).lower()
-    return topics.attestations(side), record["request_id"].encode(), codec.encode("core/attestation", record)
-
-
 class MemoryTransport:
     """The pipeline in this process (:class:`crossbound.testing.Harness`): nothing is ever late."""
 
@@ -140,7 +124,7 @@ class MemoryTransport:
         attestation: Mapping[str, Any] | None = None,
         partition: int | None = None,
     ) -> str:
-        topic, key, value = _request_record(request, self.harness.codec, self.harness.catalogue, self.topics)
+        topic, key, value = encode_request(request, self.harness.codec, self.harness.catalogue, self.topics)
         if attestation is not None:
             self._answers[key] = attestation
         await self.send(topic, key, value, partition)
@@ -148,7 +132,7 @@ class MemoryTransport:
 
     async def send_attestation(self, attestation: Mapping[str, Any], partition: int | None = None) -> None:
         h = self.harness
-        await self.send(*_attestation_record(attestation, h.codec, h.catalogue, self.topics), partition)
+        await self.send(*encode_attestation(attestation, h.codec, h.catalogue, self.topics), partition)
 
     def _on(self, topic: str, n: int) -> list[Seen]:
         seen = [_seen(p) for p in self.harness.published if p.topic == topic]
@@ -253,14 +237,14 @@ class BrokerTransport:
         attestation: Mapping[str, Any] | None = None,
         partition: int | None = None,
     ) -> str:
-        topic, key, value = _request_record(request, self.codec, self.catalogue, self.topics)
+        topic, key, value = encode_request(request, self.codec, self.catalogue, self.topics)
         if attestation is not None:
             self._answers[key] = attestation
         await self.send(topic, key, value, partition)
         return key.decode()
 
     async def send_attestation(self, attestation: Mapping[str, Any], partition: int | None = None) -> None:
-        await self.send(*_attestation_record(attestation, self.codec, self.catalogue, self.topics), partition)
+        await self.send(*encode_attestation(attestation, self.codec, self.catalogue, self.topics), partition)
 
     async def _on(self, topic: str, n: int) -> list[Seen]:
         await self._producer.flush()

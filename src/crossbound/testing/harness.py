@@ -25,10 +25,10 @@ from prometheus_client import CollectorRegistry
 
 from crossbound._data import default_rulesets_dir, default_schemas_dir
 from crossbound.codec import Codec, SchemaRegistry
-from crossbound.codec.jsonform import attestation_from_json, request_from_json
 from crossbound.metrics import Metrics
 from crossbound.pipeline import Incoming, Outgoing, Pipeline, Tables
 from crossbound.rules import Catalogue, load_catalogue
+from crossbound.testing.encoding import encode_attestation, encode_request
 from crossbound.topics import Topics
 
 if TYPE_CHECKING:  # the recording module imports a Kafka client; the harness needs none
@@ -95,28 +95,23 @@ class Harness:
 
     def send(self, topic: str, key: bytes | None, value: bytes | None, partition: int = 0) -> list[Published]:
         """Feed one raw record, as the worker's main agent would receive it; returns what it published."""
-        offset = self._offsets.get(topic, 0)
-        self._offsets[topic] = offset + 1
-        rec = Incoming(topic, partition, offset, key, value, int(self.now * 1000))
+        rec = Incoming(topic, partition, self._next_offset(topic), key, value, int(self.now * 1000))
         return self._route(self.pipeline.handle(rec))
 
     def encode_request(self, request: Mapping[str, Any]) -> tuple[bytes, bytes]:
         """Key and value of a request given in JSON form."""
-        record = request_from_json(request, self.codec, self.catalogue)
-        return record["request_id"].encode(), self.codec.encode("core/request", record)
+        _, key, value = encode_request(request, self.codec, self.catalogue, self.topics)
+        return key, value
 
     def send_request(self, request: Mapping[str, Any], side: str | None = None) -> list[Published]:
         """Publish a request (JSON form) on its requester side's requests topic."""
-        key, value = self.encode_request(request)
-        side = side or str(request["requester_side"]).lower()
-        return self.send(self.topics.requests(side), key, value)
+        topic, key, value = encode_request(request, self.codec, self.catalogue, self.topics)
+        return self.send(self.topics.requests(side) if side else topic, key, value)
 
     def send_attestation(self, attestation: Mapping[str, Any], side: str | None = None) -> list[Published]:
         """Publish an attestation (JSON form) on its attester side's attestations topic."""
-        record = attestation_from_json(attestation, self.codec, self.catalogue)
-        side = side or str(attestation["attester_side"]).lower()
-        value = self.codec.encode("core/attestation", record)
-        return self.send(self.topics.attestations(side), record["request_id"].encode(), value)
+        topic, key, value = encode_attestation(attestation, self.codec, self.catalogue, self.topics)
+        return self.send(self.topics.attestations(side) if side else topic, key, value)
 
     def replay(
         self, records: Iterable[Recorded], *, rename: Callable[[str], str] | None = None
@@ -145,10 +140,14 @@ class Harness:
 
     # -- routing --------------------------------------------------------------------------------
 
+    def _next_offset(self, topic: str) -> int:
+        offset = self._offsets.get(topic, 0)
+        self._offsets[topic] = offset + 1
+        return offset
+
     def _deliver(self, out: Outgoing) -> Incoming:
         """A hop record as its consumer receives it: the next offset of its topic, at the harness's time."""
-        offset = self._offsets.get(out.topic, 0)
-        self._offsets[out.topic] = offset + 1
+        offset = self._next_offset(out.topic)
         return Incoming(out.topic, out.partition or 0, offset, out.key, out.value, int(self.now * 1000))
 
     def _route(self, outs: list[Outgoing]) -> list[Published]:

@@ -19,9 +19,9 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from crossbound.codec import Codec
-from crossbound.codec.jsonform import attestation_from_json, request_from_json
 from crossbound.domain import Side
 from crossbound.rules import Catalogue
+from crossbound.testing.encoding import encode_attestation, encode_request
 from crossbound.testing.traffic import Case
 from crossbound.topics import SIDES, Topics
 
@@ -138,14 +138,13 @@ class LiveBus:
         if created_ms is not None:
             request["created_at"] = created_ms
             request["expires_at"] = created_ms + 3_600_000
-        record = request_from_json(request, self.codec, self.catalogue)
-        key = record["request_id"].encode()
+        topic, key, value = encode_request(request, self.codec, self.catalogue, self.topics)
         if case.attestation is not None:
-            att = attestation_from_json(case.attestation, self.codec, self.catalogue)
-            side = Side(case.attestation["attester_side"]).topic
-            self.answers[key] = (self.topics.attestations(side), self.codec.encode("core/attestation", att))
-        side = Side(case.request["requester_side"]).topic
-        return self.topics.requests(side), key, self.codec.encode("core/request", record)
+            answer_topic, _, answer = encode_attestation(
+                case.attestation, self.codec, self.catalogue, self.topics
+            )
+            self.answers[key] = (answer_topic, answer)
+        return topic, key, value
 
     async def send(self, topic: str, key: bytes | None, value: bytes) -> None:
         """Publish one record (key-partitioned with Kafka's murmur2 partitioner, as the pipeline expects)."""
