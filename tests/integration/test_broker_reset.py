@@ -2,20 +2,30 @@
 
 On Tansu (memory only) a restart is a full reset: the worker must notice, exit with code 75 naming what
 it found, and a worker started again on the fresh broker must answer new requests. On Apache Kafka a
-restart keeps the log directories: the worker must ride it out, not take it for a reset.
+restart keeps the log directories: the worker must ride it out, not take it for a reset. And
+``crossbound publish`` to a topic that does not exist (as after such a reset) fails instead of having
+the broker auto-create it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from crossbound.broker import Broker, EmbeddedBroker, KafkaCluster
-from crossbound.broker import apply_tansu_workarounds, remove_tansu_workarounds
+from crossbound.broker import (
+    Broker,
+    EmbeddedBroker,
+    KafkaCluster,
+    apply_tansu_workarounds,
+    remove_tansu_workarounds,
+)
+from crossbound.broker.admin import partition_counts
 from crossbound.broker.net import free_port
 from crossbound.codec import Codec
 from crossbound.rules import Catalogue
@@ -79,7 +89,8 @@ async def test_a_tansu_restart_stops_the_worker_and_a_new_worker_answers(
     try:
         await asyncio.to_thread(second.wait_ready, 60.0)
         await _answered(own_tansu, topics, codec, catalogue, seed=4)
-        assert second.proc is not None and second.proc.poll() is None
+        assert second.proc is not None
+        assert second.proc.poll() is None
         assert _FOUND not in second.log()
     finally:
         second.stop()
@@ -101,9 +112,27 @@ async def test_a_kafka_restart_that_keeps_its_logs_is_not_a_reset(
         await asyncio.to_thread(broker.restart_node, 1)  # SIGTERM, then start on the same log dirs
         await asyncio.sleep(5.0)  # looks while the node settles
         await _answered(broker, topics, codec, catalogue, seed=6)
-        assert worker.proc is not None and worker.proc.poll() is None, worker.log()[-3000:]
+        assert worker.proc is not None
+        assert worker.proc.poll() is None, worker.log()[-3000:]
         await asyncio.to_thread(worker.wait_ready, 60.0)
         assert _FOUND not in worker.log()
         assert "crossbound_broker_reset_found 0.0" in worker.metrics()
     finally:
         worker.stop()
+
+
+@pytest.mark.parametrize("broker", ["tansu"], indirect=True)
+async def test_publish_to_a_missing_topic_fails_and_creates_nothing(broker: Broker, tmp_path: Path) -> None:
+    topic = f"{unique_topics('p').prefix}hk.requests"  # no worker ever created it
+    case = Traffic(seed=8).case(SCENARIO, "valid")
+    path = tmp_path / "requests.jsonl"
+    path.write_text(json.dumps(case.request) + "\n")
+    proc = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "crossbound", "publish", "--broker", broker.url, "--topic", topic, str(path)),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 1, (out, err)
+    assert f"topic {topic!r} does not exist" in err.decode()
+    assert topic not in await partition_counts(broker.bootstrap)
