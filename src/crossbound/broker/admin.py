@@ -11,22 +11,15 @@ cannot auto-create a missing topic).
 (partitions, replicas per partition, and the configs DescribeConfigs reports; see
 ``crossbound.broker.topicspec`` for what Tansu reports). DescribeConfigs asks for all of a topic's
 configs: Tansu 0.6 drops the connection when the request names config keys.
-
-:class:`BrokerProbe` reads what a running worker compares over time to notice that its broker lost its
-state (the cluster id, which topics exist, their log-end offsets): see
-:mod:`crossbound.runtime.resets`. It asks for the log ends through ``AIOKafkaConsumer.end_offsets``,
-which the Tansu workarounds correct (Tansu's own ListOffsets(LATEST) answer is below the real end).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Self
+from collections.abc import Mapping
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, for_code
@@ -34,15 +27,7 @@ from aiokafka.errors import KafkaError, for_code
 from crossbound.broker.topicspec import ObservedTopic, TopicSpec, mismatches
 from crossbound.errors import BrokerError, ConfigError
 
-__all__ = [
-    "BrokerProbe",
-    "BrokerState",
-    "check_topics",
-    "ensure_topics",
-    "partition_counts",
-    "prepare_topics",
-    "wait_for_broker",
-]
+__all__ = ["check_topics", "ensure_topics", "partition_counts", "prepare_topics", "wait_for_broker"]
 
 _NO_ERROR = 0
 _TOPIC_ALREADY_EXISTS = 36
@@ -288,78 +273,3 @@ async def prepare_topics(bootstrap: str, specs: Mapping[str, TopicSpec], *, time
     """:func:`ensure_topics` then :func:`check_topics`: what a worker does before it starts."""
     await ensure_topics(bootstrap, specs, timeout_s=timeout_s)
     await check_topics(bootstrap, specs, timeout_s=timeout_s)
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerState:
-    """What one :meth:`BrokerProbe.state` call saw: the cluster id (``None`` if the broker sends none),
-    which of the asked topics exist, and the log-end offset of each of their partitions."""
-
-    cluster_id: str | None
-    topics: frozenset[str]
-    ends: Mapping[tuple[str, int], int] = field(default_factory=dict)
-
-
-class BrokerProbe:
-    """A long-lived admin client and consumer (no group) that read a :class:`BrokerState` on demand.
-
-    Two Metadata requests (cluster, then all topics: a per-topic one could auto-create a missing
-    topic) and one ListOffsets per call; on Tansu, one more short-lived consumer for the corrected
-    ends. Use as ``async with BrokerProbe(bootstrap) as probe``.
-    """
-
-    def __init__(self, bootstrap: str, *, timeout_s: float = 10.0) -> None:
-        self._bootstrap = bootstrap
-        self._timeout_s = timeout_s
-        self._admin: AIOKafkaAdminClient | None = None
-        self._consumer: AIOKafkaConsumer | None = None
-
-    async def __aenter__(self) -> Self:
-        try:
-            self._admin = await _started_admin(self._bootstrap, self._timeout_s)
-            self._consumer = AIOKafkaConsumer(
-                bootstrap_servers=self._bootstrap,
-                client_id="crossbound-watch",
-                group_id=None,
-                enable_auto_commit=False,
-                request_timeout_ms=_request_timeout_ms(self._timeout_s),
-            )
-            await self._consumer.start()
-        except BaseException:
-            await self.close()
-            raise
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        """Close both clients; safe to call twice."""
-        admin, consumer, self._admin, self._consumer = self._admin, self._consumer, None, None
-        if consumer is not None:
-            await consumer.stop()
-        if admin is not None:
-            await admin.close()
-
-    async def state(self, topics: Iterable[str]) -> BrokerState:
-        """The broker's state for ``topics``; raises ``KafkaError``/``OSError``/``TimeoutError`` when the
-        broker cannot say (down, restarting, electing leaders): no state is not a reset."""
-        if self._admin is None or self._consumer is None:
-            raise BrokerError("the broker probe is not started")
-        wanted = set(topics)
-        async with asyncio.timeout(self._timeout_s):
-            cluster = await self._admin.describe_cluster()
-            described = await self._admin.describe_topics()
-            present = {
-                t["topic"]: [int(p["partition"]) for p in t["partitions"]]
-                for t in described
-                if t["topic"] in wanted and t.get("error_code", 0) == 0
-            }
-            tps = [TopicPartition(name, p) for name, parts in present.items() for p in parts]
-            ends = await self._consumer.end_offsets(tps) if tps else {}
-        cluster_id = cluster.get("cluster_id")
-        return BrokerState(
-            None if cluster_id is None else str(cluster_id),
-            frozenset(present),
-            {(tp.topic, tp.partition): int(end) for tp, end in ends.items()},
-        )

@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable
 
 from aiokafka.errors import KafkaError
 
-from crossbound.broker.admin import BrokerProbe, BrokerState
+from crossbound.broker.state import BrokerProbe, BrokerState
 from crossbound.runtime.resets import BrokerReset, ResetDetector
 
 __all__ = ["EXIT_BROKER_RESET", "BrokerWatch", "ResetHints", "watch_broker"]

@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from crossbound.broker.admin import BrokerState
+from crossbound.broker.state import BrokerState
 
 __all__ = ["RESET_EVIDENCE", "BrokerReset", "ResetDetector"]
 

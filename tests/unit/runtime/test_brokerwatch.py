@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from aiokafka.errors import KafkaConnectionError
 
-from crossbound.broker.admin import BrokerState
+from crossbound.broker.state import BrokerState
 from crossbound.runtime.brokerwatch import BrokerWatch, ResetHints
 from crossbound.runtime.resets import BrokerReset, ResetDetector
 

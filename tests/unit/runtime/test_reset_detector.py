@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crossbound.broker.admin import BrokerState
+from crossbound.broker.state import BrokerState
 from crossbound.runtime.resets import ResetDetector
 
 TOPICS = ("hk.requests", "hk.verdicts")
