@@ -49,6 +49,8 @@ __all__ = [
     "run_worker",
 ]
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True, slots=True)
 class Components:
@@ -93,9 +95,6 @@ def on_tansu(settings: Settings) -> bool:
     """Whether the worker talks to Tansu: the embedded broker, or ``compat_tansu`` on."""
     compat = settings.kafka.compat_tansu
     return settings.kafka.broker is None or bool(compat)
-
-
-log = logging.getLogger(__name__)
 
 
 class _Halt:
