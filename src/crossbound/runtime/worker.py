@@ -20,9 +20,11 @@ import asyncio
 import logging
 import os
 import sys
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import NoReturn
 
 from prometheus_client import CollectorRegistry
 
@@ -103,10 +105,13 @@ class _Halt:
     :data:`EXIT_BROKER_RESET` at once: no graceful Faust stop, whose commits and flushes would write
     the old log's offsets and outputs into the empty broker."""
 
-    def __init__(self, metrics: Metrics, stack: ExitStack) -> None:
+    def __init__(
+        self, metrics: Metrics, stack: ExitStack, exit: Callable[[int], NoReturn] = os._exit
+    ) -> None:
         self.reason: str | None = None
         self._metrics = metrics
         self._stack = stack
+        self._exit = exit
 
     def __call__(self, reset: BrokerReset) -> None:
         self.reason = f"broker reset: {reset.detail}"
@@ -121,7 +126,7 @@ class _Halt:
             self._stack.close()
         finally:
             sys.stderr.flush()
-            os._exit(EXIT_BROKER_RESET)
+            self._exit(EXIT_BROKER_RESET)
 
 
 def _quiet_loggers(level: str) -> None:
