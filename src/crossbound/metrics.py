@@ -27,6 +27,11 @@ Metrics (all label values are short, bounded codes)::
     crossbound_unreadable_total            counter    where                      own records (table entry,
                                                                                  hop record) that did not
                                                                                  decode: dropped
+    crossbound_broker_reset_total          counter    what                       the broker lost this
+                                                                                 worker's state (cluster_id,
+                                                                                 topics, changelogs, offsets)
+    crossbound_broker_reset_found          gauge      (none)                     1 once such a reset was
+                                                                                 found (the worker exits)
     crossbound_build_info                  gauge = 1  version                    running version
     crossbound_ruleset_info                gauge = 1  scenario, version, digest  loaded rule set; digest =
                                                                                  sha256 prefix of its file
@@ -39,6 +44,8 @@ Label values:
 * ``kind``: ``request`` or ``attestation``.
 * ``where``: ``pending``, ``answered`` or ``usage`` (an entry of that table), or ``quota`` (a record on
   the hop topic).
+* ``what``: ``cluster_id``, ``topics``, ``changelogs`` or ``offsets`` (see
+  :mod:`crossbound.runtime.resets`).
 * ``outcome``: ``ACCEPT``, ``REVIEW`` or ``REJECT``.
 * ``severity``: ``reject``, ``review`` or ``warn``.
 * ``reason``: a short machine code such as ``undecodable``, ``unknown_schema``, ``too_large``, ``bad_key``,
@@ -88,6 +95,9 @@ KINDS: Final[frozenset[str]] = frozenset({"request", "attestation"})
 
 _UNREADABLE_WHERE: Final[frozenset[str]] = frozenset({"pending", "answered", "usage", "quota"})
 """Values of the ``where`` label of ``crossbound_unreadable_total``."""
+
+_RESET_WHAT: Final[frozenset[str]] = frozenset({"cluster_id", "topics", "changelogs", "offsets"})
+"""Values of the ``what`` label of ``crossbound_broker_reset_total``."""
 
 OUTCOMES: Final[frozenset[str]] = frozenset({"ACCEPT", "REVIEW", "REJECT"})
 """Values of the ``outcome`` label of ``crossbound_verdicts_total``."""
@@ -230,6 +240,19 @@ class Metrics:
             ("where",),
             registry=registry,
         )
+        self.broker_reset_total: Final = Counter(
+            "crossbound_broker_reset_total",
+            "The broker lost this worker's state, by the evidence found (cluster_id, topics, "
+            "changelogs, offsets); the worker then exits to be restarted.",
+            ("what",),
+            registry=registry,
+        )
+        self.broker_reset_found: Final = Gauge(
+            "crossbound_broker_reset_found",
+            "1 once the worker found that its broker lost its state; it stays not ready and exits.",
+            registry=registry,
+        )
+        self._reset_found = False
 
         self._records: dict[tuple[str, str], Counter] = {}
         self._requests: dict[tuple[str, str], Counter] = {}
@@ -348,8 +371,18 @@ class Metrics:
             self.pending_attestations.labels(scenario).set(0)
 
     def set_ready(self, ready: bool) -> None:
-        """``crossbound_ready``: 1 once partitions are assigned and tables recovered, 0 while rebalancing."""
-        self.ready.set(1 if ready else 0)
+        """``crossbound_ready``: 1 once partitions are assigned and tables recovered, 0 while rebalancing;
+        0 for good once :meth:`found_broker_reset` was called."""
+        self.ready.set(1 if ready and not self._reset_found else 0)
+
+    def found_broker_reset(self, what: tuple[str, ...]) -> None:
+        """The broker lost the worker's state: count each kind of evidence, set the gauge, not ready."""
+        for kind in what:
+            _check_member("what", kind, _RESET_WHAT)
+            self.broker_reset_total.labels(kind).inc()
+        self._reset_found = True
+        self.broker_reset_found.set(1)
+        self.ready.set(0)
 
     def rebalance(self) -> None:
         """Count one rebalance (partitions revoked)."""

@@ -2,7 +2,8 @@
 
 An orchestrator asks ``/healthz`` (200 while the process serves: liveness) and ``/readyz`` (200 while
 the worker is ready, by default while the ``crossbound_ready`` gauge of :class:`crossbound.metrics.Metrics`
-is 1, else 503); every other path is 404. It serves from a daemon thread, apart from the event loop, and
+is 1, else 503, with the reason when one is known: ``not ready: broker reset: ...``); every other path
+is 404. It serves from a daemon thread, apart from the event loop, and
 reads the registry only (the metric children are thread-safe), so it never blocks the pipeline.
 """
 
@@ -76,7 +77,7 @@ def _registry_ready(registry: CollectorRegistry) -> Callable[[], bool]:
     return lambda: registry.get_sample_value("crossbound_ready") == 1.0
 
 
-def _app(registry: CollectorRegistry, ready: Callable[[], bool]) -> WSGIApp:
+def _app(registry: CollectorRegistry, ready: Callable[[], bool], reason: Callable[[], str | None]) -> WSGIApp:
     metrics_app = make_wsgi_app(registry)
 
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -86,7 +87,9 @@ def _app(registry: CollectorRegistry, ready: Callable[[], bool]) -> WSGIApp:
         if path == "/healthz":
             status, body = "200 OK", b"ok\n"
         elif path == "/readyz":
-            status, body = ("200 OK", b"ready\n") if ready() else ("503 Service Unavailable", b"not ready\n")
+            status, body = (
+                ("200 OK", b"ready\n") if ready() else ("503 Service Unavailable", _not_ready(reason))
+            )
         else:
             status, body = "404 Not Found", b"not found: /metrics, /healthz, /readyz\n"
         start_response(
@@ -95,6 +98,11 @@ def _app(registry: CollectorRegistry, ready: Callable[[], bool]) -> WSGIApp:
         return [body]
 
     return app
+
+
+def _not_ready(reason: Callable[[], str | None]) -> bytes:
+    why = reason()
+    return b"not ready\n" if why is None else f"not ready: {why}\n".encode()
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -114,6 +122,7 @@ def serve_metrics(
     port: int = 9464,
     *,
     ready: Callable[[], bool] | None = None,
+    reason: Callable[[], str | None] | None = None,
 ) -> MetricsServer:
     """Serve ``registry`` on ``http://host:port/metrics`` from a daemon thread, with probes beside it.
 
@@ -127,6 +136,8 @@ def serve_metrics(
         port: the TCP port; 0 picks a free one, readable afterwards as ``MetricsServer.port``.
         ready: the readiness signal; default: the registry's ``crossbound_ready`` gauge is 1, the
             one the runtime sets on every rebalance, so ``/readyz`` and the gauge cannot disagree.
+        reason: why the worker is not ready, when it knows (``None`` otherwise): the 503 body says
+            ``not ready: <reason>``. The worker gives the broker reset it found (never record data).
 
     Raises:
         OSError: the address cannot be bound (port in use, unknown host).
@@ -136,7 +147,7 @@ def serve_metrics(
     class Server(_Server):
         address_family = family  # IPv6 hosts bind too
 
-    app = _app(registry, ready or _registry_ready(registry))
+    app = _app(registry, ready or _registry_ready(registry), reason or (lambda: None))
     server: WSGIServer = make_server(host, port, app, server_class=Server, handler_class=_QuietHandler)
     thread = Thread(target=server.serve_forever, name="crossbound-metrics", daemon=True)
     thread.start()

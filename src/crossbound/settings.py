@@ -102,6 +102,13 @@ class KafkaSettings(BaseModel):
         "patch; exactly_once always uses it",
     )
 
+    reset_check_interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="seconds between the worker's looks at whether its broker lost its state (topics "
+        "gone, log ends gone back, another cluster id); it then exits with code 75 to be restarted",
+    )
+
     @model_validator(mode="after")
     def _check_idempotence(self) -> KafkaSettings:
         if self.idempotence and self.acks != "all":

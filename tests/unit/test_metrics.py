@@ -197,3 +197,11 @@ def test_nothing_lands_on_the_global_registry(metrics: Metrics) -> None:
     metrics.record("hk", "request")
     metrics.set_build_info("0.1.0")
     assert b"crossbound_" not in generate_latest(REGISTRY)
+
+
+def test_broker_reset_evidence_is_a_bounded_label() -> None:
+    registry = CollectorRegistry()
+    metrics = Metrics(registry)
+    assert registry.get_sample_value("crossbound_broker_reset_found") == 0.0
+    with pytest.raises(ValueError, match="what must be one of"):
+        metrics.found_broker_reset(("hk.requests",))

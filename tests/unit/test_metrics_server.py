@@ -90,6 +90,23 @@ def test_readyz_asks_the_given_readiness_signal(registry: CollectorRegistry) -> 
         assert _get(server, "/readyz")[0] == 200
 
 
+def test_a_broker_reset_makes_readyz_503_for_good_with_its_reason(registry: CollectorRegistry) -> None:
+    metrics = Metrics(registry)
+    reason: list[str | None] = [None]
+    with serve_metrics(registry, "127.0.0.1", 0, reason=lambda: reason[0]) as server:
+        metrics.set_ready(True)
+        assert _get(server, "/readyz") == (200, "ready\n")
+        reason[0] = "broker reset: topics: hk.requests gone"
+        metrics.found_broker_reset(("topics", "changelogs"))
+        assert _get(server, "/readyz") == (503, "not ready: broker reset: topics: hk.requests gone\n")
+        metrics.set_ready(True)  # a rebalance completing afterwards does not make it ready again
+        assert _get(server, "/readyz")[0] == 503
+    assert registry.get_sample_value("crossbound_broker_reset_total", {"what": "topics"}) == 1.0
+    assert registry.get_sample_value("crossbound_broker_reset_total", {"what": "changelogs"}) == 1.0
+    assert registry.get_sample_value("crossbound_broker_reset_found") == 1.0
+    assert registry.get_sample_value("crossbound_ready") == 0.0
+
+
 @pytest.mark.parametrize("path", ["/", "/metrics/", "/favicon.ico", "/readyz/x"])
 def test_other_paths_are_404(registry: CollectorRegistry, path: str) -> None:
     Metrics(registry)

@@ -1,6 +1,10 @@
 """``crossbound publish``: JSON requests or attestations in, encoded records out, keyed by request_id.
 
 Every object is encoded before anything connects, so a bad one stops the command with nothing sent.
+The topic must exist: it is looked up first (in a Metadata request for all topics, which creates
+nothing), because a producer sending to a missing topic would have it auto-created (Tansu does, with 4
+partitions; so does a Kafka with ``auto.create.topics.enable``) and report success for records that no
+worker reads, e.g. after a memory-only broker restarted and lost every topic.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from crossbound.cli.shared import (
     run_on_broker,
     settings_from_args,
 )
-from crossbound.errors import InputError
+from crossbound.errors import BrokerError, InputError
 from crossbound.settings import Settings
 
 __all__ = ["add_parser", "encode_documents", "publish_records", "run"]
@@ -72,8 +76,20 @@ def encode_documents(settings: Settings, kind: str, docs: Sequence[Document]) ->
 async def publish_records(
     settings: Settings, bootstrap: str, topic: str, records: Sequence[tuple[bytes, bytes]]
 ) -> int:
-    """Produce ``records`` (key, value) to ``topic``; returns how many were written."""
+    """Produce ``records`` (key, value) to ``topic``; returns how many were written.
+
+    Raises :class:`BrokerError` naming the topic when it does not exist on the broker (nothing sent).
+    """
     from aiokafka import AIOKafkaProducer
+
+    from crossbound.broker.admin import partition_counts
+
+    if topic not in await partition_counts(bootstrap):
+        raise BrokerError(
+            f"topic {topic!r} does not exist on {bootstrap}: nothing was published. The worker creates "
+            "its topics when it starts (a memory-only broker that restarted has none until then); "
+            "check --topic and the deployment's topic prefix"
+        )
 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks=settings.kafka.aiokafka_acks)
     try:

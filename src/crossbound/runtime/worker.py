@@ -7,17 +7,24 @@ Order of start-up, so that a bad file fails before anything connects:
 3. start the embedded Tansu broker when no ``--broker`` is given;
 4. create the topics (Faust's table changelogs included) with the settings of their kind, and check
    that existing ones match them (partitions, replication factor, configs); a mismatch fails here;
-5. serve ``/metrics``; run the Faust worker.
+5. serve ``/metrics``; run the Faust worker, with a watch on the broker beside it
+   (:mod:`crossbound.runtime.brokerwatch`): a broker that lost the worker's state (a memory-only
+   Tansu restarted, a Kafka formatted anew) stops the worker with :data:`EXIT_BROKER_RESET` (75), not
+   ready with the reason and one ERROR line, so that an orchestrator restarts it; the restarted worker
+   creates its topics again at step 4.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import NoReturn
 
 from prometheus_client import CollectorRegistry
 
@@ -29,10 +36,22 @@ from crossbound.errors import ConfigError
 from crossbound.metrics import Metrics
 from crossbound.metrics_server import serve_metrics
 from crossbound.rules import Catalogue, load_catalogue
+from crossbound.runtime.brokerwatch import EXIT_BROKER_RESET, watch_broker
+from crossbound.runtime.resets import BrokerReset, ResetDetector
 from crossbound.settings import Settings
 from crossbound.topics import Topics
 
-__all__ = ["Components", "check_delivery", "for_broker", "load_components", "on_tansu", "run_worker"]
+__all__ = [
+    "EXIT_BROKER_RESET",
+    "Components",
+    "check_delivery",
+    "for_broker",
+    "load_components",
+    "on_tansu",
+    "run_worker",
+]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +99,36 @@ def on_tansu(settings: Settings) -> bool:
     return settings.kafka.broker is None or bool(compat)
 
 
+class _Halt:
+    """What the worker does when its broker lost its state: not ready with the reason, the metric, one
+    ERROR line, the worker's own resources closed (an embedded broker stopped), and an exit with
+    :data:`EXIT_BROKER_RESET` at once: no graceful Faust stop, whose commits and flushes would write
+    the old log's offsets and outputs into the empty broker."""
+
+    def __init__(
+        self, metrics: Metrics, stack: ExitStack, exit: Callable[[int], NoReturn] = os._exit
+    ) -> None:
+        self.reason: str | None = None
+        self._metrics = metrics
+        self._stack = stack
+        self._exit = exit
+
+    def __call__(self, reset: BrokerReset) -> None:
+        self.reason = f"broker reset: {reset.detail}"
+        self._metrics.found_broker_reset(reset.what)
+        log.error(
+            "the broker lost this worker's state (%s): exiting with code %d so that the worker is "
+            "restarted on the broker as it is now; what was in flight must be published again",
+            reset.detail,
+            EXIT_BROKER_RESET,
+        )
+        try:
+            self._stack.close()
+        finally:
+            sys.stderr.flush()
+            self._exit(EXIT_BROKER_RESET)
+
+
 def _quiet_loggers(level: str) -> None:
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
@@ -115,13 +164,25 @@ def run_worker(settings: Settings) -> int:
         metrics.set_build_info(__version__)
         for rs in components.catalogue.scenarios.values():
             metrics.set_ruleset_info(rs.scenario_id, rs.version, rs.digest)
+        halt = _Halt(metrics, stack)
         if settings.metrics.enabled:
-            server = serve_metrics(registry, settings.metrics.host, settings.metrics.port)
+            server = serve_metrics(
+                registry, settings.metrics.host, settings.metrics.port, reason=lambda: halt.reason
+            )
             stack.callback(server.close)
             print(f"crossbound: metrics on {server.url}", file=sys.stderr, flush=True)
         from crossbound.runtime.app import build_app
 
         app = build_app(settings, components, metrics, bootstrap)
+        topics = components.topics
+        detector = ResetDetector(topics.all(), topics.changelogs())
+        interval = settings.kafka.reset_check_interval_s
+
+        async def watch() -> None:
+            await watch_broker(bootstrap, detector, halt, interval_s=interval)
+
+        app.task(watch)  # started with the app, in its event loop
+
         try:
             import uvloop
 
