@@ -1,0 +1,130 @@
+"""Declared forms at both ends: inputs are refused when a field breaks its form, outputs are checked last.
+
+On the way in, :func:`refuse_input` runs a decoded request's or attestation's checks (the envelope's
+and the payload's, compiled once per schema by :mod:`crossbound.codec.forms`): a string that breaks its
+form, or a band outside its range, dead-letters the record (``bad_form``, ``payload_bad_form``,
+``payload_out_of_range``). A form is part of the record's schema, like its Avro type, and a record
+that breaks its schema is a dead letter (``undecodable``, ``payload_undecodable``), not a rule finding.
+
+On the way out, :class:`Guard` checks each record about to cross (an attestation request, a verdict)
+once more against the same declarations, just before it is encoded: every declared string has its
+form, digests (class D) are 64 hex, class B values are ones their field can take, nothing but the
+attestation's class B fields is released, and no string whose form leaves room for it holds personal
+data (:func:`crossbound.rules.pi.pi_code`). A record that fails is not sent: the input that produced it
+is dead-lettered (``outgoing_blocked``, its detail naming the field and the fault, never the value)
+and ``crossbound_outgoing_blocked_total{record,reason}`` counts it. Dead letters stay on the side their
+record came from and never cross, so they are not guarded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from crossbound.codec import SchemaRegistry
+from crossbound.codec.forms import FORMS, FieldCheck
+from crossbound.domain import DeadLetterReason
+from crossbound.metrics import Metrics
+from crossbound.pipeline.decoding import DeadLetter
+from crossbound.rules.pi import pi_code
+
+__all__ = ["Guard", "refuse_input"]
+
+_DIGEST = FORMS["digest"]
+
+
+def _first_fault(checks: Sequence[FieldCheck], record: Mapping[str, Any]) -> tuple[FieldCheck, str] | None:
+    for chk in checks:
+        if chk.form is None and chk.range is None:
+            continue
+        for value in chk.values(record):
+            fault = chk.fault(value)
+            if fault is not None:
+                return chk, fault
+    return None
+
+
+def refuse_input(
+    checks: Sequence[FieldCheck],
+    record: Mapping[str, Any],
+    request_id: str | None,
+    scenario: str | None,
+    *,
+    payload: bool,
+) -> None:
+    """Raise a :class:`DeadLetter` when a field of a decoded input breaks its declared form or range."""
+    found = _first_fault(checks, record)
+    if found is None:
+        return
+    chk, fault = found
+    if fault == "range":
+        reason = DeadLetterReason.PAYLOAD_OUT_OF_RANGE
+    else:
+        reason = DeadLetterReason.PAYLOAD_BAD_FORM if payload else DeadLetterReason.BAD_FORM
+    where = f"payload field {chk.where!r}" if payload else f"field {chk.where!r}"
+    if chk.where == "request_id":  # a free text where the id should be is not repeated anywhere
+        request_id = None
+    if chk.where == "scenario_id":
+        scenario = None
+    raise DeadLetter(reason, f"{where} breaks its {chk.expected}", request_id, scenario)
+
+
+class Guard:
+    """The last check of what crosses; the per-schema checks come precompiled from the registry."""
+
+    def __init__(self, registry: SchemaRegistry, metrics: Metrics) -> None:
+        self.registry = registry
+        self.metrics = metrics
+        self.ask_checks = registry.current("core/attestation_request").checks
+        self.verdict_checks = registry.current("core/verdict").checks
+
+    def attestation_request(
+        self, record: Mapping[str, Any], payload: Mapping[str, Any], payload_subject: str
+    ) -> None:
+        """Refuse an attestation request whose envelope or payload (the request's) breaks its declarations."""
+        fault = self._fault(self.ask_checks, record, "")
+        if fault is None:
+            fault = self._fault(self.registry.current(payload_subject).checks, payload, "payload.")
+        if fault is not None:
+            self._block("attestation_request", record, *fault)
+
+    def verdict(self, record: Mapping[str, Any], attestation_subject: str) -> None:
+        """Refuse a verdict that breaks its schema's forms or releases more than class B values."""
+        fault = self._fault(self.verdict_checks, record, "")
+        if fault is None:
+            bands = self.registry.current(attestation_subject).bands
+            for name, text in record["attested"].items():
+                band = bands.get(name)
+                if band is None:  # not a class B field: its name is not repeated, it could be anything
+                    fault = "attested", "class"
+                    break
+                if not band.releases(text):
+                    fault = f"attested.{name}", "range"
+                    break
+        if fault is not None:
+            self._block("verdict", record, *fault)
+
+    def _fault(
+        self, checks: Sequence[FieldCheck], record: Mapping[str, Any], prefix: str
+    ) -> tuple[str, str] | None:
+        for chk in checks:
+            form = _DIGEST if chk.cls == "D" else chk.form
+            scan = form is not None and form.scan and chk.kind is None
+            for value in chk.values(record):
+                fault = chk.fault(value)
+                if fault is None and form is not None and not form.matches(value):
+                    fault = "form"
+                if fault is None and scan and pi_code(value) is not None:
+                    fault = "pi"
+                if fault is not None:
+                    return prefix + chk.where, fault
+        return None
+
+    def _block(self, record_name: str, record: Mapping[str, Any], where: str, reason: str) -> None:
+        self.metrics.outgoing_blocked(record_name, reason)
+        raise DeadLetter(
+            DeadLetterReason.OUTGOING_BLOCKED,
+            f"{record_name.replace('_', ' ')} not sent: field {where!r} fails the outgoing check ({reason})",
+            record.get("request_id"),
+            record.get("scenario_id"),
+        )
