@@ -90,17 +90,18 @@ class Guard:
 
     def verdict(self, record: Mapping[str, Any], attestation_subject: str) -> None:
         """Refuse a verdict that breaks its schema's forms or releases more than class B values."""
-        fault = self._fault(self.verdict_checks, record, "")
+        fault: tuple[str, str] | None = None
+        bands = self.registry.current(attestation_subject).bands
+        for name, text in record["attested"].items():
+            band = bands.get(name)
+            if band is None:  # not a class B field: its name is not repeated, it could be anything
+                fault = "attested", "class"
+                break
+            if not band.releases(text):
+                fault = f"attested.{name}", "range"
+                break
         if fault is None:
-            bands = self.registry.current(attestation_subject).bands
-            for name, text in record["attested"].items():
-                band = bands.get(name)
-                if band is None:  # not a class B field: its name is not repeated, it could be anything
-                    fault = "attested", "class"
-                    break
-                if not band.releases(text):
-                    fault = f"attested.{name}", "range"
-                    break
+            fault = self._fault(self.verdict_checks, record, "")
         if fault is not None:
             self._block("verdict", record, *fault)
 
