@@ -112,7 +112,7 @@ class Guard:
             form = _DIGEST if chk.cls == "D" else chk.form
             scan = form is not None and form.scan and chk.kind is None
             for value in chk.values(record):
-                fault = chk.fault(value)
+                fault: str | None = chk.fault(value)
                 if fault is None and form is not None and not form.matches(value):
                     fault = "form"
                 if fault is None and scan and pi_code(value) is not None:

@@ -207,7 +207,9 @@ def test_the_guard_stops_personal_data_in_a_code_form(h: Harness, monkeypatch: p
     assert _blocked(h, "attestation_request", "pi") == 1
 
 
-def test_the_guard_stops_a_verdict_releasing_a_phone_number(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_guard_stops_a_verdict_releasing_a_phone_number(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(attestations_module, "_text", lambda value: "+852 9123 4567")  # a broken builder
     request, attestation = _case(h, KYC)
     h.send_request(request)
