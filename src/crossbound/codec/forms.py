@@ -22,7 +22,7 @@ clear-text patterns.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -109,29 +109,40 @@ class FieldCheck:
     cls: str | None
     kind: str | None
     texts: frozenset[str] | None  # class B: the texts a verdict may release for it (ints: by range)
+    simple: bool = True  # the path is field names only (no array items, no map values)
 
-    def values(self, record: Mapping[str, Any]) -> list[Any]:
-        """The field's values in ``record``: none when absent or null, every item of an array."""
+    def values(self, record: Mapping[str, Any]) -> Sequence[Any]:
+        """The field's values in ``record``: none when absent or null, every item of an array.
+
+        Records here are dicts (decoded, or built by the pipeline); a plain path of names, the common
+        case, is a few ``get`` calls.
+        """
+        value: Any = record
+        if self.simple:
+            for step in self.path:
+                value = value.get(step) if isinstance(value, dict) else None
+                if value is None:
+                    return ()
+            return (value,)
         current: list[Any] = [record]
         for step in self.path:
             found: list[Any] = []
             for value in current:
                 if step == "[]" and isinstance(value, list):
                     found += value
-                elif step == "{}" and isinstance(value, Mapping):
+                elif step == "{}" and isinstance(value, dict):
                     found += value.values()
-                elif isinstance(value, Mapping):
+                elif isinstance(value, dict):
                     found.append(value.get(step))
             current = [v for v in found if v is not None]
         return current
 
     def fault(self, value: Any) -> Literal["form", "range"] | None:
         """What is wrong with one value: ``form``, ``range``, or None."""
-        if self.form is not None and not (isinstance(value, str) and self.form.matches(value)):
+        form, rng = self.form, self.range
+        if form is not None and (type(value) is not str or form.pattern.fullmatch(value) is None):
             return "form"
-        if self.range is not None and not (
-            isinstance(value, int) and self.range[0] <= value <= self.range[1]
-        ):
+        if rng is not None and (type(value) is not int or not rng[0] <= value <= rng[1]):
             return "range"
         return None
 
@@ -212,7 +223,8 @@ class _Compiler:
             raise self.fail(where, 'a class B int is a band and must declare "range": [lo, hi]')
         texts = _band_texts(base, type_name, nullable) if cls == "B" else None
         if form or rng or cls or kind:
-            self.checks.append(FieldCheck(path, where, form, rng, cls, kind, texts))
+            simple = "[]" not in path and "{}" not in path
+            self.checks.append(FieldCheck(path, where, form, rng, cls, kind, texts, simple))
 
     def form(self, fld: Mapping[str, Any], where: str, type_name: Any) -> Form | None:
         name = fld.get("form")

@@ -53,6 +53,8 @@ class SchemaVersion:
     """Every declared form, range, class and kind, flat (compiled once, see :mod:`crossbound.codec.forms`)."""
     bands: Mapping[str, FieldCheck] = field(default_factory=dict)
     """The class B fields by name: what a verdict may release."""
+    input_checks: tuple[FieldCheck, ...] = ()
+    """The checks with a form or a range: what an input is refused for."""
 
 
 def _non_null(avro_type: Any) -> Any:
@@ -107,7 +109,10 @@ def _load_file(root: Path, path: Path) -> SchemaVersion:
     classes = _check_field_classes(path, raw) if subject.startswith("scenarios/") else {}
     checks = compile_checks(path, subject, raw)
     bands = {c.path[0]: c for c in checks if c.cls == "B"}
-    return SchemaVersion(subject, int(match["version"]), path, raw, parsed, fp, classes, checks, bands)
+    declared = tuple(c for c in checks if c.form is not None or c.range is not None)
+    return SchemaVersion(
+        subject, int(match["version"]), path, raw, parsed, fp, classes, checks, bands, declared
+    )
 
 
 def _check_compatible(reader: SchemaVersion, writer: SchemaVersion) -> None:

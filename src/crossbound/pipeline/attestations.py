@@ -65,7 +65,7 @@ class Attestations:
         self.partitions = partitions
         catalogue: Catalogue = decoder.catalogue
         self.registry = registry = decoder.codec.registry
-        self.checks = registry.current(ATTESTATION).checks
+        self.input_checks = registry.current(ATTESTATION).input_checks
         self.b_fields = {  # the attested (class B) fields each scenario releases
             sid: tuple(
                 n for n, c in registry.current(rs.attestation_subject).field_classes.items() if c == "B"
@@ -78,7 +78,7 @@ class Attestations:
         self.metrics.record(side, "attestation")
         att = cast(Attestation, self.decoder.record(rec.value, ATTESTATION))
         request_id, scenario = att["request_id"], att["scenario_id"]
-        refuse_input(self.checks, att, request_id, scenario, payload=False)
+        refuse_input(self.input_checks, att, request_id, scenario, payload=False)
         key = check_key(rec, request_id, scenario, self.partitions)
         a = self.answered.get(key)
         if a is not None:
@@ -117,7 +117,7 @@ class Attestations:
                     DeadLetterReason.PAYLOAD_MISSING, "status FOUND needs a payload", request_id, scenario
                 )
             att_payload = self.decoder.payload(rs, att["payload"], rs.attestation_subject, request_id)
-            att_checks = self.registry.current(rs.attestation_subject).checks
+            att_checks = self.registry.current(rs.attestation_subject).input_checks
             refuse_input(att_checks, att_payload, request_id, rs.scenario_id, payload=True)
             ctx = Context(request, payload, now, attestation=att_payload, ruleset_version=rs.version)
             findings += evaluate(rs.stage("attestation"), ctx, self.on_rule_error[rs.scenario_id])

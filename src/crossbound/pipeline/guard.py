@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from crossbound.codec import SchemaRegistry
-from crossbound.codec.forms import FORMS, FieldCheck
+from crossbound.codec.forms import FORMS, FieldCheck, Form
 from crossbound.domain import DeadLetterReason
 from crossbound.metrics import Metrics
 from crossbound.pipeline.decoding import DeadLetter
@@ -34,9 +34,18 @@ _DIGEST = FORMS["digest"]
 
 
 def _first_fault(checks: Sequence[FieldCheck], record: Mapping[str, Any]) -> tuple[FieldCheck, str] | None:
+    """The first check a value fails; a plain string field's form is tested inline (the hot path)."""
     for chk in checks:
-        if chk.form is None and chk.range is None:
-            continue
+        form = chk.form
+        if chk.simple and form is not None:
+            value: Any = record
+            for step in chk.path:
+                value = value.get(step) if isinstance(value, dict) else None
+                if value is None:
+                    break
+            if value is None or (type(value) is str and form.pattern.fullmatch(value) is not None):
+                continue
+            return chk, "form"
         for value in chk.values(record):
             fault = chk.fault(value)
             if fault is not None:
@@ -52,7 +61,10 @@ def refuse_input(
     *,
     payload: bool,
 ) -> None:
-    """Raise a :class:`DeadLetter` when a field of a decoded input breaks its declared form or range."""
+    """Raise a :class:`DeadLetter` when a field of a decoded input breaks its declared form or range.
+
+    ``checks`` are a schema's :attr:`~crossbound.codec.SchemaVersion.input_checks`.
+    """
     found = _first_fault(checks, record)
     if found is None:
         return
@@ -69,29 +81,40 @@ def refuse_input(
     raise DeadLetter(reason, f"{where} breaks its {chk.expected}", request_id, scenario)
 
 
+Plan = tuple[tuple[FieldCheck, Form | None, bool], ...]  # each check, the form it must have, scan it?
+
+
+def _plan(checks: Sequence[FieldCheck]) -> Plan:
+    """What the guard tests per field: the declared form (a digest for class D), and whether to scan."""
+    plan = []
+    for chk in checks:
+        form = _DIGEST if chk.cls == "D" else chk.form
+        plan.append((chk, form, form is not None and form.scan and chk.kind is None))
+    return tuple(plan)
+
+
 class Guard:
-    """The last check of what crosses; the per-schema checks come precompiled from the registry."""
+    """The last check of what crosses, planned per schema once, at start-up."""
 
     def __init__(self, registry: SchemaRegistry, metrics: Metrics) -> None:
-        self.registry = registry
         self.metrics = metrics
-        self.ask_checks = registry.current("core/attestation_request").checks
-        self.verdict_checks = registry.current("core/verdict").checks
+        self.plans = {s: _plan(registry.current(s).checks) for s in registry.subjects}
+        self.bands = {s: registry.current(s).bands for s in registry.subjects}
 
     def attestation_request(
         self, record: Mapping[str, Any], payload: Mapping[str, Any], payload_subject: str
     ) -> None:
         """Refuse an attestation request whose envelope or payload (the request's) breaks its declarations."""
-        fault = self._fault(self.ask_checks, record, "")
+        fault = self._fault(self.plans["core/attestation_request"], record, "")
         if fault is None:
-            fault = self._fault(self.registry.current(payload_subject).checks, payload, "payload.")
+            fault = self._fault(self.plans[payload_subject], payload, "payload.")
         if fault is not None:
             self._block("attestation_request", record, *fault)
 
     def verdict(self, record: Mapping[str, Any], attestation_subject: str) -> None:
         """Refuse a verdict that breaks its schema's forms or releases more than class B values."""
         fault: tuple[str, str] | None = None
-        bands = self.registry.current(attestation_subject).bands
+        bands = self.bands[attestation_subject]
         for name, text in record["attested"].items():
             band = bands.get(name)
             if band is None:  # not a class B field: its name is not repeated, it could be anything
@@ -101,16 +124,13 @@ class Guard:
                 fault = f"attested.{name}", "range"
                 break
         if fault is None:
-            fault = self._fault(self.verdict_checks, record, "")
+            fault = self._fault(self.plans["core/verdict"], record, "")
         if fault is not None:
             self._block("verdict", record, *fault)
 
-    def _fault(
-        self, checks: Sequence[FieldCheck], record: Mapping[str, Any], prefix: str
-    ) -> tuple[str, str] | None:
-        for chk in checks:
-            form = _DIGEST if chk.cls == "D" else chk.form
-            scan = form is not None and form.scan and chk.kind is None
+    @staticmethod
+    def _fault(plan: Plan, record: Mapping[str, Any], prefix: str) -> tuple[str, str] | None:
+        for chk, form, scan in plan:
             for value in chk.values(record):
                 fault: str | None = chk.fault(value)
                 if fault is None and form is not None and not form.matches(value):

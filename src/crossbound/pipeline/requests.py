@@ -78,14 +78,14 @@ class Requests:
         self.timeout_ms = timeout_ms
         self.partitions = partitions
         self.registry = decoder.codec.registry
-        self.checks = self.registry.current(REQUEST).checks
+        self.input_checks = self.registry.current(REQUEST).input_checks
 
     def on_request(self, side: str, rec: Incoming) -> list[Outgoing]:
         """A request from ``side``: reject at once, or park it and ask the other side to attest."""
         self.metrics.record(side, "request")
         request = cast(Request, self.decoder.record(rec.value, REQUEST))
         request_id, scenario = request["request_id"], request["scenario_id"]
-        refuse_input(self.checks, request, request_id, scenario, payload=False)
+        refuse_input(self.input_checks, request, request_id, scenario, payload=False)
         key = check_key(rec, request_id, scenario, self.partitions)
         if wire_side(request["requester_side"]) != side:
             raise DeadLetter(
@@ -121,7 +121,11 @@ class Requests:
             )
         payload = self.decoder.payload(rs, request["payload"], rs.request_subject, request_id)
         refuse_input(
-            self.registry.current(rs.request_subject).checks, payload, request_id, scenario, payload=True
+            self.registry.current(rs.request_subject).input_checks,
+            payload,
+            request_id,
+            scenario,
+            payload=True,
         )
         self.metrics.request(side, scenario)
         now_s = self.clock()
