@@ -13,8 +13,9 @@ strings: each item, a map of strings: each value), one of :data:`FORMS`, and a c
 Each schema's checks are compiled once into a flat tuple of :class:`FieldCheck` (path, form or range),
 so a record is checked with a loop over that tuple and no walk of the schema. A form is a shape, not
 a validation: a code form is loose enough (``[A-Z0-9][A-Z0-9_./-]{0,39}``) that a wrong but
-well-formed code still reaches the rule that checks it, while free text (names, e-mails, spaced
-numbers) is refused. ``scan`` says whether a value of the form can still hold personal data (an
+well-formed code still reaches the rule that checks it (an ISIN or HS code of the wrong shape gets
+ORSB-06's or TFD-09's finding, an empty branch id the ``required`` rule's), while free text (names,
+e-mails, spaced numbers) is refused. ``scan`` says whether a value of the form can still hold personal data (an
 8-digit number is an upper-case code too), so that the outgoing guard looks at it with the
 clear-text patterns.
 """
@@ -74,9 +75,8 @@ FORMS: Final[Mapping[str, Form]] = _forms(
     ),
     ("city_code", r"[1-8][0-9]{5}|HK", "a GB/T 2260 six-digit code, or HK", False),
     ("iso4217", r"[A-Z]{3}", "three upper-case letters (ISO 4217; CNH reaches the rules too)", False),
-    ("code", r"[A-Z0-9][A-Z0-9_./-]{0,39}", "an upper-case code of at most 40 characters", True),
-    ("isin", r"[A-Z]{2}[A-Z0-9]{9}[0-9]", "an ISIN: country, 9 alphanumerics, a check digit", False),
-    ("hs6", r"[0-9]{6}", "a 6-digit Harmonized System code", False),
+    # empty too: a required code that is empty gets the rule's MISSING finding, and holds nothing
+    ("code", r"(?:[A-Z0-9][A-Z0-9_./-]{0,39})?", "an upper-case code of at most 40 characters", True),
     ("inst_id", r"[0-9A-Z]{8,20}", "an institution's public id (LEI, BIC, USCC, HK BRN)", False),
     ("scenario_id", r"[a-z][a-z0-9_]{0,63}", "a snake_case scenario id", False),
     ("version", r"[0-9]{1,6}(?:\.[0-9]{1,6}){0,2}", "a version: major[.minor[.patch]]", False),
@@ -86,7 +86,7 @@ FORMS: Final[Mapping[str, Form]] = _forms(
     ("finding_code", r"[A-Z0-9_]{1,64}", "a finding's machine code", False),
     (
         "band",
-        r"true|false|[A-Z][A-Z0-9_]{0,39}|[0-9]{1,6}|",
+        r"true|false|[A-Z][A-Z0-9_]{0,39}|-?[0-9]{1,6}|",
         "a yes/no, enum or band value as text (empty for null)",
         False,
     ),
@@ -108,7 +108,7 @@ class FieldCheck:
     range: tuple[int, int] | None
     cls: str | None
     kind: str | None
-    texts: frozenset[str] | None  # class B: the texts a verdict may release for it (ints: by range)
+    texts: frozenset[str] | None  # class B: the texts a verdict may release for it (ints: also by range)
     simple: bool = True  # the path is field names only (no array items, no map values)
 
     def values(self, record: Mapping[str, Any]) -> Sequence[Any]:
@@ -147,12 +147,16 @@ class FieldCheck:
         return None
 
     def releases(self, text: str) -> bool:
-        """``text`` is a value a verdict may carry for this class B field."""
-        if self.texts is not None:
-            return text in self.texts
-        if self.range is None or not text.isdigit():
+        """``text`` is a value a verdict may carry for this class B field (an int: canonical, in range)."""
+        if self.texts is not None and text in self.texts:
+            return True
+        if self.range is None:
             return False
-        return self.range[0] <= int(text) <= self.range[1]
+        try:
+            number = int(text)
+        except ValueError:
+            return False
+        return str(number) == text and self.range[0] <= number <= self.range[1]
 
     @property
     def expected(self) -> str:
@@ -250,15 +254,13 @@ class _Compiler:
 
 
 def _band_texts(inner: Any, type_name: Any, nullable: bool) -> frozenset[str] | None:
-    """What a verdict may release for a class B field as text; None: an int, checked by its range."""
+    """What a verdict may release for a class B field as text, besides an int's range."""
     empty = {""} if nullable else set()
     if type_name == "boolean":
         return frozenset({"true", "false"} | empty)
     if type_name == "enum":
         return frozenset(set(inner["symbols"]) | empty)
-    if type_name in ("int", "long"):
-        return None
-    return frozenset(empty)
+    return frozenset(empty)  # an int: the empty text for a null, else its range decides
 
 
 def compile_checks(path: Path, subject: str, raw: Mapping[str, Any]) -> tuple[FieldCheck, ...]:

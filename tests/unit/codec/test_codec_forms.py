@@ -22,9 +22,17 @@ GOOD = {
     "consent_ref": ["CNS-1E8D3F5A2B21", "cns-07a3-fa9c-1e07", "9c4f1e08-7b2a-4d35-a6c9-1e8d3f5a2b21"],
     "city_code": ["440300", "HK"],
     "iso4217": ["CNY", "CNH", "HKD"],
-    "code": ["EHCV-GBA-07", "2025-26", "A02.10", "1.1.1.1", "CROSS_BORDER_PAYMENT", "HK-TST-008"],
-    "isin": ["HK0000873015", "XS2874561231"],
-    "hs6": ["850440"],
+    "code": [
+        "",
+        "HK0000873015",
+        "850440",
+        "EHCV-GBA-07",
+        "2025-26",
+        "A02.10",
+        "1.1.1.1",
+        "CROSS_BORDER_PAYMENT",
+        "HK-TST-008",
+    ],
     "inst_id": ["BKCHHKHHXXX", "254900HKCNSZDVP00122", "91440300MA5F8K2L3P", "12345678"],
 }
 PROBES = [
@@ -36,10 +44,9 @@ PROBES = [
     "chan.taiman@example.com",
     "陳大文",
     "CHAN Tai Man",
-    "",
 ]
 # forms whose pattern cannot hold a probe at all; the loose ones (code, inst_id...) rely on the guard's scan
-STRICT = ["uuid", "hex32", "digest", "key_id", "consent_ref", "city_code", "iso4217", "isin", "hs6"]
+STRICT = ["uuid", "hex32", "digest", "key_id", "consent_ref", "city_code", "iso4217"]
 
 
 @pytest.mark.parametrize("name", sorted(GOOD))

@@ -147,7 +147,9 @@ def test_a_band_in_its_range_goes_back(h: Harness) -> None:
     assert verdict.record["attested"]["ubo_count"] == "3"
 
 
-@pytest.mark.parametrize("text", ["Chan Tai Man", "chan@example.com", "+852 9123 4567", "陳大文", ""])
+@pytest.mark.parametrize(
+    "text", ["Chan Tai Man", "chan@example.com", "+852 9123 4567", "陳大文", "ehcv-gba-07"]
+)
 def test_free_text_in_a_class_c_code_field_is_refused(h: Harness, text: str) -> None:
     request, _ = _case(h, EHCV)
     request["payload"]["service_point_id"] = text
@@ -168,6 +170,10 @@ def test_a_wrong_but_well_formed_code_still_reaches_its_rule(h: Harness) -> None
     [out] = h.send_request(request)
     assert out.topic == h.topics.verdicts("sz")
     assert out.record["outcome"] == "REJECT"
+    request, _ = _case(h, "offshore_rmb_sustainable_bond_allocation", seed=9)
+    request["payload"]["isin"] = "HK000087301X"  # the wrong shape, in the code form: ORSB-06's finding
+    [out] = h.send_request(request)
+    assert [f["code"] for f in out.record["findings"]] == ["ISIN_FORMAT"]
 
 
 def _blocked(h: Harness, record: str, reason: str) -> float:
