@@ -173,7 +173,7 @@ def test_a_wrong_but_well_formed_code_still_reaches_its_rule(h: Harness) -> None
     request, _ = _case(h, "offshore_rmb_sustainable_bond_allocation", seed=9)
     request["payload"]["isin"] = "HK000087301X"  # the wrong shape, in the code form: ORSB-06's finding
     [out] = h.send_request(request)
-    assert [f["code"] for f in out.record["findings"]] == ["ISIN_FORMAT"]
+    assert "ISIN_FORMAT" in [f["code"] for f in out.record["findings"]]
 
 
 def _blocked(h: Harness, record: str, reason: str) -> float:
