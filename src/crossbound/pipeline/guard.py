@@ -81,15 +81,16 @@ def refuse_input(
     raise DeadLetter(reason, f"{where} breaks its {chk.expected}", request_id, scenario)
 
 
-Plan = tuple[tuple[FieldCheck, Form | None, bool], ...]  # each check, the form it must have, scan it?
+Plan = tuple[tuple[FieldCheck, Form | None, bool], ...]  # each check, a digest form for class D, scan?
 
 
 def _plan(checks: Sequence[FieldCheck]) -> Plan:
-    """What the guard tests per field: the declared form (a digest for class D), and whether to scan."""
+    """What the guard tests per field besides its declaration: a digest's form, and a scan or not."""
     plan = []
     for chk in checks:
-        form = _DIGEST if chk.cls == "D" else chk.form
-        plan.append((chk, form, form is not None and form.scan and chk.kind is None))
+        digest = _DIGEST if chk.cls == "D" and chk.form is None else None
+        form = chk.form or digest
+        plan.append((chk, digest, form is not None and form.scan and chk.kind is None))
     return tuple(plan)
 
 
@@ -130,10 +131,10 @@ class Guard:
 
     @staticmethod
     def _fault(plan: Plan, record: Mapping[str, Any], prefix: str) -> tuple[str, str] | None:
-        for chk, form, scan in plan:
+        for chk, digest, scan in plan:
             for value in chk.values(record):
                 fault: str | None = chk.fault(value)
-                if fault is None and form is not None and not form.matches(value):
+                if fault is None and digest is not None and not digest.matches(value):
                     fault = "form"
                 if fault is None and scan and pi_code(value) is not None:
                     fault = "pi"
