@@ -69,10 +69,12 @@ def refuse_input(
     if found is None:
         return
     chk, fault = found
-    if fault == "range":
+    if not payload:  # the envelope declares forms only
+        reason = DeadLetterReason.BAD_FORM
+    elif fault == "range":
         reason = DeadLetterReason.PAYLOAD_OUT_OF_RANGE
     else:
-        reason = DeadLetterReason.PAYLOAD_BAD_FORM if payload else DeadLetterReason.BAD_FORM
+        reason = DeadLetterReason.PAYLOAD_BAD_FORM
     where = f"payload field {chk.where!r}" if payload else f"field {chk.where!r}"
     if chk.where == "request_id":  # a free text where the id should be is not repeated anywhere
         request_id = None
