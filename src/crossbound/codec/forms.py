@@ -15,9 +15,9 @@ so a record is checked with a loop over that tuple and no walk of the schema. A 
 a validation: a code form is loose enough (``[A-Z0-9][A-Z0-9_./-]{0,39}``) that a wrong but
 well-formed code still reaches the rule that checks it (an ISIN or HS code of the wrong shape gets
 ORSB-06's or TFD-09's finding, an empty branch id the ``required`` rule's), while free text (names,
-e-mails, spaced numbers) is refused. ``scan`` says whether a value of the form can still hold personal data (an
-8-digit number is an upper-case code too), so that the outgoing guard looks at it with the
-clear-text patterns.
+e-mails, spaced numbers) is refused. ``scan`` says whether a value of the form can still hold
+personal data (an 8-digit number is an upper-case code too), so that the outgoing guard looks at it
+with the clear-text patterns.
 """
 
 from __future__ import annotations
