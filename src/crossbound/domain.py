@@ -58,6 +58,12 @@ class DeadLetterReason(StrEnum):
     PAYLOAD_UNKNOWN_SCHEMA = "payload_unknown_schema"
     PAYLOAD_WRONG_RECORD_TYPE = "payload_wrong_record_type"
     PAYLOAD_UNDECODABLE = "payload_undecodable"
+    # declared forms and ranges (crossbound.codec.forms): an input field that breaks its form or range
+    BAD_FORM = "bad_form"
+    PAYLOAD_BAD_FORM = "payload_bad_form"
+    PAYLOAD_OUT_OF_RANGE = "payload_out_of_range"
+    # the outgoing guard: a record that would cross with something undeclared was not sent
+    OUTGOING_BLOCKED = "outgoing_blocked"
     # the pipeline's
     EMPTY = "empty"
     BAD_KEY = "bad_key"

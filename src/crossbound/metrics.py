@@ -32,6 +32,8 @@ Metrics (all label values are short, bounded codes)::
                                                                                  topics, changelogs, offsets)
     crossbound_broker_reset_found          gauge      (none)                     1 once such a reset was
                                                                                  found (the worker exits)
+    crossbound_outgoing_blocked_total      counter    record, reason             records not sent by the
+                                                                                 outgoing guard
     crossbound_build_info                  gauge = 1  version                    running version
     crossbound_ruleset_info                gauge = 1  scenario, version, digest  loaded rule set; digest =
                                                                                  sha256 prefix of its file
@@ -46,6 +48,8 @@ Label values:
   the hop topic).
 * ``what``: ``cluster_id``, ``topics``, ``changelogs`` or ``offsets`` (see
   :mod:`crossbound.runtime.resets`).
+* ``record``: ``attestation_request`` or ``verdict``; with ``reason`` (of the outgoing guard) ``form``,
+  ``range``, ``class`` or ``pi``.
 * ``outcome``: ``ACCEPT``, ``REVIEW`` or ``REJECT``.
 * ``severity``: ``reject``, ``review`` or ``warn``.
 * ``reason``: a short machine code such as ``undecodable``, ``unknown_schema``, ``too_large``, ``bad_key``,
@@ -98,6 +102,9 @@ _UNREADABLE_WHERE: Final[frozenset[str]] = frozenset({"pending", "answered", "us
 
 _RESET_WHAT: Final[frozenset[str]] = frozenset({"cluster_id", "topics", "changelogs", "offsets"})
 """Values of the ``what`` label of ``crossbound_broker_reset_total``."""
+_BLOCKED_RECORDS: Final[frozenset[str]] = frozenset({"attestation_request", "verdict"})
+_BLOCKED_REASONS: Final[frozenset[str]] = frozenset({"form", "range", "class", "pi"})
+"""Values of the ``record`` and ``reason`` labels of ``crossbound_outgoing_blocked_total``."""
 
 OUTCOMES: Final[frozenset[str]] = frozenset({"ACCEPT", "REVIEW", "REJECT"})
 """Values of the ``outcome`` label of ``crossbound_verdicts_total``."""
@@ -253,6 +260,13 @@ class Metrics:
             registry=registry,
         )
         self._reset_found = False
+        self.outgoing_blocked_total: Final = Counter(
+            "crossbound_outgoing_blocked_total",
+            "Records about to cross that the outgoing guard did not send (a field outside its declared "
+            "form, range or class, or personal data in clear); their input was dead-lettered.",
+            ("record", "reason"),
+            registry=registry,
+        )
 
         self._records: dict[tuple[str, str], Counter] = {}
         self._requests: dict[tuple[str, str], Counter] = {}
@@ -392,6 +406,12 @@ class Metrics:
         """Count one record of the pipeline's own (a table entry, a ``quota`` hop) that did not decode."""
         _check_member("where", where, _UNREADABLE_WHERE)
         self.unreadable_total.labels(where).inc()
+
+    def outgoing_blocked(self, record: str, reason: str) -> None:
+        """Count one record the outgoing guard did not send (rare: no cached child)."""
+        _check_member("record", record, _BLOCKED_RECORDS)
+        _check_member("reason", reason, _BLOCKED_REASONS)
+        self.outgoing_blocked_total.labels(record, reason).inc()
 
     def set_build_info(self, version: str) -> None:
         """Set ``crossbound_build_info{version}`` to 1, replacing any previous version's series."""

@@ -135,6 +135,8 @@ def test_dead_letter_and_attestation_request(metrics: Metrics, registry: Collect
         ("rule_error", ("payments", "")),
         ("dead_letter", ("hk", "Payload too large: 2 MB")),
         ("attestation_request", ("both", "payments")),
+        ("outgoing_blocked", ("dead_letter", "form")),
+        ("outgoing_blocked", ("verdict", "phone +852 9123 4567")),
     ],
 )
 def test_unknown_label_values_are_refused(

@@ -9,7 +9,9 @@ compatibility checker, so a schema change that would break old records fails sta
 
 Payload schemas (under ``scenarios/``) must give every top-level field a ``class``:
 ``C`` crosses in clear, ``D`` crosses only as a 64-hex digest, ``B`` crosses only as a yes/no or band
-value (see README, "Field classes"). Data that never leaves its side has no field at all.
+value (see README, "Field classes"). Data that never leaves its side has no field at all. Strings
+that cross declare a ``form`` and class B ints a ``range`` (:mod:`crossbound.codec.forms`); each
+file's checks are compiled here once, into :attr:`SchemaVersion.checks`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibi
 from fastavro import parse_schema
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
+from crossbound.codec.forms import FieldCheck, compile_checks
 from crossbound.errors import SchemaError
 
 __all__ = ["FIELD_CLASSES", "SchemaRegistry", "SchemaVersion"]
@@ -46,6 +49,12 @@ class SchemaVersion:
     parsed: Any
     fingerprint: bytes
     field_classes: Mapping[str, str] = field(default_factory=dict)
+    checks: tuple[FieldCheck, ...] = ()
+    """Every declared form, range, class and kind, flat (compiled once, see :mod:`crossbound.codec.forms`)."""
+    bands: Mapping[str, FieldCheck] = field(default_factory=dict)
+    """The class B fields by name: what a verdict may release."""
+    input_checks: tuple[FieldCheck, ...] = ()
+    """The checks with a form or a range: what an input is refused for."""
 
 
 def _non_null(avro_type: Any) -> Any:
@@ -98,7 +107,12 @@ def _load_file(root: Path, path: Path) -> SchemaVersion:
         raise SchemaError(path, f"not a valid Avro schema: {exc}") from exc
     fp = bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO"))
     classes = _check_field_classes(path, raw) if subject.startswith("scenarios/") else {}
-    return SchemaVersion(subject, int(match["version"]), path, raw, parsed, fp, classes)
+    checks = compile_checks(path, subject, raw)
+    bands = {c.path[0]: c for c in checks if c.cls == "B"}
+    declared = tuple(c for c in checks if c.form is not None or c.range is not None)
+    return SchemaVersion(
+        subject, int(match["version"]), path, raw, parsed, fp, classes, checks, bands, declared
+    )
 
 
 def _check_compatible(reader: SchemaVersion, writer: SchemaVersion) -> None:

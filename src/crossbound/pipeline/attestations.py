@@ -1,4 +1,9 @@
-"""An attestation: match it with its parked request, run the attestation rules, go to the hops or answer."""
+"""An attestation: match it with its parked request, run the attestation rules, go to the hops or answer.
+
+An attestation whose envelope or payload breaks a declared form, or whose band is outside its declared
+range, is dead-lettered (:func:`~crossbound.pipeline.guard.refuse_input`), as an undecodable one is: its
+request stays parked and is answered at its deadline.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from crossbound.codec.records import Attestation, QuotaStep, Request, StoredFind
 from crossbound.domain import DeadLetterReason
 from crossbound.metrics import Metrics
 from crossbound.pipeline.decoding import DeadLetter, Decoder
+from crossbound.pipeline.guard import refuse_input
 from crossbound.pipeline.outputs import Outputs
 from crossbound.pipeline.records import Incoming, Outgoing
 from crossbound.pipeline.requests import check_key
@@ -58,7 +64,8 @@ class Attestations:
         self.clock = clock
         self.partitions = partitions
         catalogue: Catalogue = decoder.catalogue
-        registry = decoder.codec.registry
+        self.registry = registry = decoder.codec.registry
+        self.input_checks = registry.current(ATTESTATION).input_checks
         self.b_fields = {  # the attested (class B) fields each scenario releases
             sid: tuple(
                 n for n, c in registry.current(rs.attestation_subject).field_classes.items() if c == "B"
@@ -71,6 +78,7 @@ class Attestations:
         self.metrics.record(side, "attestation")
         att = cast(Attestation, self.decoder.record(rec.value, ATTESTATION))
         request_id, scenario = att["request_id"], att["scenario_id"]
+        refuse_input(self.input_checks, att, request_id, scenario, payload=False)
         key = check_key(rec, request_id, scenario, self.partitions)
         a = self.answered.get(key)
         if a is not None:
@@ -109,6 +117,8 @@ class Attestations:
                     DeadLetterReason.PAYLOAD_MISSING, "status FOUND needs a payload", request_id, scenario
                 )
             att_payload = self.decoder.payload(rs, att["payload"], rs.attestation_subject, request_id)
+            att_checks = self.registry.current(rs.attestation_subject).input_checks
+            refuse_input(att_checks, att_payload, request_id, rs.scenario_id, payload=True)
             ctx = Context(request, payload, now, attestation=att_payload, ruleset_version=rs.version)
             findings += evaluate(rs.stage("attestation"), ctx, self.on_rule_error[rs.scenario_id])
             attested = {n: _text(att_payload.get(n)) for n in self.b_fields[rs.scenario_id]}

@@ -1,19 +1,23 @@
 """The records the pipeline produces: verdict, dead letter, attestation request, hop record.
 
 Each encoder also counts what it sends (verdicts, findings, dead letters), once the record is built:
-an output that fails to encode is not counted.
+an output that fails to encode is not counted. The two records that cross the boundary, the
+attestation request and the verdict, pass the outgoing guard (:class:`~crossbound.pipeline.guard.Guard`)
+just before they are encoded; one that fails it raises a ``DeadLetter`` for the input instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from crossbound import __version__
 from crossbound.codec import Codec
 from crossbound.codec.records import QuotaCheck, QuotaStep, Request, StoredFinding
 from crossbound.domain import DeadLetterReason
 from crossbound.metrics import Metrics
+from crossbound.pipeline.guard import Guard
 from crossbound.pipeline.records import Incoming, Outgoing
 from crossbound.rules import Finding, Outcome, RuleSet, outcome_of
 from crossbound.topics import Topics, wire_side
@@ -54,6 +58,7 @@ class Outputs:
         self.metrics = metrics
         self.topics = topics
         self.clock = clock
+        self.guard = Guard(codec.registry, metrics)
 
     def verdict(
         self,
@@ -70,22 +75,21 @@ class Outputs:
             attested = {}  # a rejected request releases nothing (scenarios.md 4.3)
         side = wire_side(request["requester_side"])
         created = request["created_at"]
-        value = self.codec.encode(
-            "core/verdict",
-            {
-                "request_id": request["request_id"],
-                "scenario_id": rs.scenario_id,
-                "ruleset_version": rs.version,
-                "requester_side": request["requester_side"],
-                "attester_side": request["attester_side"],
-                "outcome": outcome.value,
-                "findings": [f.as_record() for f in findings],
-                "attested": attested,
-                "request_created_at": created,
-                "decided_at": now,
-                "crossbound_version": __version__,
-            },
-        )
+        record: dict[str, Any] = {
+            "request_id": request["request_id"],
+            "scenario_id": rs.scenario_id,
+            "ruleset_version": rs.version,
+            "requester_side": request["requester_side"],
+            "attester_side": request["attester_side"],
+            "outcome": outcome.value,
+            "findings": [f.as_record() for f in findings],
+            "attested": attested,
+            "request_created_at": created,
+            "decided_at": now,
+            "crossbound_version": __version__,
+        }
+        self.guard.verdict(record, rs.attestation_subject)
+        value = self.codec.encode("core/verdict", record)
         self.metrics.verdict(side, rs.scenario_id, outcome.value, max(0.0, (now - created).total_seconds()))
         for f in findings:
             self.metrics.finding(rs.scenario_id, f.rule_id, f.severity.value.lower())
@@ -131,29 +135,39 @@ class Outputs:
         return Outgoing(self.topics.deadletter(side), rec.key, value, rec.partition, headers)
 
     def attestation_request(
-        self, rs: RuleSet, request: Request, deadline_ms: int, partition: int
+        self,
+        rs: RuleSet,
+        request: Request,
+        payload: Mapping[str, Any],
+        deadline_ms: int,
+        partition: int,
     ) -> Outgoing:
-        """The request, as the attester side sees it: what to attest, and by when."""
+        """The request, as the attester side sees it: what to attest, and by when.
+
+        ``payload`` is the request's decoded payload: the guard checks it, and it crosses encoded
+        with the payload schema's current version, so what crosses is exactly what was checked (an
+        older writer version's fields, dropped on reading, do not cross unchecked).
+        """
         consent = request["consent"]
-        out = self.codec.encode(
-            "core/attestation_request",
-            {
-                "request_id": request["request_id"],
-                "scenario_id": rs.scenario_id,
-                "ruleset_version": rs.version,
-                "requester_side": request["requester_side"],
-                "attester_side": request["attester_side"],
-                "requester_inst": request["requester_inst"],
-                "attester_inst": request["attester_inst"],
-                "request_created_at": request["created_at"],
-                "deadline": datetime.fromtimestamp(deadline_ms / 1000, UTC),
-                "digest_alg": request["digest_alg"],
-                "hmac_key_id": request["hmac_key_id"],
-                "nonce": request["nonce"],
-                "consent_id": consent["consent_id"] if consent else None,
-                "payload": request["payload"],
-            },
-        )
+        record: dict[str, Any] = {
+            "request_id": request["request_id"],
+            "scenario_id": rs.scenario_id,
+            "ruleset_version": rs.version,
+            "requester_side": request["requester_side"],
+            "attester_side": request["attester_side"],
+            "requester_inst": request["requester_inst"],
+            "attester_inst": request["attester_inst"],
+            "request_created_at": request["created_at"],
+            "deadline": datetime.fromtimestamp(deadline_ms / 1000, UTC),
+            "digest_alg": request["digest_alg"],
+            "hmac_key_id": request["hmac_key_id"],
+            "nonce": request["nonce"],
+            "consent_id": consent["consent_id"] if consent else None,
+            "payload": b"",
+        }
+        self.guard.attestation_request(record, payload, rs.request_subject)
+        record["payload"] = self.codec.encode(rs.request_subject, payload)
+        out = self.codec.encode("core/attestation_request", record)
         topic = self.topics.attestation_requests(wire_side(rs.attester_side))
         return Outgoing(topic, request["request_id"].encode(), out, partition)
 

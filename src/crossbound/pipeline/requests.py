@@ -7,6 +7,9 @@ rather than nothing (that output may have died with the process) or something ne
 different answer), and the re-emitted answer counts as this process's own: a later redelivery to it
 is silent, so a crash costs at most one repeat. State changes and outputs are not atomic on a broker
 without transactions; this makes them idempotent instead.
+
+A request whose envelope or payload breaks a declared form is dead-lettered before anything else reads
+it (:func:`~crossbound.pipeline.guard.refuse_input`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from crossbound.codec.records import PendingRequest, Request
 from crossbound.domain import DeadLetterReason
 from crossbound.metrics import Metrics
 from crossbound.pipeline.decoding import DeadLetter, Decoder
+from crossbound.pipeline.guard import refuse_input
 from crossbound.pipeline.outputs import Outputs, stored
 from crossbound.pipeline.partitioner import partition_for
 from crossbound.pipeline.records import Incoming, Outgoing
@@ -73,12 +77,15 @@ class Requests:
         self.clock = clock
         self.timeout_ms = timeout_ms
         self.partitions = partitions
+        self.registry = decoder.codec.registry
+        self.input_checks = self.registry.current(REQUEST).input_checks
 
     def on_request(self, side: str, rec: Incoming) -> list[Outgoing]:
         """A request from ``side``: reject at once, or park it and ask the other side to attest."""
         self.metrics.record(side, "request")
         request = cast(Request, self.decoder.record(rec.value, REQUEST))
         request_id, scenario = request["request_id"], request["scenario_id"]
+        refuse_input(self.input_checks, request, request_id, scenario, payload=False)
         key = check_key(rec, request_id, scenario, self.partitions)
         if wire_side(request["requester_side"]) != side:
             raise DeadLetter(
@@ -113,6 +120,13 @@ class Requests:
                 scenario,
             )
         payload = self.decoder.payload(rs, request["payload"], rs.request_subject, request_id)
+        refuse_input(
+            self.registry.current(rs.request_subject).input_checks,
+            payload,
+            request_id,
+            scenario,
+            payload=True,
+        )
         self.metrics.request(side, scenario)
         now_s = self.clock()
         now = datetime.fromtimestamp(now_s, UTC)
@@ -135,7 +149,7 @@ class Requests:
             "scenario_id": scenario,
             "findings": stored(findings),
         }
-        ask = self.outputs.attestation_request(rs, request, deadline, rec.partition)
+        ask = self.outputs.attestation_request(rs, request, payload, deadline, rec.partition)
         self.pending.park(key, parked, request, payload)  # state last: a fault before it changes nothing
         self.metrics.attestation_request(wire_side(rs.attester_side), scenario)
         return [ask]
@@ -161,10 +175,10 @@ class Requests:
             )
         raw = self.pending.table.get(key)
         if raw is not None:
-            parked, request, _ = self.pending.load(key, raw)
+            parked, request, payload = self.pending.load(key, raw)
             rs = self.decoder.ruleset(request["scenario_id"], request["request_id"])
             again = self.outputs.attestation_request(
-                rs, request, parked["deadline"], parked["source_partition"]
+                rs, request, payload, parked["deadline"], parked["source_partition"]
             )
             coords = parked["source_topic"], parked["source_partition"], parked["source_offset"]
             return *coords, parked["body_sha256"], again

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from crossbound.codec import SchemaRegistry
+from crossbound.codec.forms import FORMS
 from crossbound.domain import Side
 from crossbound.errors import RuleSetError
 from crossbound.rules.compiler import Compiler
@@ -185,8 +186,9 @@ def _header(path: Path, doc: Mapping[str, Any]) -> ScenarioHeader:
     if requester == attester:
         raise RuleSetError(path, "a cross-boundary scenario has different requester and attester sides")
     purposes = head.get("purposes", [])
-    if not isinstance(purposes, list) or not all(isinstance(x, str) and x for x in purposes):
-        raise RuleSetError(path, "[scenario] purposes must be a list of purpose codes")
+    code = FORMS["code"]  # the form of a consent's purpose_codes: a purpose outside it is never consented
+    if not isinstance(purposes, list) or not all(isinstance(x, str) and code.matches(x) for x in purposes):
+        raise RuleSetError(path, f"[scenario] purposes must be a list of purpose codes ({code.description})")
     sources = head.get("sources", [])
     if not isinstance(sources, list) or not all(isinstance(x, str) for x in sources):
         raise RuleSetError(path, "[scenario] sources must be a list of strings")

@@ -205,7 +205,7 @@ def test_evolution_added_field_with_default(tmp_path: Path) -> None:
         tmp_path,
         "scenarios/demo/request.v2.avsc",
         _payment(
-            {"name": "channel", "type": "string", "default": "FPS", "class": "C"},
+            {"name": "channel", "type": "string", "default": "FPS", "class": "C", "form": "code"},
             {"name": "flagged", "type": ["null", "boolean"], "default": None, "class": "B"},
         ),
     )
@@ -234,7 +234,7 @@ def test_evolution_added_field_with_default(tmp_path: Path) -> None:
 
 _THING_V1 = {"type": "record", "name": "Thing", "fields": [{"name": "n", "type": "string"}]}
 _THING_INT = {"type": "record", "name": "Thing", "fields": [{"name": "n", "type": "int"}]}
-_CHANNEL = {"name": "channel", "type": "string", "default": "FPS", "class": "C"}
+_CHANNEL = {"name": "channel", "type": "string", "default": "FPS", "class": "C", "form": "code"}
 
 
 @pytest.mark.parametrize(
@@ -242,14 +242,20 @@ _CHANNEL = {"name": "channel", "type": "string", "default": "FPS", "class": "C"}
     [
         [
             ("scenarios/demo/request.v1.avsc", _payment()),
-            ("scenarios/demo/request.v2.avsc", _payment({"name": "channel", "type": "string", "class": "C"})),
+            (
+                "scenarios/demo/request.v2.avsc",
+                _payment({"name": "channel", "type": "string", "class": "C", "form": "code"}),
+            ),
         ],
         [("core/thing.v1.avsc", _THING_V1), ("core/thing.v2.avsc", _THING_INT)],
         [
             ("scenarios/demo/request.v1.avsc", _payment()),
             (
                 "scenarios/demo/request.v2.avsc",
-                _payment({"name": "x", "type": "string", "default": "", "class": "C"}, name="Payment"),
+                _payment(
+                    {"name": "x", "type": "string", "default": "", "class": "C", "form": "code"},
+                    name="Payment",
+                ),
             ),
         ],
         [
@@ -274,7 +280,9 @@ def test_incompatible_versions_fail_on_the_newest_file(
 def test_evolution_removed_field_is_fine(tmp_path: Path) -> None:
     # Removing a field is backward compatible: the reader ignores it in old records.
     _write(
-        tmp_path, "scenarios/demo/request.v1.avsc", _payment({"name": "note", "type": "string", "class": "C"})
+        tmp_path,
+        "scenarios/demo/request.v1.avsc",
+        _payment({"name": "note", "type": "string", "class": "C", "form": "code"}),
     )
     _write(tmp_path, "scenarios/demo/request.v2.avsc", _payment())
     registry = SchemaRegistry.load(tmp_path)
@@ -349,7 +357,7 @@ def test_class_d_on_optional_string_and_string_array_is_fine(tmp_path: Path) -> 
         _payment(
             {"name": "permit_hmac", "type": ["null", "string"], "default": None, "class": "D"},
             {"name": "doc_digests", "type": {"type": "array", "items": "string"}, "class": "D"},
-            {"name": "band", "type": "int", "class": "B"},
+            {"name": "band", "type": "int", "class": "B", "range": [0, 9]},
         ),
     )
     classes = SchemaRegistry.load(tmp_path).current(SUBJECT).field_classes

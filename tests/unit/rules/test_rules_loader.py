@@ -68,6 +68,7 @@ params = { key = "payload.payee_acct_hmac", window = "day", limit = "1" }
             '[scenario]\nid = "sb_corporate_credit_report"\n',
         ),
         ("[scenario]", "[scenery]"),
+        ('timeout_severity = "reject"', 'timeout_severity = "reject"\npurposes = ["credit application"]'),
     ],
     ids=[
         "same-sides",
@@ -77,6 +78,7 @@ params = { key = "payload.payee_acct_hmac", window = "day", limit = "1" }
         "unknown-scenario-key",
         "no-version",
         "no-scenario-table",
+        "purpose-not-a-code",
     ],
 )
 def test_bad_scenario_header(rules_dir: Path, registry: SchemaRegistry, old: str, new: str) -> None:
