@@ -30,7 +30,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import cast
 
 from crossbound.codec import Codec
@@ -52,6 +52,7 @@ from crossbound.topics import SIDES, Topics
 __all__ = ["Pipeline", "Tables"]
 
 log = logging.getLogger(__name__)
+KEY_KEEP_BYTES = 1024  # what a dead letter keeps of an input's key (a request id is 36 bytes)
 Handler = Callable[[str, Incoming], list[Outgoing]]
 Failure = Callable[[str, Incoming, Exception], list[Outgoing]]
 
@@ -153,9 +154,16 @@ class Pipeline:
     # -- the error policy ---------------------------------------------------------------------------
 
     def _input_failed(self, side: str, rec: Incoming, exc: Exception) -> list[Outgoing]:
-        """A public input: dead-lettered on its own side."""
+        """A public input: dead-lettered on its own side, its key cut to ``KEY_KEEP_BYTES``.
+
+        The input limit bounds the value only; the key is the producer's too, up to the broker's
+        limit. Copied whole (the dead letter's key, and again in its body) it could make the dead
+        letter too large to produce, which stops the agent: no record may do that.
+        """
         reason, detail, scenario = _why(rec, exc, "while processing")
         request_id = exc.request_id if isinstance(exc, DeadLetter) else None
+        if rec.key is not None and len(rec.key) > KEY_KEEP_BYTES:
+            rec = replace(rec, key=rec.key[:KEY_KEEP_BYTES])
         return [self.outputs.dead_letter(side, rec, reason, detail, request_id, scenario)]
 
     def _hop_failed(self, side: str, rec: Incoming, exc: Exception) -> list[Outgoing]:

@@ -129,3 +129,17 @@ def test_non_canonical_encodings_of_one_request_are_the_same_request(h: Harness)
     h.send(h.topics.requests("hk"), key, value)
     [dup] = h.send(h.topics.requests("hk"), key, other)
     assert dup.record["reason"] == "duplicate_request"
+
+
+def test_a_dead_letter_of_a_huge_key_fits_what_the_worker_may_produce(h: Harness) -> None:
+    """A Kafka key is not bounded by the input limit: a dead letter copying it whole (as its own key
+    and in its body) outgrew the producer's request size (4 x the limit) and crashed the worker's agent.
+    """
+    small = Harness(Codec(h.codec.registry, max_record_bytes=1024), h.catalogue)
+    key = b"k" * 1_000_000
+    value = b"\x00" * 1024  # at the limit: kept whole
+    [out] = small.send(small.topics.requests("hk"), key, value)
+    assert out.record["reason"] == "bad_magic"
+    assert out.key == out.record["key"] == key[:1024]
+    assert len(out.key) + len(out.value) <= 4 * 1024
+    assert out.record["value"] == value
