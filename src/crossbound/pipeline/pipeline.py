@@ -52,7 +52,7 @@ from crossbound.topics import SIDES, Topics
 __all__ = ["Pipeline", "Tables"]
 
 log = logging.getLogger(__name__)
-KEY_KEEP_BYTES = 1024  # what a dead letter keeps of an input's key (a request id is 36 bytes)
+KEY_KEEP_BYTES = 256  # what a dead letter keeps of an input's key (a request id is 36 bytes)
 Handler = Callable[[str, Incoming], list[Outgoing]]
 Failure = Callable[[str, Incoming, Exception], list[Outgoing]]
 

@@ -134,12 +134,20 @@ def test_non_canonical_encodings_of_one_request_are_the_same_request(h: Harness)
 def test_a_dead_letter_of_a_huge_key_fits_what_the_worker_may_produce(h: Harness) -> None:
     """A Kafka key is not bounded by the input limit: a dead letter copying it whole (as its own key
     and in its body) outgrew the producer's request size (4 x the limit) and crashed the worker's agent.
+
+    The worst case at the smallest limit: a request at the limit whose ids fill it (the dead letter
+    repeats them) and a key of a megabyte.
     """
-    small = Harness(Codec(h.codec.registry, max_record_bytes=1024), h.catalogue)
-    key = b"k" * 1_000_000
-    value = b"\x00" * 1024  # at the limit: kept whole
-    [out] = small.send(small.topics.requests("hk"), key, value)
-    assert out.record["reason"] == "bad_magic"
-    assert out.key == out.record["key"] == key[:1024]
-    assert len(out.key) + len(out.value) <= 4 * 1024
+    key, value = _request(h, "late")
+    request: dict[str, Any] = dict(h.codec.decode(value)[1])
+    request["request_id"] += "x" * (1024 - 20 - len(value))  # about 20 bytes to spare
+    value = h.codec.encode("core/request", request)
+    small = Harness(Codec(h.codec.registry, max_record_bytes=len(value)), h.catalogue)
+    assert len(value) <= 1024
+    huge = b"k" * 1_000_000
+    [out] = small.send(small.topics.requests("hk"), huge, value)
+    assert out.record["reason"] == "bad_key"
+    assert out.record["request_id"] == request["request_id"]
+    assert out.key == out.record["key"] == huge[:256]
+    assert len(out.key) + len(out.value) <= 4 * 1024 - 600  # room for headers, topic names, framing
     assert out.record["value"] == value
