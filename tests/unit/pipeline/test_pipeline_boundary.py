@@ -138,7 +138,7 @@ def test_a_dead_letter_of_a_huge_key_fits_what_the_worker_may_produce(h: Harness
     The worst case at the smallest limit: a request at the limit whose ids fill it (the dead letter
     repeats them) and a key of a megabyte.
     """
-    key, value = _request(h, "late")
+    _, value = _request(h, "late")
     request: dict[str, Any] = dict(h.codec.decode(value)[1])
     request["request_id"] += "x" * (1024 - 20 - len(value))  # about 20 bytes to spare
     value = h.codec.encode("core/request", request)
