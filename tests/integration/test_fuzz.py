@@ -1,8 +1,8 @@
 """Thousands of malformed records through a real broker and worker: each has exactly one outcome (issue 9).
 
 The records come from :class:`crossbound.testing.fuzz.Fuzz` (the Harness half of this test is
-tests/unit/testing/test_fuzz.py) and go out through confluent-kafka, a client independent of the
-worker's, which sets any key, header and timestamp; valid requests are interleaved, and the answers
+tests/unit/testing/test_fuzz_harness.py) and go out through confluent-kafka, a client independent of
+the worker's, which sets any key, header and timestamp; valid requests are interleaved, and the answers
 a data holder gives (``in_reply``) go out through the LiveBus when their request asks for them. Then
 every record is accounted for on the verdict and dead-letter topics, none missing and none twice,
 and the worker, still running, answers a fresh request.
