@@ -15,7 +15,9 @@ A record found unusable is dead-lettered with its reason; anything unexpected is
 dead-lettered as ``internal_error`` on the side it belongs to: a public input on its own side, a hop
 record on its requester's side, with the source coordinates the hop record carries (offset -1: the hop
 record does not carry it), a parked request that fails to time out with its own coordinates. The
-detail names the exception's type only, never a value. A record of the pipeline's own that does not
+detail names the exception's type only, never a value. A dead letter keeps the record's value whole
+(or its first 64 KiB over the limit) but only the first bytes of its key and ids, so that no key or
+id, however long, makes it too large to produce. A record of the pipeline's own that does not
 decode at all (a ``pending`` entry, a hop record) names no input to answer: it is dropped, logged and
 counted in ``crossbound_unreadable_total``, and a pending entry leaves the table, so no record is
 met again at every start. An unreadable ``answered`` or ``usage`` value leaves its table the same
@@ -30,7 +32,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import cast
 
 from crossbound.codec import Codec
@@ -52,6 +54,8 @@ from crossbound.topics import SIDES, Topics
 __all__ = ["Pipeline", "Tables"]
 
 log = logging.getLogger(__name__)
+KEY_KEEP_BYTES = 256  # what a dead letter keeps of an input's key (a request id is 36 bytes)
+ID_KEEP_CHARS = 128  # ...and of the request and scenario ids read from it
 Handler = Callable[[str, Incoming], list[Outgoing]]
 Failure = Callable[[str, Incoming, Exception], list[Outgoing]]
 
@@ -152,11 +156,33 @@ class Pipeline:
 
     # -- the error policy ---------------------------------------------------------------------------
 
+    def _dead_letter(
+        self,
+        side: str,
+        rec: Incoming,
+        reason: DeadLetterReason,
+        detail: str,
+        request_id: str | None,
+        scenario: str | None,
+    ) -> Outgoing:
+        """A dead letter that fits the producer whatever the record: its key and ids cut short.
+
+        The input limit bounds the value only; the key is the producer's too, up to the broker's
+        limit, and the ids read from the value may fill it. Copied whole (the key twice, the ids
+        beside the value that holds them) they could make the dead letter too large to produce,
+        which stops the agent: no record may do that. The value is kept as it is.
+        """
+        if rec.key is not None and len(rec.key) > KEY_KEEP_BYTES:
+            rec = replace(rec, key=rec.key[:KEY_KEEP_BYTES])
+        request_id = None if request_id is None else request_id[:ID_KEEP_CHARS]
+        scenario = None if scenario is None else scenario[:ID_KEEP_CHARS]
+        return self.outputs.dead_letter(side, rec, reason, detail, request_id, scenario)
+
     def _input_failed(self, side: str, rec: Incoming, exc: Exception) -> list[Outgoing]:
         """A public input: dead-lettered on its own side."""
         reason, detail, scenario = _why(rec, exc, "while processing")
         request_id = exc.request_id if isinstance(exc, DeadLetter) else None
-        return [self.outputs.dead_letter(side, rec, reason, detail, request_id, scenario)]
+        return [self._dead_letter(side, rec, reason, detail, request_id, scenario)]
 
     def _hop_failed(self, side: str, rec: Incoming, exc: Exception) -> list[Outgoing]:
         """A hop record: the request it carries is dead-lettered on its requester's side."""
@@ -169,7 +195,7 @@ class Pipeline:
         rid = chk["request_id"]
         source = Incoming(chk["source_topic"], chk["source_partition"], -1, rid.encode(), chk["request"])
         reason, detail, scenario = _why(rec, exc, "in a stateful hop")
-        return [self.outputs.dead_letter(self._side(source.topic), source, reason, detail, rid, scenario)]
+        return [self._dead_letter(self._side(source.topic), source, reason, detail, rid, scenario)]
 
     def _expiry_failed(self, key: bytes, exc: Exception) -> list[tuple[str, int, Outgoing]]:
         """A parked request that could not be timed out: dead-lettered with its own coordinates."""
@@ -191,7 +217,7 @@ class Pipeline:
             (
                 topic,
                 partition,
-                self.outputs.dead_letter(self._side(topic), rec, reason, detail, rid, scenario),
+                self._dead_letter(self._side(topic), rec, reason, detail, rid, scenario),
             )
         ]
 

@@ -93,9 +93,20 @@ class Harness:
 
     # -- input ----------------------------------------------------------------------------------
 
-    def send(self, topic: str, key: bytes | None, value: bytes | None, partition: int = 0) -> list[Published]:
-        """Feed one raw record, as the worker's main agent would receive it; returns what it published."""
-        rec = Incoming(topic, partition, self._next_offset(topic), key, value, int(self.now * 1000))
+    def send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        partition: int = 0,
+        timestamp_ms: int | None = None,
+    ) -> list[Published]:
+        """Feed one raw record, as the worker's main agent would receive it; returns what it published.
+
+        ``timestamp_ms`` is its Kafka timestamp, as a producer set it (default: the harness's clock).
+        """
+        ts = int(self.now * 1000) if timestamp_ms is None else timestamp_ms
+        rec = Incoming(topic, partition, self._next_offset(topic), key, value, ts)
         return self._route(self.pipeline.handle(rec))
 
     def encode_request(self, request: Mapping[str, Any]) -> tuple[bytes, bytes]:
@@ -139,6 +150,10 @@ class Harness:
         return self._route(outs)
 
     # -- routing --------------------------------------------------------------------------------
+
+    def next_offset(self, topic: str) -> int:
+        """The offset the next record sent on ``topic`` gets."""
+        return self._offsets.get(topic, 0)
 
     def _next_offset(self, topic: str) -> int:
         offset = self._offsets.get(topic, 0)

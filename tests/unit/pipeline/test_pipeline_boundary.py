@@ -129,3 +129,43 @@ def test_non_canonical_encodings_of_one_request_are_the_same_request(h: Harness)
     h.send(h.topics.requests("hk"), key, value)
     [dup] = h.send(h.topics.requests("hk"), key, other)
     assert dup.record["reason"] == "duplicate_request"
+
+
+def test_a_dead_letter_of_a_huge_key_fits_what_the_worker_may_produce(h: Harness) -> None:
+    """A Kafka key is not bounded by the input limit: a dead letter copying it whole (as its own key
+    and in its body) outgrew the producer's request size (4 x the limit) and crashed the worker's agent.
+
+    The worst case at the smallest limit: a request at the limit whose ids fill it (the dead letter
+    repeats them) and a key of a megabyte.
+    """
+    _, value = _request(h, "late")
+    request: dict[str, Any] = dict(h.codec.decode(value)[1])
+    request["request_id"] += "x" * (1024 - 20 - len(value))  # about 20 bytes to spare
+    value = h.codec.encode("core/request", request)
+    small = Harness(Codec(h.codec.registry, max_record_bytes=len(value)), h.catalogue)
+    assert len(value) <= 1024
+    huge = b"k" * 1_000_000
+    [out] = small.send(small.topics.requests("hk"), huge, value)
+    assert out.record["reason"] == "bad_key"
+    assert request["request_id"].startswith(out.record["request_id"])
+    assert out.key == out.record["key"] == huge[:256]
+    assert len(out.key) + len(out.value) <= 4 * 1024 - 600  # room for headers, topic names, framing
+    assert out.record["value"] == value
+
+
+def test_a_dead_letter_of_a_request_with_a_huge_id_fits_the_broker(h: Harness) -> None:
+    """The ids a dead letter repeats beside the value that holds them are cut short: a request at the
+    1 MB limit whose id fills most of it made a dead letter of 1.6 MB, over Kafka's default 1 MiB.
+    """
+    _, value = _request(h, "late")
+    request: dict[str, Any] = dict(h.codec.decode(value)[1])
+    request["request_id"] += "x" * 600_000
+    request["scenario_id"] += "y" * 300_000
+    value = h.codec.encode("core/request", request)
+    assert len(value) <= h.codec.max_record_bytes
+    [out] = h.send(h.topics.requests("hk"), b"another key", value)
+    assert out.record["reason"] in ("bad_key", "unknown_scenario")
+    assert out.record["value"] == value  # the original bytes, whole
+    assert request["request_id"].startswith(out.record["request_id"])
+    assert len(out.record["request_id"]) == 128
+    assert len(out.value) < len(value) + 4096  # under Kafka's 1 MiB + 12 for a value at the 1 MB limit
