@@ -66,6 +66,7 @@ from crossbound.identifiers.cn import (
     check_cn_resident_id,
     check_uscc,
     gb11714_check_char,
+    is_plausible_uscc,
     resident_id_check_char,
     uscc_check_char,
 )
@@ -84,6 +85,7 @@ __all__ = [
     "check",
     "gb11714_check_char",
     "hkid_check_char",
+    "is_plausible_uscc",
     "is_valid",
     "lei_check_digits",
     "luhn_check_digit",
