@@ -289,23 +289,28 @@ def collisions(rng: random.Random, n: int) -> dict[str, float]:
     ids = [random_cn_resident_id(rng) for _ in range(n)]
     as_uscc = [s for s in ids if identifiers.is_valid("uscc", s)]
     crossing = [s for s in as_uscc if field_pi_code("uscc", s, today) is None]
+    provinces = "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65"
     usccs = [
         uscc_with_check(
-            f"9{rng.choice('123')}{rng.choice(['440300', '110000', '310115', '440304'])}"
+            f"9{rng.choice('123')}{rng.choice(provinces.split())}{rng.randrange(10**4):04d}"
             f"{rng.randrange(10**8):08d}"
         )
-        for _ in range(n)
+        for _ in range(4 * n)
     ]
     refused = [s for s in usccs if field_pi_code("uscc", s, today) is not None]
+    digits = sum(s.isdigit() for s in usccs)
     print(
         f"  resident IDs that pass the USCC check: {len(as_uscc)} of {n} ({len(as_uscc) / n:.2%});"
         f" crossing a uscc field now: {len(crossing)}"
     )
-    print(f"  valid all-digit-body USCCs (9x + division + 8 digits) refused by C4: {len(refused)} of {n}")
+    print(
+        f"  valid USCCs (9x, random division code, digit body) refused by C4: {len(refused)} of {4 * n}"
+        f" ({len(refused) / (4 * n):.4%}; {digits} of them all digits)"
+    )
     return {
         "ids_passing_uscc": len(as_uscc) / n,
         "crossing": len(crossing),
-        "usccs_refused": len(refused) / n,
+        "usccs_refused": len(refused) / (4 * n),
     }
 
 

@@ -1,8 +1,10 @@
 """What personal data looks like in clear text: the scan behind the ``no_clear_pi`` check (C4).
 
-:func:`pi_code` runs one compiled alternation over the text; each candidate it finds is confirmed by a
-cheap test in Python (a check character, a date, a numbering plan, a surname table), so the regex stays
-simple and a candidate that fails its test costs one function call. Codes:
+:func:`pi_code` runs one compiled regex per family (digit runs, e-mail, Latin names, Chinese runs), each
+only when the text can hold one; a digit run is then confirmed in Python by a check character, a date, a
+numbering plan or Luhn, so that the regexes stay simple. Each regex begins with a character class, which
+lets the engine skip in C the positions that cannot start a candidate: on the simulator's strings the
+scan costs less per call than the four patterns it replaced (``benchmarks/pi_scan.py``). Codes:
 
 ===============  ==========================================================================================
 PI_CN_ID         Mainland resident ID / residence permit: 18 characters with a birth date; also spaced or
@@ -27,8 +29,9 @@ decimal amount is not a candidate. What is not caught, by design, because it can
 dates and amounts: a bare 8-digit HK number with no phone word (a BRN, a date ``20261124``, an amount are
 8 digits too), a name in any other shape (``Peter Chan``, a surname outside the tables), and a Chinese
 surname + name inside a longer run of Chinese text. :func:`pi_code_in_code` is the stricter scan for a
-field that holds a code, not text: it adds any Chinese character and a value that is a bare HK number.
-``benchmarks/pi_scan.py`` measures detection and false positives.
+field that holds a code, not text: it adds any Chinese character and a value that is a bare HK mobile
+number. :func:`field_pi_code` is C4 on one field's value: the declared identifier kind decides what is
+exempt. ``benchmarks/pi_scan.py`` measures detection and false positives.
 """
 
 from __future__ import annotations
@@ -99,8 +102,8 @@ _EMAIL: Final = re.compile(r"@(?<=[A-Za-z0-9._%+-]@)[A-Za-z0-9-]+(?:\.[A-Za-z0-9
 def _after_capital(words: frozenset[str]) -> str:
     """An alternation of ``words`` to follow an already matched capital letter: ``(?<=C)(?:han|hen)|...``.
 
-    Every family's regex begins with a character class so that the engine skips in C the positions that
-    cannot start a candidate (a leading lookbehind or a long alternation is tried at every position).
+    A leading alternation of 90 surnames would be tried at every position; after ``[A-Z]`` it is tried
+    only after a capital letter.
     """
     by_first: dict[str, list[str]] = {}
     for w in sorted(words, key=len, reverse=True):
@@ -175,7 +178,7 @@ def _lettered(letters: str, run: str) -> str | None:
     body, upper = run.translate(_DROP).upper(), letters.upper()
     n = len(body)
     if n == 7 and run[:6].isdigit():
-        bracketed = letters.isupper() and run[:6].isdigit() and run[6:7] == "(" and run[7:8] in _CHECKS
+        bracketed = letters.isupper() and run[6:7] == "(" and run[7:8] in _CHECKS
         if bracketed or hkid_check_char(upper, body[:6]) == body[6]:
             return "PI_HKID"  # A123456(3) is flagged whatever its check character; other forms by it
     if not body.isdigit():
@@ -250,15 +253,19 @@ def field_pi_code(kind: str | None, text: str, today: datetime.date | None = Non
 
     A valid public identifier of the declared kind is exempt, unless it is also a personal one:
 
-    * ``uscc``: an 18-digit value that is a valid resident ID (check character, real past birth date) is
-      ambiguous and refused (``PI_CN_ID``; a real USCC is a resident ID by chance about once in 30,000:
-      its positions 7-14 must read as a date); one whose authority/category pair or division code GB
-      32100 does not know is scanned like any code (:func:`crossbound.identifiers.is_plausible_uscc`).
-    * ``hk_brn``: a BRN has no check digit and an 8-digit BRN cannot be told from an HK phone number.
-      Those starting with 9 (the mobile-only prefix; BRNs are issued in sequence and are in the 0-7
-      range) are refused (``PI_PHONE``); a letter and 7 digits that pass the HKID check is refused
-      (``PI_HKID``, 1 in 11 dummy BRNs). An 8-digit BRN starting 2-8 still crosses as a BRN: no structure
-      tells it from a landline or a 5/6/7/8 mobile number.
+    * ``uscc``: a value that is also a valid resident ID (about 1 in 31 resident IDs passes the mod 31
+      check) is ambiguous and refused (``PI_CN_ID``). A real USCC is refused this way only when its body
+      is all digits and positions 7-14 read as a birth date (positions 7-8, the end of the division code,
+      must be 18, 19 or 20) and the MOD 11-2 check fits: of the order of 1 in 10,000 such codes. A USCC
+      whose authority/category pair or division code GB 32100 does not know is scanned like any code
+      (:func:`crossbound.identifiers.is_plausible_uscc`).
+    * ``hk_brn``: a BRN has no check digit, and an 8-digit BRN cannot be told from an HK phone number:
+      no structure separates them. The safer rule is taken where its cost is nil: a BRN starting with 9
+      (a mobile-only prefix; BRNs are allocated in sequence and none is known to start with 9, an
+      assumption to confirm with the Inland Revenue Department) is refused (``PI_PHONE``), and a letter
+      and 7 digits that pass the HKID check (1 in 11 dummy BRNs) is refused (``PI_HKID``). An 8-digit
+      BRN starting 0-8 crosses as a BRN; refusing those would refuse nearly every real company. Where
+      that is not acceptable the field should cross as an HMAC (class D), not in clear.
     """
     if kind is None or kind not in _PUBLIC_KINDS:
         return pi_code_in_code(text)
