@@ -52,9 +52,9 @@ prefix letter whose value differs by 11 or 22 (``A``/``L``/``W``), because lette
 The checks live by region (:mod:`~crossbound.identifiers.cn`, :mod:`~crossbound.identifiers.hk`,
 :mod:`~crossbound.identifiers.intl`, :mod:`~crossbound.identifiers.cards`); this module is the one
 entry point. The check-character functions are public so that synthetic identifiers
-(:mod:`crossbound.testing.synthetic`) are built with the same arithmetic that checks them. ``is_plausible_uscc``
-reads a valid USCC's structure (GB 32100 authority/category pair, division code), which C4
-(:func:`crossbound.rules.pi.field_pi_code`) requires before it exempts a value in a ``uscc`` field.
+(:mod:`crossbound.testing.synthetic`) are built with the same arithmetic that checks them.
+``is_plausible_uscc`` reads a valid USCC's structure (GB 32100 authority/category pair, division code),
+which C4 (:func:`crossbound.rules.pi.field_pi_code`) requires before it exempts a ``uscc`` field's value.
 """
 
 from __future__ import annotations
