@@ -25,6 +25,7 @@ PUBLIC = {
         "check",
         "gb11714_check_char",
         "hkid_check_char",
+        "is_plausible_uscc",
         "is_valid",
         "lei_check_digits",
         "luhn_check_digit",

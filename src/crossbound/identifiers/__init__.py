@@ -53,6 +53,8 @@ The checks live by region (:mod:`~crossbound.identifiers.cn`, :mod:`~crossbound.
 :mod:`~crossbound.identifiers.intl`, :mod:`~crossbound.identifiers.cards`); this module is the one
 entry point. The check-character functions are public so that synthetic identifiers
 (:mod:`crossbound.testing.synthetic`) are built with the same arithmetic that checks them.
+``is_plausible_uscc`` reads a valid USCC's structure (GB 32100 authority/category pair, division code),
+which C4 (:func:`crossbound.rules.pi.field_pi_code`) requires before it exempts a ``uscc`` field's value.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ from crossbound.identifiers.cn import (
     check_cn_resident_id,
     check_uscc,
     gb11714_check_char,
+    is_plausible_uscc,
     resident_id_check_char,
     uscc_check_char,
 )
@@ -84,6 +87,7 @@ __all__ = [
     "check",
     "gb11714_check_char",
     "hkid_check_char",
+    "is_plausible_uscc",
     "is_valid",
     "lei_check_digits",
     "luhn_check_digit",

@@ -17,6 +17,7 @@ __all__ = [
     "check_cn_resident_id",
     "check_uscc",
     "gb11714_check_char",
+    "is_plausible_uscc",
     "resident_id_check_char",
     "uscc_check_char",
 ]
@@ -44,6 +45,36 @@ def gb11714_check_char(body8: str) -> str:
     """The GB 11714 organisation-code check character of 8 digits (a USCC's positions 9-16)."""
     c = 11 - sum(int(d) * w for d, w in zip(body8, _GB11714_WEIGHTS, strict=True)) % 11
     return "X" if c == 10 else "0" if c == 11 else str(c)
+
+
+# GB 32100-2015 Appendix A: the entity categories (position 2) each registration authority (position 1)
+# assigns: 9 (market regulation) 1 enterprise, 2 individual business, 3 farmers' co-operative; 5 (civil
+# affairs) 1 social group, 2 private non-enterprise unit, 3 foundation, 9 other; and so on.
+_USCC_CATEGORIES: Final[dict[str, str]] = {
+    "1": "1239",
+    "2": "19",
+    "3": "123459",
+    "4": "19",
+    "5": "1239",
+    "6": "129",
+    "7": "129",
+    "8": "19",
+    "9": "123",
+    "A": "19",
+    "N": "1239",
+    "Y": "1",
+}
+
+
+def is_plausible_uscc(code: str) -> bool:
+    """A normalised, valid USCC whose authority/category pair exists and whose division code (positions
+    3-8) begins with a province code (or ``10``, the central level).
+
+    The mod 31 check alone lets 1 in 31 random 18-character strings through, resident IDs included; a
+    resident ID's positions 1-2 are a province and 3-8 a city, county and birth century, which this
+    structure refuses for most provinces (see :mod:`crossbound.rules.pi` for how C4 uses it).
+    """
+    return code[1] in _USCC_CATEGORIES.get(code[0], "") and (code[2:4] in _RIC_PROVINCES or code[2:4] == "10")
 
 
 def check_uscc(value: str, today: datetime.date | None) -> IdCheck:

@@ -24,7 +24,7 @@ digest_format      fields are 64 lowercase hex digests (``all_digest_fields``: e
 digest_match       request digest field equals the attestation's field ``against``
 scenario_version   the request's scenario_version has the rule set's major version
 cel                a CEL expression ``expr`` over request, payload, attestation, consent, now
-no_clear_pi        no clear (class C) text looks like personal data: CN ID, HKID, card, phone
+no_clear_pi        no clear (class C) text looks like personal data (:mod:`crossbound.rules.pi`)
 =================  =========================================================================
 
 The stateful checks (quota, distinct, subject_volume) are in :mod:`crossbound.rules.stateful`.
@@ -46,7 +46,7 @@ from crossbound.domain import local_date
 from crossbound.rules.cel import compile_cel
 from crossbound.rules.model import CheckFn, Context
 from crossbound.rules.paths import Getter, getter, getters
-from crossbound.rules.pi import pi_code
+from crossbound.rules.pi import field_pi_code
 
 __all__ = ["CHECKS", "CheckEnv"]
 
@@ -376,10 +376,12 @@ def _cel(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> Che
 
 
 def _no_clear_pi(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
-    """Class C text must not look like a person's ID, HKID, card or phone number (C4).
+    """Class C text must not look like personal data (C4): IDs, phones, e-mails, cards, names.
 
-    A field whose schema declares an identifier ``kind`` (a company's USCC, a bank's BIC) is exempt
-    while its value passes that kind's check: an 18-digit USCC is not a resident ID.
+    A field whose schema declares the ``kind`` of a public identifier (a company's USCC or BRN, a bank's
+    BIC) is exempt while its value passes that kind's check and is not also a personal identifier; every
+    other field holds a code, so any Chinese text or a bare HK number in it is refused as well
+    (:func:`crossbound.rules.pi.field_pi_code`).
     """
     entries: list[tuple[str, str | None]] = [(f, None) for f in fields]
     if params.get("all_clear_fields"):
@@ -395,9 +397,7 @@ def _no_clear_pi(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv
             for text in v if isinstance(v, list) else (v,):
                 if not isinstance(text, str):
                     continue
-                if kind is not None and identifiers.is_valid(kind, text):
-                    continue
-                code = pi_code(text)
+                code = field_pi_code(kind, text, _local_today(ctx))
                 if code is not None:
                     out.append((f, code))
                     break

@@ -17,6 +17,7 @@ from crossbound.identifiers import (
     check,
     gb11714_check_char,
     hkid_check_char,
+    is_plausible_uscc,
     is_valid,
     lei_check_digits,
     luhn_check_digit,
@@ -385,6 +386,24 @@ def test_uscc_unknown_registration_authority_is_a_warning() -> None:
     result = check("uscc", body17 + ref_uscc_check(body17))
     assert result.valid
     assert result.warnings == ("UNKNOWN_REGISTRATION_AUTHORITY",)
+
+
+@pytest.mark.parametrize(
+    ("code", "plausible"),
+    [
+        ("91110000600037341L", True),  # 9 market regulation, 1 enterprise, Beijing
+        ("12100000400000624D", True),  # 1 establishment office, 2 public institution, central level
+        ("93440300876543210L", True),  # 3 farmers' co-operative
+        ("Y1440300MA5F12345X", True),
+        ("94440300MA5F12345X", False),  # market regulation has no category 4
+        ("Y2440300MA5F12345X", False),
+        ("01440300MA5F12345X", False),  # no authority 0
+        ("91990300MA5F12345X", False),  # 99 is no province
+        ("440305199712015990", False),  # a resident ID: 4/4 is no category, 03 no province
+    ],
+)
+def test_uscc_authority_category_and_division_structure(code: str, plausible: bool) -> None:
+    assert is_plausible_uscc(code) is plausible
 
 
 def _ric(area: str, born: datetime.date, seq: str = "123") -> str:
