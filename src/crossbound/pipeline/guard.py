@@ -10,7 +10,8 @@ On the way out, :class:`Guard` checks each record about to cross (an attestation
 once more against the same declarations, just before it is encoded: every declared string has its
 form, digests (class D) are 64 hex, class B values are ones their field can take, nothing but the
 attestation's class B fields is released, and no string whose form leaves room for it holds personal
-data (:func:`crossbound.rules.pi.pi_code`). A record that fails is not sent: the input that produced it
+data (:func:`crossbound.rules.pi.pi_code_in_code`, the scan C4 applies to codes). A record that
+fails is not sent: the input that produced it
 is dead-lettered (``outgoing_blocked``, its detail naming the field and the fault, never the value)
 and ``crossbound_outgoing_blocked_total{record,reason}`` counts it. Dead letters stay on the side their
 record came from and never cross, so they are not guarded.
@@ -26,7 +27,7 @@ from crossbound.codec.forms import FORMS, FieldCheck, Form
 from crossbound.domain import DeadLetterReason
 from crossbound.metrics import Metrics
 from crossbound.pipeline.decoding import DeadLetter
-from crossbound.rules.pi import pi_code
+from crossbound.rules.pi import pi_code_in_code
 
 __all__ = ["Guard", "refuse_input"]
 
@@ -138,7 +139,7 @@ class Guard:
                 fault: str | None = chk.fault(value)
                 if fault is None and digest is not None and not digest.matches(value):
                     fault = "form"
-                if fault is None and scan and pi_code(value) is not None:
+                if fault is None and scan and pi_code_in_code(value) is not None:
                     fault = "pi"
                 if fault is not None:
                     return prefix + chk.where, fault

@@ -185,8 +185,9 @@ def test_the_guard_stops_an_attestation_request_the_input_checks_let_through(
     h: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(requests_module, "refuse_input", lambda *a, **k: None)  # a gap in the input checks
+    monkeypatch.setattr(requests_module, "evaluate", lambda *a, **k: [])  # and in the rules (C4 off)
     request, _ = _case(h, WMC_NB)
-    request["payload"]["product_code"] = PROBES["name_zh"]  # free text, and no rule reads it
+    request["payload"]["product_code"] = PROBES["name_zh"]  # free text
     [out] = h.send_request(request)
     assert out.topic == h.topics.deadletter("sz")  # not the attestation request for HK
     assert out.record["reason"] == "outgoing_blocked"

@@ -150,10 +150,9 @@ class Hostile(Base):
         elif choice == 4:
             request["payload"], expect = payload + b"\x00", "payload_undecodable"
         else:
-            request["scenario_id"], expect = (
-                self.rng.choice(("no_such_scenario", "", "\x00")),
-                "unknown_scenario",
-            )
+            request["scenario_id"] = self.rng.choice(("no_such_scenario", "", "\x00"))
+            # a well-formed id of no scenario is unknown; one breaking the scenario_id form is refused first
+            expect = "unknown_scenario" if request["scenario_id"] == "no_such_scenario" else "bad_form"
         return [self._request_record("bad_payload", request, expect={expect})]
 
     def _hostile_payload(self) -> list[Fuzzed]:
