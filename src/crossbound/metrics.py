@@ -27,6 +27,9 @@ Metrics (all label values are short, bounded codes)::
     crossbound_unreadable_total            counter    where                      own records (table entry,
                                                                                  hop record) that did not
                                                                                  decode: dropped
+    crossbound_pruned_total                counter    table                      table entries the sweep
+                                                                                 removed past their window
+                                                                                 or retention
     crossbound_build_info                  gauge = 1  version                    running version
     crossbound_ruleset_info                gauge = 1  scenario, version, digest  loaded rule set; digest =
                                                                                  sha256 prefix of its file
@@ -39,6 +42,7 @@ Label values:
 * ``kind``: ``request`` or ``attestation``.
 * ``where``: ``pending``, ``answered`` or ``usage`` (an entry of that table), or ``quota`` (a record on
   the hop topic).
+* ``table``: ``pending``, ``answered`` or ``usage``.
 * ``outcome``: ``ACCEPT``, ``REVIEW`` or ``REJECT``.
 * ``severity``: ``reject``, ``review`` or ``warn``.
 * ``reason``: a short machine code such as ``undecodable``, ``unknown_schema``, ``too_large``, ``bad_key``,
@@ -88,6 +92,8 @@ KINDS: Final[frozenset[str]] = frozenset({"request", "attestation"})
 
 _UNREADABLE_WHERE: Final[frozenset[str]] = frozenset({"pending", "answered", "usage", "quota"})
 """Values of the ``where`` label of ``crossbound_unreadable_total``."""
+_TABLES: Final[frozenset[str]] = frozenset({"pending", "answered", "usage"})
+"""Values of the ``table`` label of ``crossbound_pruned_total``."""
 
 OUTCOMES: Final[frozenset[str]] = frozenset({"ACCEPT", "REVIEW", "REJECT"})
 """Values of the ``outcome`` label of ``crossbound_verdicts_total``."""
@@ -230,6 +236,14 @@ class Metrics:
             ("where",),
             registry=registry,
         )
+        self.pruned_total: Final = Counter(
+            "crossbound_pruned_total",
+            "Table entries the sweep removed because their window or retention had passed (pending: "
+            "answered but still parked; answered: past expires_at plus the dedupe retention; usage: no "
+            "current window left), by table.",
+            ("table",),
+            registry=registry,
+        )
 
         self._records: dict[tuple[str, str], Counter] = {}
         self._requests: dict[tuple[str, str], Counter] = {}
@@ -359,6 +373,11 @@ class Metrics:
         """Count one record of the pipeline's own (a table entry, a ``quota`` hop) that did not decode."""
         _check_member("where", where, _UNREADABLE_WHERE)
         self.unreadable_total.labels(where).inc()
+
+    def pruned(self, table: str, n: int) -> None:
+        """Count ``n`` entries of ``table`` that the sweep removed past their window or retention."""
+        _check_member("table", table, _TABLES)
+        self.pruned_total.labels(table).inc(n)
 
     def set_build_info(self, version: str) -> None:
         """Set ``crossbound_build_info{version}`` to 1, replacing any previous version's series."""
