@@ -16,9 +16,11 @@ are dropped by the sweep (:meth:`crossbound.pipeline.sweeper.Sweeper.prune_ledge
 
 A hop redelivered after more than :data:`LAST_MAX` later hops of its key is decided again: counted a
 second time (a later request may be refused a little early; a limit is never exceeded by it) and
-answered again. Today's volume hops keep 32 request ids against the same risk.
+answered again, possibly differently. Volume hops keep the last :data:`COUNTED_MAX` request ids that
+added a subject against the same risk.
 
-A ``quota_usage`` value that does not decode as a ``QuotaUsage`` (a broken or foreign writer) has
+A ``quota_usage`` value that does not decode as a ``QuotaUsage``, or whose packed fields do not parse
+(:mod:`crossbound.pipeline.ledger`; a broken or foreign writer), has
 lost its key's history: left in place it would fail every later request of that payer or institution.
 It is logged (the ledger's name and the request id: the key's other parts are HMACs of persons, never
 logged), counted in ``crossbound_unreadable_total{where="usage"}`` and dropped, and the hop goes on
@@ -41,7 +43,7 @@ from crossbound.errors import DecodeError
 from crossbound.metrics import Metrics
 from crossbound.pipeline.attestations import finding
 from crossbound.pipeline.decoding import Decoder
-from crossbound.pipeline.ledger import add_counted, add_reply, find_reply, is_counted
+from crossbound.pipeline.ledger import add_counted, add_reply, check, find_reply, is_counted
 from crossbound.pipeline.outputs import Outputs
 from crossbound.pipeline.records import Incoming, Outgoing
 from crossbound.pipeline.stores import AnsweredStore, State
@@ -151,8 +153,10 @@ class Hops:
         raw = self.usage.get(key)
         if raw:
             try:
-                return cast(QuotaUsage, self.codec.decode(raw, (USAGE,))[1])
-            except DecodeError:
+                state = cast(QuotaUsage, self.codec.decode(raw, (USAGE,))[1])
+                check(state["replies"] or b"", state["counted"] or b"")
+                return state
+            except (DecodeError, ValueError):
                 del self.usage[key]
                 self.metrics.unreadable("usage")
                 ledger = key.split(b"|", 1)[0].decode(errors="replace")

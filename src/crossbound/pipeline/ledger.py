@@ -14,7 +14,8 @@ on the common path.
 * ``counted`` (volume hops): the 16-byte digests of the last ``keep`` request ids that added a subject.
 
 A digest, not the id: entries are of a fixed size and ids of any length cost the same. Two ids share
-a digest with probability about 2^-128 per pair.
+a digest with probability about 2^-128 per pair. A field that does not parse this way (a broken or
+foreign writer) fails :func:`check` with ValueError: the hop treats the whole value as unreadable.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import struct
 
 from crossbound.pipeline.records import Outgoing
 
-__all__ = ["add_counted", "add_reply", "digest", "find_reply", "is_counted", "reply_count"]
+__all__ = ["add_counted", "add_reply", "check", "digest", "find_reply", "is_counted", "reply_count"]
 
 DIGEST = 16
 _HEAD = struct.Struct(">16sI")  # digest, length of the reply after it
@@ -39,14 +40,25 @@ def digest(request_id: str) -> bytes:
 
 
 def _entries(replies: bytes) -> list[tuple[int, bytes, int]]:
-    """Each entry's offset, digest and reply length, oldest first."""
+    """Each entry's offset, digest and reply length, oldest first; ValueError if it does not parse."""
     out = []
     at, end = 0, len(replies)
     while at < end:
+        if end - at < _HEAD.size:
+            raise ValueError("replies: a truncated entry head")
         d, n = _HEAD.unpack_from(replies, at)
         out.append((at, d, n))
         at += _HEAD.size + n
+    if at != end:
+        raise ValueError("replies: the last entry runs past the end")
     return out
+
+
+def check(replies: bytes, counted: bytes) -> None:
+    """Both fields parse as this module packs them; ValueError if not."""
+    _entries(replies)
+    if len(counted) % DIGEST:
+        raise ValueError("counted: not a whole number of digests")
 
 
 def find_reply(replies: bytes, request_id: str) -> Outgoing | None:

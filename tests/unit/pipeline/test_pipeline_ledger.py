@@ -176,3 +176,19 @@ def test_a_ledger_written_by_the_previous_version_is_read_and_its_totals_kept() 
     state = h.codec.decode(h.usage[key])[1]
     assert state["windows"]["PCN-03"]["total"] == "9999.00"  # a rejected request counts nothing
     assert find_reply(state["replies"], case.request["request_id"]) is not None
+
+
+def test_a_ledger_whose_packed_replies_do_not_parse_is_unreadable_once_then_starts_again() -> None:
+    h = Harness.from_dirs(now=NOW)
+    first, second, third = Traffic(seed=11, now=NOW).payments_for_one_payer(3, amount="2.00")
+    _send(h, first)
+    _, state = _ledger(h)
+    key = state.pop("key")
+    state["replies"] = state["replies"][:-1]  # the last entry runs past the end: a broken writer
+    h.usage[key] = h.codec.encode("internal/quota_usage", state)
+    _send(h, second)
+    _send(h, third)
+    assert [v["outcome"] for v in h.verdicts("hk")] == ["ACCEPT", "REVIEW", "ACCEPT"]
+    assert [f["code"] for f in h.verdicts("hk")[1]["findings"]] == ["LEDGER_UNREADABLE"]
+    assert h.registry.get_sample_value("crossbound_unreadable_total", {"where": "usage"}) == 1.0
+    assert _ledger(h)[1]["windows"]["PCN-03"]["total"] == "4.00"  # again from the second request
