@@ -41,7 +41,7 @@ __all__ = ["Due", "Sweeper"]
 
 Due = tuple[bytes, bytes, PendingRequest | None]  # a pending key past its deadline, its value, its record
 USAGE = "internal/quota_usage"
-LEDGER_CHUNK = 10_000  # usage keys looked at per housekeeping tick, so that no tick blocks for long
+LEDGER_CHUNK = 2_000  # usage keys looked at per housekeeping tick: a few tens of ms, not a blocked loop
 
 
 class Sweeper:
