@@ -34,6 +34,9 @@ Metrics (all label values are short, bounded codes)::
                                                                                  found (the worker exits)
     crossbound_outgoing_blocked_total      counter    record, reason             records not sent by the
                                                                                  outgoing guard
+    crossbound_pruned_total                counter    table                      table entries the sweep
+                                                                                 removed past their window
+                                                                                 or retention
     crossbound_build_info                  gauge = 1  version                    running version
     crossbound_ruleset_info                gauge = 1  scenario, version, digest  loaded rule set; digest =
                                                                                  sha256 prefix of its file
@@ -50,6 +53,7 @@ Label values:
   :mod:`crossbound.runtime.resets`).
 * ``record``: ``attestation_request`` or ``verdict``; with ``reason`` (of the outgoing guard) ``form``,
   ``range``, ``class`` or ``pi``.
+* ``table``: ``pending``, ``answered`` or ``usage``.
 * ``outcome``: ``ACCEPT``, ``REVIEW`` or ``REJECT``.
 * ``severity``: ``reject``, ``review`` or ``warn``.
 * ``reason``: a short machine code such as ``undecodable``, ``unknown_schema``, ``too_large``, ``bad_key``,
@@ -99,6 +103,8 @@ KINDS: Final[frozenset[str]] = frozenset({"request", "attestation"})
 
 _UNREADABLE_WHERE: Final[frozenset[str]] = frozenset({"pending", "answered", "usage", "quota"})
 """Values of the ``where`` label of ``crossbound_unreadable_total``."""
+_TABLES: Final[frozenset[str]] = frozenset({"pending", "answered", "usage"})
+"""Values of the ``table`` label of ``crossbound_pruned_total``."""
 
 _RESET_WHAT: Final[frozenset[str]] = frozenset({"cluster_id", "topics", "changelogs", "offsets"})
 """Values of the ``what`` label of ``crossbound_broker_reset_total``."""
@@ -267,6 +273,14 @@ class Metrics:
             ("record", "reason"),
             registry=registry,
         )
+        self.pruned_total: Final = Counter(
+            "crossbound_pruned_total",
+            "Table entries the sweep removed because their window or retention had passed (pending: "
+            "answered but still parked; answered: past expires_at plus the dedupe retention; usage: no "
+            "current window left), by table.",
+            ("table",),
+            registry=registry,
+        )
 
         self._records: dict[tuple[str, str], Counter] = {}
         self._requests: dict[tuple[str, str], Counter] = {}
@@ -412,6 +426,11 @@ class Metrics:
         _check_member("record", record, _BLOCKED_RECORDS)
         _check_member("reason", reason, _BLOCKED_REASONS)
         self.outgoing_blocked_total.labels(record, reason).inc()
+
+    def pruned(self, table: str, n: int) -> None:
+        """Count ``n`` entries of ``table`` that the sweep removed past their window or retention."""
+        _check_member("table", table, _TABLES)
+        self.pruned_total.labels(table).inc(n)
 
     def set_build_info(self, version: str) -> None:
         """Set ``crossbound_build_info{version}`` to 1, replacing any previous version's series."""

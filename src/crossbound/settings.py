@@ -297,7 +297,8 @@ class PipelineSettings(BaseModel):
     dedupe_retention_s: float = Field(
         default=3_600.0,
         gt=0,
-        description="answered request ids are remembered until the request's expires_at plus this",
+        description="answered request ids are remembered until the request's expires_at plus this; a "
+        "quota_usage key with no current window is swept this long after its last write",
     )
     max_record_bytes: int = Field(default=1_000_000, ge=1024)
     clock_skew_s: float = Field(default=300.0, ge=0, description="tolerated future created_at (rule C6)")

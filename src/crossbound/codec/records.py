@@ -14,7 +14,6 @@ from typing import Literal, TypedDict
 
 __all__ = [
     "AnsweredRequest",
-    "AppliedCheck",
     "Attestation",
     "AttestationRequest",
     "Consent",
@@ -202,23 +201,14 @@ class WindowTotal(TypedDict):
     total: str
 
 
-class AppliedCheck(TypedDict):
-    """``crossbound.internal.AppliedCheck``: a request already counted, and the verdict it got."""
-
-    day: int
-    partition: int | None
-    verdict: bytes
-    topic: str
-    key: bytes | None
-
-
 class QuotaUsage(TypedDict):
-    """``crossbound.internal.QuotaUsage`` (``internal/quota_usage`` v2): the state at one key."""
+    """``crossbound.internal.QuotaUsage`` (``internal/quota_usage`` v3): the state at one key."""
 
     windows: dict[str, WindowTotal]
     members: dict[str, list[str]]
-    applied: dict[str, AppliedCheck]
-    recent: list[str]
+    replies: bytes | None
+    counted: bytes | None
+    touched_at: int
 
 
 class AnsweredRequest(TypedDict):

@@ -7,9 +7,20 @@ is new under its key this year; the ``volume`` hop after it counts the new ones.
 are :mod:`crossbound.rules.stateful`'s.
 
 Each hop's output is remembered (ledger and members hops) or guarded (volume hops), so a redelivered
-hop neither counts twice nor answers differently.
+hop neither counts twice nor answers differently. What a key keeps is bounded by its rules, not by its
+traffic (``QuotaUsage`` v3): one running total per rule for its current window, the values a distinct
+rule needs, and the outputs of the last :data:`LAST_MAX` hops decided at the key (a redelivered hop is
+one of those: records are redelivered from the last committed offset, after a crash or rebalance).
+Windows that are over are dropped when their key is next written, and keys with no current window
+are dropped by the sweep (:meth:`crossbound.pipeline.sweeper.Sweeper.prune_ledgers`).
 
-A ``quota_usage`` value that does not decode as a ``QuotaUsage`` (a broken or foreign writer) has
+A hop redelivered after more than :data:`LAST_MAX` later hops of its key is decided again: counted a
+second time (a later request may be refused a little early; a limit is never exceeded by it) and
+answered again, possibly differently. Volume hops keep the last :data:`COUNTED_MAX` request ids that
+added a subject against the same risk.
+
+A ``quota_usage`` value that does not decode as a ``QuotaUsage``, or whose packed fields do not parse
+(:mod:`crossbound.pipeline.ledger`; a broken or foreign writer), has
 lost its key's history: left in place it would fail every later request of that payer or institution.
 It is logged (the ledger's name and the request id: the key's other parts are HMACs of persons, never
 logged), counted in ``crossbound_unreadable_total{where="usage"}`` and dropped, and the hop goes on
@@ -32,19 +43,21 @@ from crossbound.errors import DecodeError
 from crossbound.metrics import Metrics
 from crossbound.pipeline.attestations import finding
 from crossbound.pipeline.decoding import Decoder
+from crossbound.pipeline.ledger import add_counted, add_reply, check, find_reply, is_counted
 from crossbound.pipeline.outputs import Outputs
 from crossbound.pipeline.records import Incoming, Outgoing
 from crossbound.pipeline.stores import AnsweredStore, State
 from crossbound.rules import Context, Finding, Outcome, Severity, outcome_of
 from crossbound.rules.engine import OnError
-from crossbound.rules.stateful import decide, mark_member, periods
-from crossbound.topics import wire_side
+from crossbound.rules.stateful import decide, mark_member, periods, prune
 
-__all__ = ["HOP", "Hops"]
+__all__ = ["COUNTED_MAX", "HOP", "LAST_MAX", "Hops"]
 
 HOP = "internal/quota_check"
 USAGE = "internal/quota_usage"
 LEDGER_UNREADABLE = "LEDGER_UNREADABLE"
+LAST_MAX = 32  # ledger and members hops: the last hops decided at a key, answered again if redelivered
+COUNTED_MAX = 32  # volume hops: the last request ids that added a subject, not counted twice
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +96,6 @@ class Hops:
         request_id = chk["request_id"]
         now = datetime.fromtimestamp(self.clock(), UTC)
         period = periods(now)
-        today = period["day"]
         here = f"quota|{request_id}|{steps[0]['index']}".encode()
         key = chk["quota_key"].encode()
         findings = [finding(f) for f in chk["findings"]]
@@ -96,13 +108,12 @@ class Hops:
                 )
             ]
         step = rs.steps[index]
-        applied = state["applied"]
-        done = applied.get(request_id)
+        replies, counted_ids = state["replies"] or b"", state["counted"] or b""  # None: older versions
+        done = find_reply(replies, request_id)
         if done is not None:  # a redelivered hop: answer as before, count nothing twice
-            topic = done["topic"] or self.outputs.topics.verdicts(wire_side(request["requester_side"]))
-            again = Outgoing(topic, done["key"] or request_id.encode(), done["verdict"], done["partition"])
-            return self.answered.send_again(here, again)
-        if step.kind == "volume" and request_id in state["recent"] and self.answered.handled_here(here):
+            return self.answered.send_again(here, done)
+        counted = step.kind == "volume" and is_counted(counted_ids, request_id)
+        if counted and self.answered.handled_here(here):
             return []
         ctx = Context(request, payload, now, ruleset_version=rs.version)
         new_members = list(chk["new_members"])
@@ -114,12 +125,12 @@ class Hops:
                 ctx,
                 state["windows"],
                 state["members"],
-                state["recent"],
                 period,
-                request_id,
-                step.ledger in new_members,
+                step.ledger in new_members and not counted,
                 self.on_rule_error[rs.scenario_id],
             )
+            if step.kind == "volume" and step.ledger in new_members and not counted:
+                state["counted"] = add_counted(counted_ids, request_id, COUNTED_MAX)
         attested = dict(chk["attested"])
         rest = steps[1:]
         if rest and outcome_of(findings) is not Outcome.REJECT:
@@ -130,15 +141,9 @@ class Hops:
         else:
             out = self.outputs.verdict(rs, request, findings, attested, now, chk["source_partition"])
         if step.kind != "volume":
-            applied = {rid: a for rid, a in applied.items() if a["day"] == today}
-            applied[request_id] = {
-                "day": today,
-                "partition": out.partition,
-                "verdict": out.value,
-                "topic": out.topic,
-                "key": out.key,
-            }
-            state["applied"] = applied
+            state["replies"] = add_reply(replies, request_id, out, LAST_MAX)
+        prune(state["windows"], state["members"], period)
+        state["touched_at"] = int(now.timestamp() * 1000)
         self.usage[key] = codec.encode(USAGE, state)
         self.answered.mark_done_here(here)
         return [out]
@@ -148,11 +153,13 @@ class Hops:
         raw = self.usage.get(key)
         if raw:
             try:
-                return cast(QuotaUsage, self.codec.decode(raw, (USAGE,))[1])
-            except DecodeError:
+                state = cast(QuotaUsage, self.codec.decode(raw, (USAGE,))[1])
+                check(state["replies"] or b"", state["counted"] or b"")
+                return state
+            except (DecodeError, ValueError):
                 del self.usage[key]
                 self.metrics.unreadable("usage")
                 ledger = key.split(b"|", 1)[0].decode(errors="replace")
                 log.error("unreadable %s ledger entry met by request %r: reset", ledger, request_id)
                 findings.append(Finding(f"{scenario}:ledger", Severity.REVIEW, "", LEDGER_UNREADABLE))
-        return {"windows": {}, "members": {}, "applied": {}, "recent": []}
+        return {"windows": {}, "members": {}, "replies": b"", "counted": b"", "touched_at": 0}

@@ -8,7 +8,8 @@ A runtime (the Faust worker in :mod:`crossbound.runtime.app`, the broker-free
 * records for the internal hop topic go back to :meth:`Pipeline.handle` at the partition of their
   key: through the broker in the worker, in-process with :meth:`Pipeline.loop` in the Harness;
 * the timers call :meth:`Pipeline.sweep` (or :meth:`Pipeline.sweep_sourced`) and
-  :meth:`Pipeline.housekeeping`; after a rebalance, :meth:`Pipeline.on_rebalance`.
+  :meth:`Pipeline.housekeeping` (forgetting what is past its window or retention: see
+  :mod:`~crossbound.pipeline.sweeper`); after a rebalance, :meth:`Pipeline.on_rebalance`.
 
 The error policy: every input ends in exactly one verdict or one dead letter, whatever raises where.
 A record found unusable is dead-lettered with its reason; anything unexpected is logged and
@@ -109,7 +110,7 @@ class Pipeline:
             decoder, pending, answered, outputs, metrics, on_error, clock, partitions
         )
         self.hops = Hops(tables.usage, decoder, answered, outputs, metrics, on_error, clock)
-        self.sweeper = Sweeper(decoder, pending, answered, outputs, clock)
+        self.sweeper = Sweeper(decoder, pending, answered, outputs, clock, tables.usage, metrics)
         self._routes: dict[str, tuple[str, Handler, Failure]] = {
             topics.quota: ("", self.hops.on_hop, self._hop_failed)
         }
@@ -242,8 +243,13 @@ class Pipeline:
         return outs
 
     def housekeeping(self) -> int:
-        """Forget answered requests past their retention, and set the pending gauge; returns how many."""
+        """Forget what is past its window or retention, and set the pending gauge.
+
+        Returns how many answered requests were forgotten; everything removed is counted in
+        ``crossbound_pruned_total`` (see :mod:`~crossbound.pipeline.sweeper`).
+        """
         dropped = self.sweeper.forget()
+        self.sweeper.prune_ledgers()
         self.metrics.set_pending(self.sweeper.pending_counts())  # a full scan: not on every sweep
         return dropped
 

@@ -1,8 +1,21 @@
-"""The timers' work: attestation timeouts, forgetting answered requests, counting what is parked.
+"""The timers' work: attestation timeouts, forgetting what is past its window, counting what is parked.
 
 The tables are partitioned by key, so the worker's timers change them outside of a stream event.
 Deadlines and forget-at times are kept in heaps (:mod:`crossbound.pipeline.stores`), so a sweep costs
 what is due, not what is stored; an entry is acted on only if the table still agrees with its heap.
+
+What each table holds is bounded by a retention, and what the sweep removes is counted in
+``crossbound_pruned_total{table}``:
+
+* ``pending``: a request waits at most the attestation timeout (then it is answered); an entry left
+  parked after its answer (a crash between answering and unparking) goes at its deadline;
+* ``answered``: until the request's ``expires_at`` plus ``pipeline.dedupe_retention_s``;
+* ``usage``: a key with no current window left (its days and years are over) and not written for
+  ``dedupe_retention_s`` (so a redelivered hop still finds its answer). Windows only end at local
+  midnight, so the keys are scanned once a local day (and after a start or rebalance), a bounded
+  chunk per housekeeping tick; a key that is written again before its turn is pruned by its hop
+  instead (:func:`crossbound.rules.stateful.prune`). A value that does not decode is left to the hop
+  that meets it, which tells its request the history is lost (:mod:`crossbound.pipeline.hops`).
 """
 
 from __future__ import annotations
@@ -10,18 +23,25 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import cast
 
-from crossbound.codec.records import PendingRequest
+from crossbound.codec import Codec
+from crossbound.codec.records import PendingRequest, QuotaUsage
+from crossbound.errors import DecodeError
+from crossbound.metrics import Metrics
 from crossbound.pipeline.attestations import finding
 from crossbound.pipeline.decoding import Decoder
 from crossbound.pipeline.outputs import Outputs
 from crossbound.pipeline.records import Outgoing
-from crossbound.pipeline.stores import AnsweredStore, PendingStore
+from crossbound.pipeline.stores import AnsweredStore, PendingStore, State
 from crossbound.rules import Finding
+from crossbound.rules.stateful import periods
 
 __all__ = ["Due", "Sweeper"]
 
 Due = tuple[bytes, bytes, PendingRequest | None]  # a pending key past its deadline, its value, its record
+USAGE = "internal/quota_usage"
+LEDGER_CHUNK = 2_000  # usage keys looked at per housekeeping tick: a few tens of ms, not a blocked loop
 
 
 class Sweeper:
@@ -34,16 +54,24 @@ class Sweeper:
         answered: AnsweredStore,
         outputs: Outputs,
         clock: Callable[[], float],
+        usage: State,
+        metrics: Metrics,
     ) -> None:
         self.decoder = decoder
+        self.codec: Codec = decoder.codec
         self.pending = pending
         self.answered = answered
         self.outputs = outputs
         self.clock = clock
+        self.usage = usage
+        self.metrics = metrics
+        self._ledger_day: int | None = None  # the local day whose scan of the usage table is under way
+        self._ledger_keys: list[bytes] = []  # what is left of that scan
 
     def reindex(self) -> None:
-        """Forget the heaps; the next sweep rebuilds them from the tables (after a rebalance)."""
+        """Forget the heaps and the ledger scan; the next sweep rebuilds them from the tables."""
         self.pending.indexed = self.answered.indexed = False
+        self._ledger_day = None
 
     def _ensure_index(self) -> None:
         if not self.pending.indexed or not self.answered.indexed:
@@ -62,6 +90,7 @@ class Sweeper:
                 continue  # answered meanwhile, or no longer ours
             if key in self.answered.table:  # answered, but a crash before unparking left it parked
                 self.pending.discard(key)
+                self.metrics.pruned("pending", 1)
                 continue
             try:
                 deadline = self.pending.record(key, raw)["deadline"]
@@ -110,6 +139,40 @@ class Sweeper:
                 continue
             del table[key]
             dropped += 1
+        if dropped:
+            self.metrics.pruned("answered", dropped)
+        return dropped
+
+    def prune_ledgers(self) -> int:
+        """Drop usage keys with no current window, unwritten for the retention; returns how many.
+
+        One scan per local day, of the keys there were when the day turned (for the retention: the
+        day of ``now - retention``, so that keys written late yesterday are past it too), taken
+        :data:`LEDGER_CHUNK` keys per call.
+        """
+        now_ms = int(self.clock() * 1000)
+        retention_ms = self.answered.retention_ms
+        day = periods(datetime.fromtimestamp((now_ms - retention_ms) / 1000, UTC))["day"]
+        if day != self._ledger_day:
+            self._ledger_day, self._ledger_keys = day, list(self.usage)
+        keys, self._ledger_keys = self._ledger_keys[:LEDGER_CHUNK], self._ledger_keys[LEDGER_CHUNK:]
+        current = set(periods(datetime.fromtimestamp(now_ms / 1000, UTC)).values())
+        dropped = 0
+        for key in keys:
+            raw = self.usage.get(key)
+            if raw is None:
+                continue
+            try:
+                state = cast(QuotaUsage, self.codec.decode(raw, (USAGE,))[1])
+            except DecodeError:
+                continue  # the hop that meets it resets it and says so (see the module)
+            live = any(w["period"] in current for w in state["windows"].values())
+            if live or state["touched_at"] + retention_ms > now_ms:
+                continue
+            del self.usage[key]
+            dropped += 1
+        if dropped:
+            self.metrics.pruned("usage", dropped)
         return dropped
 
     def pending_counts(self) -> dict[str, int]:

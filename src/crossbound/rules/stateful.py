@@ -17,6 +17,12 @@ subject_volume     distinct ``subject`` digests per ``key`` this year <= ``limit
 
 Windows follow the local day and year (:data:`crossbound.domain.LOCAL_TZ`); ``all`` never resets.
 
+What a key keeps is bounded by its rules, whatever its traffic: one total per rule for the rule's
+current window (:func:`prune` drops the windows that are over), and for a distinct rule at most
+``limit + 1`` of the values seen. Past ``limit + 1`` values every request breaks the limit whether its
+value is new or not, so the values beyond add nothing the compare needs: the decision stays exact and
+the stored count stops at ``limit + 1``.
+
 A new stateful check is a subclass of :class:`StatefulCheck` (``name``, ``default_code``, ``count``;
 ``validate`` and ``groups`` if it needs them) listed in :data:`STATEFUL`: the loader, the hop grouping
 and the hops take it from there.
@@ -50,11 +56,11 @@ __all__ = [
     "hop_key",
     "mark_member",
     "periods",
+    "prune",
     "steps",
 ]
 
 _WINDOWS = ("day", "year", "all")
-RECENT_MAX = 32  # volume hops: request ids remembered against counting a subject twice
 Group = tuple[str, str, tuple[str, ...], str | None]  # hop kind, ledger, key paths, subject path
 
 
@@ -190,8 +196,8 @@ class Distinct(StatefulCheck):
             return None
         text = render(value)
         after = list(seen)
-        if text not in after:
-            after.append(text)
+        if text not in after and len(after) <= _number(rule.params["limit"], "limit"):
+            after.append(text)  # past limit + 1 values every request breaks the limit: kept no more
         return Tally(rule, period, Decimal(len(after)), after)
 
 
@@ -266,6 +272,19 @@ def periods(now: datetime) -> dict[str, int]:
     return {"day": local.toordinal(), "year": local.year, "all": 0}
 
 
+def prune(windows: dict[str, WindowTotal], members: dict[str, list[str]], period: Mapping[str, int]) -> None:
+    """Drop the windows that are over (a past day or year), and the distinct values kept for them.
+
+    A window's period tells its kind: day ordinals, years and 0 (``all``) never coincide, so a window
+    is current exactly when its period is one of ``period``'s.
+    """
+    current = set(period.values())
+    for rule_id in [r for r, w in windows.items() if w["period"] not in current]:
+        del windows[rule_id]
+    for rule_id in [r for r in members if r not in windows]:
+        del members[rule_id]
+
+
 def mark_member(
     step: Step, windows: dict[str, WindowTotal], period: Mapping[str, int], new: list[str]
 ) -> None:
@@ -281,20 +300,18 @@ def decide(
     ctx: Context,
     windows: dict[str, WindowTotal],
     members: dict[str, list[str]],
-    recent: list[str],
     period: Mapping[str, int],
-    request_id: str,
-    new_subject: bool,
+    fresh: bool,
     on_error: OnError,
 ) -> list[Finding]:
     """Evaluate a ledger or volume hop's rules against the state, and update it unless rejected.
 
-    At a volume hop subjects are counted when their export is attempted, even if refused: past the
-    threshold, the standard contract no longer covers the institution's transfers this year at all.
+    ``fresh``: the request brings a subject new this year that this key has not counted yet (volume
+    hops). At a volume hop subjects are counted when their export is attempted, even if refused: past
+    the threshold, the standard contract no longer covers the institution's transfers this year at all.
     """
     used: dict[str, Decimal] = {}
     tallies: list[Tally] = []
-    fresh = new_subject and request_id not in recent
     applicable = [rule for rule in step.rules if applies(rule, ctx)]
     for rule in applicable:
         at = period[rule.params["window"]]
@@ -311,9 +328,6 @@ def decide(
     if step.kind == "volume":
         for t in tallies:
             windows[t.rule.id] = {"period": t.period, "total": str(t.after)}
-        if fresh:
-            recent.append(request_id)
-            del recent[:-RECENT_MAX]
         return found
     if outcome_of(found) is Outcome.REJECT:
         return found

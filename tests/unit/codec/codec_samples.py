@@ -248,16 +248,9 @@ def internal_samples(codec: Codec) -> dict[str, dict[str, Any]]:
                 "PCN-04": {"period": 2025, "total": "15000"},
             },
             "members": {"ECNY-07": [HEX_A, HEX_B]},
-            "applied": {
-                "r-1": {
-                    "day": 20240,
-                    "partition": 3,
-                    "verdict": b"\xc3\x01verdict",
-                    "topic": "hk.verdicts",
-                    "key": b"r-1",
-                }
-            },
-            "recent": ["r-0"],
+            "replies": b"\x00" * 16 + b"\x00\x00\x00\x05reply",
+            "counted": bytes(range(16)),
+            "touched_at": 1_790_000_000_000,
         },
         "internal/answered_request": {
             "body_sha256": bytes(range(32)),

@@ -31,7 +31,6 @@ NESTED = {
     ("internal/quota_check", ("findings",)): records.StoredFinding,
     ("internal/quota_check", ("steps",)): records.QuotaStep,
     ("internal/quota_usage", ("windows",)): records.WindowTotal,
-    ("internal/quota_usage", ("applied",)): records.AppliedCheck,
 }
 
 
@@ -44,7 +43,6 @@ BY_NAME: dict[str, type] = {
     "QuotaFinding": records.StoredFinding,
     "QuotaStep": records.QuotaStep,
     "WindowTotal": records.WindowTotal,
-    "AppliedCheck": records.AppliedCheck,
 }
 PRIMITIVES: dict[str, Any] = {"string": str, "int": int, "long": int, "boolean": bool, "bytes": bytes}
 

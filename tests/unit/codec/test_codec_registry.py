@@ -81,7 +81,7 @@ def test_every_shipped_schema_file_is_loaded(registry: SchemaRegistry) -> None:
     assert loaded == [f.resolve() for f in files]
 
 
-TWO_VERSIONS = {"internal/quota_check", "internal/quota_usage"}  # 0.2: stateful steps
+VERSIONS = {"internal/quota_check": 2, "internal/quota_usage": 3}  # 0.2: stateful steps; 0.3: bounded
 
 
 def test_subjects_are_as_expected(registry: SchemaRegistry) -> None:
@@ -92,7 +92,7 @@ def test_subjects_are_as_expected(registry: SchemaRegistry) -> None:
     assert registry.subjects == sorted(every)
     for subject in every:
         versions = registry.versions(subject)
-        n = 2 if subject in TWO_VERSIONS else 1
+        n = VERSIONS.get(subject, 1)
         assert [v.version for v in versions] == list(range(1, n + 1))
         assert registry.current(subject) is versions[-1]
         assert versions[0].subject == subject
