@@ -95,6 +95,11 @@ class KafkaSettings(BaseModel):
         description="producer acks: 'all' waits for min.insync.replicas copies, so an acknowledged "
         "verdict survives the loss of a node",
     )
+    faust_stock: frozenset[str] = Field(
+        default=frozenset(),
+        description="names of the worker's Faust speed-ups (crossbound.runtime.app.FAUST_SPEEDUPS) left "
+        "at Faust's own defaults, so a benchmark can measure what each buys in one run",
+    )
     idempotence: bool | None = Field(
         default=None,
         description="the worker's producer is idempotent (a batch retried after a leader change is "
