@@ -76,7 +76,7 @@ PARTITIONS = 4
 WORKER_ARGS: dict[str, list[str]] = {"tansu": [], "kafka": ["--replication-factor", "1"]}
 
 #: Figures that are not measurements (no Kafka/Tansu ratio).
-_NOT_RATIOS = frozenset({"counts", "latency_rate_per_s", "latency_png", "wall_s"})
+_NOT_RATIOS = frozenset({"counts", "latency_rate_per_s", "before_latency_rate_per_s", "wall_s"})
 
 
 def cpu_seconds(pid: int) -> float:
@@ -153,7 +153,8 @@ class Phase:
         for i in range(self.workers_wanted):
             ports.append(free_port())
             extra = ["--app-id", self.topics.app_id, "--topic-prefix", self.topics.prefix]
-            extra += ["--attestation-timeout", "30", *WORKER_ARGS[self.broker.engine]]
+            # long enough that no request of a backlog times out waiting for its answer behind the backlog
+            extra += ["--attestation-timeout", "600", *WORKER_ARGS[self.broker.engine]]
             self.workers.append(self.launch(ports[-1], self.log_dir / f"worker{i}.log", extra))
         for proc, port in zip(self.workers, ports, strict=True):
             await asyncio.to_thread(wait_until_ready, proc, port, 90.0)
@@ -459,7 +460,7 @@ def ratios(over: dict[str, Any], under: dict[str, Any]) -> dict[str, float]:
     return {
         key: round(over[key] / under[key], 3)
         for key in sorted(over.keys() & under.keys() - _NOT_RATIOS)
-        if under[key]
+        if isinstance(under[key], int | float) and under[key]
     }
 
 

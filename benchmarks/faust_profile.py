@@ -85,13 +85,16 @@ class ProfiledPhase(Phase):
 
 def report(outdir: Path, n: int, top: int) -> None:
     per_bucket: dict[tuple[str, str], float] = defaultdict(float)
+    calls: dict[str, int] = defaultdict(int)  # main thread's calls per bucket: a count, little moved by load
     funcs: dict[tuple[str, int, str], float] = defaultdict(float)
     for path in sorted(outdir.glob("*.pstats")):
         thread = path.stem
         with path.open("rb") as data:
             stats: dict[Any, Any] = marshal.load(data)  # as profiled.py wrote it (pstats refuses empty ones)
-        for (filename, line, funcname), (_cc, _nc, tottime, _ct, _callers) in stats.items():
+        for (filename, line, funcname), (_cc, ncalls, tottime, _ct, _callers) in stats.items():
             per_bucket[(thread, bucket(filename, funcname))] += tottime
+            if thread == "main":
+                calls[bucket(filename, funcname)] += ncalls
             funcs[(filename, line, funcname)] += tottime
     waiting = sum(t for (_thread, name), t in per_bucket.items() if name == "waiting (not CPU)")
     total = sum(per_bucket.values()) - waiting
@@ -102,6 +105,12 @@ def report(outdir: Path, n: int, top: int) -> None:
     for (thread, name), seconds in sorted(per_bucket.items(), key=lambda kv: -kv[1]):
         if name != "waiting (not CPU)" and seconds / total >= 0.005:
             print(f"  {thread:28} {name:26} {seconds / n * 1e6:8,.1f} us/verdict  {seconds / total:6.1%}")
+    print(
+        f"calls per verdict in the main thread: {sum(calls.values()) / n:,.0f} in all; "
+        + ", ".join(
+            f"{name} {count / n:,.0f}" for name, count in sorted(calls.items(), key=lambda kv: -kv[1])
+        )
+    )
     print(f"top {top} functions outside crossbound (own time):")
     ranked = sorted(
         (

@@ -10,7 +10,11 @@ so the machine's drift over the run can be seen). On a loaded machine the rates 
 the scheduler gives each process; the CPU ratio (the floor's worker CPU per record over ours per
 verdict, psutil) is printed next to them, less sensitive to that.
 
-    python benchmarks/faust_tuning.py [--engine tansu|kafka] [--requests N] [--attested N]
+``--floor-only R`` runs only the floor, on Faust's defaults and with the speed-ups alternately, R times
+each, and prints every figure and their medians: what the speed-ups buy Faust alone, with the
+machine's noise visible.
+
+    python benchmarks/faust_tuning.py [--engine tansu|kafka] [--requests N] [--attested N] [--floor-only R]
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 from typing import Any
 
 from bench import SCENARIOS, Phase, backlog_phase, faust_floor_phase
@@ -110,11 +115,43 @@ def _load() -> str:
     return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
+async def floor_only(args: argparse.Namespace) -> dict[str, Any]:
+    """The floor alone, stock and tuned alternately, ``args.floor_only`` times each."""
+    codec = Codec(SchemaRegistry.load(default_schemas_dir()))
+    catalogue = load_catalogue(default_rulesets_dir(), codec.registry)
+    traffic = Traffic(seed=2026)
+    runs: dict[str, list[tuple[float, float]]] = {"stock": [], "tuned": []}
+    with make_broker(args.engine) as broker:
+        probe = Phase(broker, codec, catalogue, "fl")
+        values = [
+            probe.bus.encode_case(traffic.case(SCENARIOS[i % 3], "invalid"))[1:] for i in range(args.requests)
+        ]
+        for _ in range(args.floor_only):
+            for kind in ("stock", "tuned"):
+                rate, cpu = await faust_floor_phase(broker, values, tuned=kind == "tuned")
+                runs[kind].append((rate, cpu))
+                print(f"floor {kind}: {rate:,.0f} records/s, {cpu:.0f} us CPU/record; {_load()}", flush=True)
+    medians = {
+        kind: (statistics.median(r for r, _ in got), statistics.median(c for _, c in got))
+        for kind, got in runs.items()
+    }
+    (rs, cs), (rt, ct) = medians["stock"], medians["tuned"]
+    print(
+        f"medians: stock {rs:,.0f}/s {cs:.0f} us; tuned {rt:,.0f}/s {ct:.0f} us; "
+        f"tuned/stock rate {rt / rs:.2f}, CPU {ct / cs:.2f}"
+    )
+    return {
+        "engine": args.engine,
+        "floor_runs": runs,
+        "load_average_end": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     if args.engine == "tansu":
         apply_tansu_workarounds()
     try:
-        return await measure(args)
+        return await (floor_only(args) if args.floor_only else measure(args))
     finally:
         remove_tansu_workarounds()
 
@@ -124,4 +161,5 @@ if __name__ == "__main__":
     parser.add_argument("--engine", choices=ENGINES, default="tansu")
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--attested", type=int, default=5_000)
+    parser.add_argument("--floor-only", type=int, default=0, metavar="R")
     print(json.dumps(asyncio.run(main(parser.parse_args())), sort_keys=True))

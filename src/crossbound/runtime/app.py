@@ -109,10 +109,6 @@ class QuietMonitor(Monitor):
 FAUST_SPEEDUPS: dict[str, dict[str, Any]] = {
     # no per-event counters, timestamps and deques in Faust's Monitor
     "quiet_monitor": {"Monitor": QuietMonitor},
-    # Faust's Cython stream iterator takes an event already queued without awaiting the channel
-    "cython_fast_paths": {"cython_optimizations": True},
-    # a deeper stream buffer: fewer pauses and resumes of the fetch under a backlog (Faust: 4096)
-    "stream_buffer_16k": {"stream_buffer_maxsize": 16_384},
 }
 
 
