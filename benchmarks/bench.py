@@ -1,16 +1,21 @@
 """crossbound benchmark: every phase on each broker engine in turn; the last line is one JSON object.
 
 Each engine (``--engines tansu,kafka``, the default: the embedded Tansu, then a one-node Apache Kafka)
-gets a broker of its own, started fresh, and the same phases (each on its own topics):
+gets a broker of its own, started fresh, and the same phases (each on its own topics; ``--phases``
+picks some):
 
 1. passthrough: a bare aiokafka consume -> produce loop over preloaded keyed 300-byte records, each
    forwarded with its key to the same partition (the ceiling);
-   then the Faust floor: the request-only records through benchmarks/faust_floor.py, an agent shaped
-   like crossbound's (batches, one table write and one send per record) that decodes nothing;
-2. request-only: requests rejected at the request stage (no attestation), one worker process;
+   floor: the request-only records through benchmarks/faust_floor.py, an agent shaped like
+   crossbound's (batches, one table write and one send per record) on Faust's default settings, that
+   decodes nothing;
+2. request_only: requests rejected at the request stage (no attestation), one worker process;
 3. attested: valid requests whose data holders answer at once (this script plays them), one worker;
-   then request-only again with two worker processes in one consumer group (horizontal scaling);
-4. latency: attested requests at a paced rate; latency = request created_at -> verdict decided_at.
+   two_workers: request-only again with two worker processes in one consumer group;
+4. latency: attested requests paced at half of the attested peak just measured (or ``--rate``);
+   latency = request created_at -> verdict decided_at, p50/p99/p99.9, and a histogram PNG beside
+   ``bench.json`` in ``--out`` (benchmarks/histogram.py). ``--latency-before NAME=VALUE`` measures it
+   first with the workers under other settings: a before/after in one run.
 
 The workers are started and ready before the backlog is published at full speed; throughput is
 measured from the verdicts' own ``decided_at`` stamps (first to last), so start-up is not counted.
@@ -25,8 +30,9 @@ Human-readable lines start with ``[engine]``. The last line is
 the figures (and the counts they were measured with), the Kafka/Tansu ratio of every figure both
 engines have (when both ran), and the run's CPUs, engines and wall-clock seconds.
 
-    python benchmarks/bench.py [--engines tansu,kafka] [--passthrough N] [--requests N] [--attested N]
-                               [--rate R] [--seconds S]
+    python benchmarks/bench.py [--engines tansu,kafka] [--phases P,...] [--passthrough N] [--requests N]
+                               [--attested N] [--rate R] [--seconds S] [--out DIR]
+                               [--latency-before NAME=VALUE ...]
 """
 
 from __future__ import annotations
