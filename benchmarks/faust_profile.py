@@ -10,7 +10,10 @@ measures that.
     python benchmarks/faust_profile.py [--engine tansu|kafka] [--kind request_only|attested] [--n N]
                                        [--top K] [--env NAME=VALUE ...]
 
-``--env`` passes settings to the worker (e.g. ``CROSSBOUND_PIPELINE__FAUST_MONITOR=false``).
+Only the backlog's window is kept (profiled.py's reset and stop files), and the main thread's Python
+calls per verdict are counted too: a count, which the machine's load moves far less than a time.
+``--env`` passes settings to the worker (e.g. ``CROSSBOUND_KAFKA__FAUST_STOCK='["quiet_monitor"]'``);
+``--report DIR`` reports an earlier run's profiles again.
 """
 
 from __future__ import annotations

@@ -26,7 +26,8 @@ import os
 import statistics
 from typing import Any
 
-from bench import SCENARIOS, Phase, backlog_phase, faust_floor_phase
+from bench import SCENARIOS, Phase, backlog_phase
+from floors import faust_floor_phase
 
 from crossbound._data import default_rulesets_dir, default_schemas_dir
 from crossbound.broker import ENGINES, apply_tansu_workarounds, make_broker, remove_tansu_workarounds
