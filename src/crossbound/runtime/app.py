@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from time import monotonic
 from typing import Any
 
 import faust
@@ -69,12 +70,16 @@ _RAW: dict[str, Any] = {
 class QuietMonitor(Monitor):
     """Faust's Monitor without its per-event bookkeeping (counters, timestamps, deques per message,
     event, send and table access): nothing reads it here (no Faust web server; crossbound's own
-    Prometheus metrics count what matters). Rebalance and commit hooks are kept."""
+    Prometheus metrics count what matters). Rebalance and commit hooks are kept, and so is the one
+    stamp Faust itself reads: ``stream_inbound_time``, per partition, which the aiokafka driver's
+    stalled-stream check (``stream_processing_timeout``) compares with the fetch position; without it
+    that check would log a stalled stream for every partition with a lag."""
 
     def on_message_in(self, tp: Any, offset: int, message: Any) -> None:
         return None
 
     def on_stream_event_in(self, tp: Any, offset: int, stream: Any, event: Any) -> dict[str, Any] | None:
+        self.stream_inbound_time[tp] = monotonic()
         return None
 
     def on_stream_event_out(

@@ -50,10 +50,12 @@ def test_an_unknown_speedup_name_is_refused_with_the_known_ones() -> None:
         faust_speedups(frozenset({"quiet_monitr"}))
 
 
-def test_quiet_monitor_keeps_no_per_event_state() -> None:
+def test_quiet_monitor_keeps_no_per_event_state_but_the_stalled_stream_stamp() -> None:
     monitor = QuietMonitor()
     monitor.on_message_in(None, 1, None)
-    assert monitor.on_stream_event_in(None, 1, None, None) is None
+    assert monitor.on_stream_event_in("tp0", 1, None, None) is None
+    # read by faust's aiokafka driver (verify_event_path): no stamp means "stream idle since start"
+    assert set(monitor.stream_inbound_time) == {"tp0"}
     monitor.on_table_set(None, b"k", b"v")
     monitor.on_send_completed(None, monitor.on_send_initiated(None, "t", None, 1, 1), None)
     assert (monitor.messages_received_total, monitor.events_total, monitor.messages_sent) == (0, 0, 0)
