@@ -1,16 +1,21 @@
 """crossbound benchmark: every phase on each broker engine in turn; the last line is one JSON object.
 
 Each engine (``--engines tansu,kafka``, the default: the embedded Tansu, then a one-node Apache Kafka)
-gets a broker of its own, started fresh, and the same phases (each on its own topics):
+gets a broker of its own, started fresh, and the same phases (each on its own topics; ``--phases``
+picks some):
 
 1. passthrough: a bare aiokafka consume -> produce loop over preloaded keyed 300-byte records, each
    forwarded with its key to the same partition (the ceiling);
-   then the Faust floor: the request-only records through benchmarks/faust_floor.py, an agent shaped
-   like crossbound's (batches, one table write and one send per record) that decodes nothing;
-2. request-only: requests rejected at the request stage (no attestation), one worker process;
+   floor: the request-only records through benchmarks/faust_floor.py, an agent shaped like
+   crossbound's (batches, one table write and one send per record) on Faust's default settings, that
+   decodes nothing;
+2. request_only: requests rejected at the request stage (no attestation), one worker process;
 3. attested: valid requests whose data holders answer at once (this script plays them), one worker;
-   then request-only again with two worker processes in one consumer group (horizontal scaling);
-4. latency: attested requests at a paced rate; latency = request created_at -> verdict decided_at.
+   two_workers: request-only again with two worker processes in one consumer group;
+4. latency: attested requests paced at half of the attested peak just measured (or ``--rate``);
+   latency = request created_at -> verdict decided_at, p50/p99/p99.9, and a histogram PNG beside
+   ``bench.json`` in ``--out`` (benchmarks/histogram.py). ``--latency-before NAME=VALUE`` measures it
+   first with the workers under other settings: a before/after in one run.
 
 The workers are started and ready before the backlog is published at full speed; throughput is
 measured from the verdicts' own ``decided_at`` stamps (first to last), so start-up is not counted.
@@ -25,8 +30,9 @@ Human-readable lines start with ``[engine]``. The last line is
 the figures (and the counts they were measured with), the Kafka/Tansu ratio of every figure both
 engines have (when both ran), and the run's CPUs, engines and wall-clock seconds.
 
-    python benchmarks/bench.py [--engines tansu,kafka] [--passthrough N] [--requests N] [--attested N]
-                               [--rate R] [--seconds S]
+    python benchmarks/bench.py [--engines tansu,kafka] [--phases P,...] [--passthrough N] [--requests N]
+                               [--attested N] [--rate R] [--seconds S] [--out DIR]
+                               [--latency-before NAME=VALUE ...]
 """
 
 from __future__ import annotations
@@ -36,7 +42,6 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,8 +49,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import psutil
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from floors import PARTITIONS, cpu_seconds, faust_floor_phase, passthrough
+from histogram import histogram_png, tail_percentiles
 
 from crossbound._data import default_rulesets_dir, default_schemas_dir
 from crossbound.broker import (
@@ -64,63 +69,33 @@ from crossbound.rules import load_catalogue
 from crossbound.settings import Settings
 from crossbound.testing.live import LiveBus
 from crossbound.testing.processes import start_worker_process, stop_process, wait_until_ready
-from crossbound.testing.stats import percentile
 from crossbound.testing.traffic import Traffic
 from crossbound.topics import Topics
 
 SCENARIOS = ("sb_corporate_credit_report", "nb_hk_resident_consumer_credit", "payment_connect_northbound")
-PARTITIONS = 4
 
 #: Extra ``crossbound worker`` arguments per engine. Both brokers here are one node: replication factor 1
 #: (the worker lowers it by itself on Tansu).
 WORKER_ARGS: dict[str, list[str]] = {"tansu": [], "kafka": ["--replication-factor", "1"]}
 
 #: Figures that are not measurements (no Kafka/Tansu ratio).
-_NOT_RATIOS = frozenset({"counts", "latency_rate_per_s", "wall_s"})
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU seconds of process ``pid`` so far."""
-    times = psutil.Process(pid).cpu_times()
-    return float(times.user + times.system)
-
-
-async def passthrough(bootstrap: str, n: int) -> float:
-    src, dst = f"bench-src-{uuid.uuid4().hex[:6]}", f"bench-dst-{uuid.uuid4().hex[:6]}"
-    await ensure_topics(bootstrap, {src: PARTITIONS, dst: PARTITIONS})
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=262_144)
-    await producer.start()
-    value = os.urandom(150).hex().encode()  # 300 bytes
-    for i in range(n):
-        await producer.send(src, value=value, key=str(i).encode())
-    await producer.flush()
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, max_partition_fetch_bytes=4 * 1024 * 1024
-    )
-    await consumer.start()
-    tps = [TopicPartition(src, p) for p in range(PARTITIONS)]
-    consumer.assign(tps)
-    await consumer.seek_to_beginning(*tps)
-    seen = 0
-    start = time.perf_counter()
-    while seen < n:
-        batch = await consumer.getmany(timeout_ms=1000, max_records=10_000)
-        for messages in batch.values():
-            for msg in messages:
-                await producer.send(dst, value=msg.value, key=msg.key, partition=msg.partition)
-            seen += len(messages)
-    await producer.flush()
-    elapsed = time.perf_counter() - start
-    await consumer.stop()
-    await producer.stop()
-    return n / elapsed
+_NOT_RATIOS = frozenset({"counts", "latency_rate_per_s", "before_latency_rate_per_s", "wall_s"})
 
 
 class Phase:
     """Worker processes (one consumer group) on fresh topics, and the bench's institutions and holders."""
 
-    def __init__(self, broker: Broker, codec: Codec, catalogue: Any, name: str, workers: int = 1) -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        codec: Codec,
+        catalogue: Any,
+        name: str,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+    ) -> None:
         tag = uuid.uuid4().hex[:6]
+        self.env = env or {}  # the workers' environment on top of this process's (settings)
         self.broker = broker
         self.codec = codec
         self.catalogue = catalogue
@@ -144,16 +119,18 @@ class Phase:
         for i in range(self.workers_wanted):
             ports.append(free_port())
             extra = ["--app-id", self.topics.app_id, "--topic-prefix", self.topics.prefix]
-            extra += ["--attestation-timeout", "30", *WORKER_ARGS[self.broker.engine]]
-            log = self.log_dir / f"worker{i}.log"
-            tansu = self.broker.engine == "tansu"
-            self.workers.append(
-                start_worker_process(
-                    self.broker.url, metrics_port=ports[-1], log_path=log, tansu=tansu, extra=extra
-                )
-            )
+            # long enough that no request of a backlog times out waiting for its answer behind the backlog
+            extra += ["--attestation-timeout", "600", *WORKER_ARGS[self.broker.engine]]
+            self.workers.append(self.launch(ports[-1], self.log_dir / f"worker{i}.log", extra))
         for proc, port in zip(self.workers, ports, strict=True):
             await asyncio.to_thread(wait_until_ready, proc, port, 90.0)
+
+    def launch(self, metrics_port: int, log: Path, extra: list[str]) -> Any:
+        """Start one ``crossbound worker`` process (benchmarks/faust_profile.py starts it profiled)."""
+        tansu = self.broker.engine == "tansu"
+        return start_worker_process(
+            self.broker.url, metrics_port=metrics_port, log_path=log, tansu=tansu, extra=extra, env=self.env
+        )
 
     def cpu(self) -> float:
         """CPU seconds used so far by all worker processes."""
@@ -228,141 +205,164 @@ async def latency_phase(
     return latencies, max(0.0, drain)
 
 
-def _start_floor(
-    script: Path, engine: str, bootstrap: str, src: str, dst: str, app_id: str, log: Path
-) -> Any:
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [sys.executable, str(script), bootstrap, src, dst, app_id, "--engine", engine],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+PHASES = ("passthrough", "floor", "request_only", "attested", "two_workers", "latency")
 
-
-async def faust_floor_phase(broker: Broker, values: list[tuple[bytes, bytes]]) -> tuple[float, float]:
-    """The same backlog through benchmarks/faust_floor.py: table write + send per record, nothing else.
-
-    Returns (records/s, worker CPU us per record), measured from the first output to the last.
-    """
-    tag = uuid.uuid4().hex[:6]
-    src, dst = f"floor-src-{tag}", f"floor-dst-{tag}"
-    await ensure_topics(broker.bootstrap, {src: PARTITIONS, dst: PARTITIONS})
-    script = Path(__file__).with_name("faust_floor.py")
-    log = Path(tempfile.mkdtemp(prefix="crossbound-floor-")) / "floor.log"
-    proc = _start_floor(script, broker.engine, broker.bootstrap, src, dst, f"floor{tag}", log)
-    try:
-        producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=5, max_batch_size=262_144)
-        await producer.start()
-        for key, value in values:
-            await producer.send(src, value=value, key=key)
-        await producer.flush()
-        await producer.stop()
-        consumer = AIOKafkaConsumer(dst, bootstrap_servers=broker.bootstrap, auto_offset_reset="earliest")
-        await consumer.start()
-        stamps: list[int] = []
-        cpu0: tuple[float, int] | None = None
-        end = time.monotonic() + 600
-        while len(stamps) < len(values) and time.monotonic() < end:
-            batch = await consumer.getmany(timeout_ms=200, max_records=10_000)
-            for messages in batch.values():
-                stamps.extend(m.timestamp for m in messages)
-            if stamps and cpu0 is None:
-                cpu0 = (cpu_seconds(proc.pid), len(stamps))
-        cpu_end = cpu_seconds(proc.pid)
-        await consumer.stop()
-    finally:
-        stop_process(proc)
-    if cpu0 is None or len(stamps) < len(values):
-        raise SystemExit(f"the Faust floor delivered {len(stamps)} of {len(values)}; log: {log}")
-    stamps.sort()
-    rate = (len(stamps) - 1) / max(1e-9, (stamps[-1] - stamps[0]) / 1000)
-    return rate, (cpu_end - cpu0[0]) / max(1, len(values) - cpu0[1]) * 1e6
+#: The latency goal on Kafka at half of the measured peak (issue 12, item 4), drawn on the histogram.
+LATENCY_GOAL_MS = 25.0
 
 
 async def measure_engine(
     engine: str, args: argparse.Namespace, codec: Codec, catalogue: Any, traffic: Traffic
 ) -> dict[str, Any]:
-    """Every phase on one fresh broker of ``engine``; the figures, keyed as in the JSON line."""
+    """The chosen phases on one fresh broker of ``engine``; the figures, keyed as in the JSON line."""
 
     def say(text: str) -> None:
         print(f"[{engine}] {text}", flush=True)
 
+    phases, fig = args.phases, {}
     began = time.monotonic()
     with make_broker(engine) as broker:
-        say(f"broker {broker.url} ({time.monotonic() - began:.1f} s to start); {os.cpu_count()} CPUs")
-        bare = await passthrough(broker.bootstrap, args.passthrough)
-        say(f"passthrough (bare aiokafka consume->produce, {args.passthrough} x 300 B): {bare:,.0f} msg/s")
+        say(
+            f"broker {broker.url} ({time.monotonic() - began:.1f} s to start); {os.cpu_count()} CPUs; "
+            + _load()
+        )
+        if "passthrough" in phases:
+            bare = await passthrough(broker.bootstrap, args.passthrough)
+            fig["passthrough_msgs_per_s"] = round(bare)
+            say(
+                f"passthrough (bare aiokafka consume->produce, {args.passthrough} x 300 B): {bare:,.0f} msg/s"
+            )
 
         phase = Phase(broker, codec, catalogue, "ro")
         cases = [traffic.case(SCENARIOS[i % 3], "invalid") for i in range(args.requests)]
-        floor_values = [phase.bus.encode_case(c)[1:] for c in cases]
-        floor_rate, floor_cpu = await faust_floor_phase(broker, floor_values)
-        say(
-            f"Faust floor (same records; take_events + one table write + one send, no decoding or rules): "
-            f"{floor_rate:,.0f} records/s, {floor_rate / bare:.1%} of passthrough, "
-            f"worker CPU {floor_cpu:.0f} us/record"
-        )
-        ro_rate, ro_cpu = await backlog_phase(phase, cases)
-        say(
-            f"request-only ({args.requests} rejected at the request stage): {ro_rate:,.0f} verdicts/s, "
-            f"{ro_rate / bare:.1%} of passthrough, {ro_rate / floor_rate:.0%} of the Faust floor, "
-            f"worker CPU {ro_cpu:.0f} us/verdict"
-        )
-
-        phase = Phase(broker, codec, catalogue, "at")
-        cases = [traffic.case(SCENARIOS[i % 3], "valid") for i in range(args.attested)]
-        at_rate, at_cpu = await backlog_phase(phase, cases)
-        outcomes = {
-            o: sum(v["outcome"] == o for v in phase.verdicts()) for o in ("ACCEPT", "REVIEW", "REJECT")
-        }
-        say(
-            f"attested ({args.attested} valid, data holders answering): {at_rate:,.0f} verdicts/s, "
-            f"{at_rate / bare:.1%} of passthrough, worker CPU {at_cpu:.0f} us/verdict, outcomes {outcomes}"
-        )
-
-        phase = Phase(broker, codec, catalogue, "r2", workers=2)
-        cases = [traffic.case(SCENARIOS[i % 3], "invalid") for i in range(args.requests)]
-        ro2_rate, ro2_cpu = await backlog_phase(phase, cases)
-        say(
-            f"request-only, 2 worker processes in one group: {ro2_rate:,.0f} verdicts/s "
-            f"({ro2_rate / ro_rate:.2f}x one worker), worker CPU {ro2_cpu:.0f} us/verdict"
-        )
-
-        phase = Phase(broker, codec, catalogue, "lt")
-        lat, drain = await latency_phase(phase, traffic, args.rate, args.seconds)
-        p50, p99, mean = percentile(lat, 0.5), percentile(lat, 0.99), statistics.fmean(lat)
-        say(
-            f"latency (attested, {args.rate:g}/s for {args.seconds:g} s, created_at -> decided_at): "
-            f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, mean {mean:.1f} ms; last verdict {drain:.2f} s after "
-            f"the last request"
-            + (
-                " (SATURATED: it did not keep up with the rate; the latencies measure a queue)"
-                if drain > 1
-                else ""
+        if "floor" in phases:
+            floor_values = [phase.bus.encode_case(c)[1:] for c in cases]
+            floor_rate, floor_cpu = await faust_floor_phase(broker, floor_values)
+            fig["faust_floor_records_per_s"] = round(floor_rate)
+            fig["faust_floor_worker_cpu_us_per_record"] = round(floor_cpu)
+            say(
+                f"Faust floor (same records; take_events + one table write + one send, no decoding or "
+                f"rules; Faust's defaults): {floor_rate:,.0f} records/s, worker CPU {floor_cpu:.0f} us/record"
             )
-        )
+        if "request_only" in phases:
+            ro_rate, ro_cpu = await backlog_phase(phase, cases)
+            fig["request_only_verdicts_per_s"] = round(ro_rate)
+            fig["request_only_worker_cpu_us_per_verdict"] = round(ro_cpu)
+            say(
+                f"request-only ({args.requests} rejected at the request stage): {ro_rate:,.0f} verdicts/s"
+                f"{_share(ro_rate, fig)}, worker CPU {ro_cpu:.0f} us/verdict"
+            )
+
+        if "attested" in phases:
+            phase = Phase(broker, codec, catalogue, "at")
+            cases = [traffic.case(SCENARIOS[i % 3], "valid") for i in range(args.attested)]
+            at_rate, at_cpu = await backlog_phase(phase, cases)
+            fig["attested_verdicts_per_s"] = round(at_rate)
+            fig["attested_worker_cpu_us_per_verdict"] = round(at_cpu)
+            outcomes = {
+                o: sum(v["outcome"] == o for v in phase.verdicts()) for o in ("ACCEPT", "REVIEW", "REJECT")
+            }
+            say(
+                f"attested ({args.attested} valid, data holders answering): {at_rate:,.0f} verdicts/s"
+                f"{_share(at_rate, fig)}, worker CPU {at_cpu:.0f} us/verdict, outcomes {outcomes}"
+            )
+
+        if "two_workers" in phases:
+            phase = Phase(broker, codec, catalogue, "r2", workers=2)
+            cases = [traffic.case(SCENARIOS[i % 3], "invalid") for i in range(args.requests)]
+            ro2_rate, ro2_cpu = await backlog_phase(phase, cases)
+            fig["request_only_2_workers_verdicts_per_s"] = round(ro2_rate)
+            one = fig.get("request_only_verdicts_per_s")
+            say(
+                f"request-only, 2 worker processes in one group: {ro2_rate:,.0f} verdicts/s"
+                + (f" ({ro2_rate / one:.2f}x one worker)" if one else "")
+                + f", worker CPU {ro2_cpu:.0f} us/verdict"
+            )
+
+        if "latency" in phases:
+            if args.latency_before:
+                before = dict(item.split("=", 1) for item in args.latency_before)
+                say(f"latency before, with the workers' settings {before}:")
+                earlier = await latency_figures(broker, codec, catalogue, traffic, args, fig, say, before)
+                fig.update({f"before_{key}": value for key, value in earlier.items()})
+            fig.update(await latency_figures(broker, codec, catalogue, traffic, args, fig, say))
+    for kind in ("request_only", "attested"):
+        for base, key in (("passthrough_msgs_per_s", "passthrough"), ("faust_floor_records_per_s", "floor")):
+            if f"{kind}_verdicts_per_s" in fig and fig.get(base):
+                fig[f"{kind}_over_{key}"] = round(fig[f"{kind}_verdicts_per_s"] / fig[base], 4)
     wall = time.monotonic() - began
-    say(f"done in {wall:.0f} s")
+    say(f"done in {wall:.0f} s; {_load()}")
+    fig["wall_s"] = round(wall)
+    fig["counts"] = {
+        "passthrough": args.passthrough,
+        "request_only": args.requests,
+        "attested": args.attested,
+    }
+    return fig
+
+
+async def latency_figures(
+    broker: Broker,
+    codec: Codec,
+    catalogue: Any,
+    traffic: Traffic,
+    args: argparse.Namespace,
+    fig: dict[str, Any],
+    say: Any,
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The paced attested load at ``--rate`` or half of this run's attested peak; the PNG beside the JSON.
+
+    ``env``: the workers' settings (environment) for a "before" measurement, whose PNG is named so.
+    """
+    rate = args.rate or fig.get("attested_verdicts_per_s", 0) / 2
+    if not rate:
+        raise SystemExit("the latency phase needs --rate, or the attested phase to measure the peak")
+    phase = Phase(broker, codec, catalogue, "lt", env=env)
+    lat, drain = await latency_phase(phase, traffic, rate, args.seconds)
+    p50, p99, p999 = tail_percentiles(lat)
+    mean = statistics.fmean(lat)
+    png = args.out / f"latency-{broker.engine}{'-before' if env else ''}.png"
+    bin_ms, tick_ms = histogram_png(png, lat, goal_ms=LATENCY_GOAL_MS)
+    how = "--rate" if args.rate else "half of the attested peak"
+    say(
+        f"latency (attested, {rate:,.0f}/s ({how}) for {args.seconds:g} s, created_at -> decided_at): "
+        f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, p99.9 {p999:.1f} ms, mean {mean:.1f} ms; last verdict "
+        f"{drain:.2f} s after the last request"
+        + (
+            " (SATURATED: it did not keep up with the rate; the latencies measure a queue)"
+            if drain > 1
+            else ""
+        )
+    )
+    say(
+        f"histogram: {png} (bars: verdicts per {bin_ms:.2f} ms bin; ticks every {tick_ms:g} ms; lines: "
+        f"p50 green, p99 orange, p99.9 red, the {LATENCY_GOAL_MS:g} ms goal blue)"
+    )
     return {
-        "passthrough_msgs_per_s": round(bare),
-        "request_only_verdicts_per_s": round(ro_rate),
-        "attested_verdicts_per_s": round(at_rate),
-        "request_only_ratio": round(ro_rate / bare, 4),
-        "attested_ratio": round(at_rate / bare, 4),
-        "request_only_worker_cpu_us_per_verdict": round(ro_cpu),
-        "request_only_2_workers_verdicts_per_s": round(ro2_rate),
-        "faust_floor_records_per_s": round(floor_rate),
-        "faust_floor_worker_cpu_us_per_record": round(floor_cpu),
-        "attested_worker_cpu_us_per_verdict": round(at_cpu),
         "latency_ms_p50": round(p50, 1),
         "latency_ms_p99": round(p99, 1),
+        "latency_ms_p999": round(p999, 1),
         "latency_ms_mean": round(mean, 1),
-        "latency_rate_per_s": args.rate,
+        "latency_rate_per_s": round(rate),
         "latency_drain_s": round(drain, 2),
-        "wall_s": round(wall),
-        "counts": {"passthrough": args.passthrough, "request_only": args.requests, "attested": args.attested},
+        "latency_png": str(png),
     }
+
+
+def _share(rate: float, fig: dict[str, Any]) -> str:
+    """``rate`` as a share of the passthrough and of the Faust floor of this run, where measured."""
+    out = ""
+    if fig.get("passthrough_msgs_per_s"):
+        out += f", {rate / fig['passthrough_msgs_per_s']:.1%} of passthrough"
+    if fig.get("faust_floor_records_per_s"):
+        out += f", {rate / fig['faust_floor_records_per_s']:.0%} of the Faust floor"
+    return out
+
+
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f}"
 
 
 def ratios(over: dict[str, Any], under: dict[str, Any]) -> dict[str, float]:
@@ -370,7 +370,7 @@ def ratios(over: dict[str, Any], under: dict[str, Any]) -> dict[str, float]:
     return {
         key: round(over[key] / under[key], 3)
         for key in sorted(over.keys() & under.keys() - _NOT_RATIOS)
-        if under[key]
+        if isinstance(under[key], int | float) and under[key]
     }
 
 
@@ -397,33 +397,55 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "engines": list(args.engines),
         "cpus": os.cpu_count(),
         "wall_s": round(time.monotonic() - began),
+        "load_average_end": [round(x, 2) for x in os.getloadavg()],
     }
+    (args.out / "bench.json").write_text(json.dumps(figures, sort_keys=True) + "\n")
     return figures
 
 
-def engines_arg(text: str) -> list[str]:
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    unknown = [name for name in names if name not in ENGINES]
-    if not names or unknown or len(set(names)) != len(names):
-        raise argparse.ArgumentTypeError(
-            f"a comma-separated list of distinct engines from {', '.join(ENGINES)}, got {text!r}"
-        )
-    return names
+def names_arg(allowed: tuple[str, ...]) -> Any:
+    def parse(text: str) -> list[str]:
+        names = [name.strip() for name in text.split(",") if name.strip()]
+        unknown = [name for name in names if name not in allowed]
+        if not names or unknown or len(set(names)) != len(names):
+            raise argparse.ArgumentTypeError(
+                f"a comma-separated list of distinct names from {', '.join(allowed)}, got {text!r}"
+            )
+        return names
+
+    return parse
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--engines",
-        type=engines_arg,
+        type=names_arg(ENGINES),
         default=list(ENGINES),
         help=f"broker engines to measure, in order (default {','.join(ENGINES)})",
+    )
+    parser.add_argument(
+        "--phases",
+        type=names_arg(PHASES),
+        default=list(PHASES),
+        help=f"phases to run (default {','.join(PHASES)})",
     )
     parser.add_argument("--passthrough", type=int, default=200_000)
     parser.add_argument("--requests", type=int, default=30_000)
     parser.add_argument("--attested", type=int, default=15_000)
-    parser.add_argument("--rate", type=float, default=300.0)
-    parser.add_argument("--seconds", type=float, default=10.0)
-    figures = asyncio.run(main(parser.parse_args()))
+    parser.add_argument("--rate", type=float, help="latency phase rate (default: half the attested peak)")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--latency-before",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="also measure the latency first with this worker setting (environment), e.g. "
+        "CROSSBOUND_PIPELINE__BATCH_WITHIN_S=0.01: a before/after in one run",
+    )
+    parser.add_argument("--out", type=Path, default=Path(".bench"), help="where bench.json and the PNGs go")
+    arguments = parser.parse_args()
+    arguments.out.mkdir(parents=True, exist_ok=True)
+    figures = asyncio.run(main(arguments))
     print(json.dumps(figures, sort_keys=True))
     sys.exit(0)

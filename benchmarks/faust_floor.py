@@ -6,7 +6,10 @@ record to a raw, murmur2-partitioned table (as crossbound's dedupe table), and s
 with the same settings and client workarounds as ``crossbound worker`` on that engine: on Tansu the
 Tansu client workarounds and a 3 s session timeout, on Kafka neither (Kafka refuses sessions under 6 s).
 
-    python benchmarks/faust_floor.py BOOTSTRAP SRC DST APP_ID [--engine tansu|kafka]
+``--tuned`` adds the worker's Faust speed-ups (``crossbound.runtime.app.FAUST_SPEEDUPS``); without it
+the floor runs on Faust's defaults, the reference the worker's figures are compared with.
+
+    python benchmarks/faust_floor.py BOOTSTRAP SRC DST APP_ID [--engine tansu|kafka] [--tuned]
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ import faust
 import uvloop
 
 from crossbound.broker import ENGINES, apply_tansu_workarounds
+from crossbound.runtime.app import faust_speedups
 from crossbound.settings import KafkaSettings
 
 
-def main(bootstrap: str, src_name: str, dst_name: str, app_id: str, engine: str) -> None:
+def main(bootstrap: str, src_name: str, dst_name: str, app_id: str, engine: str, tuned: bool) -> None:
     tansu = engine == "tansu"
     if tansu:
         apply_tansu_workarounds()
@@ -43,6 +47,7 @@ def main(bootstrap: str, src_name: str, dst_name: str, app_id: str, engine: str)
         producer_linger=0.005,
         producer_max_batch_size=262_144,
         table_standby_replicas=0,
+        **(faust_speedups(frozenset()) if tuned else {}),
     )
     raw: dict[str, Any] = {
         "key_type": bytes,
@@ -77,5 +82,6 @@ if __name__ == "__main__":
     for name in ("bootstrap", "src", "dst", "app_id"):
         parser.add_argument(name)
     parser.add_argument("--engine", choices=ENGINES, default="tansu")
+    parser.add_argument("--tuned", action="store_true", help="with the worker's Faust speed-ups")
     args = parser.parse_args()
-    main(args.bootstrap, args.src, args.dst, args.app_id, args.engine)
+    main(args.bootstrap, args.src, args.dst, args.app_id, args.engine, args.tuned)

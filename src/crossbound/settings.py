@@ -69,7 +69,12 @@ class KafkaSettings(BaseModel):
     partitions: int = Field(default=4, ge=1, le=1024, description="partitions of every crossbound topic")
     session_timeout_s: float = Field(default=6.0, gt=0, description="consumer group session timeout")
     heartbeat_interval_s: float = Field(default=1.0, gt=0)
-    producer_linger_s: float = Field(default=0.005, ge=0)
+    producer_linger_s: float = Field(
+        default=0.001,
+        ge=0,
+        description="how long the producer waits to fill a batch; under a backlog batches fill anyway, "
+        "at a paced load every hop of an attested request waits up to this (README, Benchmarks)",
+    )
     compat_tansu: bool | None = Field(
         default=None,
         description="client workarounds for Tansu (ListOffsets, fetch wait); default: on when embedded. "
@@ -94,6 +99,11 @@ class KafkaSettings(BaseModel):
         default="all",
         description="producer acks: 'all' waits for min.insync.replicas copies, so an acknowledged "
         "verdict survives the loss of a node",
+    )
+    faust_stock: frozenset[str] = Field(
+        default=frozenset(),
+        description="names of the worker's Faust speed-ups (crossbound.runtime.app.FAUST_SPEEDUPS) left "
+        "at Faust's own defaults, so a benchmark can measure what each buys in one run",
     )
     idempotence: bool | None = Field(
         default=None,
@@ -303,7 +313,12 @@ class PipelineSettings(BaseModel):
     max_record_bytes: int = Field(default=1_000_000, ge=1024)
     clock_skew_s: float = Field(default=300.0, ge=0, description="tolerated future created_at (rule C6)")
     batch_size: int = Field(default=1000, ge=1, description="events taken from the stream at once")
-    batch_within_s: float = Field(default=0.01, gt=0)
+    batch_within_s: float = Field(
+        default=0.002,
+        gt=0,
+        description="how long an agent waits for a batch to fill: each of an attested request's two "
+        "passes through the worker waits up to this at a paced load (README, Benchmarks)",
+    )
 
 
 class MetricsSettings(BaseModel):

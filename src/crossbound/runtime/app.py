@@ -25,17 +25,26 @@ source event's partition, the transaction Faust commits that event's offset in (
 verdict (an attestation timeout) has no source event: it goes through the transaction of the input
 partition of the request it answers, which is also the partition of its ``pending``/``answered`` keys.
 The at_least_once path is unchanged.
+
+Faust's own per-event cost is the larger part of a verdict's (benchmarks/faust_profile.py splits a
+worker's CPU by package). :data:`FAUST_SPEEDUPS` names the Faust settings this worker changes from
+Faust's defaults to cut it, none of which changes what is delivered or committed;
+``kafka.faust_stock`` leaves any of them at Faust's default, so benchmarks/faust_tuning.py can measure
+what each buys in one run.
 """
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from time import monotonic
 from typing import Any
 
 import faust
+from faust.sensors.monitor import Monitor
 
 from crossbound.broker.topicspec import topic_configs
+from crossbound.errors import ConfigError
 from crossbound.metrics import Metrics
 from crossbound.pipeline import Incoming, Outgoing, Pipeline, Tables
 from crossbound.runtime.eos import (
@@ -48,7 +57,7 @@ from crossbound.runtime.worker import Components
 from crossbound.settings import Settings
 from crossbound.topics import TABLES, Topics
 
-__all__ = ["build_app"]
+__all__ = ["FAUST_SPEEDUPS", "QuietMonitor", "build_app", "faust_speedups"]
 
 _RAW: dict[str, Any] = {
     "key_type": bytes,
@@ -56,6 +65,71 @@ _RAW: dict[str, Any] = {
     "key_serializer": "raw",
     "value_serializer": "raw",
 }
+
+
+class QuietMonitor(Monitor):
+    """Faust's Monitor without its per-event bookkeeping (counters, timestamps, deques per message,
+    event, send and table access): nothing reads it here (no Faust web server; crossbound's own
+    Prometheus metrics count what matters). Rebalance and commit hooks are kept, and so is the one
+    stamp Faust itself reads: ``stream_inbound_time``, per partition, which the aiokafka driver's
+    stalled-stream check (``stream_processing_timeout``) compares with the fetch position; without it
+    that check would log a stalled stream for every partition with a lag."""
+
+    def on_message_in(self, tp: Any, offset: int, message: Any) -> None:
+        return None
+
+    def on_stream_event_in(self, tp: Any, offset: int, stream: Any, event: Any) -> dict[str, Any] | None:
+        self.stream_inbound_time[tp] = monotonic()
+        return None
+
+    def on_stream_event_out(
+        self, tp: Any, offset: int, stream: Any, event: Any, state: dict[str, Any] | None = None
+    ) -> None:
+        return None
+
+    def on_message_out(self, tp: Any, offset: int, message: Any) -> None:
+        return None
+
+    def on_table_get(self, table: Any, key: Any) -> None:
+        return None
+
+    def on_table_set(self, table: Any, key: Any, value: Any) -> None:
+        return None
+
+    def on_table_del(self, table: Any, key: Any) -> None:
+        return None
+
+    def on_send_initiated(self, producer: Any, topic: str, message: Any, keysize: int, valsize: int) -> Any:
+        return None
+
+    def on_send_completed(self, producer: Any, state: Any, metadata: Any) -> None:
+        return None
+
+    def track_tp_end_offset(self, tp: Any, offset: int) -> None:
+        return None
+
+
+#: The worker's Faust settings that differ from Faust's defaults for speed, by name (the names
+#: ``kafka.faust_stock`` takes). What each bought: README, "Benchmarks".
+FAUST_SPEEDUPS: dict[str, dict[str, Any]] = {
+    # no per-event counters, timestamps and deques in Faust's Monitor
+    "quiet_monitor": {"Monitor": QuietMonitor},
+}
+
+
+def faust_speedups(stock: frozenset[str]) -> dict[str, Any]:
+    """The ``faust.App`` settings of :data:`FAUST_SPEEDUPS` not named in ``stock``."""
+    unknown = sorted(stock - FAUST_SPEEDUPS.keys())
+    if unknown:
+        raise ConfigError(
+            "kafka.faust_stock (CROSSBOUND_KAFKA__FAUST_STOCK) names no Faust speed-up: "
+            f"{', '.join(unknown)}; known: {', '.join(FAUST_SPEEDUPS)}"
+        )
+    chosen: dict[str, Any] = {}
+    for name, conf in FAUST_SPEEDUPS.items():
+        if name not in stock:
+            chosen.update(conf)
+    return chosen
 
 
 def _raw_table(app: faust.App, name: str, partitions: int, configs: dict[str, str]) -> Any:
@@ -81,6 +155,7 @@ def build_app(settings: Settings, components: Components, metrics: Metrics, boot
     partitions = kafka.partitions
     changelog = settings.topic_settings().changelog
     datadir = Path(tempfile.gettempdir()) / f"crossbound-{pipe.app_id}-data"
+    speedups = faust_speedups(kafka.faust_stock)  # an unknown name fails before anything is patched
     install_delivery_fixes()  # records Faust dropped after aiokafka handed them over (runtime/faustfix.py)
     if kafka.delivery == "exactly_once":
         install_commit_of_dirty_transactions()
@@ -108,6 +183,7 @@ def build_app(settings: Settings, components: Components, metrics: Metrics, boot
         consumer_max_fetch_size=8 * 1024 * 1024,
         table_standby_replicas=0,
         worker_redirect_stdouts=False,
+        **speedups,
     )
     inputs = app.topic(*topics.inputs(), partitions=partitions, **_RAW)
     quota_in = app.topic(topics.quota, partitions=partitions, **_RAW)
