@@ -219,7 +219,7 @@ class Handwritten:
                 "granted_at": self._granted,
                 "expires_at": self._consent_expires,
                 "withdrawn": withdrawn,
-                "legal_basis": "CONSENT",
+                "legal_basis": "SCC_FILED",
             },
             "payload": payload,
         }
