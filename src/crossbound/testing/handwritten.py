@@ -354,7 +354,7 @@ class Handwritten:
         report_digest = _sha256(document)
         payload = {
             "requested_limit_cny": f"{limit}.00",
-            "work_city_code": city,
+            "works_in_gba": city in _GBA_CITIES,
             "purpose": purpose,
             "hkid_hmac": hkid_hmac,
             "residence_permit_hmac": permit_hmac,
