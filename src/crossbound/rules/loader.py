@@ -147,7 +147,7 @@ def _load_envelope(path: Path, registry: SchemaRegistry, skew: timedelta) -> Rul
         RuleSet(
             scenario_id="envelope",
             version=doc["envelope"]["version"],
-            title="Common rules (C1-C10)",
+            title="Common rules (C1-C11)",
             theme="all",
             requester_side="",
             attester_side="",

@@ -279,7 +279,7 @@ def test_nb_when_skips_residence_permit_rule(catalogue: Catalogue) -> None:
     rs = catalogue.scenarios[NB]
     payload = {
         "requested_limit_cny": Decimal("100000.00"),
-        "work_city_code": "440300",
+        "works_in_gba": True,
         "purpose": "CROSS_BORDER_CREDIT_APPLICATION",
         "hkid_hmac": HEX_A,
         "residence_permit_hmac": None,
