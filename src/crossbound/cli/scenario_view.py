@@ -49,6 +49,7 @@ class ScenarioRow:
     common_rules: int
     title: str
     pipl_outbound: bool = False
+    platform_status: str = ""
 
     @property
     def direction(self) -> str:
@@ -74,6 +75,7 @@ class ScenarioRow:
             "common_rules": self.common_rules,
             "title": self.title,
             "pipl_outbound": self.pipl_outbound,
+            "platform_status": self.platform_status,
         }
 
 
@@ -239,6 +241,7 @@ def scenario_row(rs: RuleSet) -> ScenarioRow:
         common_rules=common,
         title=rs.title,
         pipl_outbound=rs.pipl_outbound,
+        platform_status=rs.platform_status,
     )
 
 
@@ -342,6 +345,7 @@ def format_scenario(view: ScenarioView) -> str:
         ("sides", f"{row.requester_side} requests, {row.attester_side} attests ({row.direction})"),
         ("theme", row.theme or "-"),
         ("status", row.status or "-"),
+        ("on the platform", row.platform_status or "-"),
         ("purposes", purposes),
         (
             "personal data",

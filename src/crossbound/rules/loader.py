@@ -6,6 +6,9 @@ File layout (see README, "Rule sets")::
     id = "payment_connect_northbound"
     version = "1.0.0"
     title = "..."                      theme = "payments"
+    status = "live"                    platform_status = "not on the platform"
+    personal_data = true               pipl_outbound = true
+    pipl_outbound_reason = "..."       # which message carries mainland-processed PI out, or why none
     requester_side = "HK"              attester_side = "SZ"
     purposes = ["PAYMENT"]
     request_schema = "scenarios/payment_connect_northbound/request"
@@ -50,7 +53,14 @@ from crossbound.rules.compiler import Compiler
 from crossbound.rules.model import STAGES, RuleSet, Severity
 from crossbound.rules.stateful import steps
 
-__all__ = ["ENVELOPE_FILE", "Catalogue", "ScenarioHeader", "load_catalogue", "read_header"]
+__all__ = [
+    "ENVELOPE_FILE",
+    "PLATFORM_STATUSES",
+    "Catalogue",
+    "ScenarioHeader",
+    "load_catalogue",
+    "read_header",
+]
 
 ENVELOPE_FILE = "envelope.toml"
 _FLAGS = ("personal_data", "pipl_outbound", "sensitive_personal_data")
@@ -70,8 +80,12 @@ _SCENARIO_KEYS = {
     "sources",
     "purpose_field",
     "pipl_outbound_reason",
+    "platform_status",
     *_FLAGS,
 }
+# Whether a public source puts the scenario on the Shenzhen-Hong Kong data validation platform itself;
+# ``status`` says how far the *scheme* is (live, public limits, illustrative), which is another thing.
+PLATFORM_STATUSES = ("launched", "pilot", "not on the platform")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +118,7 @@ class ScenarioHeader:
     pipl_outbound: bool
     sensitive_personal_data: bool
     pipl_outbound_reason: str
+    platform_status: str
 
     def cel_scenario(self) -> dict[str, Any]:
         """What a common rule's ``applies_if`` reads as ``scenario``."""
@@ -219,6 +234,9 @@ def _header(path: Path, doc: Mapping[str, Any]) -> ScenarioHeader:
             path, "[scenario] pipl_outbound and sensitive_personal_data need personal_data = true"
         )
     reason = _pipl_reason(path, head, flags["personal_data"])
+    platform = head.get("platform_status")
+    if platform not in PLATFORM_STATUSES:
+        raise RuleSetError(path, f"[scenario] platform_status must be one of {', '.join(PLATFORM_STATUSES)}")
     purpose_field = head.get("purpose_field")
     if purpose_field is not None and not isinstance(purpose_field, str):
         raise RuleSetError(path, "[scenario] purpose_field must be a payload field path")
@@ -242,6 +260,7 @@ def _header(path: Path, doc: Mapping[str, Any]) -> ScenarioHeader:
         sources=tuple(sources),
         purpose_field=purpose_field,
         pipl_outbound_reason=reason,
+        platform_status=str(platform),
         **flags,
     )
 
@@ -302,6 +321,7 @@ def _load_scenario(
             personal_data=head.personal_data,
             pipl_outbound=head.pipl_outbound,
             pipl_outbound_reason=head.pipl_outbound_reason,
+            platform_status=head.platform_status,
             sensitive_personal_data=head.sensitive_personal_data,
         )
     )

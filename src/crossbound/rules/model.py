@@ -153,7 +153,8 @@ class RuleSet:
     rules: tuple[Rule, ...]
     timeout_severity: Severity = Severity.REJECT
     description: str = ""
-    status: str = ""
+    status: str = ""  # how far the scheme is
+    platform_status: str = ""  # whether a public source puts it on the validation platform
     sources: tuple[str, ...] = ()
     purpose_field: str | None = None
     personal_data: bool = False

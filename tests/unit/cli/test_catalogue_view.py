@@ -75,7 +75,10 @@ def test_readme_scenario_table_is_generated_from_the_rule_sets(catalogue: Catalo
 
 def test_readme_table_has_one_row_per_scenario(catalogue: Catalogue) -> None:
     lines = script.readme_table(catalogue).splitlines()
-    header = "| scenario | requester → attester | theme | status | PIPL outbound | own rules | title |"
+    header = (
+        "| scenario | requester → attester | theme | scheme status | on the platform | PIPL outbound"
+        " | own rules | title |"
+    )
     assert lines[0] == header
     rows = lines[2:]
     assert len(rows) == len(catalogue.scenarios)
@@ -84,7 +87,8 @@ def test_readme_table_has_one_row_per_scenario(catalogue: Catalogue) -> None:
         own = len(rs.rules) - len(rs.common_rule_ids)
         direction = f"{rs.requester_side} → {rs.attester_side}"
         pipl = "yes" if rs.pipl_outbound else "no"
-        assert line == f"| `{sid}` | {direction} | {rs.theme} | {rs.status} | {pipl} | {own} | {rs.title} |"
+        status = f"{rs.status} | {rs.platform_status}"
+        assert line == f"| `{sid}` | {direction} | {rs.theme} | {status} | {pipl} | {own} | {rs.title} |"
 
 
 def test_replace_readme_region_replaces_only_between_the_markers() -> None:

@@ -96,11 +96,23 @@ def test_bad_scenario_header(rules_dir: Path, registry: SchemaRegistry, old: str
         (r"pipl_outbound = true", 'pipl_outbound = "yes"', "pipl_outbound must be true or false"),
         (r"personal_data = true\n", "personal_data = false\n", "need personal_data = true"),
         (r"pipl_outbound = true", "mainland_personal_data = true", "unknown [scenario] keys"),
+        (r'platform_status = "[^"]*"', 'platform_status = "live"', "platform_status must be one of"),
+        (r'platform_status = "[^"]*"\n', "", "platform_status must be one of"),
     ],
-    ids=["empty-reason", "no-reason", "reason-not-text", "flag-not-bool", "outbound-without-pd", "old-key"],
+    ids=[
+        "empty-reason",
+        "no-reason",
+        "reason-not-text",
+        "flag-not-bool",
+        "outbound-without-pd",
+        "old-key",
+        "bad-platform-status",
+        "no-platform-status",
+    ],
 )
 def test_bad_pipl_header(rules_dir: Path, registry: SchemaRegistry, old: str, new: str, fault: str) -> None:
-    """A scenario with personal data must say whether PI processed in the mainland leaves it, and why."""
+    """A scenario with personal data must say whether PI processed in the mainland leaves it, and why;
+    every scenario says whether a public source puts it on the validation platform."""
     path = rules_dir / f"{SB}.toml"
     text = path.read_text(encoding="utf-8")
     changed = re.sub(old, new, text, count=1, flags=re.M)
