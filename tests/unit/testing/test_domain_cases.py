@@ -212,10 +212,6 @@ CASES: dict[str, Case] = {
         "insurance_claim_gba_medical",
         (_step(_pay(cover_confirmed=False), "REVIEW", ("DIAGNOSIS_NOT_IN_COVER",)),),
     ),
-    "insm-stay-dates-differ": Case(
-        "insurance_claim_gba_medical",
-        (_step({"attestation": {"stay_dates_hmac": "ab" * 32}}, "REJECT", ("DIGEST_MISMATCH",)),),
-    ),
     "insm-late-claim": Case(
         "insurance_claim_gba_medical",
         (_step(_pay(days_after_discharge=120), "REVIEW", ("LATE_CLAIM",)),),
