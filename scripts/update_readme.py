@@ -31,13 +31,24 @@ def _md_cell(text: str) -> str:
 
 
 def readme_table(catalogue: Catalogue) -> str:
-    """README's scenario table (Markdown): id, direction, theme, status, own rules, title."""
+    """README's scenario table (Markdown): id, sides, theme, scheme and platform status, PIPL, title."""
     lines = [
-        "| scenario | requester → attester | theme | status | own rules | title |",
-        "|---|---|---|---|---:|---|",
+        "| scenario | requester → attester | theme | scheme status | on the platform | PIPL outbound"
+        " | own rules | title |",
+        "|---|---|---|---|---|---|---:|---|",
     ]
     for r in scenario_rows(catalogue):
-        cells = (f"`{r.id}`", r.direction, r.theme, r.status, str(r.own_rules), r.title)
+        pipl = "yes" if r.pipl_outbound else "no"
+        cells = (
+            f"`{r.id}`",
+            r.direction,
+            r.theme,
+            r.status,
+            r.platform_status,
+            pipl,
+            str(r.own_rules),
+            r.title,
+        )
         lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
     return "\n".join(lines)
 

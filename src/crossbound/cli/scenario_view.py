@@ -48,6 +48,8 @@ class ScenarioRow:
     own_rules: int
     common_rules: int
     title: str
+    pipl_outbound: bool = False
+    platform_status: str = ""
 
     @property
     def direction(self) -> str:
@@ -72,6 +74,8 @@ class ScenarioRow:
             "own_rules": self.own_rules,
             "common_rules": self.common_rules,
             "title": self.title,
+            "pipl_outbound": self.pipl_outbound,
+            "platform_status": self.platform_status,
         }
 
 
@@ -126,7 +130,8 @@ class ScenarioView:
     purposes: tuple[str, ...]
     purpose_field: str | None
     personal_data: bool
-    mainland_personal_data: bool
+    pipl_outbound: bool
+    pipl_outbound_reason: str
     sensitive_personal_data: bool
     sources: tuple[str, ...]
     description: str
@@ -144,7 +149,8 @@ class ScenarioView:
             "purposes": list(self.purposes),
             "purpose_field": self.purpose_field,
             "personal_data": self.personal_data,
-            "mainland_personal_data": self.mainland_personal_data,
+            "pipl_outbound": self.pipl_outbound,
+            "pipl_outbound_reason": self.pipl_outbound_reason,
             "sensitive_personal_data": self.sensitive_personal_data,
             "sources": list(self.sources),
             "description": self.description,
@@ -234,6 +240,8 @@ def scenario_row(rs: RuleSet) -> ScenarioRow:
         own_rules=len(rs.rules) - common,
         common_rules=common,
         title=rs.title,
+        pipl_outbound=rs.pipl_outbound,
+        platform_status=rs.platform_status,
     )
 
 
@@ -249,7 +257,8 @@ def scenario_view(rs: RuleSet, registry: SchemaRegistry) -> ScenarioView:
         purposes=rs.purposes,
         purpose_field=rs.purpose_field,
         personal_data=rs.personal_data,
-        mainland_personal_data=rs.mainland_personal_data,
+        pipl_outbound=rs.pipl_outbound,
+        pipl_outbound_reason=rs.pipl_outbound_reason,
         sensitive_personal_data=rs.sensitive_personal_data,
         sources=rs.sources,
         description=rs.description,
@@ -296,8 +305,11 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 
 def format_list(rows: Sequence[ScenarioRow]) -> str:
     """``scenarios list``: one aligned line per scenario; ``rules`` counts own plus common rules."""
-    header = ("id", "sides", "theme", "status", "rules", "title")
-    body = [(r.id, r.direction, r.theme, r.status or "-", str(r.rules), r.title) for r in rows]
+    header = ("id", "sides", "theme", "status", "pipl_out", "rules", "title")
+    body = [
+        (r.id, r.direction, r.theme, r.status or "-", _yes(r.pipl_outbound), str(r.rules), r.title)
+        for r in rows
+    ]
     return "\n".join(_table(header, body))
 
 
@@ -333,10 +345,11 @@ def format_scenario(view: ScenarioView) -> str:
         ("sides", f"{row.requester_side} requests, {row.attester_side} attests ({row.direction})"),
         ("theme", row.theme or "-"),
         ("status", row.status or "-"),
+        ("on the platform", row.platform_status or "-"),
         ("purposes", purposes),
         (
             "personal data",
-            f"{_yes(view.personal_data)}; mainland: {_yes(view.mainland_personal_data)}; "
+            f"{_yes(view.personal_data)}; leaves the mainland (PIPL): {_yes(view.pipl_outbound)}; "
             f"sensitive: {_yes(view.sensitive_personal_data)}",
         ),
         ("no attestation in time", view.timeout_severity),
@@ -347,6 +360,8 @@ def format_scenario(view: ScenarioView) -> str:
     lines += [f"  {k:<{width}}  {v}" for k, v in facts]
     if view.description:
         lines += ["", *_wrapped(view.description, "  ")]
+    if view.pipl_outbound_reason:
+        lines += ["", *_wrapped(f"PIPL outbound: {view.pipl_outbound_reason}", "  ")]
     lines += ["", *_field_lines("Request", view.request_subject, view.request_fields)]
     lines += ["", *_field_lines("Attestation", view.attestation_subject, view.attestation_fields)]
     lines += [

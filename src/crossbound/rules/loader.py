@@ -6,6 +6,9 @@ File layout (see README, "Rule sets")::
     id = "payment_connect_northbound"
     version = "1.0.0"
     title = "..."                      theme = "payments"
+    status = "live"                    platform_status = "not on the platform"
+    personal_data = true               pipl_outbound = true
+    pipl_outbound_reason = "..."       # which message carries mainland-processed PI out, or why none
     requester_side = "HK"              attester_side = "SZ"
     purposes = ["PAYMENT"]
     request_schema = "scenarios/payment_connect_northbound/request"
@@ -50,10 +53,17 @@ from crossbound.rules.compiler import Compiler
 from crossbound.rules.model import STAGES, RuleSet, Severity
 from crossbound.rules.stateful import steps
 
-__all__ = ["ENVELOPE_FILE", "Catalogue", "ScenarioHeader", "load_catalogue", "read_header"]
+__all__ = [
+    "ENVELOPE_FILE",
+    "PLATFORM_STATUSES",
+    "Catalogue",
+    "ScenarioHeader",
+    "load_catalogue",
+    "read_header",
+]
 
 ENVELOPE_FILE = "envelope.toml"
-_FLAGS = ("personal_data", "mainland_personal_data", "sensitive_personal_data")
+_FLAGS = ("personal_data", "pipl_outbound", "sensitive_personal_data")
 _SCENARIO_KEYS = {
     "id",
     "version",
@@ -69,8 +79,13 @@ _SCENARIO_KEYS = {
     "description",
     "sources",
     "purpose_field",
+    "pipl_outbound_reason",
+    "platform_status",
     *_FLAGS,
 }
+# Whether a public source puts the scenario on the Shenzhen-Hong Kong data validation platform itself;
+# ``status`` says how far the *scheme* is (live, public limits, illustrative), which is another thing.
+PLATFORM_STATUSES = ("launched", "pilot", "not on the platform")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +115,10 @@ class ScenarioHeader:
     sources: tuple[str, ...]
     purpose_field: str | None
     personal_data: bool
-    mainland_personal_data: bool
+    pipl_outbound: bool
     sensitive_personal_data: bool
+    pipl_outbound_reason: str
+    platform_status: str
 
     def cel_scenario(self) -> dict[str, Any]:
         """What a common rule's ``applies_if`` reads as ``scenario``."""
@@ -113,7 +130,7 @@ class ScenarioHeader:
             "attester_side": self.attester_side.value,
             "purposes": list(self.purposes),
             "personal_data": self.personal_data,
-            "mainland_personal_data": self.mainland_personal_data,
+            "pipl_outbound": self.pipl_outbound,
             "sensitive_personal_data": self.sensitive_personal_data,
         }
 
@@ -145,7 +162,7 @@ def _load_envelope(path: Path, registry: SchemaRegistry, skew: timedelta) -> Rul
         RuleSet(
             scenario_id="envelope",
             version=doc["envelope"]["version"],
-            title="Common rules (C1-C10)",
+            title="Common rules (C1-C11)",
             theme="all",
             requester_side="",
             attester_side="",
@@ -164,6 +181,25 @@ def _flag(path: Path, head: Mapping[str, Any], name: str) -> bool:
     if not isinstance(value, bool):
         raise RuleSetError(path, f"[scenario] {name} must be true or false")
     return value
+
+
+def _pipl_reason(path: Path, head: Mapping[str, Any], personal_data: bool) -> str:
+    """Why PIPL's outbound rules do or do not apply: every scenario with personal data must say so.
+
+    PIPL Art 3 and 39 turn on where personal information is processed, not on whose it is: separate
+    cross-border consent (C3) applies wherever personal information processed in the mainland leaves
+    it, whatever the person's residence. ``pipl_outbound`` is that fact for the scenario, and the
+    reason says which message carries which mainland-processed information out (or why none does), so
+    the flag is a decision a reader can check rather than a guess at the person's nationality.
+    """
+    reason = head.get("pipl_outbound_reason", "")
+    if not isinstance(reason, str):
+        raise RuleSetError(path, "[scenario] pipl_outbound_reason must be a string")
+    if personal_data and not reason.strip():
+        raise RuleSetError(
+            path, "[scenario] personal_data = true needs pipl_outbound_reason: why PIPL outbound rules apply"
+        )
+    return reason.strip()
 
 
 def _header(path: Path, doc: Mapping[str, Any]) -> ScenarioHeader:
@@ -193,10 +229,14 @@ def _header(path: Path, doc: Mapping[str, Any]) -> ScenarioHeader:
     if not isinstance(sources, list) or not all(isinstance(x, str) for x in sources):
         raise RuleSetError(path, "[scenario] sources must be a list of strings")
     flags = {name: _flag(path, head, name) for name in _FLAGS}
-    if (flags["mainland_personal_data"] or flags["sensitive_personal_data"]) and not flags["personal_data"]:
+    if (flags["pipl_outbound"] or flags["sensitive_personal_data"]) and not flags["personal_data"]:
         raise RuleSetError(
-            path, "[scenario] mainland_personal_data and sensitive_personal_data need personal_data = true"
+            path, "[scenario] pipl_outbound and sensitive_personal_data need personal_data = true"
         )
+    reason = _pipl_reason(path, head, flags["personal_data"])
+    platform = head.get("platform_status")
+    if platform not in PLATFORM_STATUSES:
+        raise RuleSetError(path, f"[scenario] platform_status must be one of {', '.join(PLATFORM_STATUSES)}")
     purpose_field = head.get("purpose_field")
     if purpose_field is not None and not isinstance(purpose_field, str):
         raise RuleSetError(path, "[scenario] purpose_field must be a payload field path")
@@ -219,6 +259,8 @@ def _header(path: Path, doc: Mapping[str, Any]) -> ScenarioHeader:
         status=str(head.get("status", "")),
         sources=tuple(sources),
         purpose_field=purpose_field,
+        pipl_outbound_reason=reason,
+        platform_status=str(platform),
         **flags,
     )
 
@@ -277,7 +319,9 @@ def _load_scenario(
             common_rule_ids=frozenset(r.id for r in common),
             steps=steps(rules, head.id),
             personal_data=head.personal_data,
-            mainland_personal_data=head.mainland_personal_data,
+            pipl_outbound=head.pipl_outbound,
+            pipl_outbound_reason=head.pipl_outbound_reason,
+            platform_status=head.platform_status,
             sensitive_personal_data=head.sensitive_personal_data,
         )
     )

@@ -153,11 +153,13 @@ class RuleSet:
     rules: tuple[Rule, ...]
     timeout_severity: Severity = Severity.REJECT
     description: str = ""
-    status: str = ""
+    status: str = ""  # how far the scheme is
+    platform_status: str = ""  # whether a public source puts it on the validation platform
     sources: tuple[str, ...] = ()
     purpose_field: str | None = None
     personal_data: bool = False
-    mainland_personal_data: bool = False
+    pipl_outbound: bool = False  # PI processed in the mainland leaves it (PIPL Art 39: C3)
+    pipl_outbound_reason: str = ""
     sensitive_personal_data: bool = False
     common_rule_ids: frozenset[str] = frozenset()
     steps: tuple[Step, ...] = ()

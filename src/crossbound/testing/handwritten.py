@@ -69,6 +69,10 @@ _ATTESTERS: Final[dict[str, tuple[dict[str, str], ...]]] = {
     NBCC: HK_CRAS,
     PCN: CN_BANKS,
 }
+# Sensitive PI leaves the mainland in all three, so consent alone is no basis (C11): credit reports
+# go under a filed standard contract, as the first CBCR route did [R15]; a remittance's payee check is
+# necessary to perform the payer's transfer (the CAC Provisions' contract-necessity exemption) [S33].
+_LEGAL_BASIS: Final[dict[str, str]] = {SBCCR: "SCC_FILED", NBCC: "SCC_FILED", PCN: "CONTRACT_NECESSITY"}
 _PI_CATEGORIES: Final[dict[str, tuple[str, ...]]] = {
     SBCCR: ("LEGAL_REP_ID", "CREDIT_REPORT"),
     NBCC: ("HKID", "CREDIT_REPORT"),
@@ -219,7 +223,7 @@ class Handwritten:
                 "granted_at": self._granted,
                 "expires_at": self._consent_expires,
                 "withdrawn": withdrawn,
-                "legal_basis": "CONSENT",
+                "legal_basis": _LEGAL_BASIS[scenario_id],
             },
             "payload": payload,
         }
@@ -354,7 +358,7 @@ class Handwritten:
         report_digest = _sha256(document)
         payload = {
             "requested_limit_cny": f"{limit}.00",
-            "work_city_code": city,
+            "works_in_gba": city in _GBA_CITIES,
             "purpose": purpose,
             "hkid_hmac": hkid_hmac,
             "residence_permit_hmac": permit_hmac,

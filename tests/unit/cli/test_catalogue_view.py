@@ -75,14 +75,20 @@ def test_readme_scenario_table_is_generated_from_the_rule_sets(catalogue: Catalo
 
 def test_readme_table_has_one_row_per_scenario(catalogue: Catalogue) -> None:
     lines = script.readme_table(catalogue).splitlines()
-    assert lines[0] == "| scenario | requester → attester | theme | status | own rules | title |"
+    header = (
+        "| scenario | requester → attester | theme | scheme status | on the platform | PIPL outbound"
+        " | own rules | title |"
+    )
+    assert lines[0] == header
     rows = lines[2:]
     assert len(rows) == len(catalogue.scenarios)
     for line, sid in zip(rows, sorted(catalogue.scenarios), strict=True):
         rs = catalogue.scenarios[sid]
         own = len(rs.rules) - len(rs.common_rule_ids)
         direction = f"{rs.requester_side} → {rs.attester_side}"
-        assert line == f"| `{sid}` | {direction} | {rs.theme} | {rs.status} | {own} | {rs.title} |"
+        pipl = "yes" if rs.pipl_outbound else "no"
+        status = f"{rs.status} | {rs.platform_status}"
+        assert line == f"| `{sid}` | {direction} | {rs.theme} | {status} | {pipl} | {own} | {rs.title} |"
 
 
 def test_replace_readme_region_replaces_only_between_the_markers() -> None:
@@ -221,7 +227,8 @@ def test_format_scenario_shows_sides_purposes_flags_fields_and_rules(
     assert "HK requests, SZ attests (HK → SZ)" in text
     for purpose in rs.purposes:
         assert purpose in text
-    assert "yes; mainland: yes; sensitive: yes" in text
+    assert "yes; leaves the mainland (PIPL): yes; sensitive: yes" in text
+    assert "PIPL outbound: The mainland receiving bank's answer" in text
     for cls, label in FIELD_CLASSES.items():
         assert f"  {cls}  {label}" in text
     for field in registry.current(rs.request_subject).raw["fields"]:
@@ -237,7 +244,7 @@ def test_format_scenario_shows_sides_purposes_flags_fields_and_rules(
 
 def test_format_list_has_a_header_and_a_line_per_scenario(catalogue: Catalogue) -> None:
     lines = view.format_list(view.scenario_rows(catalogue)).splitlines()
-    assert lines[0].split() == ["id", "sides", "theme", "status", "rules", "title"]
+    assert lines[0].split() == ["id", "sides", "theme", "status", "pipl_out", "rules", "title"]
     assert len(lines) == 1 + len(catalogue.scenarios)
     assert all(" → " in line for line in lines[1:])
 
@@ -280,7 +287,8 @@ def test_cli_show_json(capsys: pytest.CaptureFixture[str], catalogue: Catalogue)
     assert shown["id"] == PCN
     assert shown["purposes"] == list(rs.purposes)
     assert shown["personal_data"] is rs.personal_data
-    assert shown["mainland_personal_data"] is rs.mainland_personal_data
+    assert shown["pipl_outbound"] is rs.pipl_outbound is True
+    assert shown["pipl_outbound_reason"] == rs.pipl_outbound_reason != ""
     assert shown["sensitive_personal_data"] is rs.sensitive_personal_data
     assert shown["request"]["schema"] == rs.request_subject
     assert [f["name"] for f in shown["request"]["fields"]["D"]] == [
@@ -298,7 +306,7 @@ def test_cli_show_json(capsys: pytest.CaptureFixture[str], catalogue: Catalogue)
         "check": "quota",
         "fields": ["payload.amount_hkd"],
         "description": rs.rules[[r.id for r in rs.rules].index("PCN-03")].description,
-        "source": "HKMA Payment Connect, public limit [S25]",
+        "source": "HKMA Payment Connect, public limit [S25] [R20]",
         "params": {
             "key": ["request.requester_inst", "payload.payer_hkid_hmac"],
             "amount": "payload.amount_hkd",

@@ -64,7 +64,7 @@ def payload_samples() -> dict[str, dict[str, Any]]:
         },
         "scenarios/nb_hk_resident_consumer_credit/request": {
             "requested_limit_cny": Decimal("250000.00"),
-            "work_city_code": "440300",
+            "works_in_gba": True,
             "purpose": "CROSS_BORDER_CREDIT_APPLICATION",
             "hkid_hmac": HEX_A,
             "residence_permit_hmac": None,

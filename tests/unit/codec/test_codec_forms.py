@@ -84,9 +84,10 @@ def test_every_band_of_the_shipped_scenarios_has_its_range() -> None:
         for c in registry.current(s).checks
         if c.range
     }
-    assert ranges[("corporate_kyc_report", "ubo_count")] == (0, 3)
+    assert ranges[("corporate_kyc_report", "ubo_count")] == (0, 4)
     assert ranges[("wmc_remittance_quota", "net_used_cny_band")] == (0, 30)
-    assert len(ranges) == 7
+    assert ranges[("insurance_claim_gba_medical", "days_after_discharge")] == (-3660, 3660)
+    assert len(ranges) == 8
 
 
 def _payload(*extra: dict[str, Any]) -> dict[str, Any]:

@@ -111,19 +111,34 @@ def test_c10_counts_distinct_subjects_per_institution_and_reviews_then_rejects(s
     assert outcome(scc, payment("s1"))[0] == "REJECT"
 
 
-def test_c10_applies_only_under_a_filed_standard_contract(scc: Harness) -> None:
+@pytest.mark.parametrize("basis", ["CONTRACT_NECESSITY", "GBA_SC"])
+def test_c10_does_not_count_under_the_exemptions(scc: Harness, basis: str) -> None:
+    """The 2024 Provisions exempt contract necessity; the GBA standard contract has no volume cap."""
     for i in range(6):
-        assert outcome(scc, payment(f"s{i}", basis="CONSENT")) == ("ACCEPT", [])
+        assert outcome(scc, payment(f"s{i}", basis=basis)) == ("ACCEPT", [])
     assert not any(k.startswith(b"pipl") for k in scc.usage)
 
 
-def test_c10_counts_per_requesting_institution(scc: Harness) -> None:
+def test_consent_alone_is_no_mechanism_for_sensitive_data(scc: Harness) -> None:
+    assert outcome(scc, payment("s1", basis="CONSENT")) == ("REJECT", ["LEGAL_BASIS"])
+
+
+def test_c10_counts_per_exporting_institution(scc: Harness) -> None:
+    """Payment Connect northbound: the mainland bank's answers leave the mainland, so C10 counts at the
+    attester; another HK requester does not start a new count, another mainland attester does."""
     for i in range(3):
         outcome(scc, payment(f"s{i}"))
-    other = payment("s9")
+    other_requester = payment("s8")
     bank = {"scheme": "BIC", "id": "HSBCHKHHHKH", "city": "HK"}
-    other[0]["requester_inst"] = other[0]["consent"]["recipient_inst"] = bank
-    assert outcome(scc, other) == ("ACCEPT", [])
+    other_requester[0]["requester_inst"] = other_requester[0]["consent"]["recipient_inst"] = bank
+    assert outcome(scc, other_requester) == (
+        "REJECT",
+        ["SCC_THRESHOLD_SENSITIVE", "SCC_THRESHOLD_SENSITIVE_90"],
+    )
+    other_attester = payment("s9")
+    mainland = {"scheme": "BIC", "id": "PCBCCNBJSZX", "city": "440300"}
+    other_attester[0]["attester_inst"] = other_attester[1]["attester_inst"] = mainland
+    assert outcome(scc, other_attester) == ("ACCEPT", [])
 
 
 def test_state_survives_a_restart(scc: Harness) -> None:
@@ -188,13 +203,13 @@ code = "MANY_PAYEES"
         )
 
     h = Harness.from_dirs(rulesets=_rules(tmp_path, edit), now=NOW)
-    assert outcome(h, payment("p", payee="a", basis="CONSENT")) == ("ACCEPT", [])
-    assert outcome(h, payment("p", payee="b", basis="CONSENT")) == ("ACCEPT", [])
-    assert outcome(h, payment("p", payee="a", basis="CONSENT"))[0] == "ACCEPT"
-    assert outcome(h, payment("p", payee="c", basis="CONSENT")) == ("REVIEW", ["MANY_PAYEES"])
-    assert outcome(h, payment("q", payee="c", basis="CONSENT"))[0] == "ACCEPT"  # another payer
+    assert outcome(h, payment("p", payee="a", basis="CONTRACT_NECESSITY")) == ("ACCEPT", [])
+    assert outcome(h, payment("p", payee="b", basis="CONTRACT_NECESSITY")) == ("ACCEPT", [])
+    assert outcome(h, payment("p", payee="a", basis="CONTRACT_NECESSITY"))[0] == "ACCEPT"
+    assert outcome(h, payment("p", payee="c", basis="CONTRACT_NECESSITY")) == ("REVIEW", ["MANY_PAYEES"])
+    assert outcome(h, payment("q", payee="c", basis="CONTRACT_NECESSITY"))[0] == "ACCEPT"  # another payer
     h.advance(24 * 3600)  # a new day (UTC+8): a new window
-    assert outcome(h, payment("p", payee="d", basis="CONSENT", at=h.now))[0] == "ACCEPT"
+    assert outcome(h, payment("p", payee="d", basis="CONTRACT_NECESSITY", at=h.now))[0] == "ACCEPT"
 
 
 def test_quota_without_amount_detects_repeats_across_requesters(tmp_path: Path) -> None:
@@ -213,11 +228,14 @@ description = "test"
         )
 
     h = Harness.from_dirs(rulesets=_rules(tmp_path, edit), now=NOW)
-    assert outcome(h, payment("p1", payee="x", basis="CONSENT"))[0] == "ACCEPT"
-    assert outcome(h, payment("p2", payee="x", basis="CONSENT")) == ("REJECT", ["REPEAT"])
+    assert outcome(h, payment("p1", payee="x", basis="CONTRACT_NECESSITY"))[0] == "ACCEPT"
+    assert outcome(h, payment("p2", payee="x", basis="CONTRACT_NECESSITY")) == ("REJECT", ["REPEAT"])
     h.advance(400 * 24 * 3600)
-    assert outcome(h, payment("p3", payee="x", basis="CONSENT", at=h.now)) == ("REJECT", ["REPEAT"])
-    assert outcome(h, payment("p4", payee="y", basis="CONSENT", at=h.now))[0] == "ACCEPT"
+    assert outcome(h, payment("p3", payee="x", basis="CONTRACT_NECESSITY", at=h.now)) == (
+        "REJECT",
+        ["REPEAT"],
+    )
+    assert outcome(h, payment("p4", payee="y", basis="CONTRACT_NECESSITY", at=h.now))[0] == "ACCEPT"
 
 
 def _volume_state(h: Harness) -> dict[str, Any]:
@@ -306,9 +324,11 @@ description = "test"
         )
 
     h = Harness.from_dirs(rulesets=_rules(tmp_path, edit), now=NOW)
-    assert outcome(h, payment("p", payee="x", amount="400.00", basis="CONSENT")) == ("ACCEPT", [])
-    assert outcome(h, payment("q", payee="x", amount="600.00", basis="CONSENT")) == (
+    assert outcome(h, payment("p", payee="x", amount="400.00", basis="CONTRACT_NECESSITY")) == ("ACCEPT", [])
+    assert outcome(h, payment("q", payee="x", amount="600.00", basis="CONTRACT_NECESSITY")) == (
         "REVIEW",
         ["TOO_LARGE_FOR_KEY"],
     )
-    assert outcome(h, payment("r", payee="y", amount="600.00", basis="CONSENT"))[1] == ["TOO_LARGE_FOR_KEY"]
+    assert outcome(h, payment("r", payee="y", amount="600.00", basis="CONTRACT_NECESSITY"))[1] == [
+        "TOO_LARGE_FOR_KEY"
+    ]

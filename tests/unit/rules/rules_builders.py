@@ -47,7 +47,7 @@ def make_consent(**over: Any) -> dict[str, Any]:
         "granted_at": NOW - timedelta(days=10),
         "expires_at": NOW + timedelta(days=300),
         "withdrawn": False,
-        "legal_basis": "CONSENT",
+        "legal_basis": "SCC_FILED",
     }
     consent.update(over)
     return consent

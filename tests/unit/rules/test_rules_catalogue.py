@@ -55,6 +55,7 @@ COMMON = [
     "C1",
     "C2",
     "C3",
+    "C11",
     "C4",
     "C4-ATT",
     "C5",
@@ -63,11 +64,27 @@ COMMON = [
     "C8",
     "C9",
     "C9-CITY",
-    "C10",
-    "C10-REVIEW",
-    "C10-SENSITIVE",
-    "C10-SENSITIVE-REVIEW",
+    *(
+        f"{rid}{suffix}"
+        for suffix in ("", "-ATT")
+        for rid in ("C10", "C10-REVIEW", "C10-EXEMPT", "C10-SENSITIVE", "C10-SENSITIVE-REVIEW")
+    ),
 ]
+
+
+def _applies(rid: str, rs: Any) -> bool:
+    """Which common rules a scenario runs: C3 and C10 where PI processed in the mainland leaves it, C11
+    and C10-SENSITIVE where that PI is sensitive, C10 counted at the exporter (the mainland side)."""
+    if rid == "C3":
+        return bool(rs.pipl_outbound)
+    if rid == "C11":
+        return bool(rs.pipl_outbound and rs.sensitive_personal_data)
+    if not rid.startswith("C10"):
+        return True
+    exporter_is_requester = rs.requester_side == "SZ"
+    if rid.endswith("-ATT") == exporter_is_requester or not rs.pipl_outbound:
+        return False
+    return rid.startswith("C10-SENSITIVE") == rs.sensitive_personal_data
 
 
 def test_catalogue_loads(catalogue: Catalogue) -> None:
@@ -84,15 +101,7 @@ def test_common_rules_are_compiled_into_every_scenario(catalogue: Catalogue) -> 
     for rs in catalogue.scenarios.values():
         common = [r.id for r in rs.rules if r.id in rs.common_rule_ids]
         assert common == [r.id for r in rs.rules[: len(common)]], "common rules run first"
-        expected = [
-            rid
-            for rid in COMMON
-            if not (rid == "C3" and not rs.mainland_personal_data)
-            and not (
-                rid in ("C10", "C10-REVIEW") and not (rs.personal_data and not rs.sensitive_personal_data)
-            )
-            and not (rid.startswith("C10-SENSITIVE") and not rs.sensitive_personal_data)
-        ]
+        expected = [rid for rid in COMMON if _applies(rid, rs)]
         assert common == expected, rs.scenario_id
 
 
@@ -154,15 +163,15 @@ def test_catalogue_stages_spelled_out(catalogue: Catalogue) -> None:
     assert ids(NB, "attestation") == ["NBCC-01", "NBCC-02", "NBCC-04", "NBCC-05", "NBCC-08"]
     assert ids(PCN, "request") == ["PCN-01", "PCN-02"]
     assert ids(PCN, "attestation") == ["PCN-06", "PCN-07", "PCN-08"]
-    assert ids(PCN, "quota") == ["PCN-03", "PCN-04", "PCN-05"]
+    assert ids(PCN, "quota") == ["PCN-03", "PCN-04"]
     pcn_steps = catalogue.scenarios[PCN].steps
-    # the sensitive C10 pair (members, volume), then the payer's own ledger
+    # the sensitive C10 pair (members, volume) at the exporter (the mainland attester), then the ledger
     assert [(s.kind, s.ledger, s.key) for s in pcn_steps] == [
-        ("members", "pipl_scc_sensitive", ("request.requester_inst", "consent.subject_ref_hmac")),
-        ("volume", "pipl_scc_sensitive", ("request.requester_inst",)),
+        ("members", "pipl_scc_sensitive", ("request.attester_inst", "consent.subject_ref_hmac")),
+        ("volume", "pipl_scc_sensitive", ("request.attester_inst",)),
         ("ledger", PCN, ("request.requester_inst", "payload.payer_hkid_hmac")),
     ]
-    assert [r.id for r in pcn_steps[2].rules] == ["PCN-03", "PCN-04", "PCN-05"]
+    assert [r.id for r in pcn_steps[2].rules] == ["PCN-03", "PCN-04"]
 
 
 def test_rule_ids_unique_across_catalogue(catalogue: Catalogue) -> None:
@@ -250,28 +259,27 @@ def test_sb_attestation_stage(catalogue: Catalogue) -> None:
     assert [(f.rule_id, f.severity) for f in review] == [("SBCCR-07", Severity.REVIEW)]
 
 
-def test_pcn_quota_stage_when_selects_the_limit(catalogue: Catalogue) -> None:
+@pytest.mark.parametrize("same_name", [False, True])
+def test_pcn_limits_hold_for_same_name_transfers(catalogue: Catalogue, same_name: bool) -> None:
+    """HKMA: the Payment Connect limits are separate from the RMB 80,000 same-name limit [S25], so a
+    same-name transfer is held to HKD 10,000 a day and HKD 200,000 a year like any other."""
     rs = catalogue.scenarios[PCN]
     # the quota agent puts each applicable rule's total-after-this-request in quota_used
     ledger = rs.steps[-1].rules
     big = Decimal("50000.00")
-    used = {"PCN-03": big, "PCN-04": big, "PCN-05": big}
-    other_name = evaluate(ledger, ctx(payload=pcn_payload(amount_hkd=big, same_name=False), quota_used=used))
-    assert [(f.rule_id, f.field, f.code) for f in other_name] == [
-        ("PCN-03", "payload.amount_hkd", "LIMIT_EXCEEDED")
+    used = {"PCN-03": big, "PCN-04": Decimal("250000")}
+    found = evaluate(ledger, ctx(payload=pcn_payload(amount_hkd=big, same_name=same_name), quota_used=used))
+    assert [(f.rule_id, f.field, f.code) for f in found] == [
+        ("PCN-03", "payload.amount_hkd", "LIMIT_EXCEEDED"),
+        ("PCN-04", "payload.amount_hkd", "LIMIT_EXCEEDED"),
     ]
-    same_name = evaluate(ledger, ctx(payload=pcn_payload(amount_hkd=big, same_name=True), quota_used=used))
-    assert same_name == []
-    used = {"PCN-05": Decimal("90000"), "PCN-03": Decimal("0")}
-    over = evaluate(ledger, ctx(payload=pcn_payload(amount_hkd=big, same_name=True), quota_used=used))
-    assert [f.rule_id for f in over] == ["PCN-05"]
 
 
 def test_nb_when_skips_residence_permit_rule(catalogue: Catalogue) -> None:
     rs = catalogue.scenarios[NB]
     payload = {
         "requested_limit_cny": Decimal("100000.00"),
-        "work_city_code": "440300",
+        "works_in_gba": True,
         "purpose": "CROSS_BORDER_CREDIT_APPLICATION",
         "hkid_hmac": HEX_A,
         "residence_permit_hmac": None,

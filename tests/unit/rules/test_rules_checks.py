@@ -540,7 +540,7 @@ def _consent(params: Mapping[str, Any], payload: Mapping[str, Any] | None = None
             ("request.consent.legal_basis", "LEGAL_BASIS"),
             id="legal-basis",
         ),
-        pytest.param({"legal_bases": ["GBA_SC", "CONSENT"]}, None, {}, None, id="legal-basis-listed"),
+        pytest.param({"legal_bases": ["GBA_SC", "SCC_FILED"]}, None, {}, None, id="legal-basis-listed"),
     ],
 )
 def test_consent(

@@ -3,6 +3,7 @@ the hops of the stateful rules; every fault is a RuleSetError naming the file.""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -47,7 +48,7 @@ params = { key = "payload.payee_acct_hmac", window = "day", limit = "1" }
     rs = load_catalogue(rules_dir, registry).scenarios[PCN]
     ledgers = [(s.kind, s.key, [r.id for r in s.rules]) for s in rs.steps if s.kind == "ledger"]
     assert ledgers == [
-        ("ledger", ("request.requester_inst", "payload.payer_hkid_hmac"), ["PCN-03", "PCN-04", "PCN-05"]),
+        ("ledger", ("request.requester_inst", "payload.payer_hkid_hmac"), ["PCN-03", "PCN-04"]),
         ("ledger", ("payload.payee_acct_hmac",), ["PCN-99"]),
     ]
 
@@ -84,6 +85,42 @@ params = { key = "payload.payee_acct_hmac", window = "day", limit = "1" }
 def test_bad_scenario_header(rules_dir: Path, registry: SchemaRegistry, old: str, new: str) -> None:
     replace(rules_dir / f"{SB}.toml", old, new)
     assert_names(load_error(rules_dir, registry), f"{SB}.toml", None)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "fault"),
+    [
+        (r'pipl_outbound_reason = "[^"]*"', 'pipl_outbound_reason = ""', "needs pipl_outbound_reason"),
+        (r'pipl_outbound_reason = "[^"]*"\n', "", "needs pipl_outbound_reason"),
+        (r'pipl_outbound_reason = "[^"]*"', "pipl_outbound_reason = 3", "must be a string"),
+        (r"pipl_outbound = true", 'pipl_outbound = "yes"', "pipl_outbound must be true or false"),
+        (r"personal_data = true\n", "personal_data = false\n", "need personal_data = true"),
+        (r"pipl_outbound = true", "mainland_personal_data = true", "unknown [scenario] keys"),
+        (r'platform_status = "[^"]*"', 'platform_status = "live"', "platform_status must be one of"),
+        (r'platform_status = "[^"]*"\n', "", "platform_status must be one of"),
+    ],
+    ids=[
+        "empty-reason",
+        "no-reason",
+        "reason-not-text",
+        "flag-not-bool",
+        "outbound-without-pd",
+        "old-key",
+        "bad-platform-status",
+        "no-platform-status",
+    ],
+)
+def test_bad_pipl_header(rules_dir: Path, registry: SchemaRegistry, old: str, new: str, fault: str) -> None:
+    """A scenario with personal data must say whether PI processed in the mainland leaves it, and why;
+    every scenario says whether a public source puts it on the validation platform."""
+    path = rules_dir / f"{SB}.toml"
+    text = path.read_text(encoding="utf-8")
+    changed = re.sub(old, new, text, count=1, flags=re.M)
+    assert changed != text
+    path.write_text(changed, encoding="utf-8")
+    err = load_error(rules_dir, registry)
+    assert_names(err, f"{SB}.toml", None)
+    assert fault in str(err)
 
 
 def test_scenario_without_rules(rules_dir: Path, registry: SchemaRegistry) -> None:
