@@ -200,7 +200,7 @@ def build_app(
     send = _transactional_send(app) if exactly_once else _plain_send(app)
 
     def sender() -> Sender:
-        return Sender(send, pipeline, metrics, topics, on_fatal)
+        return Sender(send, pipeline, metrics, topics, on_fatal, pipeline.outputs.limits)
 
     handle = pipeline.handle
 

@@ -12,7 +12,9 @@ batch (and so before Faust acknowledges this batch's offsets), waits for every f
 A failure is classified by :func:`per_record`:
 
 * **per record** (:data:`PER_RECORD`: the record or its topic is refused, and the same record would be
-  refused again, while other records go through): counted in
+  refused again, while other records go through): a record refused as too large that fits its topic
+  by itself was refused with its batch (aiokafka does not split one), and is sent once more, alone;
+  otherwise, or if that fails too, counted in
   ``crossbound_outputs_failed_total{record,reason="refused"}``, and the input gets its dead letter
   (``output_refused``, :meth:`crossbound.pipeline.Pipeline.refused`), sent and awaited the same way. A
   dead letter that is refused too is logged (topic, partition, offset: never a value) and counted as
@@ -32,7 +34,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from aiokafka.errors import (
     CorruptRecordException,
@@ -47,6 +49,7 @@ from aiokafka.errors import (
 
 from crossbound.metrics import Metrics
 from crossbound.pipeline import Incoming, Outgoing, Pipeline
+from crossbound.pipeline.budget import OutputLimits, record_size
 from crossbound.topics import SIDES, Topics
 
 __all__ = ["PER_RECORD", "Sender", "per_record"]
@@ -92,8 +95,10 @@ class Sender:
         metrics: Metrics,
         topics: Topics,
         on_fatal: Callable[[BaseException], None] | None = None,
+        limits: OutputLimits | None = None,
     ) -> None:
         self._send = send
+        self.limits = limits
         self.pipeline = pipeline
         self.metrics = metrics
         self.on_fatal = on_fatal
@@ -154,10 +159,9 @@ class Sender:
         dead_letter: bool,
     ) -> None:
         if not per_record(exc):
-            log.error("the producer failed (%s): not a record's fault, stopping", _reason(exc))
-            if self.on_fatal is not None:
-                self.on_fatal(exc)
-            raise exc
+            self._fatal(exc)
+        if await self._alone(out, source, exc):
+            return
         kind = self._kinds.get(out.topic, "dead_letter")
         if dead_letter or rec is None:
             self.metrics.output_failed(kind, "lost")
@@ -171,3 +175,27 @@ class Sender:
         self._refused.add(coords)
         for dl in self.pipeline.refused(rec, out, _reason(exc)):
             await self._one(rec, source, dl, dead_letter=True)
+
+    async def _alone(self, out: Outgoing, source: tuple[str, int] | None, exc: BaseException) -> bool:
+        """Send ``out`` again, alone, if the broker refused its batch as too large while ``out`` itself
+        fits its topic: whether that worked. aiokafka does not split a refused batch (Java clients do),
+        and a topic whose ``max.message.bytes`` is below the producer's batch size refuses batches of
+        records that fit one by one."""
+        too_large = isinstance(exc.__cause__ or exc, (MessageSizeTooLargeError, RecordListTooLargeError))
+        if not too_large or self.limits is None:
+            return False
+        if record_size(out.key, out.value, out.headers) > self.limits.limit(out.topic):
+            return False
+        try:
+            await (await self._send(out, source))  # awaited at once: nothing else joins its batch
+        except Exception as again:  # noqa: BLE001  classified as the first failure
+            if not per_record(again):
+                self._fatal(again)
+            return False
+        return True
+
+    def _fatal(self, exc: BaseException) -> NoReturn:
+        log.error("the producer failed (%s): not a record's fault, stopping", _reason(exc))
+        if self.on_fatal is not None:
+            self.on_fatal(exc)
+        raise exc

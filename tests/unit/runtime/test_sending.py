@@ -22,6 +22,7 @@ from faust.exceptions import ProducerSendError
 from prometheus_client import CollectorRegistry
 
 from crossbound.pipeline import Incoming, Outgoing
+from crossbound.pipeline.budget import OutputLimits
 from crossbound.runtime.sending import Sender, per_record
 from crossbound.testing import Harness
 from crossbound.testing import fixtures as examples
@@ -203,3 +204,26 @@ def test_which_errors_are_one_records() -> None:
     assert not per_record(KafkaTimeoutError())
     assert not per_record(ProducerSendError("No transaction producer found"))
     assert not per_record(RuntimeError("boom"))
+
+
+async def test_a_record_refused_with_its_batch_is_sent_again_alone() -> None:
+    h = _harness()
+    attempts: dict[bytes | None, int] = {}
+
+    def first_attempt(out: Outgoing) -> BaseException | None:
+        # the broker refused the batch (too large together), not the record: it fits its topic alone
+        attempts[out.key] = attempts.get(out.key, 0) + 1
+        return MessageSizeTooLargeError() if attempts[out.key] == 1 else None
+
+    producer = FakeProducer(in_future=first_attempt)
+    limits = OutputLimits(1_000_000)
+    sender = Sender(producer.send, h.pipeline, h.metrics, TOPICS, limits=limits)
+    recs = _requests(h, "invalid", 3)
+    await _run(sender, h, [recs])
+    assert sorted(o.key for o in producer.on(TOPICS.verdicts("hk"))) == sorted(r.key for r in recs)
+    assert _dead(producer, h, "hk") == []
+    assert _failed(h, "verdict", "refused") == 0
+    # a record over its topic's limit by itself is not tried again: its input's dead letter
+    tight = Sender(producer.send, h.pipeline, h.metrics, TOPICS, limits=OutputLimits(100))
+    await _run(tight, h, [_requests(h, "invalid", 1, seed=9)])
+    assert [d["reason"] for d in _dead(producer, h, "hk")] == ["output_refused"]
