@@ -110,7 +110,8 @@ def on_tansu(settings: Settings) -> bool:
 
 
 class _Halt:
-    """What the worker does when its broker lost its state: not ready with the reason, the metric, one
+    """What the worker does when its broker lost its state (or, :meth:`producer_failed`, its producer
+    failed for a reason that is not one record's): not ready with the reason, the metric, one
     ERROR line, the worker's own resources closed (an embedded broker stopped), and an exit with
     :data:`EXIT_BROKER_RESET` at once: no graceful Faust stop, whose commits and flushes would write
     the old log's offsets and outputs into the empty broker."""
