@@ -237,7 +237,8 @@ def build_app(
 
         @app.timer(interval=pipe.sweep_interval_s)
         async def sweep() -> None:
-            await sweeps.send(pipeline.sweep(), None)
+            for topic, partition, out in pipeline.sweep_sourced():  # sourced: for a refusal's dead letter
+                await sweeps.send([out], None, (topic, partition))
             await sweeps.settle()
 
     else:

@@ -19,7 +19,8 @@ A failure is classified by :func:`per_record`:
   (``output_refused``, :meth:`crossbound.pipeline.Pipeline.refused`), sent and awaited the same way. A
   dead letter that is refused too is logged (topic, partition, offset: never a value) and counted as
   ``reason="lost"``: no single record may stop the worker. A timer's verdict (an attestation timeout)
-  has no input of its own: a refusal of one is logged and counted as lost.
+  has no input record of its own: its request is dead-lettered by its input topic and partition and
+  its id, without its bytes (offset -1).
 * **anything else** (a timeout of the producer's buffer or of a batch: the broker unreachable for the
   request timeout; a failed authentication; a fenced or closed producer; any exception that is not a
   Kafka error) is the worker's problem, not the record's: it is not swallowed. ``on_fatal`` is called
@@ -103,7 +104,7 @@ class Sender:
         self.metrics = metrics
         self.on_fatal = on_fatal
         self._inflight: list[tuple[Incoming | None, tuple[str, int] | None, Outgoing, Any]] = []
-        self._refused: set[tuple[str, int, int]] = set()  # inputs whose dead letter is on its way
+        self._refused: set[tuple[str, int, int, bytes | None]] = set()  # inputs whose dead letter is sent
         self._dead_letters: set[int] = set()  # ids of those dead letters (alive in _inflight meanwhile)
         self._kinds = {topics.quota: "hop_record"}
         for side in SIDES:
@@ -163,13 +164,16 @@ class Sender:
         if await self._alone(out, source, exc):
             return
         kind = self._kinds.get(out.topic, "dead_letter")
+        if rec is None and source is not None and not dead_letter:
+            # a timer's verdict: the request it answers, by its input coordinates (offset unknown)
+            rec = Incoming(source[0], source[1], -1, out.key, None)
         if dead_letter or rec is None:
             self.metrics.output_failed(kind, "lost")
             where = "a timer" if rec is None else f"{rec.topic}[{rec.partition}]@{rec.offset}"
             log.error("%s for %s refused (%s): nothing written for it", kind, where, _reason(exc))
             return
         self.metrics.output_failed(kind, "refused")
-        coords = (rec.topic, rec.partition, rec.offset)
+        coords = (rec.topic, rec.partition, rec.offset, rec.key)
         if coords in self._refused:  # one outcome per input: its dead letter is on its way already
             return
         self._refused.add(coords)

@@ -227,3 +227,22 @@ async def test_a_record_refused_with_its_batch_is_sent_again_alone() -> None:
     tight = Sender(producer.send, h.pipeline, h.metrics, TOPICS, limits=OutputLimits(100))
     await _run(tight, h, [_requests(h, "invalid", 1, seed=9)])
     assert [d["reason"] for d in _dead(producer, h, "hk")] == ["output_refused"]
+
+
+async def test_a_refused_timeout_verdict_dead_letters_its_request() -> None:
+    h = _harness()
+    producer = FakeProducer(in_future=_verdicts_refused(TopicAuthorizationFailedError()))
+    sender = Sender(producer.send, h.pipeline, h.metrics, TOPICS)
+    [rec] = _requests(h, "valid", 1)
+    await _run(sender, h, [[rec]])
+    h.now += h.attestation_timeout_s + 1
+    for topic, partition, out in h.pipeline.sweep_sourced():  # the sweeper timer, as runtime/app.py
+        await sender.send([out], None, (topic, partition))
+    await sender.settle()
+    [dead] = _dead(producer, h, "hk")
+    assert (dead["reason"], dead["source_topic"], dead["source_offset"]) == (
+        "output_refused",
+        rec.topic,
+        -1,
+    )
+    assert dead["request_id"] == rec.key.decode()  # type: ignore[union-attr]
