@@ -64,6 +64,10 @@ class DeadLetterReason(StrEnum):
     PAYLOAD_OUT_OF_RANGE = "payload_out_of_range"
     # the outgoing guard: a record that would cross with something undeclared was not sent
     OUTGOING_BLOCKED = "outgoing_blocked"
+    # an output of the input that could not be written: over its topic's size budget, or refused by
+    # the producer or broker for a reason of its own (authorization, a missing topic)
+    OUTPUT_TOO_LARGE = "output_too_large"
+    OUTPUT_REFUSED = "output_refused"
     # the pipeline's
     EMPTY = "empty"
     BAD_KEY = "bad_key"

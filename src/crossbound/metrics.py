@@ -109,6 +109,10 @@ _TABLES: Final[frozenset[str]] = frozenset({"pending", "answered", "usage"})
 _RESET_WHAT: Final[frozenset[str]] = frozenset({"cluster_id", "topics", "changelogs", "offsets"})
 """Values of the ``what`` label of ``crossbound_broker_reset_total``."""
 _BLOCKED_RECORDS: Final[frozenset[str]] = frozenset({"attestation_request", "verdict"})
+_OUTPUT_RECORDS: Final[frozenset[str]] = frozenset(
+    {"verdict", "attestation_request", "hop_record", "dead_letter", "pending", "answered", "quota_usage"}
+)
+_OUTPUT_FAILURES: Final[frozenset[str]] = frozenset({"too_large", "refused", "lost"})
 _BLOCKED_REASONS: Final[frozenset[str]] = frozenset({"form", "range", "class", "pi"})
 """Values of the ``record`` and ``reason`` labels of ``crossbound_outgoing_blocked_total``."""
 
@@ -273,6 +277,14 @@ class Metrics:
             ("record", "reason"),
             registry=registry,
         )
+        self.outputs_failed_total: Final = Counter(
+            "crossbound_outputs_failed_total",
+            "Records the worker did not write, by record and why: too_large (over the size budget of "
+            "its topic, checked before sending), refused (the producer or broker refused it); their "
+            "input was dead-lettered instead. lost: a dead letter that could not be sent either.",
+            ("record", "reason"),
+            registry=registry,
+        )
         self.pruned_total: Final = Counter(
             "crossbound_pruned_total",
             "Table entries the sweep removed because their window or retention had passed (pending: "
@@ -426,6 +438,12 @@ class Metrics:
         _check_member("record", record, _BLOCKED_RECORDS)
         _check_member("reason", reason, _BLOCKED_REASONS)
         self.outgoing_blocked_total.labels(record, reason).inc()
+
+    def output_failed(self, record: str, reason: str) -> None:
+        """Count one record not written (rare: no cached child); see ``crossbound_outputs_failed_total``."""
+        _check_member("record", record, _OUTPUT_RECORDS)
+        _check_member("reason", reason, _OUTPUT_FAILURES)
+        self.outputs_failed_total.labels(record, reason).inc()
 
     def pruned(self, table: str, n: int) -> None:
         """Count ``n`` entries of ``table`` that the sweep removed past their window or retention."""

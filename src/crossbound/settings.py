@@ -118,6 +118,13 @@ class KafkaSettings(BaseModel):
         description="seconds between the worker's looks at whether its broker lost its state (topics "
         "gone, log ends gone back, another cluster id); it then exits with code 75 to be restarted",
     )
+    max_message_bytes: int = Field(
+        default=1_048_588,
+        ge=1024,
+        description="max.message.bytes assumed for a topic whose config the broker does not report "
+        "(Tansu reports only configs set at creation); Kafka's default. The worker reads each topic's "
+        "own value at start-up where the broker reports it",
+    )
 
     @model_validator(mode="after")
     def _check_idempotence(self) -> KafkaSettings:

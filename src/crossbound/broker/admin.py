@@ -27,7 +27,17 @@ from aiokafka.errors import KafkaError, for_code
 from crossbound.broker.topicspec import ObservedTopic, TopicSpec, mismatches
 from crossbound.errors import BrokerError, ConfigError
 
-__all__ = ["check_topics", "ensure_topics", "partition_counts", "prepare_topics", "wait_for_broker"]
+__all__ = [
+    "MAX_MESSAGE_BYTES",
+    "check_topics",
+    "ensure_topics",
+    "message_limits",
+    "partition_counts",
+    "prepare_topics",
+    "wait_for_broker",
+]
+
+MAX_MESSAGE_BYTES = "max.message.bytes"
 
 _NO_ERROR = 0
 _TOPIC_ALREADY_EXISTS = 36
@@ -273,3 +283,30 @@ async def prepare_topics(bootstrap: str, specs: Mapping[str, TopicSpec], *, time
     """:func:`ensure_topics` then :func:`check_topics`: what a worker does before it starts."""
     await ensure_topics(bootstrap, specs, timeout_s=timeout_s)
     await check_topics(bootstrap, specs, timeout_s=timeout_s)
+
+
+async def message_limits(bootstrap: str, names: list[str], *, timeout_s: float = 15) -> dict[str, int]:
+    """Each topic's ``max.message.bytes``, where the broker reports it (one DescribeConfigs).
+
+    Apache Kafka reports it for every topic (the broker's ``message.max.bytes`` when the topic does not
+    set it); Tansu 0.6 only when it was set at creation: a topic missing from the answer has no
+    reported limit, and the caller falls back to its setting. Raises :class:`BrokerError` if the broker
+    cannot be asked.
+    """
+    try:
+        async with asyncio.timeout(timeout_s):
+            admin = await _started_admin(bootstrap, timeout_s)
+            try:
+                observed, _ = await _describe(admin, names)
+            finally:
+                await admin.close()
+    except TimeoutError as exc:
+        raise BrokerError(f"describing topics on {bootstrap} did not finish within {timeout_s:g} s") from exc
+    except KafkaError as exc:
+        raise BrokerError(f"describing topics on {bootstrap} failed: {exc!r}") from exc
+    limits = {}
+    for name, topic in observed.items():
+        value = topic.configs.get(MAX_MESSAGE_BYTES)
+        if value is not None and value.strip().isdigit():
+            limits[name] = int(value)
+    return limits

@@ -4,8 +4,9 @@
 rebalance) over injected :class:`Tables`; the worker (:mod:`crossbound.runtime.app`) and the
 :class:`crossbound.testing.Harness` both drive it. Its parts, one job each: ``requests``,
 ``attestations``, ``hops`` (the stateful stage), ``stores`` (the tables and what is kept beside them),
-``sweeper`` (timeouts, forgetting), ``outputs`` (the records produced), ``guard`` (declared forms on
-the way in, the outgoing guard on the way out), ``partitioner`` (murmur2).
+``sweeper`` (timeouts, forgetting), ``outputs`` (the records produced), ``budget`` (each record
+within its topic's size limit), ``guard`` (declared forms on the way in, the outgoing guard on the way
+out), ``partitioner`` (murmur2).
 """
 
 from crossbound.pipeline.pipeline import Pipeline, Tables

@@ -4,6 +4,13 @@ Each encoder also counts what it sends (verdicts, findings, dead letters), once 
 an output that fails to encode is not counted. The two records that cross the boundary, the
 attestation request and the verdict, pass the outgoing guard (:class:`~crossbound.pipeline.guard.Guard`)
 just before they are encoded; one that fails it raises a ``DeadLetter`` for the input instead.
+
+Every record is checked against the size budget of its topic once encoded
+(:class:`~crossbound.pipeline.budget.OutputLimits`): one that would not fit raises
+:class:`~crossbound.pipeline.budget.OutputTooLarge`, before it is counted and before any table write
+of its input, so the input's one outcome is its ``output_too_large`` dead letter. A dead letter
+itself is made to fit: the record bytes it keeps are cut further (to 64 KiB, then to none) when the
+dead-letter topic's budget needs it; ``value_size`` still says how large the record was.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from crossbound.codec import Codec
 from crossbound.codec.records import QuotaCheck, QuotaStep, Request, StoredFinding
 from crossbound.domain import DeadLetterReason
 from crossbound.metrics import Metrics
+from crossbound.pipeline.budget import OutputLimits, OutputTooLarge, record_size
 from crossbound.pipeline.guard import Guard
 from crossbound.pipeline.records import Incoming, Outgoing
 from crossbound.rules import Finding, Outcome, RuleSet, outcome_of
@@ -53,12 +61,30 @@ def stored(findings: Sequence[Finding]) -> list[StoredFinding]:
 class Outputs:
     """Encoders of the four output records, on the topics of one deployment."""
 
-    def __init__(self, codec: Codec, metrics: Metrics, topics: Topics, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        codec: Codec,
+        metrics: Metrics,
+        topics: Topics,
+        clock: Callable[[], float],
+        limits: OutputLimits | None = None,
+    ) -> None:
         self.codec = codec
         self.metrics = metrics
         self.topics = topics
         self.clock = clock
         self.guard = Guard(codec.registry, metrics)
+        self.limits = limits  # None: no budget (a broker-free run with nothing to refuse a record)
+
+    def _fit(self, record: str, out: Outgoing, request_id: str) -> Outgoing:
+        """``out``, if it fits its topic's budget; else :class:`OutputTooLarge` (counted)."""
+        if self.limits is not None:
+            try:
+                self.limits.check(record, out.topic, out.key, out.value, out.headers, request_id)
+            except OutputTooLarge:
+                self.metrics.output_failed(record, "too_large")
+                raise
+        return out
 
     def verdict(
         self,
@@ -90,10 +116,16 @@ class Outputs:
         }
         self.guard.verdict(record, rs.attestation_subject)
         value = self.codec.encode("core/verdict", record)
+        side_topic = self.topics.verdicts(side)
+        out = self._fit(
+            "verdict",
+            Outgoing(side_topic, request["request_id"].encode(), value, partition),
+            record["request_id"],
+        )
         self.metrics.verdict(side, rs.scenario_id, outcome.value, max(0.0, (now - created).total_seconds()))
         for f in findings:
             self.metrics.finding(rs.scenario_id, f.rule_id, f.severity.value.lower())
-        return Outgoing(self.topics.verdicts(side), request["request_id"].encode(), value, partition)
+        return out
 
     def dead_letter(
         self,
@@ -107,12 +139,34 @@ class Outputs:
         """A dead letter for ``rec`` on ``side``, with its original bytes and coordinates.
 
         A record over the size limit keeps only its first 64 KiB: forwarding it whole would make the
-        dead letter itself too large for the broker (Kafka's default limit is 1 MiB).
+        dead letter itself too large for the broker (Kafka's default limit is 1 MiB). A dead letter
+        over the dead-letter topic's budget keeps 64 KiB, then none of the record's bytes.
         """
+        headers = (("crossbound.reason", reason.encode()), ("crossbound.source", rec.topic.encode()))
+        topic = self.topics.deadletter(side)
         value = rec.value
         if value is not None and len(value) > self.codec.max_record_bytes:
             value = value[:DLQ_KEEP_BYTES]
-        value = self.codec.encode(
+        body = self._dead_letter_body(rec, reason, detail, request_id, scenario, value)
+        limit = None if self.limits is None else self.limits.limit(topic)
+        for keep in (DLQ_KEEP_BYTES, 0):
+            if limit is None or value is None or record_size(rec.key, body, headers) <= limit:
+                break
+            value = value[:keep]
+            body = self._dead_letter_body(rec, reason, detail, request_id, scenario, value)
+        self.metrics.dead_letter(side, reason)
+        return Outgoing(topic, rec.key, body, rec.partition, headers)
+
+    def _dead_letter_body(
+        self,
+        rec: Incoming,
+        reason: DeadLetterReason,
+        detail: str,
+        request_id: str | None,
+        scenario: str | None,
+        value: bytes | None,
+    ) -> bytes:
+        return self.codec.encode(
             "core/deadletter",
             {
                 "reason": reason,
@@ -130,9 +184,6 @@ class Outputs:
                 "crossbound_version": __version__,
             },
         )
-        self.metrics.dead_letter(side, reason)
-        headers = (("crossbound.reason", reason.encode()), ("crossbound.source", rec.topic.encode()))
-        return Outgoing(self.topics.deadletter(side), rec.key, value, rec.partition, headers)
 
     def attestation_request(
         self,
@@ -169,7 +220,8 @@ class Outputs:
         record["payload"] = self.codec.encode(rs.request_subject, payload)
         out = self.codec.encode("core/attestation_request", record)
         topic = self.topics.attestation_requests(wire_side(rs.attester_side))
-        return Outgoing(topic, request["request_id"].encode(), out, partition)
+        rid = request["request_id"]
+        return self._fit("attestation_request", Outgoing(topic, rid.encode(), out, partition), rid)
 
     def hop_record(
         self,
@@ -194,4 +246,5 @@ class Outputs:
             "source_partition": source[1],
         }
         value = self.codec.encode("internal/quota_check", record)
-        return Outgoing(self.topics.quota, steps[0]["key"].encode(), value)
+        out = Outgoing(self.topics.quota, steps[0]["key"].encode(), value)
+        return self._fit("hop_record", out, request["request_id"])

@@ -41,6 +41,7 @@ from crossbound.codec.records import QuotaCheck
 from crossbound.domain import DeadLetterReason
 from crossbound.metrics import Metrics
 from crossbound.pipeline.attestations import Attestations
+from crossbound.pipeline.budget import BudgetedTable, OutputLimits
 from crossbound.pipeline.decoding import DeadLetter, Decoder
 from crossbound.pipeline.hops import HOP, Hops
 from crossbound.pipeline.outputs import Outputs
@@ -50,7 +51,7 @@ from crossbound.pipeline.stores import AnsweredStore, PendingStore, State
 from crossbound.pipeline.sweeper import Sweeper
 from crossbound.rules import Catalogue, Rule
 from crossbound.rules.engine import OnError
-from crossbound.topics import SIDES, Topics
+from crossbound.topics import SIDES, TABLES, Topics
 
 __all__ = ["Pipeline", "Tables"]
 
@@ -89,7 +90,17 @@ class Pipeline:
         dedupe_retention_s: float = 3600.0,
         partitions: int | None = None,
         clock: Callable[[], float] = time.time,
+        limits: OutputLimits | None = None,
     ) -> None:
+        if limits is not None:  # every output and table write checked against its topic's budget
+            tables = Tables(
+                *(
+                    BudgetedTable(table, name, topics.changelog(name), limits, metrics)
+                    for name, table in zip(
+                        TABLES, (tables.pending, tables.answered, tables.usage), strict=True
+                    )
+                )
+            )
         self.codec = codec
         self.catalogue = catalogue
         self.metrics = metrics
@@ -97,7 +108,7 @@ class Pipeline:
         self.tables = tables
         decoder = Decoder(codec, catalogue)
         on_error = {sid: self._rule_error_counter(sid) for sid in catalogue.scenarios}
-        self.outputs = outputs = Outputs(codec, metrics, topics, clock)
+        self.outputs = outputs = Outputs(codec, metrics, topics, clock, limits)
         self.pending = pending = PendingStore(tables.pending, decoder)
         self.answered = answered = AnsweredStore(
             tables.answered, codec, pending, int(dedupe_retention_s * 1000), metrics
@@ -111,6 +122,7 @@ class Pipeline:
         )
         self.hops = Hops(tables.usage, decoder, answered, outputs, metrics, on_error, clock)
         self.sweeper = Sweeper(decoder, pending, answered, outputs, clock, tables.usage, metrics)
+        self._asks = {topics.attestation_requests(side) for side in SIDES}
         self._routes: dict[str, tuple[str, Handler, Failure]] = {
             topics.quota: ("", self.hops.on_hop, self._hop_failed)
         }
@@ -140,6 +152,20 @@ class Pipeline:
             return handler(side, rec)
         except Exception as exc:  # noqa: BLE001  the one error policy: every input ends in one outcome
             return failed(side, rec, exc)
+
+    def refused(self, rec: Incoming, out: Outgoing, error: str) -> list[Outgoing]:
+        """The dead letter of ``rec`` whose output ``out`` the producer or broker refused (``error``: the
+        exception's type), and no state left that would answer it again: a request parked for an
+        attestation request that was never sent is unparked (no timeout verdict follows)."""
+        route = self._routes.get(rec.topic)
+        if route is None:
+            raise ValueError(f"record from a topic this pipeline does not read: {rec.topic}")
+        side, _, failed = route
+        if out.topic in self._asks and out.key is not None:
+            self.pending.discard(out.key)
+        detail = f"its record for topic {out.topic!r} was refused ({error})"
+        rid = None if rec.key is None or rec.topic == self.topics.quota else rec.key.decode(errors="replace")
+        return failed(side, rec, DeadLetter(DeadLetterReason.OUTPUT_REFUSED, detail, rid))
 
     def loop(self, outs: Iterable[Outgoing], deliver: Callable[[Outgoing], Incoming]) -> Iterator[Outgoing]:
         """Run the internal hop topic in-process: every output, in order, with each hop record followed.

@@ -15,8 +15,12 @@ Both take events in batches (``take_events``): Faust's per-event cost is the bot
 amortises part of it (measured in benchmarks/). Tables place each key by Kafka's murmur2 partitioner
 (``use_partitioner``), the same partitioner the inputs are checked against, so a batch, or the sweeper
 timer, can change them outside of a single event. Everything an agent produces goes out with
-Faust's producer; Faust flushes the producer before it commits offsets, so a record is never committed
-before its outputs are written (at-least-once).
+Faust's producer, through a :class:`~crossbound.runtime.sending.Sender`: each batch's outputs are
+awaited before the agent takes the next batch (so before Faust acknowledges the batch's offsets), and
+an output the producer or broker refuses becomes its input's dead letter (``output_refused``) while
+the worker goes on; every output is first checked against its topic's size budget
+(:mod:`crossbound.runtime.limits`; ``output_too_large``). A record is never committed before its
+outputs, or its dead letter, are written (at-least-once).
 
 ``kafka.delivery="exactly_once"`` (experimental, Kafka only) runs Faust with
 ``processing_guarantee="exactly_once"`` and sends each output with the ``transactional_id`` of its
@@ -36,6 +40,7 @@ what each buys in one run.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from time import monotonic
 from typing import Any
@@ -47,12 +52,15 @@ from crossbound.broker.topicspec import topic_configs
 from crossbound.errors import ConfigError
 from crossbound.metrics import Metrics
 from crossbound.pipeline import Incoming, Outgoing, Pipeline, Tables
+from crossbound.pipeline.budget import OutputLimits
 from crossbound.runtime.eos import (
     commit_dirty_transactions,
     install_commit_of_dirty_transactions,
     install_idempotent_producer,
 )
 from crossbound.runtime.faustfix import install_delivery_fixes
+from crossbound.runtime.limits import output_limits
+from crossbound.runtime.sending import Send, Sender
 from crossbound.runtime.worker import Components
 from crossbound.settings import Settings
 from crossbound.topics import TABLES, Topics
@@ -148,8 +156,58 @@ def _raw_table(app: faust.App, name: str, partitions: int, configs: dict[str, st
     return table
 
 
-def build_app(settings: Settings, components: Components, metrics: Metrics, bootstrap: str) -> faust.App:
-    """The Faust app of one worker, with its pipeline over the app's tables."""
+def _limits(app: faust.App, settings: Settings, topics: Topics, reported: Mapping[str, int]) -> OutputLimits:
+    """The output limits of this app's producer and topics (ConfigError if an input cannot fit)."""
+    return output_limits(
+        topics,
+        producer_max=app.conf.producer_max_request_size,
+        reported=reported,
+        fallback=settings.kafka.max_message_bytes,
+        max_record_bytes=settings.pipeline.max_record_bytes,
+    )
+
+
+def _plain_send(app: faust.App) -> Send:
+    async def send(out: Outgoing, source: tuple[str, int] | None) -> Any:
+        # Straight to Faust's producer (not Topic.send_soon): the same aiokafka producer that Faust
+        # flushes before every offset commit, without a FutureMessage and buffer hop per record.
+        headers = list(out.headers) or None
+        return await app.producer.send(out.topic, out.key, out.value, out.partition, None, headers)
+
+    return send
+
+
+def _transactional_send(app: faust.App) -> Send:
+    """exactly_once: every output in the transaction that commits its source record's offset."""
+
+    async def send(out: Outgoing, source: tuple[str, int] | None) -> Any:
+        assert source is not None, "exactly_once: every output has a source partition"
+        # the id Faust commits topic/partition's offsets with (faust/transport/consumer.py
+        # TransactionManager.commit)
+        tid = f"{app.conf.id}-{app.assignor.group_for_topic(source[0])}-{source[1]}"
+        headers = list(out.headers) or None
+        return await app.producer.send(
+            out.topic, out.key, out.value, out.partition, None, headers, transactional_id=tid
+        )
+
+    return send
+
+
+def build_app(
+    settings: Settings,
+    components: Components,
+    metrics: Metrics,
+    bootstrap: str,
+    *,
+    message_limits: Mapping[str, int] | None = None,
+    on_fatal: Callable[[BaseException], None] | None = None,
+) -> faust.App:
+    """The Faust app of one worker, with its pipeline over the app's tables.
+
+    ``message_limits``: each topic's ``max.message.bytes`` as the broker reported it (see
+    :mod:`crossbound.runtime.limits`); ``on_fatal``: called with a send error that is not one
+    record's fault (see :mod:`crossbound.runtime.sending`) before it is raised.
+    """
     pipe, kafka = settings.pipeline, settings.kafka
     topics: Topics = components.topics
     partitions = kafka.partitions
@@ -202,14 +260,8 @@ def build_app(settings: Settings, components: Components, metrics: Metrics, boot
         attestation_timeout_s=pipe.attestation_timeout_s,
         dedupe_retention_s=pipe.dedupe_retention_s,
         partitions=partitions,
+        limits=_limits(app, settings, topics, message_limits or {}),
     )
-
-    async def emit(outs: list[Outgoing]) -> None:
-        # Straight to Faust's producer (not Topic.send_soon): the same aiokafka producer that Faust
-        # flushes before every offset commit, without a FutureMessage and buffer hop per record.
-        send = app.producer.send
-        for out in outs:
-            await send(out.topic, out.key, out.value, out.partition, None, list(out.headers) or None)
 
     def incoming(event: Any) -> Incoming:
         msg = event.message
@@ -221,37 +273,21 @@ def build_app(settings: Settings, components: Components, metrics: Metrics, boot
     batch, within = pipe.batch_size, pipe.batch_within_s
 
     exactly_once = kafka.delivery == "exactly_once"
+    send = _transactional_send(app) if exactly_once else _plain_send(app)
 
-    def transactional_id(topic: str, partition: int) -> str:
-        # the id Faust commits topic/partition's offsets with (faust/transport/consumer.py
-        # TransactionManager.commit)
-        return f"{app.conf.id}-{app.assignor.group_for_topic(topic)}-{partition}"
-
-    async def emit_in_transaction(outs: list[Outgoing], topic: str, partition: int) -> None:
-        if not outs:
-            return
-        send, tid = app.producer.send, transactional_id(topic, partition)
-        for out in outs:
-            headers = list(out.headers) or None
-            await send(out.topic, out.key, out.value, out.partition, None, headers, transactional_id=tid)
-
-    async def emit_for_source(outs: list[Outgoing], rec: Incoming) -> None:
-        """exactly_once: every output in the transaction that commits its source record's offset."""
-        await emit_in_transaction(outs, rec.topic, rec.partition)
-
-    async def emit_plain(outs: list[Outgoing], rec: Incoming) -> None:
-        await emit(outs)
-
-    emit_outputs = emit_for_source if exactly_once else emit_plain
+    def sender() -> Sender:
+        return Sender(send, pipeline, metrics, topics, on_fatal, pipeline.outputs.limits)
 
     handle = pipeline.handle
 
     async def run(stream: Any) -> None:
-        # the pipeline's error policy answers every record: nothing to catch here
+        # the pipeline's error policy answers every record, the sender every refused output
+        out = sender()
         async for events in stream.take_events(batch, within=within):
             for event in events:
                 rec = incoming(event)
-                await emit_outputs(handle(rec), rec)
+                await out.send(handle(rec), rec)
+            await out.settle()  # before the next batch: Faust acknowledges this one's offsets then
 
     @app.agent(inputs, name="validate")
     async def validate(stream: Any) -> None:
@@ -273,10 +309,13 @@ def build_app(settings: Settings, components: Components, metrics: Metrics, boot
     app.on_rebalance_complete.connect(on_ready)
 
     if not exactly_once:
+        sweeps = sender()
 
         @app.timer(interval=pipe.sweep_interval_s)
         async def sweep() -> None:
-            await emit(pipeline.sweep())
+            for topic, partition, out in pipeline.sweep_sourced():  # sourced: for a refusal's dead letter
+                await sweeps.send([out], None, (topic, partition))
+            await sweeps.settle()
 
     else:
 
@@ -288,8 +327,9 @@ def build_app(settings: Settings, components: Components, metrics: Metrics, boot
                 return
             now: set[int] = set()
             for topic, partition, out in pipeline.sweep_sourced():
-                await emit_in_transaction([out], topic, partition)
+                await sweeps.send([out], None, (topic, partition))
                 now.add(partition)
+            await sweeps.settle()
             # commit what the sweeper sent (and, a tick later, its buffered table writes) even when
             # no input arrives on those partitions
             await commit_dirty_transactions(app, swept | now)
@@ -297,6 +337,7 @@ def build_app(settings: Settings, components: Components, metrics: Metrics, boot
             swept.update(now)
 
         swept: set[int] = set()
+        sweeps = sender()
 
     @app.timer(interval=max(10.0, pipe.sweep_interval_s))
     async def housekeeping() -> None:

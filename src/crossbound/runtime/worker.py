@@ -12,6 +12,12 @@ Order of start-up, so that a bad file fails before anything connects:
    Tansu restarted, a Kafka formatted anew) stops the worker with :data:`EXIT_BROKER_RESET` (75), not
    ready with the reason and one ERROR line, so that an orchestrator restarts it; the restarted worker
    creates its topics again at step 4.
+
+Between 4 and 5 the worker reads each topic's ``max.message.bytes`` (where the broker reports it) for
+its output budget, and fails start-up if an input at ``pipeline.max_record_bytes`` could not be
+carried (:mod:`crossbound.runtime.limits`). A send error that is not one record's fault
+(:mod:`crossbound.runtime.sending`) stops the worker the same way as a broker reset, with
+:data:`EXIT_PRODUCER_FAILED` (69).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from prometheus_client import CollectorRegistry
 
 from crossbound import __version__
 from crossbound.broker import EmbeddedBroker, apply_tansu_workarounds, find_tansu_binary, prepare_topics
+from crossbound.broker.admin import message_limits
 from crossbound.broker.topicspec import topic_specs
 from crossbound.codec import Codec, SchemaRegistry
 from crossbound.errors import ConfigError
@@ -43,6 +50,7 @@ from crossbound.topics import Topics
 
 __all__ = [
     "EXIT_BROKER_RESET",
+    "EXIT_PRODUCER_FAILED",
     "Components",
     "check_delivery",
     "for_broker",
@@ -52,6 +60,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+EXIT_PRODUCER_FAILED = 69  # EX_UNAVAILABLE: the producer failed for a reason that is not one record's
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +110,8 @@ def on_tansu(settings: Settings) -> bool:
 
 
 class _Halt:
-    """What the worker does when its broker lost its state: not ready with the reason, the metric, one
+    """What the worker does when its broker lost its state (or, :meth:`producer_failed`, its producer
+    failed for a reason that is not one record's): not ready with the reason, the metric, one
     ERROR line, the worker's own resources closed (an embedded broker stopped), and an exit with
     :data:`EXIT_BROKER_RESET` at once: no graceful Faust stop, whose commits and flushes would write
     the old log's offsets and outputs into the empty broker."""
@@ -127,6 +138,19 @@ class _Halt:
         finally:
             sys.stderr.flush()
             self._exit(EXIT_BROKER_RESET)
+
+    def producer_failed(self, exc: BaseException) -> None:
+        """A send failed for a reason that is not one record's (see :mod:`crossbound.runtime.sending`):
+        not ready with the reason, one ERROR line, exit with :data:`EXIT_PRODUCER_FAILED` at once (what
+        was not committed is processed again by the next process)."""
+        self.reason = f"producer failed: {type(exc).__name__}"
+        self._metrics.set_ready(False)
+        log.error("the producer failed (%s): exiting with code %d", type(exc).__name__, EXIT_PRODUCER_FAILED)
+        try:
+            self._stack.close()
+        finally:
+            sys.stderr.flush()
+            self._exit(EXIT_PRODUCER_FAILED)
 
 
 def _quiet_loggers(level: str) -> None:
@@ -159,6 +183,7 @@ def run_worker(settings: Settings) -> int:
         settings = for_broker(settings, tansu=compat or settings.kafka.broker is None)
         specs = topic_specs(components.topics, settings.topic_settings(), settings.kafka.partitions)
         asyncio.run(prepare_topics(bootstrap, specs))
+        reported = asyncio.run(message_limits(bootstrap, list(specs)))
         registry = CollectorRegistry()
         metrics = Metrics(registry)
         metrics.set_build_info(__version__)
@@ -173,7 +198,9 @@ def run_worker(settings: Settings) -> int:
             print(f"crossbound: metrics on {server.url}", file=sys.stderr, flush=True)
         from crossbound.runtime.app import build_app
 
-        app = build_app(settings, components, metrics, bootstrap)
+        app = build_app(
+            settings, components, metrics, bootstrap, message_limits=reported, on_fatal=halt.producer_failed
+        )
         topics = components.topics
         detector = ResetDetector(topics.all(), topics.changelogs())
         interval = settings.kafka.reset_check_interval_s

@@ -27,6 +27,7 @@ from crossbound._data import default_rulesets_dir, default_schemas_dir
 from crossbound.codec import Codec, SchemaRegistry
 from crossbound.metrics import Metrics
 from crossbound.pipeline import Incoming, Outgoing, Pipeline, Tables
+from crossbound.pipeline.budget import OutputLimits
 from crossbound.rules import Catalogue, load_catalogue
 from crossbound.testing.encoding import encode_attestation, encode_request
 from crossbound.topics import Topics
@@ -59,6 +60,7 @@ class Harness:
     attestation_timeout_s: float = 30.0
     topics: Topics = field(default_factory=Topics)
     partitions: int | None = None  # check inputs against murmur2 over this many partitions (None: don't)
+    limits: OutputLimits | None = None  # the topics' size budgets, as a worker reads them (None: none)
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     pending: dict[bytes, bytes] = field(default_factory=dict)
     answered: dict[bytes, bytes] = field(default_factory=dict)
@@ -82,6 +84,7 @@ class Harness:
             attestation_timeout_s=self.attestation_timeout_s,
             partitions=self.partitions,
             clock=lambda: self.now,
+            limits=self.limits,
         )
 
     @classmethod
