@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from crossbound.codec import SchemaRegistry
-from crossbound.codec.forms import FORMS, FieldCheck, Form
+from crossbound.codec.forms import FORMS, FieldCheck
 from crossbound.domain import DeadLetterReason
 from crossbound.metrics import Metrics
 from crossbound.pipeline.decoding import DeadLetter
@@ -84,17 +84,44 @@ def refuse_input(
     raise DeadLetter(reason, f"{where} breaks its {chk.expected}", request_id, scenario)
 
 
-Plan = tuple[tuple[FieldCheck, Form | None, bool], ...]  # each check, a digest form for class D, scan?
+# per check: the check, its path when plain (field names only, else None), its form's and range's
+# tests, a digest form's test for class D fields without a form, and whether the value is scanned
+Step = tuple[FieldCheck, "tuple[str, ...] | None", Any, "tuple[int, int] | None", Any, bool]
+Plan = tuple[Step, ...]
 
 
 def _plan(checks: Sequence[FieldCheck]) -> Plan:
-    """What the guard tests per field besides its declaration: a digest's form, and a scan or not."""
+    """What the guard tests per field, resolved once: a digest's form, a scan or not, the matchers."""
     plan = []
     for chk in checks:
         digest = _DIGEST if chk.cls == "D" and chk.form is None else None
         form = chk.form or digest
-        plan.append((chk, digest, form is not None and form.scan and chk.kind is None))
+        scan = form is not None and form.scan and chk.kind is None
+        plan.append(
+            (
+                chk,
+                chk.path if chk.simple else None,
+                None if chk.form is None else chk.form.pattern.fullmatch,
+                chk.range,
+                None if digest is None else digest.pattern.fullmatch,
+                scan,
+            )
+        )
     return tuple(plan)
+
+
+def _step_fault(step: Step, value: Any) -> str | None:
+    """One value against one step: ``form`` (its form or a digest's), ``range``, ``pi``, or None."""
+    _, _, form, rng, digest, scan = step
+    if form is not None and (type(value) is not str or form(value) is None):
+        return "form"
+    if rng is not None and (type(value) is not int or not rng[0] <= value <= rng[1]):
+        return "range"
+    if digest is not None and digest(value) is None:
+        return "form"
+    if scan and pi_code_in_code(value) is not None:
+        return "pi"
+    return None
 
 
 class Guard:
@@ -134,15 +161,23 @@ class Guard:
 
     @staticmethod
     def _fault(plan: Plan, record: Mapping[str, Any], prefix: str) -> tuple[str, str] | None:
-        for chk, digest, scan in plan:
-            for value in chk.values(record):
-                fault: str | None = chk.fault(value)
-                if fault is None and digest is not None and not digest.matches(value):
-                    fault = "form"
-                if fault is None and scan and pi_code_in_code(value) is not None:
-                    fault = "pi"
+        for step in plan:
+            path = step[1]
+            if path is None:
+                values: Sequence[Any] = step[0].values(record)
+            else:  # a plain path, read inline: FieldCheck.values, without the call
+                value: Any = record
+                for name in path:
+                    value = value.get(name) if isinstance(value, dict) else None
+                    if value is None:
+                        break
+                if value is None:
+                    continue
+                values = (value,)
+            for value in values:
+                fault = _step_fault(step, value)
                 if fault is not None:
-                    return prefix + chk.where, fault
+                    return prefix + step[0].where, fault
         return None
 
     def _block(self, record_name: str, record: Mapping[str, Any], where: str, reason: str) -> None:
