@@ -7,13 +7,16 @@ expression of the subset below and returns such a closure, or None for anything 
 functions such as ``size`` or ``double``, durations, maps, ternaries), which then runs on the
 library alone.
 
-Subset: field paths from a root (``payload.op``, ``consent.legal_basis``, ``now``), literals (integers,
-quoted strings without escapes, ``true``, ``false``, ``null``), lists of literals after ``in``,
-``has(path)``, ``!``, ``&&``, ``||``, ``==``, ``!=``, ``<``, ``<=``, ``>``, ``>=``, ``in``, parentheses.
+Subset: field paths from a root (``payload.op``, ``consent.legal_basis``, ``now``) and a list item
+(``payload.types[0]``), literals (integers, decimals such as ``0.9``, quoted strings without escapes,
+``true``, ``false``, ``null``), lists of string literals after ``in``, ``has(path)``, ``size(list)``,
+``double(number)``, ``+``, ``-``, ``*``, ``!``, ``&&``, ``||``, ``==``, ``!=``, ``<``, ``<=``, ``>``, ``>=``,
+``in``, parentheses.
 
 A closure computes a value only where its meaning is plain: a path whose keys all exist, equality of
 same-typed strings, booleans, integers or nulls (or a null against a string, boolean or integer),
-ordering of two integers, two strings, or two dates and timestamps (a date being midnight in
+arithmetic on two integers (within int64) or two doubles, ordering of two integers, two strings, two
+doubles (not NaN), or two dates and timestamps (a date being midnight in
 :data:`~crossbound.domain.LOCAL_TZ`, as :mod:`crossbound.rules.cel` converts it), logic over booleans.
 Anything else (a missing key, a float, mixed types, a non-boolean operand) raises :class:`Fallback`,
 and the caller evaluates the expression with the CEL library, so errors and CEL's commutative
@@ -42,8 +45,8 @@ class Fallback(Exception):
 
 _FALLBACK = Fallback()
 _TOKEN = re.compile(
-    r"\s*(?:(?P<num>\d+(?![\d.eEuU]))|(?P<str>'[^'\\\n]*'|\"[^\"\\\n]*\")"
-    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<op>&&|\|\||==|!=|<=|>=|[<>!().,\[\]]))"
+    r"\s*(?:(?P<float>\d+\.\d+(?![\deEuU]))|(?P<num>\d+(?![\d.eEuU]))|(?P<str>'[^'\\\n]*'|\"[^\"\\\n]*\")"
+    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<op>&&|\|\||==|!=|<=|>=|[<>!().,\[\]+*-]))"
 )
 _KEYWORDS = {"true": True, "false": False, "null": None}
 _SIMPLE = (str, bool, int)  # equality with null is False for these, as in the library
@@ -67,6 +70,8 @@ def _tokens(expr: str) -> list[tuple[str, Any]]:
         text = m.group(kind)
         if kind == "num":
             out.append(("lit", int(text)))
+        elif kind == "float":
+            out.append(("lit", float(text)))
         elif kind == "str":
             out.append(("lit", text[1:-1]))
         elif kind == "name" and text in _KEYWORDS:
@@ -152,7 +157,7 @@ def _ordered(op: str, left: Fast, right: Fast) -> Fast:
     def order(ctx: Context) -> bool:
         a, b = left(ctx), right(ctx)
         ta, tb = type(a), type(b)
-        if ta is tb and ta in (int, str):
+        if ta is tb and (ta in (int, str) or (ta is float and a == a and b == b)):  # NaN: the library
             return cmp(a, b)
         if ta in (date, datetime) and tb in (date, datetime):
             if ta is tb is date:
@@ -206,17 +211,31 @@ class _Parser:
         return left
 
     def relation(self) -> Fast:
-        left = self.unary()
+        left = self.additive()
         kind, text = self.peek()
         if kind == "op" and text in ("==", "!=", "<", "<=", ">", ">="):
             self.i += 1
-            right = self.unary()
+            right = self.additive()
             left = _compare(text, left, right)
         elif (kind, text) == ("name", "in"):
             self.i += 1
             left = _member(left, self.literal_list())
         if self.peek()[0] == "op" and self.peek()[1] in ("==", "!=", "<", "<=", ">", ">="):
             raise _Unsupported  # chained relations: left to the library
+        return left
+
+    def additive(self) -> Fast:
+        left = self.multiplicative()
+        while self.peek() in (("op", "+"), ("op", "-")):
+            op = self.take("op")
+            left = _arithmetic(op, left, self.multiplicative())
+        return left
+
+    def multiplicative(self) -> Fast:
+        left = self.unary()
+        while self.peek() == ("op", "*"):
+            self.i += 1
+            left = _arithmetic("*", left, self.unary())
         return left
 
     def unary(self) -> Fast:
@@ -236,6 +255,11 @@ class _Parser:
             inner = self.disjunction()
             self.take("op", ")")
             return inner
+        if kind == "name" and text in ("double", "size") and self.toks[self.i + 1] == ("op", "("):
+            self.i += 2
+            inner = self.disjunction()
+            self.take("op", ")")
+            return _double(inner) if text == "double" else _size(inner)
         if kind == "name" and text == "has":
             self.i += 1
             self.take("op", "(")
@@ -245,7 +269,15 @@ class _Parser:
             return _has(base, key)
         if kind == "name":
             base, key, top = self.path(need_key=False)
-            return base if key is None else _step(base, key, top)
+            value = base if key is None else _step(base, key, top)
+            if self.peek() == ("op", "["):
+                self.i += 1
+                index = self.take("lit")
+                self.take("op", "]")
+                if type(index) is not int:
+                    raise _Unsupported
+                return _item(value, index)
+            return value
         raise _Unsupported
 
     def path(self, need_key: bool) -> tuple[Fast, str | None, bool]:
@@ -278,6 +310,63 @@ class _Parser:
         if not all(type(v) is str for v in values):
             raise _Unsupported
         return tuple(values)
+
+
+_INT64 = (-(2**63), 2**63 - 1)
+_ARITH: dict[str, Callable[[Any, Any], Any]] = {
+    "+": lambda a, b: a + b,
+    "-": lambda a, b: a - b,
+    "*": lambda a, b: a * b,
+}
+
+
+def _arithmetic(op: str, left: Fast, right: Fast) -> Fast:
+    """Two integers (within int64, as CEL's overflow is an error) or two doubles; else the library."""
+    fn = _ARITH[op]
+
+    def arith(ctx: Context) -> Any:
+        a, b = left(ctx), right(ctx)
+        ta = type(a)
+        if ta is not type(b) or ta not in (int, float):
+            raise _FALLBACK
+        result = fn(a, b)
+        if ta is int and not _INT64[0] <= result <= _INT64[1]:
+            raise _FALLBACK
+        return result
+
+    return arith
+
+
+def _double(inner: Fast) -> Fast:
+    def double(ctx: Context) -> float:
+        v = inner(ctx)
+        if type(v) is float:
+            return v
+        if type(v) is int and abs(v) <= 2**53:  # exactly representable: no rounding question
+            return float(v)
+        raise _FALLBACK
+
+    return double
+
+
+def _size(inner: Fast) -> Fast:
+    def size(ctx: Context) -> int:
+        v = inner(ctx)
+        if type(v) is not list:
+            raise _FALLBACK
+        return len(v)
+
+    return size
+
+
+def _item(inner: Fast, index: int) -> Fast:
+    def item(ctx: Context) -> Any:
+        v = inner(ctx)
+        if type(v) is not list or not 0 <= index < len(v):
+            raise _FALLBACK
+        return v[index]
+
+    return item
 
 
 def _or(left: Fast, right: Fast) -> Fast:
