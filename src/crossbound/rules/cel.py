@@ -6,6 +6,10 @@ common rule's ``applies_if`` (over ``scenario`` only, at load time). A program r
 root once per context and shares it between the programs of one request. Avro dates become
 midnight in :data:`~crossbound.domain.LOCAL_TZ`, so CEL compares them with timestamps as the local
 calendar day they are.
+
+Most expressions of the shipped rule sets also have a Python form (:mod:`crossbound.rules.celfast`),
+which a program runs first: it answers where the values are plainly typed and otherwise hands the
+expression to the library, converting nothing it does not read.
 """
 
 from __future__ import annotations
