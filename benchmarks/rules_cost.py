@@ -11,8 +11,9 @@ JSON object.
     python benchmarks/rules_cost.py [--n N] [--scenario ID ...] [--compare SRC [--rounds R]]
 
 ``--compare SRC`` measures another checkout's ``src`` directory (e.g. ``git archive main src schemas
-rulesets examples | tar -x -C /tmp/base``, then ``--compare /tmp/base/src``) against this one in one run: R rounds, each running both in turn in fresh subprocesses, best figure
-per scenario of each side, then the ratio.
+rulesets examples | tar -x -C /tmp/base``, then ``--compare /tmp/base/src``) against this one in one
+run: R rounds, each running both in turn in fresh subprocesses, best figure per scenario of each side,
+then the ratio.
 """
 
 from __future__ import annotations
