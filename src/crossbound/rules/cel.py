@@ -6,6 +6,10 @@ common rule's ``applies_if`` (over ``scenario`` only, at load time). A program r
 root once per context and shares it between the programs of one request. Avro dates become
 midnight in :data:`~crossbound.domain.LOCAL_TZ`, so CEL compares them with timestamps as the local
 calendar day they are.
+
+Most expressions of the shipped rule sets also have a Python form (:mod:`crossbound.rules.celfast`),
+which a program runs first: it answers where the values are plainly typed and otherwise hands the
+expression to the library, converting nothing it does not read.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 import cel
 
 from crossbound.domain import LOCAL_TZ
+from crossbound.rules.celfast import Fallback, translate
 from crossbound.rules.model import Context
 
 __all__ = ["CEL_ROOTS", "CelProgram", "cel_context", "compile_cel"]
@@ -67,7 +72,7 @@ def cel_context(ctx: Context, roots: tuple[str, ...]) -> dict[str, Any]:
 class CelProgram:
     """A CEL expression compiled once; call it with a context."""
 
-    __slots__ = ("expr", "program", "roots")
+    __slots__ = ("expr", "fast", "program", "roots")
 
     def __init__(self, expr: str, roots: frozenset[str] = CEL_ROOTS) -> None:
         try:
@@ -75,6 +80,7 @@ class CelProgram:
         except ValueError as exc:
             raise ValueError(f"CEL does not compile: {exc}") from None
         self.expr = expr
+        self.fast = translate(expr)  # the Python form of the common subset, or None
         bound = set(_MACRO_VAR.findall(expr))
         self.roots: tuple[str, ...] = tuple(v for v in self.program.variables() if v not in bound)
         unknown = set(self.roots) - roots
@@ -82,6 +88,12 @@ class CelProgram:
             raise ValueError(f"CEL reads unknown variables {sorted(unknown)}; allowed: {sorted(roots)}")
 
     def __call__(self, ctx: Context) -> Any:
+        """The expression's value: from its Python form where that decides, else from the library."""
+        if self.fast is not None:
+            try:
+                return self.fast(ctx)
+            except Fallback:
+                pass
         return self.program.execute(cel_context(ctx, self.roots))
 
 

@@ -46,7 +46,7 @@ from crossbound.domain import local_date
 from crossbound.rules.cel import compile_cel
 from crossbound.rules.model import CheckFn, Context
 from crossbound.rules.paths import Getter, getter, getters
-from crossbound.rules.pi import field_pi_code
+from crossbound.rules.pi import PUBLIC_KINDS, field_pi_code
 
 __all__ = ["CHECKS", "CheckEnv"]
 
@@ -165,8 +165,24 @@ def _enum(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> Ch
     return _each_present(getters(fields), test)
 
 
+_TODAY = ("today",)  # the memo key of the decision's local date
+
+
 def _local_today(ctx: Context) -> date:
-    return local_date(ctx.now)
+    """The decision's calendar day in Hong Kong / Shenzhen, worked out once per context."""
+    today = ctx.memo.get(_TODAY)
+    if today is None:
+        today = ctx.memo[_TODAY] = local_date(ctx.now)
+    return today
+
+
+def _checked(kind: str, text: str, ctx: Context) -> identifiers.IdCheck:
+    """``identifiers.check`` of one value, once per context: the identifier rule and C4 share it."""
+    key = (kind, text)
+    res = ctx.memo.get(key)
+    if res is None:
+        res = ctx.memo[key] = identifiers.check(kind, text, today=_local_today(ctx))
+    return res
 
 
 def _identifier(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv) -> CheckFn:
@@ -177,10 +193,7 @@ def _identifier(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv)
     prefix = kind.upper()
 
     def test(v: Any, ctx: Context) -> str | None:
-        memo_key = (kind, v)  # two rules on one identifier (valid? warned?) check it once
-        res = ctx.memo.get(memo_key)
-        if res is None:
-            res = ctx.memo[memo_key] = identifiers.check(kind, str(v), today=_local_today(ctx))
+        res = _checked(kind, str(v), ctx)  # two rules on one identifier (valid? warned?) check it once
         if warning is None:
             return None if res.valid else f"{prefix}_{res.code}"
         return f"{prefix}_{warning}" if res.valid and warning in res.warnings else None
@@ -397,7 +410,8 @@ def _no_clear_pi(fields: Sequence[str], params: Mapping[str, Any], env: CheckEnv
             for text in v if isinstance(v, list) else (v,):
                 if not isinstance(text, str):
                     continue
-                code = field_pi_code(kind, text, _local_today(ctx))
+                checked = _checked(kind, text, ctx) if kind in PUBLIC_KINDS else None
+                code = field_pi_code(kind, text, _local_today(ctx), checked)
                 if code is not None:
                     out.append((f, code))
                     break

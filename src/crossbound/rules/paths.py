@@ -25,13 +25,7 @@ def getter(path: str) -> Getter:
     if root not in ROOTS:
         raise ValueError(f"field {path!r} must start with request., payload., attestation. or consent.")
     if len(keys) == 1:
-        key = keys[0]
-
-        def get_one(ctx: Context) -> Any:
-            obj = ctx.root(root)
-            return None if obj is None else obj.get(key)
-
-        return get_one
+        return _field(root, keys[0])
 
     def get_path(ctx: Context) -> Any:
         obj = ctx.root(root)
@@ -42,6 +36,20 @@ def getter(path: str) -> Getter:
         return obj
 
     return get_path
+
+
+def _field(root: str, key: str) -> Getter:
+    """A root's own field, read without :meth:`Context.root`'s dispatch: most paths are these."""
+    if root == "payload":
+        return lambda ctx: ctx.payload.get(key)
+    if root == "request":
+        return lambda ctx: ctx.request.get(key)
+
+    def get_one(ctx: Context) -> Any:
+        obj = ctx.root(root)
+        return None if obj is None else obj.get(key)
+
+    return get_one
 
 
 def getters(fields: Sequence[str], at_least: int = 1) -> list[tuple[str, Getter]]:

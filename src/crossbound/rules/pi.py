@@ -44,7 +44,7 @@ from typing import Final
 from crossbound import identifiers
 from crossbound.identifiers import hkid_check_char, luhn_check_digit, resident_id_check_char
 
-__all__ = ["field_pi_code", "pi_code", "pi_code_in_code"]
+__all__ = ["PUBLIC_KINDS", "field_pi_code", "pi_code", "pi_code_in_code"]
 
 _CJK: Final = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # Romanised surnames (Cantonese and pinyin). Title case is read as a name only for the distinctive ones;
@@ -246,10 +246,15 @@ def pi_code_in_code(text: str) -> str | None:
 
 # Kinds of public identifiers of institutions and things: a valid one is exempt from the scan. Personal
 # kinds (hkid, cn_resident_id, home_return_permit, fps_id, luhn, unionpay_card, iban) never are.
-_PUBLIC_KINDS: Final = frozenset({"uscc", "hk_brn", "lei", "bic", "currency"})
+PUBLIC_KINDS: Final = frozenset({"uscc", "hk_brn", "lei", "bic", "currency"})
 
 
-def field_pi_code(kind: str | None, text: str, today: datetime.date | None = None) -> str | None:
+def field_pi_code(
+    kind: str | None,
+    text: str,
+    today: datetime.date | None = None,
+    checked: identifiers.IdCheck | None = None,
+) -> str | None:
     """C4 on one value of a class C field whose schema declares identifier ``kind`` (or none).
 
     A valid public identifier of the declared kind is exempt, unless it is also a personal one:
@@ -267,10 +272,13 @@ def field_pi_code(kind: str | None, text: str, today: datetime.date | None = Non
       and 7 digits that pass the HKID check (1 in 11 dummy BRNs) is refused (``PI_HKID``). An 8-digit
       BRN starting 0-8 crosses as a BRN; refusing those would refuse nearly every real company. Where
       that is not acceptable the field should cross as an HMAC (class D), not in clear.
+
+    ``checked`` is ``identifiers.check(kind, text, today=today)`` when the caller already has it (the
+    ``identifier`` rule on the same field made it).
     """
-    if kind is None or kind not in _PUBLIC_KINDS:
+    if kind is None or kind not in PUBLIC_KINDS:
         return pi_code_in_code(text)
-    result = identifiers.check(kind, text, today=today)
+    result = identifiers.check(kind, text, today=today) if checked is None else checked
     if not result.valid or result.normalised is None:
         return pi_code_in_code(text)
     s = result.normalised
