@@ -9,7 +9,9 @@ What each table holds is bounded by a retention, and what the sweep removes is c
 
 * ``pending``: a request waits at most the attestation timeout (then it is answered); an entry left
   parked after its answer (a crash between answering and unparking) goes at its deadline;
-* ``answered``: until the request's ``expires_at`` plus ``pipeline.dedupe_retention_s``;
+* ``answered``: until the request's ``expires_at`` plus ``pipeline.dedupe_retention_s``; the ids
+  this process answered itself (kept beside the table, so a redelivery it already answered is not
+  sent twice) for ``dedupe_retention_s`` after it answered them;
 * ``usage``: a key with no current window left (its days and years are over) and not written for
   ``dedupe_retention_s`` (so a redelivered hop still finds its answer). Windows only end at local
   midnight, so the keys are scanned once a local day (and after a start or rebalance), a bounded
@@ -124,6 +126,7 @@ class Sweeper:
         """Drop answered request ids past their retention; returns how many. Costs what is due."""
         self._ensure_index()
         now_ms = int(self.clock() * 1000)
+        self.answered.forget_done_here(now_ms)
         heap, table = self.answered.forgets, self.answered.table
         dropped = 0
         while heap and heap[0][0] <= now_ms:

@@ -112,3 +112,21 @@ def test_a_request_left_parked_after_its_answer_is_pruned_at_its_deadline_and_co
     assert h.pending == {}
     assert _pruned(h, "pending") == 1
     assert len(h.verdicts("hk")) == 1  # pruned, not answered again
+
+
+def test_the_ids_answered_here_are_kept_for_the_retention_then_dropped() -> None:
+    """The soak found them growing with the traffic (benchmarks/soak.py, ``done_here``)."""
+    h = Harness.from_dirs(now=YEAR_END)
+    first, second = Traffic(seed=24, now=YEAR_END).payments_for_one_payer(2, amount="10.00")
+    _send(h, first)
+    done = h.pipeline.answered.done_here
+    marked = set(done)
+    assert str(first.request_id).encode() in marked  # the request, and its ledger hop
+    h.advance(1800)
+    _send(h, second)
+    h.advance(1800)  # the retention since the first answer, not since the second
+    assert marked.isdisjoint(done)
+    assert str(second.request_id).encode() in done
+    assert h.answered  # the table's own retention is longer (expires_at plus the retention)
+    h.advance(3600)
+    assert not done
