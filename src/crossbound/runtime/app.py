@@ -35,8 +35,6 @@ what each buys in one run.
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from time import monotonic
 from typing import Any
 
@@ -53,6 +51,7 @@ from crossbound.runtime.eos import (
     install_idempotent_producer,
 )
 from crossbound.runtime.faustfix import install_delivery_fixes
+from crossbound.runtime.tablestore import table_store_settings
 from crossbound.runtime.worker import Components
 from crossbound.settings import Settings
 from crossbound.topics import TABLES, Topics
@@ -148,13 +147,18 @@ def _raw_table(app: faust.App, name: str, partitions: int, configs: dict[str, st
     return table
 
 
+def table_store(settings: Settings) -> dict[str, Any]:
+    """Faust's ``store`` and ``datadir`` for ``kafka.table_store`` (:mod:`crossbound.runtime.tablestore`)."""
+    return table_store_settings(settings.kafka, settings.pipeline.app_id)
+
+
 def build_app(settings: Settings, components: Components, metrics: Metrics, bootstrap: str) -> faust.App:
     """The Faust app of one worker, with its pipeline over the app's tables."""
     pipe, kafka = settings.pipeline, settings.kafka
     topics: Topics = components.topics
     partitions = kafka.partitions
     changelog = settings.topic_settings().changelog
-    datadir = Path(tempfile.gettempdir()) / f"crossbound-{pipe.app_id}-data"
+    store = table_store(settings)  # a bad store setting fails before anything is patched
     speedups = faust_speedups(kafka.faust_stock)  # an unknown name fails before anything is patched
     install_delivery_fixes()  # records Faust dropped after aiokafka handed them over (runtime/faustfix.py)
     if kafka.delivery == "exactly_once":
@@ -164,9 +168,8 @@ def build_app(settings: Settings, components: Components, metrics: Metrics, boot
     app = faust.App(
         pipe.app_id,
         broker=f"kafka://{bootstrap}",
-        store="memory://",
         autodiscover=False,
-        datadir=str(datadir),
+        **store,
         web_enabled=False,
         topic_partitions=partitions,
         topic_replication_factor=changelog.replication_factor,  # changelogs and Faust's leader topic
