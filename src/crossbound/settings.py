@@ -112,6 +112,20 @@ class KafkaSettings(BaseModel):
         "patch; exactly_once always uses it",
     )
 
+    table_store: Literal["memory", "rocksdb"] = Field(
+        default="memory",
+        description="where the tables live: memory (rebuilt from the changelogs at every start) or "
+        "rocksdb (on disk under data_dir, through rocksdict: pip install 'crossbound[rocksdb]'; a "
+        "restart on the same disk reads only the changelog written since, and memory does not grow "
+        "with the keys)",
+    )
+    data_dir: Path | None = Field(
+        default=None,
+        description="this worker's own directory for Faust's data, its tables with table_store=rocksdb "
+        "(required then: one per worker process, on a disk that outlives it); unset with memory: "
+        "<tmp>/crossbound-<app_id>-data",
+    )
+
     reset_check_interval_s: float = Field(
         default=5.0,
         gt=0,
@@ -130,6 +144,15 @@ class KafkaSettings(BaseModel):
     def _check_idempotence(self) -> KafkaSettings:
         if self.idempotence and self.acks != "all":
             raise ValueError(f"idempotence needs acks=all (Kafka's rule), got acks={self.acks}")
+        return self
+
+    @model_validator(mode="after")
+    def _check_table_store(self) -> KafkaSettings:
+        if self.table_store == "rocksdb" and self.data_dir is None:
+            raise ValueError(
+                "table_store=rocksdb needs data_dir (CROSSBOUND_KAFKA__DATA_DIR): a directory of this "
+                "worker's own, on a disk that outlives the process"
+            )
         return self
 
     def idempotent_producer(self, *, tansu: bool) -> bool:

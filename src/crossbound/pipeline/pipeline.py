@@ -111,7 +111,7 @@ class Pipeline:
         self.outputs = outputs = Outputs(codec, metrics, topics, clock, limits)
         self.pending = pending = PendingStore(tables.pending, decoder)
         self.answered = answered = AnsweredStore(
-            tables.answered, codec, pending, int(dedupe_retention_s * 1000), metrics
+            tables.answered, codec, pending, int(dedupe_retention_s * 1000), metrics, clock
         )
         timeout_ms = int(attestation_timeout_s * 1000)
         self.requests = Requests(

@@ -3,7 +3,9 @@
 * :class:`PendingStore`: the ``pending`` table (requests waiting for their attestation), the decoded
   form of what this process parked, and a heap of their deadlines;
 * :class:`AnsweredStore`: the ``answered`` table (what answered each request, until it may be
-  forgotten), a heap of those forget-at times, and the keys this process answered itself.
+  forgotten), a heap of those forget-at times, and the keys this process answered itself (for the
+  dedupe retention after it answered them: the sweeper drops older ones, so their number follows
+  the traffic of one retention, not of the process's life).
 
 The tables stay the truth: a cache entry is used only while the table holds exactly the bytes it
 was made from, and a heap entry is acted on only if the table still agrees (see the sweeper). After
@@ -21,7 +23,9 @@ from __future__ import annotations
 import heapq
 import logging
 import struct
-from collections.abc import MutableMapping
+import time
+from collections import OrderedDict
+from collections.abc import Callable, MutableMapping
 from datetime import datetime
 from typing import Any, cast
 
@@ -114,16 +118,25 @@ class AnsweredStore:
     """The ``answered`` table, the forget-at heap, and the keys this process answered (bounded)."""
 
     def __init__(
-        self, table: State, codec: Codec, pending: PendingStore, retention_ms: int, metrics: Metrics
+        self,
+        table: State,
+        codec: Codec,
+        pending: PendingStore,
+        retention_ms: int,
+        metrics: Metrics,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.table = table
         self.codec = codec
         self.metrics = metrics
         self.pending = pending
         self.retention_ms = retention_ms
+        self.clock = clock
         self.forgets: list[tuple[int, bytes]] = []  # heap: when answered ids may be forgotten
         self.indexed = False
-        self.done_here: dict[bytes, None] = {}  # keys this process answered (bounded, oldest dropped)
+        # keys this process answered, oldest first, with when (ms): kept for the retention, and never
+        # more than done_here_max of them
+        self.done_here: OrderedDict[bytes, int] = OrderedDict()
         self.done_here_max = 500_000
 
     def get(self, key: bytes) -> AnsweredRequest | None:
@@ -204,9 +217,24 @@ class AnsweredStore:
     def mark_done_here(self, key: bytes) -> None:
         """Note that this process answered ``key`` (a request id, or a hop's own key) or sent it again."""
         done = self.done_here
-        if len(done) >= self.done_here_max:
-            del done[next(iter(done))]
-        done[key] = None
+        if done.pop(key, None) is None and len(done) >= self.done_here_max:
+            done.popitem(last=False)
+        done[key] = int(self.clock() * 1000)
+
+    def forget_done_here(self, now_ms: int) -> int:
+        """Drop the keys this process answered longer than the retention ago; returns how many.
+
+        A redelivery after that is sent once more (at-least-once): by then its answered entry is
+        forgotten, or about to be. Costs what is dropped (the oldest come first).
+        """
+        done, horizon, dropped = self.done_here, now_ms - self.retention_ms, 0
+        while done:
+            key, marked = next(iter(done.items()))
+            if marked > horizon:
+                break
+            del done[key]
+            dropped += 1
+        return dropped
 
     def index(self) -> None:
         """Seed the forget-at heap with one full scan of the table."""

@@ -9,13 +9,17 @@ What each table holds is bounded by a retention, and what the sweep removes is c
 
 * ``pending``: a request waits at most the attestation timeout (then it is answered); an entry left
   parked after its answer (a crash between answering and unparking) goes at its deadline;
-* ``answered``: until the request's ``expires_at`` plus ``pipeline.dedupe_retention_s``;
+* ``answered``: until the request's ``expires_at`` plus ``pipeline.dedupe_retention_s``; the ids
+  this process answered itself (kept beside the table, so a redelivery it already answered is not
+  sent twice) for ``dedupe_retention_s`` after it answered them;
 * ``usage``: a key with no current window left (its days and years are over) and not written for
-  ``dedupe_retention_s`` (so a redelivered hop still finds its answer). Windows only end at local
-  midnight, so the keys are scanned once a local day (and after a start or rebalance), a bounded
-  chunk per housekeeping tick; a key that is written again before its turn is pruned by its hop
-  instead (:func:`crossbound.rules.stateful.prune`). A value that does not decode is left to the hop
-  that meets it, which tells its request the history is lost (:mod:`crossbound.pipeline.hops`).
+  ``dedupe_retention_s`` (so a redelivered hop still finds its answer); a key with a current window
+  not written for that long keeps its totals and loses the replies kept for redelivered hops.
+  Windows only end at local midnight, so the keys are scanned once a local day (and after a start
+  or rebalance), a bounded chunk per housekeeping tick; a key that is written again before its
+  turn is pruned by its hop instead (:func:`crossbound.rules.stateful.prune`). A value that does
+  not decode is left to the hop that meets it, which tells its request the history is lost
+  (:mod:`crossbound.pipeline.hops`).
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from crossbound.pipeline.outputs import Outputs
 from crossbound.pipeline.records import Outgoing
 from crossbound.pipeline.stores import AnsweredStore, PendingStore, State
 from crossbound.rules import Finding
-from crossbound.rules.stateful import periods
+from crossbound.rules.stateful import periods, prune
 
 __all__ = ["Due", "Sweeper"]
 
@@ -124,6 +128,7 @@ class Sweeper:
         """Drop answered request ids past their retention; returns how many. Costs what is due."""
         self._ensure_index()
         now_ms = int(self.clock() * 1000)
+        self.answered.forget_done_here(now_ms)
         heap, table = self.answered.forgets, self.answered.table
         dropped = 0
         while heap and heap[0][0] <= now_ms:
@@ -146,6 +151,10 @@ class Sweeper:
     def prune_ledgers(self) -> int:
         """Drop usage keys with no current window, unwritten for the retention; returns how many.
 
+        A key unwritten for the retention that still has a current window (a person's year) keeps its
+        windows but loses its hops' replies and counted ids: they are there for a hop redelivered
+        within the retention, and would otherwise hold up to 32 verdicts per key for the year.
+
         One scan per local day, of the keys there were when the day turned (for the retention: the
         day of ``now - retention``, so that keys written late yesterday are past it too), taken
         :data:`LEDGER_CHUNK` keys per call.
@@ -156,7 +165,8 @@ class Sweeper:
         if day != self._ledger_day:
             self._ledger_day, self._ledger_keys = day, list(self.usage)
         keys, self._ledger_keys = self._ledger_keys[:LEDGER_CHUNK], self._ledger_keys[LEDGER_CHUNK:]
-        current = set(periods(datetime.fromtimestamp(now_ms / 1000, UTC)).values())
+        period = periods(datetime.fromtimestamp(now_ms / 1000, UTC))
+        current = set(period.values())
         dropped = 0
         for key in keys:
             raw = self.usage.get(key)
@@ -166,8 +176,15 @@ class Sweeper:
                 state = cast(QuotaUsage, self.codec.decode(raw, (USAGE,))[1])
             except DecodeError:
                 continue  # the hop that meets it resets it and says so (see the module)
-            live = any(w["period"] in current for w in state["windows"].values())
-            if live or state["touched_at"] + retention_ms > now_ms:
+            if state["touched_at"] + retention_ms > now_ms:
+                continue
+            if any(w["period"] in current for w in state["windows"].values()):
+                # older than the retention: no redelivered hop needs them; past windows go too
+                state["replies"] = state["counted"] = b""
+                prune(state["windows"], state["members"], period)
+                trimmed = self.codec.encode(USAGE, state)
+                if trimmed != raw:
+                    self.usage[key] = trimmed
                 continue
             del self.usage[key]
             dropped += 1

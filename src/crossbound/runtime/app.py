@@ -39,9 +39,7 @@ what each buys in one run.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from time import monotonic
 from typing import Any
 
@@ -61,6 +59,7 @@ from crossbound.runtime.eos import (
 from crossbound.runtime.faustfix import install_delivery_fixes
 from crossbound.runtime.limits import output_limits
 from crossbound.runtime.sending import Send, Sender
+from crossbound.runtime.tablestore import table_store_settings
 from crossbound.runtime.worker import Components
 from crossbound.settings import Settings
 from crossbound.topics import TABLES, Topics
@@ -193,6 +192,11 @@ def _transactional_send(app: faust.App) -> Send:
     return send
 
 
+def table_store(settings: Settings) -> dict[str, Any]:
+    """Faust's ``store`` and ``datadir`` for ``kafka.table_store`` (:mod:`crossbound.runtime.tablestore`)."""
+    return table_store_settings(settings.kafka, settings.pipeline.app_id)
+
+
 def build_app(
     settings: Settings,
     components: Components,
@@ -212,7 +216,7 @@ def build_app(
     topics: Topics = components.topics
     partitions = kafka.partitions
     changelog = settings.topic_settings().changelog
-    datadir = Path(tempfile.gettempdir()) / f"crossbound-{pipe.app_id}-data"
+    store = table_store(settings)  # a bad store setting fails before anything is patched
     speedups = faust_speedups(kafka.faust_stock)  # an unknown name fails before anything is patched
     install_delivery_fixes()  # records Faust dropped after aiokafka handed them over (runtime/faustfix.py)
     if kafka.delivery == "exactly_once":
@@ -222,9 +226,8 @@ def build_app(
     app = faust.App(
         pipe.app_id,
         broker=f"kafka://{bootstrap}",
-        store="memory://",
         autodiscover=False,
-        datadir=str(datadir),
+        **store,
         web_enabled=False,
         topic_partitions=partitions,
         topic_replication_factor=changelog.replication_factor,  # changelogs and Faust's leader topic

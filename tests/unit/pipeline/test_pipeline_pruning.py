@@ -112,3 +112,43 @@ def test_a_request_left_parked_after_its_answer_is_pruned_at_its_deadline_and_co
     assert h.pending == {}
     assert _pruned(h, "pending") == 1
     assert len(h.verdicts("hk")) == 1  # pruned, not answered again
+
+
+def test_the_ids_answered_here_are_kept_for_the_retention_then_dropped() -> None:
+    """The soak found them growing with the traffic (benchmarks/soak.py, ``done_here``)."""
+    h = Harness.from_dirs(now=YEAR_END)
+    first, second = Traffic(seed=24, now=YEAR_END).payments_for_one_payer(2, amount="10.00")
+    _send(h, first)
+    done = h.pipeline.answered.done_here
+    marked = set(done)
+    assert str(first.request_id).encode() in marked  # the request, and its ledger hop
+    h.advance(1800)
+    _send(h, second)
+    h.advance(1800)  # the retention since the first answer, not since the second
+    assert marked.isdisjoint(done)
+    assert str(second.request_id).encode() in done
+    assert h.answered  # the table's own retention is longer (expires_at plus the retention)
+    h.advance(3600)
+    assert not done
+
+
+def test_a_live_ledger_unwritten_for_the_retention_keeps_its_totals_and_loses_its_replies() -> None:
+    """The soak found person keys growing by one verdict a day (benchmarks/soak.py, ``usage_kb``)."""
+    from crossbound.pipeline.sweeper import USAGE
+
+    late = datetime.fromisoformat("2026-06-15T23:50:00+08:00").timestamp()
+    h = Harness.from_dirs(now=late)
+    for case in Traffic(seed=25, now=late).payments_for_one_payer(2, amount="1000.00"):
+        _send(h, case)
+    [key] = [k for k in h.usage if k.startswith(b"payment_connect_northbound|")]
+    before = h.codec.decode(h.usage[key], (USAGE,))[1]
+    assert before["replies"]
+    h.advance(20 * 60)  # the day turned, but the key was written within the retention
+    assert h.codec.decode(h.usage[key], (USAGE,))[1] == before
+    h.advance(3600)  # and now the retention has passed: the next scan trims it
+    after = h.codec.decode(h.usage[key], (USAGE,))[1]
+    assert after["replies"] == b""
+    year = {r: w for r, w in before["windows"].items() if w["period"] == 2026}
+    assert year
+    assert after["windows"] == year  # the year's totals stay, the past day's go
+    assert _pruned(h, "usage") == 0  # nothing removed: the key is still needed
