@@ -109,6 +109,9 @@ class Hops:
             ]
         step = rs.steps[index]
         replies, counted_ids = state["replies"] or b"", state["counted"] or b""  # None: older versions
+        if state["touched_at"] + self.answered.retention_ms <= now.timestamp() * 1000:
+            # older than the retention: no redelivered hop needs them (the sweep trims keys left alone)
+            replies = counted_ids = state["replies"] = state["counted"] = b""
         done = find_reply(replies, request_id)
         if done is not None:  # a redelivered hop: answer as before, count nothing twice
             return self.answered.send_again(here, done)

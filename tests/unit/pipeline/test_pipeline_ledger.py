@@ -195,3 +195,25 @@ def test_a_ledger_whose_packed_replies_do_not_parse_is_unreadable_once_then_star
     assert [f["code"] for f in h.verdicts("hk")[1]["findings"]] == ["LEDGER_UNREADABLE"]
     assert h.registry.get_sample_value("crossbound_unreadable_total", {"where": "usage"}) == 1.0
     assert _ledger(h)[1]["windows"]["PCN-03"]["total"] == "4.00"  # again from the second request
+
+
+def test_a_hop_that_meets_replies_older_than_the_retention_drops_them() -> None:
+    """The soak found keys written shortly before the daily scan keeping their replies for ever (up to
+    :data:`LAST_MAX`): no redelivered hop needs a reply older than the dedupe retention, so the next hop
+    at the key drops them instead of adding to them.
+    """
+    h = Harness.from_dirs(now=NOW)
+    cases = Traffic(seed=12, now=NOW).payments_for_one_payer(3, amount="10.00")
+    for case in cases[:2]:
+        _send(h, case)
+    assert reply_count(_ledger(h)[1]["replies"]) == 2
+    h.now += h.pipeline.answered.retention_ms / 1000 + 60  # no timer ran: the sweep did not trim it
+    last = cases[2]
+    assert last.request is not None
+    last.request["created_at"] = _rfc3339(h.now - 60)
+    last.request["expires_at"] = _rfc3339(h.now + 3600)
+    _send(h, last)
+    assert h.verdicts("hk")[-1]["outcome"] == "ACCEPT"
+    replies = _ledger(h)[1]["replies"]
+    assert reply_count(replies) == 1
+    assert find_reply(replies, last.request["request_id"]) is not None
