@@ -35,6 +35,7 @@ from typing import Any
 
 import faust
 
+from crossbound.broker.security import PLAINTEXT, ClientSecurity
 from crossbound.broker.topicspec import topic_configs
 from crossbound.metrics import Metrics
 from crossbound.pipeline import Incoming, Outgoing, Pipeline, Tables
@@ -48,7 +49,7 @@ from crossbound.runtime.worker import Components
 from crossbound.settings import Settings
 from crossbound.topics import TABLES, Topics
 
-__all__ = ["build_app"]
+__all__ = ["build_app", "faust_credentials"]
 
 _RAW: dict[str, Any] = {
     "key_type": bytes,
@@ -74,8 +75,30 @@ def _raw_table(app: faust.App, name: str, partitions: int, configs: dict[str, st
     return table
 
 
-def build_app(settings: Settings, components: Components, metrics: Metrics, bootstrap: str) -> faust.App:
-    """The Faust app of one worker, with its pipeline over the app's tables."""
+def faust_credentials(security: ClientSecurity) -> faust.types.auth.CredentialsT | None:
+    """Faust's ``broker_credentials`` for ``security`` (``None``: plain text)."""
+    if security.protocol.startswith("SASL_"):
+        password = None if security.password is None else security.password.get_secret_value()
+        return faust.SASLCredentials(
+            username=security.username,
+            password=password,
+            ssl_context=security.ssl_context,
+            mechanism=security.sasl_mechanism,
+        )
+    if security.ssl_context is not None:
+        return faust.SSLCredentials(security.ssl_context)
+    return None
+
+
+def build_app(
+    settings: Settings,
+    components: Components,
+    metrics: Metrics,
+    bootstrap: str,
+    security: ClientSecurity = PLAINTEXT,
+) -> faust.App:
+    """The Faust app of one worker, with its pipeline over the app's tables; its clients connect with
+    ``security`` (TLS, SASL)."""
     pipe, kafka = settings.pipeline, settings.kafka
     topics: Topics = components.topics
     partitions = kafka.partitions
@@ -89,6 +112,7 @@ def build_app(settings: Settings, components: Components, metrics: Metrics, boot
     app = faust.App(
         pipe.app_id,
         broker=f"kafka://{bootstrap}",
+        broker_credentials=faust_credentials(security),
         store="memory://",
         autodiscover=False,
         datadir=str(datadir),
