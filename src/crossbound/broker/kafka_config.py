@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from crossbound.broker.net import HOST
-from crossbound.broker.testca import TestPki
+from crossbound.broker.testca import GeneratedPki
 
 __all__ = ["LOG4J", "KafkaNode", "SecureMode", "new_cluster_id", "node_properties", "scram_format_args"]
 
@@ -72,7 +72,7 @@ class SecureMode:
     talk mutual TLS on their own listener, the broker certificate's subject a super user.
     """
 
-    pki: TestPki
+    pki: GeneratedPki
     admin: tuple[str, str]
     users: Mapping[str, str] = field(default_factory=dict)
 

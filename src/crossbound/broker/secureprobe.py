@@ -16,12 +16,12 @@ from pydantic import SecretStr
 
 from crossbound.broker.kafka_config import SecureMode
 from crossbound.broker.security import ClientSecurity
-from crossbound.broker.testca import TestPki
+from crossbound.broker.testca import GeneratedPki
 
 __all__ = ["admin_security", "secure_probe"]
 
 
-def admin_security(pki: TestPki, user: str, password: str) -> ClientSecurity:
+def admin_security(pki: GeneratedPki, user: str, password: str) -> ClientSecurity:
     """SASL_SSL/SCRAM-SHA-512 as ``user``, trusting only the test CA."""
     import ssl
 

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from crossbound.errors import ConfigError
 from crossbound.settings import SecuritySettings
 
-__all__ = ["PLAINTEXT", "ClientSecurity", "is_auth_failure"]
+__all__ = ["PLAINTEXT", "ClientSecurity", "connection_failure", "is_auth_failure"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,11 +91,29 @@ def _ssl_context(settings: SecuritySettings) -> ssl.SSLContext:
 
 def is_auth_failure(exc: BaseException) -> bool:
     """Whether a client error is the broker refusing our credentials (SASL) or our TLS handshake."""
-    from aiokafka.errors import SaslAuthenticationFailedError
+    from aiokafka.errors import AuthenticationFailedError, SaslAuthenticationFailed
 
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, SaslAuthenticationFailedError | ssl.SSLError):
+        if isinstance(seen, AuthenticationFailedError | SaslAuthenticationFailed | ssl.SSLError):
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+async def connection_failure(bootstrap: str, security: ClientSecurity) -> BaseException | None:
+    """Why one connection to the first host of ``bootstrap`` fails, or ``None`` if it does not.
+
+    aiokafka's clients log the cause of a failed bootstrap (a refused SASL login, a TLS error) and
+    raise a bare ``KafkaConnectionError``; a command asks again with one connection to say which.
+    """
+    from aiokafka.conn import create_conn
+    from aiokafka.errors import KafkaError
+
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    try:
+        conn = await create_conn(host.strip("[]"), int(port), **security.aiokafka_kwargs())
+    except (OSError, KafkaError, TimeoutError) as exc:
+        return exc
+    conn.close()
+    return None

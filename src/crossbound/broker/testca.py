@@ -21,13 +21,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["TestPki", "make_test_pki"]
+__all__ = ["GeneratedPki", "make_test_pki"]
 
 BROKER_CN = "crossbound-broker"
 
 
 @dataclass(frozen=True, slots=True)
-class TestPki:
+class GeneratedPki:
     """Where the PEM files are: the CA (clients trust it) and the broker's key store."""
 
     ca_file: Path
@@ -39,7 +39,7 @@ def _name(cn: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
-def make_test_pki(directory: Path, *, days: int = 2) -> TestPki:
+def make_test_pki(directory: Path, *, days: int = 2) -> GeneratedPki:
     """Generate the CA and broker certificate into ``directory`` (created, mode 0700)."""
     directory.mkdir(parents=True, exist_ok=True)
     os.chmod(directory, 0o700)
@@ -87,4 +87,4 @@ def make_test_pki(directory: Path, *, days: int = 2) -> TestPki:
     fd = os.open(keystore, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(key_pem + broker_cert.public_bytes(pem) + ca_cert.public_bytes(pem))
-    return TestPki(ca_file, keystore)
+    return GeneratedPki(ca_file, keystore)

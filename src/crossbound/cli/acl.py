@@ -68,6 +68,6 @@ def run(args: argparse.Namespace) -> int:
     if args.apply:
         security = client_security(settings)
         url, bootstrap = reach_broker(settings, "acl print --apply")
-        sent = run_on_broker(url, apply_acls(bootstrap, acls, security=security))
+        sent = run_on_broker(url, apply_acls(bootstrap, acls, security=security), security)
         print(f"applied {sent} ACL(s) on {url} as {security.describe()}", file=sys.stderr)
     return 0

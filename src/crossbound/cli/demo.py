@@ -89,7 +89,8 @@ def refuse_to_join(settings: Settings) -> None:
     """InputError when the demo's worker would join a consumer group that already has members."""
     url, bootstrap = reach_broker(settings, "demo")
     group = settings.pipeline.app_id
-    members = run_on_broker(url, group_members(bootstrap, group, client_security(settings)))
+    security = client_security(settings)
+    members = run_on_broker(url, group_members(bootstrap, group, security), security)
     if members:
         raise InputError(
             f"consumer group {group!r} on {url} has {members} member(s): a worker is running there, and "

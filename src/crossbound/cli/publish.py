@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"{args.file}: {exc}") from None
     security = client_security(settings)
     url, bootstrap = reach_broker(settings, "publish")
-    count = run_on_broker(url, publish_records(settings, bootstrap, args.topic, records, security))
+    count = run_on_broker(url, publish_records(settings, bootstrap, args.topic, records, security), security)
     if args.json:
         print(json.dumps({"published": count, "kind": args.kind, "topic": args.topic}))
     else:

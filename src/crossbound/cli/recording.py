@@ -53,7 +53,7 @@ def run_record(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     security = client_security(settings)
     url, bootstrap = reach_broker(settings, "record")
-    records = run_on_broker(url, record(bootstrap, args.topic, idle_s=args.idle, security=security))
+    records = run_on_broker(url, record(bootstrap, args.topic, idle_s=args.idle, security=security), security)
     n = write_jsonl(records, args.out)
     if args.json:
         print(json.dumps({"recorded": n, "topics": args.topic, "out": str(args.out)}))
@@ -75,7 +75,9 @@ def run_replay(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     security = client_security(settings)
     url, bootstrap = reach_broker(settings, "replay")
-    n = run_on_broker(url, replay(bootstrap, records, rename=rename, respond=args.respond, security=security))
+    n = run_on_broker(
+        url, replay(bootstrap, records, rename=rename, respond=args.respond, security=security), security
+    )
     if args.json:
         print(json.dumps({"replayed": n, "file": str(args.file)}))
     else:

@@ -21,7 +21,7 @@ from typing import Any, TypeAlias, TypeVar
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from crossbound.broker.security import ClientSecurity, is_auth_failure
+from crossbound.broker.security import ClientSecurity, connection_failure, is_auth_failure
 from crossbound.errors import BrokerError, InputError
 from crossbound.settings import Settings, parse_broker_url
 
@@ -169,21 +169,30 @@ def reach_broker(settings: Settings, command: str) -> tuple[str, str]:
     raise BrokerError(f"cannot reach broker {url} ({reason})")
 
 
-def run_on_broker(url: str, work: Coroutine[Any, Any, T]) -> T:
+def run_on_broker(url: str, work: Coroutine[Any, Any, T], security: ClientSecurity | None = None) -> T:
     """Run ``work``; a Kafka client error becomes one :class:`BrokerError` line naming ``url``.
 
     aiokafka logs every failed connection attempt itself; those lines are held back while ``work``
     runs, since the error raised says it once. A broker that refuses our credentials or our TLS
-    handshake is said so, with the user, never the password.
+    handshake is said so (asked again on one connection when the client only says it could not
+    connect, see :func:`~crossbound.broker.security.connection_failure`), never with the password.
     """
-    from aiokafka.errors import KafkaError
+    from aiokafka.errors import KafkaConnectionError, KafkaError
 
     quiet = logging.getLogger("aiokafka")
     level = quiet.level
     quiet.setLevel(logging.CRITICAL)
     try:
-        return asyncio.run(work)
+        return asyncio.run(_settled(work))
     except (KafkaError, BrokerError, OSError) as exc:
+        if (
+            security is not None
+            and security.protocol != "PLAINTEXT"
+            and _caused_by(exc, KafkaConnectionError)
+        ):
+            cause = asyncio.run(_settled(connection_failure(parse_broker_url(url), security)))
+            if cause is not None and is_auth_failure(cause):
+                raise BrokerError(f"broker {url} refused the connection: {_auth_reason(cause)}") from None
         if is_auth_failure(exc):
             raise BrokerError(f"broker {url} refused the connection: {_auth_reason(exc)}") from None
         if isinstance(exc, BrokerError):
@@ -193,6 +202,25 @@ def run_on_broker(url: str, work: Coroutine[Any, Any, T]) -> T:
         raise
     finally:
         quiet.setLevel(level)
+
+
+async def _settled(work: Coroutine[Any, Any, T]) -> T:
+    """``work``, and after a failure one more turn of the loop: a connection aiokafka closed on its
+    way out (a refused login) closes its socket in a callback, which must run before the loop ends."""
+    try:
+        return await work
+    except BaseException:
+        await asyncio.sleep(0)
+        raise
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, kind):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _auth_reason(exc: BaseException) -> str:

@@ -109,8 +109,8 @@ async def record(
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, **security.aiokafka_kwargs()
     )
-    await consumer.start()
     try:
+        await consumer.start()  # inside: a refused start (bad credentials) still stops the consumer
         tps: list[TopicPartition] = []
         counts = await partition_counts(bootstrap, security=security)
         for topic in topics:

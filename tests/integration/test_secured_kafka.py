@@ -1,0 +1,192 @@
+"""The trust boundary at the broker: a secured Apache Kafka with real SCRAM users and the registry's ACLs.
+
+One node, started once for this module: SASL_SSL with SCRAM-SHA-512 over a CA generated for the run,
+the standard authorizer, ``admin`` the only super user (the worker's principal). The registry is a
+generated one (:func:`crossbound.testing.participants.generate_registry`); every participant is a
+SCRAM user with its generated password, and the ACLs are applied with ``crossbound acl print
+--apply``, as an operator would. Each test then connects as one institution and tries what it may and
+may not do; every refusal comes from the broker itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFailedError
+
+from crossbound.broker.acls import describe_acls
+from crossbound.broker.admin import ensure_topics
+from crossbound.broker.kafka import KafkaCluster
+from crossbound.broker.kafka_config import SecureMode
+from crossbound.broker.secureprobe import admin_security
+from crossbound.broker.security import ClientSecurity
+from crossbound.broker.testca import GeneratedPki, make_test_pki
+from crossbound.cli import main
+from crossbound.participants import Participant, Registry, load_registry, registry_acls
+from crossbound.rules import Catalogue
+from crossbound.runtime.worker import scenario_sides
+from crossbound.testing.participants import GeneratedRegistry, generate_registry
+from crossbound.topics import Topics
+
+pytestmark = pytest.mark.integration
+
+ADMIN = ("admin", "admin-" + os.urandom(8).hex())
+
+
+@dataclass
+class Secured:
+    """The running cluster, its PKI, the registry and its participants' passwords."""
+
+    cluster: KafkaCluster
+    pki: GeneratedPki
+    registry: Registry
+    generated: GeneratedRegistry
+    topics: Topics
+    admin_password_file: Path
+
+    def security(self, participant: Participant, password: str | None = None) -> ClientSecurity:
+        user = participant.principal.removeprefix("User:")
+        return admin_security(self.pki, user, password or self.generated.password(participant.key))
+
+    @property
+    def admin(self) -> ClientSecurity:
+        return admin_security(self.pki, *ADMIN)
+
+    def hk(self) -> tuple[Participant, Participant]:
+        """Two HK institutions that may both request and attest."""
+        first, second = [p for p in self.registry.participants if p.side.value == "HK"][:2]
+        return first, second
+
+    def topic(self, participant: Participant, kind: str) -> str:
+        return self.topics.of_participant(participant.side.topic, participant.key, kind)
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory: pytest.TempPathFactory, catalogue: Catalogue) -> Iterator[Secured]:
+    base = tmp_path_factory.mktemp("secured")
+    scenarios = scenario_sides(catalogue)
+    generated = generate_registry(base / "registry", scenarios)
+    registry = load_registry(generated.path, scenarios)
+    pki = make_test_pki(base / "pki")
+    users = {p.principal.removeprefix("User:"): generated.password(p.key) for p in registry.participants}
+    admin_file = base / "admin.password"
+    admin_file.write_text(ADMIN[1], encoding="utf-8")
+    keys = tuple((p.side.topic, p.key) for p in registry.participants)
+    topics = Topics(prefix="", layout="per_institution", participants=keys)
+    with KafkaCluster(1, secure=SecureMode(pki, ADMIN, users)) as cluster:
+        secured = Secured(cluster, pki, registry, generated, topics, admin_file)
+        asyncio.run(
+            ensure_topics(
+                cluster.bootstrap, dict.fromkeys(topics.participant_topics(), 1), security=secured.admin
+            )
+        )
+        assert (
+            main(["acl", "print", "--registry", str(generated.path), "--apply", *secured_flags(secured)]) == 0
+        )
+        yield secured
+
+
+def secured_flags(secured: Secured, user: str = ADMIN[0], password_file: Path | None = None) -> list[str]:
+    return [
+        *("--broker", secured.cluster.url, "--security-protocol", "SASL_SSL"),
+        *("--ca-file", str(secured.pki.ca_file), "--sasl-username", user),
+        *("--sasl-password-file", str(password_file or secured.admin_password_file)),
+    ]
+
+
+def producer(secured: Secured, who: Participant) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=secured.cluster.bootstrap, **secured.security(who).aiokafka_kwargs()
+    )
+
+
+async def read_one(
+    secured: Secured, security: ClientSecurity, topic: str, group: str | None = None
+) -> bytes | None:
+    """The first record of ``topic``, read as ``security``'s user (in ``group``, or in none). A topic
+    given to the constructor is looked up by ``start``, which raises when the broker refuses it."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=secured.cluster.bootstrap,
+        group_id=group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        **security.aiokafka_kwargs(),
+    )
+    try:
+        await consumer.start()
+        message = await asyncio.wait_for(consumer.getone(), 30)
+        return message.value
+    finally:
+        await consumer.stop()
+
+
+async def test_the_applied_acls_are_the_registrys(secured: Secured) -> None:
+    found = await describe_acls(secured.cluster.bootstrap, security=secured.admin)
+    assert set(registry_acls(secured.registry, secured.topics)) <= set(found)
+
+
+async def test_an_institution_writes_its_requests_and_reads_its_verdicts(secured: Secured) -> None:
+    a, _ = secured.hk()
+    async with producer(secured, a) as mine:
+        await mine.send_and_wait(secured.topic(a, "requests"), b"a request", key=b"r1")
+        await mine.send_and_wait(secured.topic(a, "attestations"), b"an attestation", key=b"r1")
+    async with AIOKafkaProducer(
+        bootstrap_servers=secured.cluster.bootstrap, **secured.admin.aiokafka_kwargs()
+    ) as worker:
+        await worker.send_and_wait(secured.topic(a, "verdicts"), b"its verdict", key=b"r1", partition=0)
+    assert await read_one(secured, secured.security(a), secured.topic(a, "verdicts")) == b"its verdict"
+    group = f"{a.key}.verdict-reader"  # a group of its own prefix
+    assert await read_one(secured, secured.security(a), secured.topic(a, "verdicts"), group) == b"its verdict"
+
+
+async def test_reading_another_institutions_verdicts_is_refused(secured: Secured) -> None:
+    a, b = secured.hk()
+    with pytest.raises(TopicAuthorizationFailedError):
+        await read_one(secured, secured.security(a), secured.topic(b, "verdicts"))
+    with pytest.raises(TopicAuthorizationFailedError):
+        await read_one(secured, secured.security(a), secured.topic(b, "attestation-requests"))
+
+
+async def test_consuming_in_another_institutions_group_is_refused(secured: Secured) -> None:
+    a, b = secured.hk()
+    with pytest.raises(GroupAuthorizationFailedError):
+        await read_one(secured, secured.security(a), secured.topic(a, "verdicts"), f"{b.key}.stolen")
+
+
+async def test_writing_a_verdict_or_an_attestation_request_is_refused(secured: Secured) -> None:
+    a, _ = secured.hk()
+    async with producer(secured, a) as mine:
+        for kind in ("verdicts", "attestation-requests"):
+            with pytest.raises(TopicAuthorizationFailedError):
+                await mine.send_and_wait(secured.topic(a, kind), b"forged", key=b"r1")
+
+
+async def test_writing_as_another_institution_is_refused(secured: Secured) -> None:
+    a, b = secured.hk()
+    async with producer(secured, a) as mine:
+        for kind in ("requests", "attestations"):
+            with pytest.raises(TopicAuthorizationFailedError):
+                await mine.send_and_wait(secured.topic(b, kind), b"impersonated", key=b"r1")
+
+
+def test_a_wrong_password_is_refused_and_the_cli_does_not_print_it(
+    secured: Secured, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, _ = secured.hk()
+    wrong = "wrong-" + os.urandom(8).hex()
+    wrong_file = tmp_path / "wrong.password"
+    wrong_file.write_text(wrong, encoding="utf-8")
+    user = a.principal.removeprefix("User:")
+    argv = ["record", "--topic", secured.topic(a, "verdicts"), "--out", str(tmp_path / "out.jsonl")]
+    assert main([*argv, *secured_flags(secured, user, wrong_file)]) == 1
+    err = capsys.readouterr().err
+    assert "refused the connection: authentication failed (SASL)" in err
+    assert wrong not in err
+    assert secured.generated.password(a.key) not in err
