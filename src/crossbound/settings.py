@@ -70,7 +70,8 @@ class SecuritySettings(BaseModel):
     file named by ``CROSSBOUND_KAFKA__SECURITY__SASL_PASSWORD_FILE`` (read when a client is built).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # the input of a failed validation can hold the SASL password: errors do not echo it
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     protocol: SecurityProtocol = Field(
         default="PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL (TLS and SCRAM)"
@@ -129,7 +130,8 @@ class SecuritySettings(BaseModel):
 class KafkaSettings(BaseModel):
     """How the worker talks to Kafka."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # the input of a failed validation can hold the SASL password: errors do not echo it
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     broker: str | None = Field(
         default=None,
@@ -405,7 +407,11 @@ class Settings(BaseSettings):
     """Everything crossbound can be told, from flags, environment or defaults."""
 
     model_config = SettingsConfigDict(
-        env_prefix="CROSSBOUND_", env_nested_delimiter="__", frozen=True, extra="forbid"
+        env_prefix="CROSSBOUND_",
+        env_nested_delimiter="__",
+        frozen=True,
+        extra="forbid",
+        hide_input_in_errors=True,  # the whole input, with the SASL password, would be shown
     )
 
     tansu_bin: Path | None = Field(default=None, description="explicit Tansu binary (CROSSBOUND_TANSU_BIN)")
