@@ -28,11 +28,14 @@ from crossbound.broker.secureprobe import admin_security
 from crossbound.broker.security import ClientSecurity
 from crossbound.broker.testca import GeneratedPki, make_test_pki
 from crossbound.cli import main
+from crossbound.codec import Codec
 from crossbound.participants import Participant, Registry, load_registry, registry_acls
 from crossbound.rules import Catalogue
 from crossbound.runtime.worker import scenario_sides
 from crossbound.testing.participants import GeneratedRegistry, generate_registry
+from crossbound.testing.traffic import Traffic
 from crossbound.topics import Topics
+from support import Bus, Worker, unique_topics
 
 pytestmark = pytest.mark.integration
 
@@ -190,3 +193,29 @@ def test_a_wrong_password_is_refused_and_the_cli_does_not_print_it(
     assert "refused the connection: authentication failed (SASL)" in err
     assert wrong not in err
     assert secured.generated.password(a.key) not in err
+
+
+async def test_the_worker_runs_on_the_secured_broker_and_logs_no_secret(
+    secured: Secured, tmp_path: Path, codec: Codec, catalogue: Catalogue
+) -> None:
+    """The worker's Faust app, admin and broker probe all connect with SASL_SSL as the super user."""
+    topics = unique_topics("s")
+    env = {
+        "CROSSBOUND_KAFKA__SECURITY__PROTOCOL": "SASL_SSL",
+        "CROSSBOUND_KAFKA__SECURITY__CA_FILE": str(secured.pki.ca_file),
+        "CROSSBOUND_KAFKA__SECURITY__SASL_USERNAME": ADMIN[0],
+        "CROSSBOUND_KAFKA__SECURITY__SASL_PASSWORD_FILE": str(secured.admin_password_file),
+    }
+    worker = Worker(secured.cluster, topics, tmp_path / "worker.log", env=env).start()
+    try:
+        await asyncio.to_thread(worker.wait_ready, 90.0)
+        async with Bus(secured.cluster.bootstrap, topics, codec, catalogue, security=secured.admin) as bus:
+            rid = await bus.send_case(Traffic(seed=11).case("payment_connect_northbound", "valid"))
+            await bus.wait_for(lambda: rid in bus.verdicts, what="a verdict")
+        assert bus.verdicts[rid][0]["outcome"] == "ACCEPT"
+    finally:
+        worker.stop()
+    log = worker.log()
+    assert "SASL_SSL as User:admin" in log
+    assert "Traceback" not in log, log[-3000:]
+    assert ADMIN[1] not in log
