@@ -27,7 +27,8 @@ Participant keys hold no dot, so ``<side>.<key>.`` is a prefix of that participa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final, Literal
 
@@ -75,6 +76,8 @@ class Topics:
     app_id: str = "crossbound"
     layout: Layout = "shared"
     participants: tuple[tuple[str, str], ...] = ()  # (side as topics spell it, key), per_institution only
+    # (scheme, identifier) -> key of each participant: who a record's institution is, for routing
+    directory: Mapping[tuple[str, str], str] = field(default_factory=dict, hash=False)
 
     def name(self, side: str, kind: str) -> str:
         """``<prefix><side>.<kind>``."""
@@ -121,6 +124,23 @@ class Topics:
             for side, key in self.participants
             for kind in KINDS
             if kind != "deadletter"
+        }
+
+    def for_institution(self, side: str, kind: str, institution: Mapping[str, object]) -> str:
+        """The topic of ``kind`` that serves ``institution`` (a record's ``{"scheme", "id"}``): its own
+        under ``per_institution`` when it is registered, else the side's shared one."""
+        if self.layout == "per_institution":
+            key = self.directory.get((str(institution.get("scheme")), str(institution.get("id"))))
+            if key is not None:
+                return self.of_participant(side, key, kind)
+        return self.name(side, kind)
+
+    def participant_inputs(self) -> dict[str, tuple[str, str]]:
+        """The participants' request and attestation topics -> (side, shared kind) they stand for."""
+        return {
+            self.of_participant(side, key, kind): (side, kind)
+            for side, key in (self.participants if self.layout == "per_institution" else ())
+            for kind in ("requests", "attestations")
         }
 
     @property

@@ -89,8 +89,10 @@ def load_components(settings: Settings) -> Components:
             "pipeline.topic_layout=per_institution needs the participant registry "
             "(CROSSBOUND_PIPELINE__PARTICIPANTS): its topics are the participants'"
         )
-    keys = () if participants is None else tuple((p.side.topic, p.key) for p in participants.participants)
-    topics = Topics(pipe.topic_prefix, pipe.app_id, pipe.topic_layout, keys)
+    known = () if participants is None else participants.participants
+    keys = tuple((p.side.topic, p.key) for p in known)
+    directory = {(p.scheme.value, p.identifier): p.key for p in known}
+    topics = Topics(pipe.topic_prefix, pipe.app_id, pipe.topic_layout, keys, directory)
     return Components(codec, catalogue, topics, participants)
 
 

@@ -100,3 +100,21 @@ def test_participant_topics_exist_only_in_their_layout() -> None:
 def test_participant_topic_names_refuse_what_would_break_the_prefix(key: str, kind: str) -> None:
     with pytest.raises(ValueError, match="participant"):
         Topics().of_participant(Side.HK.topic, key, kind)
+
+
+def test_a_registered_institution_is_served_by_its_own_topics_others_by_the_shared_ones() -> None:
+    layout = Topics(
+        layout="per_institution",
+        participants=(("hk", "hsbchkhhhkh"),),
+        directory={("BIC", "HSBCHKHHHKH"): "hsbchkhhhkh"},
+    )
+    hsbc = {"scheme": "BIC", "id": "HSBCHKHHHKH", "city": "HK"}
+    stranger = {"scheme": "BIC", "id": "NOTABIC", "city": "HK"}
+    assert layout.for_institution("hk", "verdicts", hsbc) == "hk.hsbchkhhhkh.verdicts"
+    assert layout.for_institution("hk", "verdicts", stranger) == "hk.verdicts"
+    assert Topics(directory=layout.directory).for_institution("hk", "verdicts", hsbc) == "hk.verdicts"
+    assert layout.participant_inputs() == {
+        "hk.hsbchkhhhkh.requests": ("hk", "requests"),
+        "hk.hsbchkhhhkh.attestations": ("hk", "attestations"),
+    }
+    assert Topics(participants=layout.participants).participant_inputs() == {}
