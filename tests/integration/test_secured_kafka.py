@@ -11,7 +11,10 @@ may not do; every refusal comes from the broker itself.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +27,7 @@ from crossbound.broker.acls import describe_acls
 from crossbound.broker.admin import ensure_topics
 from crossbound.broker.kafka import KafkaCluster
 from crossbound.broker.kafka_config import SecureMode
+from crossbound.broker.net import free_port
 from crossbound.broker.secureprobe import admin_security
 from crossbound.broker.security import ClientSecurity
 from crossbound.broker.testca import GeneratedPki, make_test_pki
@@ -219,3 +223,40 @@ async def test_the_worker_runs_on_the_secured_broker_and_logs_no_secret(
     assert "SASL_SSL as User:admin" in log
     assert "Traceback" not in log, log[-3000:]
     assert ADMIN[1] not in log
+
+
+def test_publish_as_an_institution_to_its_own_topic_and_not_to_another(
+    secured: Secured, tmp_path: Path, capsys: pytest.CaptureFixture[str], repo_root: Path
+) -> None:
+    a, b = secured.hk()
+    password = tmp_path / "a.password"
+    password.write_text(secured.generated.password(a.key), encoding="utf-8")
+    flags = secured_flags(secured, a.principal.removeprefix("User:"), password)
+    request = str(repo_root / "examples" / "corporate_kyc_report" / "accept.request.json")
+    assert main(["publish", "--topic", secured.topic(a, "requests"), request, "--json", *flags]) == 0
+    assert json.loads(capsys.readouterr().out)["published"] == 1
+    assert main(["publish", "--topic", secured.topic(b, "requests"), request, *flags]) == 1
+    err = capsys.readouterr().err
+    assert f"or User:{a.key} may not use it: nothing was published" in err
+
+
+def test_the_demo_runs_on_the_secured_broker_as_its_super_user(secured: Secured) -> None:
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "crossbound", "demo", "--count", "40", "--json"),
+            *("--metrics-port", str(free_port()), "--app-id", "securedemo", "--topic-prefix", "securedemo."),
+            # --join: on a fresh cluster the group check's DescribeGroups meets no coordinator yet
+            "--join",
+            *secured_flags(secured),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+        env={**os.environ, "CROSSBOUND_KAFKA__REPLICATION_FACTOR": "1"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout)
+    assert summary["unanswered"] == 0
+    assert summary["expected_matched"] == 40
+    assert ADMIN[1] not in result.stdout + result.stderr

@@ -92,7 +92,8 @@ async def publish_records(
 
     if topic not in await partition_counts(bootstrap, security=security):
         raise BrokerError(
-            f"topic {topic!r} does not exist on {bootstrap}: nothing was published. The worker creates "
+            f"topic {topic!r} does not exist on {bootstrap}{_or_hidden(security)}: nothing was published. "
+            "The worker creates "
             "its topics when it starts (a memory-only broker that restarted has none until then); "
             "check --topic and the deployment's topic prefix"
         )
@@ -111,6 +112,11 @@ async def publish_records(
     finally:
         await producer.stop()
     return len(records)
+
+
+def _or_hidden(security: ClientSecurity) -> str:
+    # an authorizing broker lists only the topics the user may see: absent may also mean not allowed
+    return f" or User:{security.username} may not use it" if security.username else ""
 
 
 def run(args: argparse.Namespace) -> int:

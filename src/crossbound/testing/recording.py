@@ -115,7 +115,8 @@ async def record(
         counts = await partition_counts(bootstrap, security=security)
         for topic in topics:
             if not counts.get(topic):
-                raise InputError(f"topic {topic!r} does not exist")
+                hidden = f" or User:{security.username} may not read it" if security.username else ""
+                raise InputError(f"topic {topic!r} does not exist{hidden}")
             tps.extend(TopicPartition(topic, p) for p in range(counts[topic]))
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
