@@ -31,7 +31,7 @@ from crossbound.broker.topicspec import topic_specs
 from crossbound.codec import Codec, SchemaRegistry
 from crossbound.errors import CrossboundError
 from crossbound.rules import Catalogue, load_catalogue
-from crossbound.runtime.worker import for_broker
+from crossbound.runtime.worker import check_security, for_broker
 from crossbound.settings import Settings
 from crossbound.testing.live import LiveBus
 from crossbound.testing.processes import start_worker_process, stop_process, wait_until_ready
@@ -220,6 +220,7 @@ def run_demo(
     """Run the demo; exit code 0 when every record was answered as intended."""
     if count < 1:
         raise CrossboundError("--count must be at least 1")
+    check_security(settings)
     registry = SchemaRegistry.load(settings.pipeline.schemas_dir)
     codec = Codec(registry, settings.pipeline.max_record_bytes)
     catalogue = load_catalogue(settings.pipeline.rulesets_dir, registry)

@@ -49,6 +49,7 @@ __all__ = [
     "EXIT_BROKER_RESET",
     "Components",
     "check_delivery",
+    "check_security",
     "for_broker",
     "load_components",
     "on_tansu",
@@ -117,6 +118,17 @@ def check_delivery(settings: Settings, *, tansu: bool) -> None:
         )
 
 
+def check_security(settings: Settings) -> None:
+    """Refuse TLS or SASL settings with the embedded broker: Tansu speaks plain text, and clients that
+    try a TLS handshake or a SASL login there fail without saying why."""
+    protocol = settings.kafka.security.protocol
+    if settings.kafka.broker is None and protocol != "PLAINTEXT":
+        raise ConfigError(
+            f"kafka.security.protocol={protocol} needs a --broker (CROSSBOUND_KAFKA__BROKER): the "
+            "embedded Tansu broker speaks plain text only"
+        )
+
+
 def on_tansu(settings: Settings) -> bool:
     """Whether the worker talks to Tansu: the embedded broker, or ``compat_tansu`` on."""
     compat = settings.kafka.compat_tansu
@@ -166,6 +178,7 @@ def run_worker(settings: Settings) -> int:
     import faust
 
     check_delivery(settings, tansu=on_tansu(settings))  # before anything loads or connects
+    check_security(settings)
     components = load_components(settings)
     _quiet_loggers(settings.log_level)
     with ExitStack() as stack:

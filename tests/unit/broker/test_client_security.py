@@ -15,6 +15,7 @@ from crossbound.broker.testca import make_test_pki
 from crossbound.cli import main
 from crossbound.errors import ConfigError
 from crossbound.runtime.app import faust_credentials
+from crossbound.runtime.worker import check_security
 from crossbound.settings import SecuritySettings, Settings
 
 SECRET = "s3cret-hunter2-pw"
@@ -162,3 +163,16 @@ def test_the_secured_broker_properties(tmp_path: Path) -> None:
     assert keystore.startswith("-----BEGIN PRIVATE KEY-----")
     assert keystore.count("BEGIN CERTIFICATE") == 2
     assert pki.keystore_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_tls_or_sasl_with_the_embedded_broker_is_refused_before_it_starts(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CROSSBOUND_KAFKA__SECURITY__SASL_PASSWORD", SECRET)
+    argv = ["--security-protocol", "SASL_SSL", "--sasl-username", "u"]
+    assert main(["worker", *argv]) == 2
+    assert main(["demo", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("kafka.security.protocol=SASL_SSL needs a --broker") == 2
+    assert SECRET not in err
+    check_security(Settings(kafka={"broker": "h:1", "security": _sasl()}))  # a broker given: fine
