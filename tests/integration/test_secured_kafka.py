@@ -260,3 +260,27 @@ def test_the_demo_runs_on_the_secured_broker_as_its_super_user(secured: Secured)
     assert summary["unanswered"] == 0
     assert summary["expected_matched"] == 40
     assert ADMIN[1] not in result.stdout + result.stderr
+
+
+async def test_suspending_a_participant_and_pruning_takes_its_access_away(
+    secured: Secured, tmp_path: Path
+) -> None:
+    c = next(p for p in secured.registry.participants if p.side.value == "SZ")
+    async with producer(secured, c) as theirs:
+        await theirs.send_and_wait(secured.topic(c, "requests"), b"while active", key=b"r1")
+    head, tail = secured.generated.path.read_text(encoding="utf-8").split(f'key = "{c.key}"\n', 1)
+    changed = tmp_path / "registry.toml"
+    changed.write_text(
+        f'{head}key = "{c.key}"\n' + tail.replace('"active"', '"suspended"', 1), encoding="utf-8"
+    )
+    argv = ["acl", "print", "--registry", str(changed), "--apply", "--prune", *secured_flags(secured)]
+    assert await asyncio.to_thread(main, argv) == 0
+    left = await describe_acls(secured.cluster.bootstrap, security=secured.admin)
+    assert not [acl for acl in left if acl.principal == c.principal]
+    assert [acl for acl in left if acl.principal == secured.hk()[0].principal]  # the others keep theirs
+    async with producer(secured, c) as theirs:
+        with pytest.raises(TopicAuthorizationFailedError):
+            await theirs.send_and_wait(secured.topic(c, "requests"), b"while suspended", key=b"r2")
+    # active again, for the tests that run after this one
+    original = ["acl", "print", "--registry", str(secured.generated.path), "--apply", *secured_flags(secured)]
+    assert await asyncio.to_thread(main, original) == 0

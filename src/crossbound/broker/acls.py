@@ -4,8 +4,9 @@ aiokafka 0.14's admin client has no ACL methods, but its protocol module has the
 :class:`~aiokafka.client.AIOKafkaClient` negotiates their versions; this module sends them itself.
 One CreateAcls request carries one binding (aiokafka's request builder takes one); creating a binding
 that exists is not an error in Kafka, so :func:`apply_acls` can be run again after a registry change.
-It only adds: bindings of participants that left the registry or were suspended are removed with
-``kafka-acls.sh --remove`` (see README, Security).
+:func:`stale_acls` names the bindings a registry's principals hold but should no longer (a participant
+suspended or revoked), which :func:`delete_acls` removes; a participant deleted from the registry
+altogether is no longer known by principal, so suspend or revoke it first.
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from typing import Any
 
 from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import KafkaError, for_code
-from aiokafka.protocol.admin import CreateAclsRequest, DescribeAclsRequest
+from aiokafka.protocol.admin import CreateAclsRequest, DeleteAclsRequest, DescribeAclsRequest
 
 from crossbound.broker.security import PLAINTEXT, ClientSecurity
 from crossbound.errors import BrokerError
 from crossbound.participants import Acl
 
-__all__ = ["apply_acls", "describe_acls"]
+__all__ = ["apply_acls", "delete_acls", "describe_acls", "stale_acls"]
 
 # Kafka's wire codes (org.apache.kafka.common.resource.ResourceType, PatternType, acl.AclOperation,
 # acl.AclPermissionType)
@@ -52,17 +53,22 @@ async def _client(bootstrap: str, security: ClientSecurity, timeout_s: float) ->
     return client
 
 
-async def apply_acls(
-    bootstrap: str, acls: Sequence[Acl], *, security: ClientSecurity = PLAINTEXT, timeout_s: float = 15.0
+async def _send_each(
+    bootstrap: str,
+    acls: Sequence[Acl],
+    request_type: type[CreateAclsRequest] | type[DeleteAclsRequest],
+    *,
+    security: ClientSecurity,
+    timeout_s: float,
 ) -> int:
-    """Create every binding of ``acls``; returns how many were sent. BrokerError naming the first
-    refused binding (e.g. ``SecurityDisabledError`` on a broker without an authorizer)."""
+    creating = request_type is CreateAclsRequest
+    verb, results = ("creating", "creation_responses") if creating else ("deleting", "filter_responses")
     try:
         async with asyncio.timeout(timeout_s):
             client = await _client(bootstrap, security, timeout_s)
             try:
                 for acl in acls:
-                    request = CreateAclsRequest(
+                    request = request_type(
                         _RESOURCE[acl.resource_type],
                         acl.name,
                         _PATTERN[acl.pattern_type],
@@ -72,17 +78,42 @@ async def apply_acls(
                         _ALLOW,
                     )
                     response: Any = await client.send(client.get_random_node(), request)
-                    for entry in response.to_object()["creation_responses"]:
+                    for entry in response.to_object()[results]:
                         if entry["error_code"]:
                             name = for_code(entry["error_code"]).__name__
-                            raise BrokerError(f"{bootstrap} refused ACL {acl.kafka_acls_args()!r}: {name}")
+                            raise BrokerError(
+                                f"{bootstrap} refused {verb} ACL {acl.kafka_acls_args()!r}: {name}"
+                            )
             finally:
                 await client.close()
     except TimeoutError as exc:
-        raise BrokerError(f"creating ACLs on {bootstrap} did not finish within {timeout_s:g} s") from exc
+        raise BrokerError(f"{verb} ACLs on {bootstrap} did not finish within {timeout_s:g} s") from exc
     except KafkaError as exc:
-        raise BrokerError(f"creating ACLs on {bootstrap} failed: {exc!r}") from exc
+        raise BrokerError(f"{verb} ACLs on {bootstrap} failed: {exc!r}") from exc
     return len(acls)
+
+
+async def apply_acls(
+    bootstrap: str, acls: Sequence[Acl], *, security: ClientSecurity = PLAINTEXT, timeout_s: float = 15.0
+) -> int:
+    """Create every binding of ``acls``; returns how many were sent. BrokerError naming the first
+    refused binding (e.g. ``SecurityDisabledError`` on a broker without an authorizer)."""
+    return await _send_each(bootstrap, acls, CreateAclsRequest, security=security, timeout_s=timeout_s)
+
+
+async def delete_acls(
+    bootstrap: str, acls: Sequence[Acl], *, security: ClientSecurity = PLAINTEXT, timeout_s: float = 15.0
+) -> int:
+    """Delete every binding of ``acls`` (each matched exactly); returns how many were sent."""
+    return await _send_each(bootstrap, acls, DeleteAclsRequest, security=security, timeout_s=timeout_s)
+
+
+def stale_acls(found: Sequence[Acl], wanted: Sequence[Acl], principals: set[str]) -> list[Acl]:
+    """The bindings of ``principals`` on the broker that ``wanted`` no longer holds (a participant
+    suspended, revoked, or with fewer roles): what ``--prune`` deletes. Other principals' bindings
+    are left alone."""
+    keep = set(wanted)
+    return sorted(acl for acl in found if acl.principal in principals and acl not in keep)
 
 
 async def describe_acls(

@@ -3,7 +3,8 @@
 The ACLs are those of :mod:`crossbound.participants.acls` over the ``per_institution`` topic layout
 (with ``--topic-prefix``): ``kafka-acls.sh`` lines by default, JSON with ``--json``. ``--apply``
 creates them on ``--broker`` through the admin protocol, as a principal allowed to (a super user);
-it only adds bindings, and says how many it sent.
+``--prune`` also deletes the bindings of the registry's principals that it no longer implies (a
+participant suspended or revoked, a role taken away).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import sys
 from pathlib import Path
 
+from crossbound.broker.security import ClientSecurity
 from crossbound.cli.shared import (
     Subparsers,
     add_broker_flag,
@@ -24,6 +26,8 @@ from crossbound.cli.shared import (
     run_on_broker,
     settings_from_args,
 )
+from crossbound.errors import InputError
+from crossbound.participants import Acl
 
 __all__ = ["add_parser", "run"]
 
@@ -40,6 +44,12 @@ def add_parser(sub: Subparsers) -> None:
     show.add_argument("--registry", type=Path, required=True, metavar="FILE", help="the registry file")
     add_setting(show, "--topic-prefix", "pipeline.topic_prefix")
     show.add_argument("--apply", action="store_true", help="create the ACLs on --broker (needs a super user)")
+    show.add_argument(
+        "--prune",
+        action="store_true",
+        help="with --apply: also delete the registry principals' bindings it no longer implies "
+        "(suspended or revoked participants, roles taken away)",
+    )
     add_broker_flag(show)
     add_paths_flags(show)
     add_json_flag(show, "the ACLs as one JSON array")
@@ -48,7 +58,6 @@ def add_parser(sub: Subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``crossbound acl print``."""
-    from crossbound.broker.acls import apply_acls
     from crossbound.participants import acl_lines, registry_acls
     from crossbound.runtime.worker import load_components
 
@@ -65,9 +74,24 @@ def run(args: argparse.Namespace) -> int:
         url = settings.kafka.broker.removeprefix("kafka://") if settings.kafka.broker else "BOOTSTRAP"
         for line in acl_lines(acls, url):
             print(line)
+    if args.prune and not args.apply:
+        raise InputError("--prune goes with --apply")
     if args.apply:
         security = client_security(settings)
         url, bootstrap = reach_broker(settings, "acl print --apply")
-        sent = run_on_broker(url, apply_acls(bootstrap, acls, security=security), security)
-        print(f"applied {sent} ACL(s) on {url} as {security.describe()}", file=sys.stderr)
+        principals = {p.principal for p in components.participants.participants}
+        sent, pruned = run_on_broker(url, _apply(bootstrap, acls, principals, args.prune, security), security)
+        print(f"applied {sent} ACL(s), deleted {pruned} on {url} as {security.describe()}", file=sys.stderr)
     return 0
+
+
+async def _apply(
+    bootstrap: str, acls: list[Acl], principals: set[str], prune: bool, security: ClientSecurity
+) -> tuple[int, int]:
+    from crossbound.broker.acls import apply_acls, delete_acls, describe_acls, stale_acls
+
+    sent = await apply_acls(bootstrap, acls, security=security)
+    if not prune:
+        return sent, 0
+    stale = stale_acls(await describe_acls(bootstrap, security=security), acls, principals)
+    return sent, await delete_acls(bootstrap, stale, security=security)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from crossbound.broker.acls import stale_acls
+from crossbound.cli import main
 from crossbound.domain import Side
 from crossbound.participants import Acl, Registry, Status, acl_lines, load_registry, registry_acls
 from crossbound.rules import Catalogue
@@ -118,3 +120,19 @@ def test_a_registered_institution_is_served_by_its_own_topics_others_by_the_shar
         "hk.hsbchkhhhkh.attestations": ("hk", "attestations"),
     }
     assert Topics(participants=layout.participants).participant_inputs() == {}
+
+
+def test_stale_bindings_are_the_registry_principals_bindings_it_no_longer_implies() -> None:
+    wanted = [Acl("User:a", "TOPIC", "LITERAL", "hk.a.requests", "WRITE")]
+    found = [
+        *wanted,
+        Acl("User:a", "TOPIC", "LITERAL", "hk.a.attestations", "WRITE"),  # a role taken away
+        Acl("User:b", "TOPIC", "LITERAL", "hk.b.requests", "WRITE"),  # suspended b
+        Acl("User:ops", "GROUP", "PREFIXED", "ops.", "READ"),  # not the registry's: left alone
+    ]
+    assert stale_acls(found, wanted, {"User:a", "User:b"}) == [found[1], found[2]]
+
+
+def test_prune_needs_apply(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["acl", "print", "--registry", str(tmp_path / "none.toml"), "--prune"]) == 2
+    assert "--prune goes with --apply" in capsys.readouterr().err
