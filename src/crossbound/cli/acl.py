@@ -61,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
     from crossbound.participants import acl_lines, registry_acls
     from crossbound.runtime.worker import load_components
 
+    if args.prune and not args.apply:
+        raise InputError("--prune goes with --apply")
     settings = settings_from_args(args)
     pipe = settings.pipeline.model_copy(
         update={"participants": args.registry, "topic_layout": "per_institution"}
@@ -74,8 +76,6 @@ def run(args: argparse.Namespace) -> int:
         url = settings.kafka.broker.removeprefix("kafka://") if settings.kafka.broker else "BOOTSTRAP"
         for line in acl_lines(acls, url):
             print(line)
-    if args.prune and not args.apply:
-        raise InputError("--prune goes with --apply")
     if args.apply:
         security = client_security(settings)
         url, bootstrap = reach_broker(settings, "acl print --apply")
