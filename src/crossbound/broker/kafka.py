@@ -402,19 +402,35 @@ class KafkaCluster(StartStop):
 # --------------------------------------------------------------------------------------------------
 
 
-def run_cluster(nodes: int, port: int | None, libs: Path | None, *, as_json: bool = False) -> int:
+def run_cluster(
+    nodes: int,
+    port: int | None,
+    libs: Path | None,
+    *,
+    as_json: bool = False,
+    secure: SecureMode | None = None,
+) -> int:
     """Run a cluster in the foreground until SIGINT or SIGTERM; 0 after a requested stop, 1 if a node
-    died. Must be called from the main thread. ``as_json``: the banner is one JSON line."""
-    cluster = KafkaCluster(nodes, port=port, libs=libs)
+    died. Must be called from the main thread. ``as_json``: the banner is one JSON line. ``secure``:
+    SASL_SSL and ACLs (the banner names the CA file and the super user, never a password)."""
+    cluster = KafkaCluster(nodes, port=port, libs=libs, secure=secure)
 
     def banner() -> str:
+        security = (
+            {} if secure is None else {"ca_file": str(secure.pki.ca_file), "super_user": secure.admin[0]}
+        )
         if as_json:
             summary = {"engine": "kafka", "version": KAFKA_VERSION, "nodes": nodes, "url": cluster.url}
-            return json.dumps({**summary, "workdir": str(cluster.workdir)})
+            return json.dumps({**summary, "workdir": str(cluster.workdir), **security})
         plural = "s" if nodes > 1 else ""
+        secured = (
+            ""
+            if secure is None
+            else f"; SASL_SSL/SCRAM-SHA-512, CA {secure.pki.ca_file}, super user {secure.admin[0]}"
+        )
         return (
-            f"crossbound: Apache Kafka {KAFKA_VERSION} ({nodes} node{plural}, KRaft) on {cluster.url}; "
-            f"data in {cluster.workdir}; Ctrl-C to stop"
+            f"crossbound: Apache Kafka {KAFKA_VERSION} ({nodes} node{plural}, KRaft) on {cluster.url}"
+            f"{secured}; data in {cluster.workdir}; Ctrl-C to stop"
         )
 
     def died() -> str | None:

@@ -7,9 +7,12 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from crossbound.broker.net import HOST
-from crossbound.broker.testca import GeneratedPki
+
+if TYPE_CHECKING:  # the CA module imports cryptography, which only a secured start needs
+    from crossbound.broker.testca import GeneratedPki
 
 __all__ = ["LOG4J", "KafkaNode", "SecureMode", "new_cluster_id", "node_properties", "scram_format_args"]
 

@@ -11,12 +11,15 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
 from crossbound.broker.kafka_config import SecureMode
 from crossbound.broker.security import ClientSecurity
-from crossbound.broker.testca import GeneratedPki
+
+if TYPE_CHECKING:
+    from crossbound.broker.testca import GeneratedPki
 
 __all__ = ["admin_security", "secure_probe"]
 

@@ -13,7 +13,8 @@ from crossbound.broker.kafka_config import KafkaNode, SecureMode, node_propertie
 from crossbound.broker.security import PLAINTEXT, ClientSecurity, is_auth_failure
 from crossbound.broker.testca import make_test_pki
 from crossbound.cli import main
-from crossbound.errors import ConfigError
+from crossbound.cli.broker import secure_mode
+from crossbound.errors import ConfigError, InputError
 from crossbound.runtime.app import faust_credentials
 from crossbound.runtime.worker import check_security
 from crossbound.settings import SecuritySettings, Settings
@@ -176,3 +177,25 @@ def test_tls_or_sasl_with_the_embedded_broker_is_refused_before_it_starts(
     assert err.count("kafka.security.protocol=SASL_SSL needs a --broker") == 2
     assert SECRET not in err
     check_security(Settings(kafka={"broker": "h:1", "security": _sasl()}))  # a broker given: fine
+
+
+def test_the_broker_commands_secure_mode_makes_a_ca_an_admin_and_the_registry_users(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["registry", "generate", str(tmp_path / "reg")]) == 0
+    capsys.readouterr()
+    secure = secure_mode(tmp_path / "sec", tmp_path / "reg")
+    admin_file = tmp_path / "sec" / "admin.password"
+    assert secure.admin == ("admin", admin_file.read_text(encoding="utf-8").strip())
+    assert admin_file.stat().st_mode & 0o777 == 0o600
+    assert len(secure.users) == 15
+    assert (
+        secure.users["hsbchkhhhkh"]
+        == (tmp_path / "reg" / "scram" / "hsbchkhhhkh.password").read_text().strip()
+    )
+    assert secure.pki.ca_file == tmp_path / "sec" / "pki" / "ca.pem"
+    assert secure_mode(tmp_path / "sec", None).admin == secure.admin  # the admin password is kept
+    with pytest.raises(InputError, match="no scram/ directory"):
+        secure_mode(tmp_path / "sec", tmp_path)
+    assert main(["broker", "--secure", str(tmp_path / "sec")]) == 2
+    assert "--secure and --users apply to --engine kafka" in capsys.readouterr().err
