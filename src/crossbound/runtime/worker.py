@@ -173,6 +173,13 @@ def _quiet_loggers(level: str) -> None:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
+def _participants(components: Components) -> str:
+    registry = components.participants
+    if registry is None:
+        return ""
+    return f", {len(registry.participants)} participants ({registry.path}, {components.topics.layout} topics)"
+
+
 def run_worker(settings: Settings) -> int:
     """Run the production worker in this process until SIGINT/SIGTERM; returns the exit code."""
     import faust
@@ -231,7 +238,7 @@ def run_worker(settings: Settings) -> int:
         _quiet_loggers(settings.log_level)
         print(
             f"crossbound: worker {settings.pipeline.app_id} on {bootstrap} ({security.describe()}), "
-            f"{len(components.catalogue.scenarios)} scenarios",
+            f"{len(components.catalogue.scenarios)} scenarios{_participants(components)}",
             file=sys.stderr,
             flush=True,
         )
