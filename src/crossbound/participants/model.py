@@ -91,7 +91,7 @@ class Participant:
 
 @dataclass(frozen=True, slots=True)
 class Registry:
-    """Every participant, with lookups by key, by (scheme, identifier) and by signing key id."""
+    """Every participant, with lookups by (scheme, identifier) and by signing key id."""
 
     participants: tuple[Participant, ...]
     path: str = ""
@@ -113,7 +113,3 @@ class Registry:
     def signing_key(self, key_id: str) -> tuple[Participant, SigningKey] | None:
         """The key with this id and its holder, if registered."""
         return self._by_key_id.get(key_id)
-
-    def by_key(self) -> dict[str, Participant]:
-        """Participants by their short key."""
-        return {p.key: p for p in self.participants}
