@@ -11,6 +11,10 @@ three-node Kafka cluster wants: replication factor 3, ``min.insync.replicas`` 2 
 when two are down. A single node (a local Kafka, Tansu) lowers them with one switch:
 ``KafkaSettings.replication_factor`` (``--replication-factor 1``, ``CROSSBOUND_KAFKA__REPLICATION_FACTOR=1``)
 or :meth:`Settings.single_node`.
+
+TLS and SASL are :class:`SecuritySettings` (``CROSSBOUND_KAFKA__SECURITY__...``), one set for every
+client. The SASL password is a ``SecretStr``; the models that can hold it do not echo their input in
+validation errors, so no repr, log view or error message shows it.
 """
 
 from __future__ import annotations
