@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import confluent_kafka
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFailedError
@@ -284,3 +285,31 @@ async def test_suspending_a_participant_and_pruning_takes_its_access_away(
     # active again, for the tests that run after this one
     original = ["acl", "print", "--registry", str(secured.generated.path), "--apply", *secured_flags(secured)]
     assert await asyncio.to_thread(main, original) == 0
+
+
+def test_an_independent_client_logs_in_with_scram_and_meets_the_same_acls(secured: Secured) -> None:
+    """librdkafka (confluent-kafka), as an institution's own stack would connect: same users, same ACLs."""
+    a, b = secured.hk()
+    config = {
+        "bootstrap.servers": secured.cluster.bootstrap,
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanisms": "SCRAM-SHA-512",
+        "sasl.username": a.principal.removeprefix("User:"),
+        "sasl.password": secured.generated.password(a.key),
+        "ssl.ca.location": str(secured.pki.ca_file),
+        "partitioner": "murmur2_random",
+    }
+    outcomes: dict[str, str | None] = {}
+
+    def delivered(err: confluent_kafka.KafkaError | None, msg: confluent_kafka.Message) -> None:
+        outcomes[str(msg.topic())] = None if err is None else err.name()
+
+    producer = confluent_kafka.Producer(config)
+    for topic in (secured.topic(a, "requests"), secured.topic(b, "requests"), secured.topic(a, "verdicts")):
+        producer.produce(topic, b"from librdkafka", key=b"r9", on_delivery=delivered)
+    assert producer.flush(30) == 0
+    assert outcomes == {
+        secured.topic(a, "requests"): None,
+        secured.topic(b, "requests"): "TOPIC_AUTHORIZATION_FAILED",
+        secured.topic(a, "verdicts"): "TOPIC_AUTHORIZATION_FAILED",
+    }
