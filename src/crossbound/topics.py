@@ -149,8 +149,10 @@ class Topics:
         return f"{self.prefix}{self.app_id}.quota"
 
     def inputs(self) -> list[str]:
-        """What the main agent consumes."""
-        return [self.requests(s) for s in SIDES] + [self.attestations(s) for s in SIDES]
+        """What the main agent consumes: the shared request and attestation topics, and under
+        ``per_institution`` the participants' own."""
+        shared = [self.requests(s) for s in SIDES] + [self.attestations(s) for s in SIDES]
+        return shared + list(self.participant_inputs())
 
     def changelog(self, table: str) -> str:
         """The changelog topic Faust gives ``table``."""

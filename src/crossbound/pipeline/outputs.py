@@ -89,7 +89,8 @@ class Outputs:
         self.metrics.verdict(side, rs.scenario_id, outcome.value, max(0.0, (now - created).total_seconds()))
         for f in findings:
             self.metrics.finding(rs.scenario_id, f.rule_id, f.severity.value.lower())
-        return Outgoing(self.topics.verdicts(side), request["request_id"].encode(), value, partition)
+        topic = self.topics.for_institution(side, "verdicts", request["requester_inst"])
+        return Outgoing(topic, request["request_id"].encode(), value, partition)
 
     def dead_letter(
         self,
@@ -154,7 +155,9 @@ class Outputs:
                 "payload": request["payload"],
             },
         )
-        topic = self.topics.attestation_requests(wire_side(rs.attester_side))
+        topic = self.topics.for_institution(
+            wire_side(rs.attester_side), "attestation-requests", request["attester_inst"]
+        )
         return Outgoing(topic, request["request_id"].encode(), out, partition)
 
     def hop_record(
