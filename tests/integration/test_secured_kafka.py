@@ -32,11 +32,14 @@ from crossbound.broker.net import free_port
 from crossbound.broker.secureprobe import admin_security
 from crossbound.broker.security import ClientSecurity
 from crossbound.broker.testca import GeneratedPki, make_test_pki
+from crossbound.broker.topicspec import topic_specs
 from crossbound.cli import main
 from crossbound.codec import Codec
 from crossbound.participants import Participant, Registry, load_registry, registry_acls
 from crossbound.rules import Catalogue
 from crossbound.runtime.worker import scenario_sides
+from crossbound.settings import Settings
+from crossbound.testing.encoding import encode_attestation, encode_request
 from crossbound.testing.participants import GeneratedRegistry, generate_registry
 from crossbound.testing.traffic import Traffic
 from crossbound.topics import Topics
@@ -89,11 +92,10 @@ def secured(tmp_path_factory: pytest.TempPathFactory, catalogue: Catalogue) -> I
     topics = Topics(prefix="", layout="per_institution", participants=keys)
     with KafkaCluster(1, secure=SecureMode(pki, ADMIN, users)) as cluster:
         secured = Secured(cluster, pki, registry, generated, topics, admin_file)
-        asyncio.run(
-            ensure_topics(
-                cluster.bootstrap, dict.fromkeys(topics.participant_topics(), 1), security=secured.admin
-            )
-        )
+        # as the worker creates them (it checks existing topics against its settings)
+        every = topic_specs(topics, Settings().single_node().topic_settings(), 4)
+        specs = {name: every[name] for name in topics.participant_topics()}
+        asyncio.run(ensure_topics(cluster.bootstrap, specs, security=secured.admin))
         assert (
             main(["acl", "print", "--registry", str(generated.path), "--apply", *secured_flags(secured)]) == 0
         )
@@ -313,3 +315,52 @@ def test_an_independent_client_logs_in_with_scram_and_meets_the_same_acls(secure
         secured.topic(b, "requests"): "TOPIC_AUTHORIZATION_FAILED",
         secured.topic(a, "verdicts"): "TOPIC_AUTHORIZATION_FAILED",
     }
+
+
+async def test_end_to_end_each_institution_on_its_own_topics_under_its_own_acls(
+    secured: Secured, tmp_path: Path, codec: Codec, catalogue: Catalogue
+) -> None:
+    """The worker in the per_institution layout: the requester publishes on its own topic, the data
+    holder reads its own attestation requests and answers on its own topic, the requester reads its
+    verdict from its own topic; every client but the worker is an institution under its ACLs."""
+    case = Traffic(seed=31).case("sb_corporate_credit_report", "valid")
+    assert case.request is not None
+    assert case.attestation is not None
+    requester = secured.registry.find(
+        case.request["requester_inst"]["scheme"], case.request["requester_inst"]["id"]
+    )
+    attester = secured.registry.find(
+        case.request["attester_inst"]["scheme"], case.request["attester_inst"]["id"]
+    )
+    assert requester is not None
+    assert attester is not None
+    env = {
+        "CROSSBOUND_KAFKA__SECURITY__PROTOCOL": "SASL_SSL",
+        "CROSSBOUND_KAFKA__SECURITY__CA_FILE": str(secured.pki.ca_file),
+        "CROSSBOUND_KAFKA__SECURITY__SASL_USERNAME": ADMIN[0],
+        "CROSSBOUND_KAFKA__SECURITY__SASL_PASSWORD_FILE": str(secured.admin_password_file),
+        "CROSSBOUND_PIPELINE__PARTICIPANTS": str(secured.generated.path),
+        "CROSSBOUND_PIPELINE__TOPIC_LAYOUT": "per_institution",
+    }
+    topics = Topics(prefix="", app_id=f"e2e{os.urandom(4).hex()}")
+    worker = Worker(secured.cluster, topics, tmp_path / "worker.log", timeout_s=30, env=env).start()
+    try:
+        await asyncio.to_thread(worker.wait_ready, 90.0)
+        _, key, value = encode_request(case.request, codec, catalogue, topics)
+        async with producer(secured, requester) as theirs:
+            await theirs.send_and_wait(secured.topic(requester, "requests"), value, key=key)
+        asked = secured.topic(attester, "attestation-requests")
+        ask = await read_one(secured, secured.security(attester), asked, f"{attester.key}.holder")
+        assert ask is not None
+        assert codec.decode(ask)[1]["request_id"] == case.request["request_id"]
+        _, akey, avalue = encode_attestation(case.attestation, codec, catalogue, topics)
+        async with producer(secured, attester) as theirs:
+            await theirs.send_and_wait(secured.topic(attester, "attestations"), avalue, key=akey)
+        mine = secured.topic(requester, "verdicts")
+        verdict = await read_one(secured, secured.security(requester), mine, f"{requester.key}.verdicts")
+        assert verdict is not None
+        assert codec.decode(verdict)[1]["request_id"] == case.request["request_id"]
+        assert codec.decode(verdict)[1]["outcome"] == "ACCEPT"
+    finally:
+        worker.stop()
+    assert "Traceback" not in worker.log(), worker.log()[-3000:]
