@@ -35,7 +35,7 @@ from crossbound.broker.testca import GeneratedPki, make_test_pki
 from crossbound.broker.topicspec import topic_specs
 from crossbound.cli import main
 from crossbound.codec import Codec
-from crossbound.participants import Participant, Registry, load_registry, registry_acls
+from crossbound.participants import Acl, Participant, Registry, load_registry, registry_acls
 from crossbound.rules import Catalogue
 from crossbound.runtime.worker import scenario_sides
 from crossbound.settings import Settings
@@ -99,7 +99,22 @@ def secured(tmp_path_factory: pytest.TempPathFactory, catalogue: Catalogue) -> I
         assert (
             main(["acl", "print", "--registry", str(generated.path), "--apply", *secured_flags(secured)]) == 0
         )
+        asyncio.run(acls_in_effect(secured, set(registry_acls(registry, topics)), set()))
         yield secured
+
+
+async def acls_in_effect(
+    secured: Secured, present: set[Acl], absent: set[Acl], timeout_s: float = 30.0
+) -> None:
+    """Until the broker's authorizer holds ``present`` and none of ``absent``: a CreateAcls or
+    DeleteAcls is acknowledged before the broker has applied it (it travels through the metadata log)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        found = set(await describe_acls(secured.cluster.bootstrap, security=secured.admin))
+        if present <= found and not absent & found:
+            return
+        assert asyncio.get_running_loop().time() < deadline, "the ACLs did not take effect"
+        await asyncio.sleep(0.1)
 
 
 def secured_flags(secured: Secured, user: str = ADMIN[0], password_file: Path | None = None) -> list[str]:
@@ -278,6 +293,8 @@ async def test_suspending_a_participant_and_pruning_takes_its_access_away(
     )
     argv = ["acl", "print", "--registry", str(changed), "--apply", "--prune", *secured_flags(secured)]
     assert await asyncio.to_thread(main, argv) == 0
+    mine = {acl for acl in registry_acls(secured.registry, secured.topics) if acl.principal == c.principal}
+    await acls_in_effect(secured, set(), mine)
     left = await describe_acls(secured.cluster.bootstrap, security=secured.admin)
     assert not [acl for acl in left if acl.principal == c.principal]
     assert [acl for acl in left if acl.principal == secured.hk()[0].principal]  # the others keep theirs
@@ -287,6 +304,7 @@ async def test_suspending_a_participant_and_pruning_takes_its_access_away(
     # active again, for the tests that run after this one
     original = ["acl", "print", "--registry", str(secured.generated.path), "--apply", *secured_flags(secured)]
     assert await asyncio.to_thread(main, original) == 0
+    await acls_in_effect(secured, mine, set())
 
 
 def test_an_independent_client_logs_in_with_scram_and_meets_the_same_acls(secured: Secured) -> None:
