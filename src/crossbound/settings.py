@@ -11,6 +11,10 @@ three-node Kafka cluster wants: replication factor 3, ``min.insync.replicas`` 2 
 when two are down. A single node (a local Kafka, Tansu) lowers them with one switch:
 ``KafkaSettings.replication_factor`` (``--replication-factor 1``, ``CROSSBOUND_KAFKA__REPLICATION_FACTOR=1``)
 or :meth:`Settings.single_node`.
+
+TLS and SASL are :class:`SecuritySettings` (``CROSSBOUND_KAFKA__SECURITY__...``), one set for every
+client. The SASL password is a ``SecretStr``; the models that can hold it do not echo their input in
+validation errors, so no repr, log view or error message shows it.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from crossbound._data import default_rulesets_dir, default_schemas_dir
@@ -29,6 +33,7 @@ __all__ = [
     "KafkaSettings",
     "MetricsSettings",
     "PipelineSettings",
+    "SecuritySettings",
     "Settings",
     "TopicSettings",
     "TopicsSettings",
@@ -56,10 +61,81 @@ def parse_broker_url(url: str) -> str:
     return netloc
 
 
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+_TLS = ("SSL", "SASL_SSL")
+_SASL = ("SASL_PLAINTEXT", "SASL_SSL")
+
+
+class SecuritySettings(BaseModel):
+    """How every crossbound client (worker, CLI, admin and probe) authenticates to Kafka.
+
+    The password is a secret value: it is never part of ``repr``, :meth:`Settings.as_dict`, a log line
+    or an error message. It comes from ``CROSSBOUND_KAFKA__SECURITY__SASL_PASSWORD`` or, better, a
+    file named by ``CROSSBOUND_KAFKA__SECURITY__SASL_PASSWORD_FILE`` (read when a client is built).
+    """
+
+    # the input of a failed validation can hold the SASL password: errors do not echo it
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    protocol: SecurityProtocol = Field(
+        default="PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL (TLS and SCRAM)"
+    )
+    ca_file: Path | None = Field(
+        default=None,
+        description="PEM file of the CA(s) that signed the brokers' certificates; unset: "
+        "the system's trust store",
+    )
+    cert_file: Path | None = Field(default=None, description="PEM client certificate (mutual TLS)")
+    key_file: Path | None = Field(default=None, description="PEM private key of cert_file")
+    check_hostname: bool = Field(default=True, description="check the broker's name in its certificate")
+    sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = Field(
+        default="SCRAM-SHA-512", description="SASL mechanism"
+    )
+    sasl_username: str | None = Field(default=None, description="SASL user (the Kafka principal User:<name>)")
+    sasl_password: SecretStr | None = Field(default=None, description="SASL password (a secret)")
+    sasl_password_file: Path | None = Field(
+        default=None, description="file holding the SASL password (one line), instead of sasl_password"
+    )
+
+    @property
+    def tls(self) -> bool:
+        """Whether the connection is TLS (SSL or SASL_SSL)."""
+        return self.protocol in _TLS
+
+    @property
+    def sasl(self) -> bool:
+        """Whether the client authenticates with SASL."""
+        return self.protocol in _SASL
+
+    @model_validator(mode="after")
+    def _check_consistent(self) -> SecuritySettings:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together (mutual TLS needs both)")
+        if not self.tls and (self.ca_file or self.cert_file):
+            raise ValueError(
+                f"ca_file, cert_file and key_file need protocol SSL or SASL_SSL, not {self.protocol}"
+            )
+        has_password = self.sasl_password is not None or self.sasl_password_file is not None
+        if self.sasl:
+            if not self.sasl_username:
+                raise ValueError(f"protocol {self.protocol} needs sasl_username")
+            if (self.sasl_password is None) == (self.sasl_password_file is None):
+                raise ValueError(
+                    f"protocol {self.protocol} needs exactly one of sasl_password and sasl_password_file"
+                )
+        elif self.sasl_username or has_password:
+            raise ValueError(
+                "sasl_username and its password need protocol SASL_PLAINTEXT or SASL_SSL, "
+                f"not {self.protocol}"
+            )
+        return self
+
+
 class KafkaSettings(BaseModel):
     """How the worker talks to Kafka."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # the input of a failed validation can hold the SASL password: errors do not echo it
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     broker: str | None = Field(
         default=None,
@@ -124,6 +200,9 @@ class KafkaSettings(BaseModel):
         description="this worker's own directory for Faust's data, its tables with table_store=rocksdb "
         "(required then: one per worker process, on a disk that outlives it); unset with memory: "
         "<tmp>/crossbound-<app_id>-data",
+    )
+    security: SecuritySettings = Field(
+        default_factory=SecuritySettings, description="TLS and SASL of every client"
     )
 
     reset_check_interval_s: float = Field(
@@ -324,6 +403,16 @@ class PipelineSettings(BaseModel):
         description="Faust app id and consumer group",
     )
     topic_prefix: str = Field(default="", description="prefix put before every topic name (tests use it)")
+    topic_layout: Literal["shared", "per_institution"] = Field(
+        default="shared",
+        description="shared: one topic of each kind per side; per_institution: each participant's own "
+        "<side>.<key>.<kind> topics, which prefixed ACLs can isolate (see README, Security)",
+    )
+    participants: Path | None = Field(
+        default=None,
+        description="participant registry file (TOML, see README Security); read and checked at "
+        "start-up when set",
+    )
     schemas_dir: Path = Field(
         default_factory=default_schemas_dir, description="schemas directory; default: the shipped one"
     )
@@ -367,7 +456,11 @@ class Settings(BaseSettings):
     """Everything crossbound can be told, from flags, environment or defaults."""
 
     model_config = SettingsConfigDict(
-        env_prefix="CROSSBOUND_", env_nested_delimiter="__", frozen=True, extra="forbid"
+        env_prefix="CROSSBOUND_",
+        env_nested_delimiter="__",
+        frozen=True,
+        extra="forbid",
+        hide_input_in_errors=True,  # the whole input, with the SASL password, would be shown
     )
 
     tansu_bin: Path | None = Field(default=None, description="explicit Tansu binary (CROSSBOUND_TANSU_BIN)")
@@ -408,5 +501,6 @@ class Settings(BaseSettings):
         return self.topics if rf is None else self.topics.with_replication(rf)
 
     def as_dict(self) -> dict[str, Any]:
-        """A loggable view of the settings (no secrets are held today; kept masked-by-design)."""
+        """A loggable view of the settings: the SASL password shows as ``**********`` (pydantic's
+        ``SecretStr`` dumps masked), never in clear."""
         return self.model_dump(mode="json")

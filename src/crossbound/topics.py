@@ -16,17 +16,27 @@ without our topic prefix; ``conf.id`` is the app id as long as the Faust app ``v
 of a request is keyed by its ``request_id`` and partitioned with Kafka's default murmur2 partitioner,
 so that a request and its attestation meet on one partition; all these topics have the same
 partition count.
+
+The layout is a setting (``pipeline.topic_layout``). ``shared`` is the table above. ``per_institution``
+adds, for each registered participant (its side and its key, see :mod:`crossbound.participants`), its
+own topics ``<side>.<key>.requests``, ``<side>.<key>.attestations`` (what it writes) and
+``<side>.<key>.verdicts``, ``<side>.<key>.attestation-requests`` (what it reads), so that broker ACLs
+(:mod:`crossbound.participants.acls`) can give each institution its own topics and nothing else.
+Participant keys hold no dot, so ``<side>.<key>.`` is a prefix of that participant's topics only.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Final
+from typing import Final, Literal
 
 from crossbound.domain import Side
 
-__all__ = ["KINDS", "SIDES", "TABLES", "TopicKind", "Topics", "wire_side"]
+__all__ = ["KINDS", "SIDES", "TABLES", "Layout", "TopicKind", "Topics", "wire_side"]
+
+Layout = Literal["shared", "per_institution"]
 
 SIDES: Final[tuple[str, ...]] = tuple(side.topic for side in Side)  # as topic names spell them: hk, sz
 KINDS = ("requests", "attestation-requests", "attestations", "verdicts", "deadletter")
@@ -64,6 +74,10 @@ class Topics:
 
     prefix: str = ""
     app_id: str = "crossbound"
+    layout: Layout = "shared"
+    participants: tuple[tuple[str, str], ...] = ()  # (side as topics spell it, key), per_institution only
+    # (scheme, identifier) -> key of each participant: who a record's institution is, for routing
+    directory: Mapping[tuple[str, str], str] = field(default_factory=dict, hash=False)
 
     def name(self, side: str, kind: str) -> str:
         """``<prefix><side>.<kind>``."""
@@ -89,14 +103,56 @@ class Topics:
         """Dead letters of records that came from ``side``."""
         return self.name(side, "deadletter")
 
+    def of_participant(self, side: str, key: str, kind: str) -> str:
+        """``<prefix><side>.<key>.<kind>``: one participant's own topic of ``kind``."""
+        if kind not in KINDS or kind == "deadletter":
+            raise ValueError(f"participants have no {kind!r} topic")
+        return f"{self.participant_prefix(side, key)}{kind}"
+
+    def participant_prefix(self, side: str, key: str) -> str:
+        """``<prefix><side>.<key>.``, the start of every topic of that participant (and of no other)."""
+        if not key or "." in key:
+            raise ValueError(f"participant key {key!r} must be non-empty and hold no dot")
+        return f"{self.prefix}{side}.{key}."
+
+    def participant_topics(self) -> dict[str, TopicKind]:
+        """The participants' own topics with their kinds (none in the shared layout)."""
+        if self.layout == "shared":
+            return {}
+        return {
+            self.of_participant(side, key, kind): _KIND_OF[kind]
+            for side, key in self.participants
+            for kind in KINDS
+            if kind != "deadletter"
+        }
+
+    def for_institution(self, side: str, kind: str, institution: Mapping[str, object]) -> str:
+        """The topic of ``kind`` that serves ``institution`` (a record's ``{"scheme", "id"}``): its own
+        under ``per_institution`` when it is registered, else the side's shared one."""
+        if self.layout == "per_institution":
+            key = self.directory.get((str(institution.get("scheme")), str(institution.get("id"))))
+            if key is not None:
+                return self.of_participant(side, key, kind)
+        return self.name(side, kind)
+
+    def participant_inputs(self) -> dict[str, tuple[str, str]]:
+        """The participants' request and attestation topics -> (side, shared kind) they stand for."""
+        return {
+            self.of_participant(side, key, kind): (side, kind)
+            for side, key in (self.participants if self.layout == "per_institution" else ())
+            for kind in ("requests", "attestations")
+        }
+
     @property
     def quota(self) -> str:
         """The repartition topic of stateful limit checks."""
         return f"{self.prefix}{self.app_id}.quota"
 
     def inputs(self) -> list[str]:
-        """What the main agent consumes."""
-        return [self.requests(s) for s in SIDES] + [self.attestations(s) for s in SIDES]
+        """What the main agent consumes: the shared request and attestation topics, and under
+        ``per_institution`` the participants' own."""
+        shared = [self.requests(s) for s in SIDES] + [self.attestations(s) for s in SIDES]
+        return shared + list(self.participant_inputs())
 
     def changelog(self, table: str) -> str:
         """The changelog topic Faust gives ``table``."""
@@ -115,4 +171,5 @@ class Topics:
         kinds = {self.name(s, k): _KIND_OF[k] for s in SIDES for k in KINDS}
         kinds[self.quota] = TopicKind.INTERNAL
         kinds.update(dict.fromkeys(self.changelogs(), TopicKind.CHANGELOG))
+        kinds.update(self.participant_topics())
         return kinds

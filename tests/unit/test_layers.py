@@ -30,6 +30,7 @@ _CORE = {
     "metrics",
     "metrics_server",
     "settings",
+    "participants",
 }
 MAY_IMPORT: dict[str, set[str]] = {
     "errors": set(),
@@ -43,7 +44,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "codec": {"errors", "domain"},
     "rules": {"errors", "domain", "codec", "identifiers", "topics"},
     "pipeline": {"errors", "domain", "codec", "identifiers", "rules", "topics", "metrics"},
-    "broker": {"errors", "domain", "settings", "topics"},
+    "participants": {"errors", "domain", "identifiers", "topics"},
+    "broker": {"errors", "domain", "settings", "topics", "participants"},
     "runtime": _CORE | {"broker"},
     "testing": _CORE | {"broker", "runtime"},
     "cli": _CORE | {"broker", "runtime", "testing"},

@@ -3,7 +3,10 @@
 Two engines: ``tansu`` (:class:`EmbeddedBroker`, memory only, the light default of the demo) and
 ``kafka`` (:class:`KafkaCluster`, Apache Kafka in KRaft mode, the production broker the test suite
 proves crossbound on). The Tansu client workarounds in :mod:`crossbound.broker.compat` apply to Tansu
-only.
+only. Every client built here takes a :class:`~crossbound.broker.security.ClientSecurity` (TLS, SASL);
+:mod:`crossbound.broker.acls` creates and lists ACLs, and a :class:`KafkaCluster` started with a
+:class:`~crossbound.broker.kafka_config.SecureMode` is a secured node for the tests
+(:mod:`crossbound.broker.testca` makes its CA).
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, for_code
 
+from crossbound.broker.security import PLAINTEXT, ClientSecurity
 from crossbound.broker.topicspec import ObservedTopic, TopicSpec, mismatches
 from crossbound.errors import BrokerError, ConfigError
 
@@ -51,11 +52,14 @@ def _request_timeout_ms(timeout_s: float) -> int:
     return max(1000, int(timeout_s * 1000))
 
 
-async def _started_admin(bootstrap: str, timeout_s: float) -> AIOKafkaAdminClient:
+async def _started_admin(
+    bootstrap: str, timeout_s: float, security: ClientSecurity = PLAINTEXT
+) -> AIOKafkaAdminClient:
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap,
         client_id="crossbound-admin",
         request_timeout_ms=_request_timeout_ms(timeout_s),
+        **security.aiokafka_kwargs(),
     )
     try:
         await admin.start()
@@ -65,11 +69,13 @@ async def _started_admin(bootstrap: str, timeout_s: float) -> AIOKafkaAdminClien
     return admin
 
 
-async def partition_counts(bootstrap: str, timeout_s: float = 15.0) -> dict[str, int]:
+async def partition_counts(
+    bootstrap: str, timeout_s: float = 15.0, *, security: ClientSecurity = PLAINTEXT
+) -> dict[str, int]:
     """Partition count of every topic on the broker (one Metadata request for all topics)."""
     try:
         async with asyncio.timeout(timeout_s):
-            admin = await _started_admin(bootstrap, timeout_s)
+            admin = await _started_admin(bootstrap, timeout_s, security)
             try:
                 return _partition_counts(await admin.describe_topics())
             finally:
@@ -80,7 +86,9 @@ async def partition_counts(bootstrap: str, timeout_s: float = 15.0) -> dict[str,
         raise BrokerError(f"listing the topics of {bootstrap} failed: {exc!r}") from exc
 
 
-async def wait_for_broker(bootstrap: str, timeout_s: float = 10.0) -> None:
+async def wait_for_broker(
+    bootstrap: str, timeout_s: float = 10.0, *, security: ClientSecurity = PLAINTEXT
+) -> None:
     """Wait until a Kafka Metadata round trip to ``bootstrap`` succeeds; BrokerError on timeout."""
     deadline = time.monotonic() + timeout_s
     last: str = "no attempt made"
@@ -90,7 +98,7 @@ async def wait_for_broker(bootstrap: str, timeout_s: float = 10.0) -> None:
             raise BrokerError(f"no Kafka broker answered at {bootstrap} within {timeout_s:g} s ({last})")
         try:
             async with asyncio.timeout(remaining):
-                admin = await _started_admin(bootstrap, remaining)
+                admin = await _started_admin(bootstrap, remaining, security)
                 try:
                     await admin.describe_cluster()
                 finally:
@@ -136,7 +144,11 @@ def _as_specs(topics: Mapping[str, int | TopicSpec]) -> dict[str, TopicSpec]:
 
 
 async def ensure_topics(
-    bootstrap: str, topics: Mapping[str, int | TopicSpec], *, timeout_s: float = 15
+    bootstrap: str,
+    topics: Mapping[str, int | TopicSpec],
+    *,
+    timeout_s: float = 15,
+    security: ClientSecurity = PLAINTEXT,
 ) -> None:
     """Create ``topics`` unless they exist: name -> :class:`TopicSpec`, or a partition count alone
     (replication factor 1, the broker's default configs).
@@ -151,7 +163,7 @@ async def ensure_topics(
     not_visible: list[str] = []
     try:
         async with asyncio.timeout(timeout_s):
-            admin = await _started_admin(bootstrap, timeout_s)
+            admin = await _started_admin(bootstrap, timeout_s, security)
             try:
                 await _ensure(admin, specs, not_visible)
             finally:
@@ -255,7 +267,13 @@ async def _describe(
     return _observed(described, configs), errors
 
 
-async def check_topics(bootstrap: str, specs: Mapping[str, TopicSpec], *, timeout_s: float = 15) -> None:
+async def check_topics(
+    bootstrap: str,
+    specs: Mapping[str, TopicSpec],
+    *,
+    timeout_s: float = 15,
+    security: ClientSecurity = PLAINTEXT,
+) -> None:
     """Check that every topic of ``specs`` exists as specified.
 
     Raises :class:`ConfigError` naming every topic and mismatch (one line, ``; ``-separated), or
@@ -265,7 +283,7 @@ async def check_topics(bootstrap: str, specs: Mapping[str, TopicSpec], *, timeou
         return
     try:
         async with asyncio.timeout(timeout_s):
-            admin = await _started_admin(bootstrap, timeout_s)
+            admin = await _started_admin(bootstrap, timeout_s, security)
             try:
                 observed, errors = await _describe(admin, list(specs))
             finally:
@@ -279,13 +297,25 @@ async def check_topics(bootstrap: str, specs: Mapping[str, TopicSpec], *, timeou
         raise ConfigError("; ".join(problems))
 
 
-async def prepare_topics(bootstrap: str, specs: Mapping[str, TopicSpec], *, timeout_s: float = 15) -> None:
+async def prepare_topics(
+    bootstrap: str,
+    specs: Mapping[str, TopicSpec],
+    *,
+    timeout_s: float = 15,
+    security: ClientSecurity = PLAINTEXT,
+) -> None:
     """:func:`ensure_topics` then :func:`check_topics`: what a worker does before it starts."""
-    await ensure_topics(bootstrap, specs, timeout_s=timeout_s)
-    await check_topics(bootstrap, specs, timeout_s=timeout_s)
+    await ensure_topics(bootstrap, specs, timeout_s=timeout_s, security=security)
+    await check_topics(bootstrap, specs, timeout_s=timeout_s, security=security)
 
 
-async def message_limits(bootstrap: str, names: list[str], *, timeout_s: float = 15) -> dict[str, int]:
+async def message_limits(
+    bootstrap: str,
+    names: list[str],
+    *,
+    timeout_s: float = 15,
+    security: ClientSecurity = PLAINTEXT,
+) -> dict[str, int]:
     """Each topic's ``max.message.bytes``, where the broker reports it (one DescribeConfigs).
 
     Apache Kafka reports it for every topic (the broker's ``message.max.bytes`` when the topic does not
@@ -295,7 +325,7 @@ async def message_limits(bootstrap: str, names: list[str], *, timeout_s: float =
     """
     try:
         async with asyncio.timeout(timeout_s):
-            admin = await _started_admin(bootstrap, timeout_s)
+            admin = await _started_admin(bootstrap, timeout_s, security)
             try:
                 observed, _ = await _describe(admin, names)
             finally:

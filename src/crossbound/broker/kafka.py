@@ -10,7 +10,9 @@ The jars and Java are found by :mod:`crossbound.broker.kafka_jars`; each node's 
 * :func:`run_cluster` is the foreground mode behind ``crossbound broker --engine kafka``.
 
 The cluster is for development and tests: every node on one machine, plain-text listeners on
-127.0.0.1, ``group.initial.rebalance.delay.ms=0`` and smaller internal topics (see
+127.0.0.1 (or, with ``secure``, SASL_SSL with SCRAM-SHA-512, a generated test CA and the
+standard authorizer: :class:`~crossbound.broker.kafka_config.SecureMode`),
+``group.initial.rebalance.delay.ms=0`` and smaller internal topics (see
 :meth:`KafkaCluster.node_properties`). Production settings are in the README.
 """
 
@@ -30,7 +32,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Self
 
-from crossbound.broker.kafka_config import LOG4J, KafkaNode, new_cluster_id, node_properties
+from crossbound.broker.kafka_config import (
+    LOG4J,
+    KafkaNode,
+    SecureMode,
+    new_cluster_id,
+    node_properties,
+    scram_format_args,
+)
 from crossbound.broker.kafka_jars import KAFKA_VERSION, find_java, find_kafka_libs
 from crossbound.broker.lifecycle import StartStop
 from crossbound.broker.net import (
@@ -43,6 +52,7 @@ from crossbound.broker.net import (
     serve_until_stopped,
     terminate,
 )
+from crossbound.broker.secureprobe import secure_probe
 from crossbound.errors import BrokerError
 
 __all__ = ["KafkaCluster", "run_cluster"]
@@ -74,6 +84,7 @@ class KafkaCluster(StartStop):
         overrides: Mapping[str, str] | None = None,
         startup_timeout_s: float = 90.0,
         stop_timeout_s: float = 30.0,
+        secure: SecureMode | None = None,
     ) -> None:
         if nodes not in (1, 3):
             raise ValueError(f"nodes must be 1 or 3 (a controller quorum of one or three), got {nodes}")
@@ -87,6 +98,7 @@ class KafkaCluster(StartStop):
         self._overrides = dict(overrides or {})
         self._startup_timeout_s = startup_timeout_s
         self._stop_timeout_s = stop_timeout_s
+        self.secure = secure
         self._lock = threading.RLock()
         self._nodes: dict[int, KafkaNode] = {}
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
@@ -152,7 +164,7 @@ class KafkaCluster(StartStop):
 
     def node_properties(self, node_id: int) -> dict[str, str]:
         """The ``server.properties`` of one node (after :meth:`start` has chosen the ports)."""
-        return node_properties(self._node(node_id), list(self._nodes.values()), self._overrides)
+        return node_properties(self._node(node_id), list(self._nodes.values()), self._overrides, self.secure)
 
     # -- start ----------------------------------------------------------------------------------
 
@@ -237,6 +249,7 @@ class KafkaCluster(StartStop):
                 self.cluster_id,
                 "-c",
                 str(node.config),
+                *(scram_format_args(self.secure) if self.secure is not None else []),
                 heap_mb=256,
             )
             with node.log_path.open("ab") as out:
@@ -272,7 +285,7 @@ class KafkaCluster(StartStop):
                     f"log {node.log_path}:\n{log_tail(node.log_path)}"
                 )
             try:
-                listed = {node_id for node_id, _, _ in metadata_probe(HOST, node.port, timeout_s=1.0)}
+                listed = self._listed(node.port)
             except (OSError, ValueError) as exc:
                 last = f"{type(exc).__name__}: {exc}"
             else:
@@ -286,6 +299,11 @@ class KafkaCluster(StartStop):
                     f"log {node.log_path}:\n{log_tail(node.log_path)}"
                 )
             time.sleep(0.1)
+
+    def _listed(self, port: int) -> set[int]:
+        if self.secure is None:
+            return {node_id for node_id, _, _ in metadata_probe(HOST, port, timeout_s=1.0)}
+        return secure_probe(f"{HOST}:{port}", self.secure)
 
     # -- one node -------------------------------------------------------------------------------
 
@@ -384,19 +402,35 @@ class KafkaCluster(StartStop):
 # --------------------------------------------------------------------------------------------------
 
 
-def run_cluster(nodes: int, port: int | None, libs: Path | None, *, as_json: bool = False) -> int:
+def run_cluster(
+    nodes: int,
+    port: int | None,
+    libs: Path | None,
+    *,
+    as_json: bool = False,
+    secure: SecureMode | None = None,
+) -> int:
     """Run a cluster in the foreground until SIGINT or SIGTERM; 0 after a requested stop, 1 if a node
-    died. Must be called from the main thread. ``as_json``: the banner is one JSON line."""
-    cluster = KafkaCluster(nodes, port=port, libs=libs)
+    died. Must be called from the main thread. ``as_json``: the banner is one JSON line. ``secure``:
+    SASL_SSL and ACLs (the banner names the CA file and the super user, never a password)."""
+    cluster = KafkaCluster(nodes, port=port, libs=libs, secure=secure)
 
     def banner() -> str:
+        security = (
+            {} if secure is None else {"ca_file": str(secure.pki.ca_file), "super_user": secure.admin[0]}
+        )
         if as_json:
             summary = {"engine": "kafka", "version": KAFKA_VERSION, "nodes": nodes, "url": cluster.url}
-            return json.dumps({**summary, "workdir": str(cluster.workdir)})
+            return json.dumps({**summary, "workdir": str(cluster.workdir), **security})
         plural = "s" if nodes > 1 else ""
+        secured = (
+            ""
+            if secure is None
+            else f"; SASL_SSL/SCRAM-SHA-512, CA {secure.pki.ca_file}, super user {secure.admin[0]}"
+        )
         return (
-            f"crossbound: Apache Kafka {KAFKA_VERSION} ({nodes} node{plural}, KRaft) on {cluster.url}; "
-            f"data in {cluster.workdir}; Ctrl-C to stop"
+            f"crossbound: Apache Kafka {KAFKA_VERSION} ({nodes} node{plural}, KRaft) on {cluster.url}"
+            f"{secured}; data in {cluster.workdir}; Ctrl-C to stop"
         )
 
     def died() -> str | None:

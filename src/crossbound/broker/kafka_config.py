@@ -5,12 +5,18 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from crossbound.broker.net import HOST
 
-__all__ = ["LOG4J", "KafkaNode", "new_cluster_id", "node_properties"]
+if TYPE_CHECKING:  # the CA module imports cryptography, which only a secured start needs
+    from crossbound.broker.testca import GeneratedPki
+
+__all__ = ["LOG4J", "KafkaNode", "SecureMode", "new_cluster_id", "node_properties", "scram_format_args"]
+
+_SCRAM = "SCRAM-SHA-512"
 
 LOG4J = """\
 status = warn
@@ -60,10 +66,65 @@ class KafkaNode:
         return self.home / "kafka.log"
 
 
+@dataclass(frozen=True, slots=True)
+class SecureMode:
+    """A secured cluster: clients on SASL_SSL with SCRAM-SHA-512, the standard authorizer.
+
+    ``admin`` (user, password) is the super user, also the brokers' own inter-broker login; ``users``
+    are the other SCRAM users (name -> password), created when the storage is formatted. Controllers
+    talk mutual TLS on their own listener, the broker certificate's subject a super user.
+    """
+
+    pki: GeneratedPki
+    admin: tuple[str, str]
+    users: Mapping[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"<SecureMode admin={self.admin[0]} users={sorted(self.users)}>"
+
+
+def _jaas(user: str, password: str) -> str:
+    module = "org.apache.kafka.common.security.scram.ScramLoginModule"
+    return f'{module} required username="{user}" password="{password}";'
+
+
+def scram_format_args(secure: SecureMode) -> list[str]:
+    """``kafka-storage format`` arguments that create every SCRAM user."""
+    args = []
+    for user, password in {secure.admin[0]: secure.admin[1], **secure.users}.items():
+        args += ["--add-scram", f"{_SCRAM}=[name={user},password={password}]"]
+    return args
+
+
+def _secure_properties(node: KafkaNode, secure: SecureMode) -> dict[str, str]:
+    pki = secure.pki
+    return {
+        "listeners": f"SASL_SSL://{HOST}:{node.port},CONTROLLER://{HOST}:{node.controller_port}",
+        "advertised.listeners": f"SASL_SSL://{HOST}:{node.port}",
+        "listener.security.protocol.map": "SASL_SSL:SASL_SSL,CONTROLLER:SSL",
+        "inter.broker.listener.name": "SASL_SSL",
+        "sasl.enabled.mechanisms": _SCRAM,
+        "sasl.mechanism.inter.broker.protocol": _SCRAM,
+        f"listener.name.sasl_ssl.{_SCRAM.lower()}.sasl.jaas.config": _jaas(*secure.admin),
+        "ssl.keystore.type": "PEM",
+        "ssl.keystore.location": str(pki.keystore_file),
+        "ssl.truststore.type": "PEM",
+        "ssl.truststore.location": str(pki.ca_file),
+        "listener.name.controller.ssl.client.auth": "required",
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "allow.everyone.if.no.acl.found": "false",
+        "super.users": f"User:{secure.admin[0]};{pki.broker_principal}",
+    }
+
+
 def node_properties(
-    node: KafkaNode, cluster: Sequence[KafkaNode], overrides: Mapping[str, str] | None = None
+    node: KafkaNode,
+    cluster: Sequence[KafkaNode],
+    overrides: Mapping[str, str] | None = None,
+    secure: SecureMode | None = None,
 ) -> dict[str, str]:
-    """The ``server.properties`` of ``node`` in ``cluster`` (every node is broker and controller)."""
+    """The ``server.properties`` of ``node`` in ``cluster`` (every node is broker and controller);
+    ``secure``: SASL_SSL and ACLs instead of plain-text listeners."""
     voters = ",".join(f"{n.node_id}@{HOST}:{n.controller_port}" for n in cluster)
     rf, isr = str(min(3, len(cluster))), str(min(2, len(cluster)))
     props = {
@@ -96,5 +157,7 @@ def node_properties(
         "num.network.threads": "2",
         "num.io.threads": "4",
     }
+    if secure is not None:
+        props.update(_secure_properties(node, secure))
     props.update(overrides or {})
     return props

@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from crossbound.broker.admin import _request_timeout_ms, _started_admin
+from crossbound.broker.security import PLAINTEXT, ClientSecurity
 from crossbound.errors import BrokerError
 
 __all__ = ["BrokerProbe", "BrokerState"]
@@ -40,21 +41,25 @@ class BrokerProbe:
     ends. Use as ``async with BrokerProbe(bootstrap) as probe``.
     """
 
-    def __init__(self, bootstrap: str, *, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self, bootstrap: str, *, timeout_s: float = 10.0, security: ClientSecurity = PLAINTEXT
+    ) -> None:
         self._bootstrap = bootstrap
+        self._security = security
         self._timeout_s = timeout_s
         self._admin: AIOKafkaAdminClient | None = None
         self._consumer: AIOKafkaConsumer | None = None
 
     async def __aenter__(self) -> Self:
         try:
-            self._admin = await _started_admin(self._bootstrap, self._timeout_s)
+            self._admin = await _started_admin(self._bootstrap, self._timeout_s, self._security)
             self._consumer = AIOKafkaConsumer(
                 bootstrap_servers=self._bootstrap,
                 client_id="crossbound-watch",
                 group_id=None,
                 enable_auto_commit=False,
                 request_timeout_ms=_request_timeout_ms(self._timeout_s),
+                **self._security.aiokafka_kwargs(),
             )
             await self._consumer.start()
         except BaseException:

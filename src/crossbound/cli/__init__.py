@@ -1,4 +1,5 @@
-"""The ``crossbound`` command: broker, worker, demo, check, publish, record, replay, ids, scenarios.
+"""The ``crossbound`` command: broker, worker, demo, check, publish, record, replay, ids, scenarios,
+registry, acl.
 
 One module per command (``cli/<command>.py``) declares its flags (``add_parser``) and runs it
 (``run``); this module only assembles them and turns errors into exit codes. Setting flags are
@@ -18,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pydantic import ValidationError
 
 from crossbound import __version__
-from crossbound.cli import broker, check, demo, ids, publish, recording, scenarios, worker
+from crossbound.cli import acl, broker, check, demo, ids, publish, recording, registry, scenarios, worker
 from crossbound.cli.shared import settings_from_args
 from crossbound.errors import ConfigError, CrossboundError, InputError
 
@@ -42,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     scenarios.add_parser(sub)
     publish.add_parser(sub)
     recording.add_parsers(sub)
+    registry.add_parser(sub)
+    acl.add_parser(sub)
     return parser
 
 

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import argparse
 
+from crossbound.broker.security import PLAINTEXT, ClientSecurity
 from crossbound.cli.shared import (
     Subparsers,
     add_broker_flag,
     add_json_flag,
     add_paths_flags,
     add_setting,
+    client_security,
     env_name,
     reach_broker,
     run_on_broker,
@@ -63,11 +65,13 @@ def add_parser(sub: Subparsers) -> None:
     p.set_defaults(run=run)
 
 
-async def group_members(bootstrap: str, group: str) -> int:
+async def group_members(bootstrap: str, group: str, security: ClientSecurity = PLAINTEXT) -> int:
     """How many members consumer group ``group`` has now (0 for a group that does not exist)."""
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=10_000, **security.aiokafka_kwargs()
+    )
     try:
         await admin.start()
         responses = await admin.describe_consumer_groups([group])
@@ -85,7 +89,8 @@ def refuse_to_join(settings: Settings) -> None:
     """InputError when the demo's worker would join a consumer group that already has members."""
     url, bootstrap = reach_broker(settings, "demo")
     group = settings.pipeline.app_id
-    members = run_on_broker(url, group_members(bootstrap, group))
+    security = client_security(settings)
+    members = run_on_broker(url, group_members(bootstrap, group, security), security)
     if members:
         raise InputError(
             f"consumer group {group!r} on {url} has {members} member(s): a worker is running there, and "

@@ -22,13 +22,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 from crossbound.broker import EmbeddedBroker, apply_tansu_workarounds, find_tansu_binary, prepare_topics
 from crossbound.broker.net import free_port
+from crossbound.broker.security import PLAINTEXT, ClientSecurity
 from crossbound.broker.topicspec import topic_specs
 from crossbound.codec import Codec, SchemaRegistry
 from crossbound.errors import CrossboundError
 from crossbound.rules import Catalogue, load_catalogue
-from crossbound.runtime.worker import for_broker
+from crossbound.runtime.worker import check_security, for_broker
 from crossbound.settings import Settings
 from crossbound.testing.live import LiveBus
 from crossbound.testing.processes import start_worker_process, stop_process, wait_until_ready
@@ -36,7 +39,7 @@ from crossbound.testing.stats import percentile
 from crossbound.testing.traffic import Case, Traffic
 from crossbound.topics import Topics
 
-__all__ = ["DEMO_TIMEOUT_S", "DemoResult", "render", "run_demo", "simulate", "summarise"]
+__all__ = ["DEMO_TIMEOUT_S", "DemoResult", "render", "run_demo", "security_env", "simulate", "summarise"]
 
 DEMO_TIMEOUT_S = 3.0  # attestation timeout in the demo, so that "late" cases resolve quickly
 
@@ -66,12 +69,13 @@ async def simulate(
     cases: list[Case],
     deadline_s: float,
     rate: float = 0.0,
+    security: ClientSecurity = PLAINTEXT,
 ) -> DemoResult:
     """Publish every case (at ``rate`` per second, or in one burst when 0), let the data holders answer,
     and collect until each case is answered. Each request is stamped ``created_at`` when it is sent."""
     result = DemoResult()
     progress = sys.stderr.isatty()
-    async with LiveBus(bootstrap, topics, codec, catalogue) as bus:
+    async with LiveBus(bootstrap, topics, codec, catalogue, security=security) as bus:
         result.started = time.monotonic()
         for i, case in enumerate(cases):
             if rate > 0:
@@ -198,12 +202,25 @@ def _fetch(url: str) -> str | None:
         return None
 
 
+def security_env(settings: Settings) -> dict[str, str]:
+    """The demo's TLS and SASL settings as the worker child's environment (never its command line,
+    which every user of the machine can read)."""
+    env = {}
+    for name, value in settings.kafka.security:
+        if value is None:
+            continue
+        text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        env[f"CROSSBOUND_KAFKA__SECURITY__{name.upper()}"] = text
+    return env
+
+
 def run_demo(
     settings: Settings, *, count: int, as_json: bool, keep_running: bool, seed: int, rate: float = 0.0
 ) -> int:
     """Run the demo; exit code 0 when every record was answered as intended."""
     if count < 1:
         raise CrossboundError("--count must be at least 1")
+    check_security(settings)
     registry = SchemaRegistry.load(settings.pipeline.schemas_dir)
     codec = Codec(registry, settings.pipeline.max_record_bytes)
     catalogue = load_catalogue(settings.pipeline.rulesets_dir, registry)
@@ -222,7 +239,8 @@ def run_demo(
         tansu = settings.kafka.broker is None or bool(settings.kafka.compat_tansu)
         settings = for_broker(settings, tansu=tansu)  # Tansu is one node: replication factor 1
         specs = topic_specs(topics, settings.topic_settings(), settings.kafka.partitions)
-        asyncio.run(prepare_topics(bootstrap, specs))
+        security = ClientSecurity.from_settings(settings.kafka.security)
+        asyncio.run(prepare_topics(bootstrap, specs, security=security))
         rf = settings.kafka.replication_factor
         replication = [] if rf is None else ["--replication-factor", str(rf)]
         log_dir = Path(tempfile.mkdtemp(prefix="crossbound-demo-"))
@@ -243,7 +261,7 @@ def run_demo(
                 *("--rulesets", str(settings.pipeline.rulesets_dir)),
             ],
             # the worker then sees the broker as the demo does (a --broker is Kafka unless told otherwise)
-            env={"CROSSBOUND_KAFKA__COMPAT_TANSU": "true" if tansu else "false"},
+            env={"CROSSBOUND_KAFKA__COMPAT_TANSU": "true" if tansu else "false", **security_env(settings)},
         )
         stack.callback(stop_process, worker)
         metrics_url = f"http://127.0.0.1:{port}/metrics"
@@ -259,7 +277,16 @@ def run_demo(
 
         say(f"crossbound demo: publishing {count} requests across {len(catalogue.scenarios)} scenarios")
         result = asyncio.run(
-            simulate(bootstrap, topics, codec, catalogue, cases, deadline_s=60.0 + count / 50, rate=rate)
+            simulate(
+                bootstrap,
+                topics,
+                codec,
+                catalogue,
+                cases,
+                deadline_s=60.0 + count / 50,
+                rate=rate,
+                security=security,
+            )
         )
         if worker.poll() is not None:
             tail = (log_dir / "worker.log").read_text(errors="replace")[-3000:]

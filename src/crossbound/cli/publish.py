@@ -14,12 +14,14 @@ import json
 import sys
 from collections.abc import Sequence
 
+from crossbound.broker.security import PLAINTEXT, ClientSecurity
 from crossbound.cli.documents import Document, read_documents
 from crossbound.cli.shared import (
     Subparsers,
     add_broker_flag,
     add_json_flag,
     add_paths_flags,
+    client_security,
     reach_broker,
     run_on_broker,
     settings_from_args,
@@ -74,7 +76,11 @@ def encode_documents(settings: Settings, kind: str, docs: Sequence[Document]) ->
 
 
 async def publish_records(
-    settings: Settings, bootstrap: str, topic: str, records: Sequence[tuple[bytes, bytes]]
+    settings: Settings,
+    bootstrap: str,
+    topic: str,
+    records: Sequence[tuple[bytes, bytes]],
+    security: ClientSecurity = PLAINTEXT,
 ) -> int:
     """Produce ``records`` (key, value) to ``topic``; returns how many were written.
 
@@ -84,14 +90,20 @@ async def publish_records(
 
     from crossbound.broker.admin import partition_counts
 
-    if topic not in await partition_counts(bootstrap):
+    if topic not in await partition_counts(bootstrap, security=security):
         raise BrokerError(
-            f"topic {topic!r} does not exist on {bootstrap}: nothing was published. The worker creates "
+            f"topic {topic!r} does not exist on {bootstrap}{_or_hidden(security)}: nothing was published. "
+            "The worker creates "
             "its topics when it starts (a memory-only broker that restarted has none until then); "
             "check --topic and the deployment's topic prefix"
         )
 
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks=settings.kafka.aiokafka_acks)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        linger_ms=5,
+        acks=settings.kafka.aiokafka_acks,
+        **security.aiokafka_kwargs(),
+    )
     try:
         await producer.start()
         for key, value in records:
@@ -102,6 +114,11 @@ async def publish_records(
     return len(records)
 
 
+def _or_hidden(security: ClientSecurity) -> str:
+    # an authorizing broker lists only the topics the user may see: absent may also mean not allowed
+    return f" or User:{security.username} may not use it" if security.username else ""
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``crossbound publish``."""
     settings = settings_from_args(args)
@@ -110,8 +127,9 @@ def run(args: argparse.Namespace) -> int:
         records = encode_documents(settings, args.kind, docs)
     except InputError as exc:
         raise InputError(f"{args.file}: {exc}") from None
+    security = client_security(settings)
     url, bootstrap = reach_broker(settings, "publish")
-    count = run_on_broker(url, publish_records(settings, bootstrap, args.topic, records))
+    count = run_on_broker(url, publish_records(settings, bootstrap, args.topic, records, security), security)
     if args.json:
         print(json.dumps({"published": count, "kind": args.kind, "topic": args.topic}))
     else:

@@ -11,6 +11,7 @@ from crossbound.cli.shared import (
     Subparsers,
     add_broker_flag,
     add_json_flag,
+    client_security,
     reach_broker,
     run_on_broker,
     settings_from_args,
@@ -49,8 +50,10 @@ def run_record(args: argparse.Namespace) -> int:
     """Run ``crossbound record``."""
     from crossbound.testing.recording import record, write_jsonl
 
-    url, bootstrap = reach_broker(settings_from_args(args), "record")
-    records = run_on_broker(url, record(bootstrap, args.topic, idle_s=args.idle))
+    settings = settings_from_args(args)
+    security = client_security(settings)
+    url, bootstrap = reach_broker(settings, "record")
+    records = run_on_broker(url, record(bootstrap, args.topic, idle_s=args.idle, security=security), security)
     n = write_jsonl(records, args.out)
     if args.json:
         print(json.dumps({"recorded": n, "topics": args.topic, "out": str(args.out)}))
@@ -69,8 +72,12 @@ def run_replay(args: argparse.Namespace) -> int:
     def rename(topic: str) -> str:
         return new + topic.removeprefix(old) if old and topic.startswith(old) else new + topic
 
-    url, bootstrap = reach_broker(settings_from_args(args), "replay")
-    n = run_on_broker(url, replay(bootstrap, records, rename=rename, respond=args.respond))
+    settings = settings_from_args(args)
+    security = client_security(settings)
+    url, bootstrap = reach_broker(settings, "replay")
+    n = run_on_broker(
+        url, replay(bootstrap, records, rename=rename, respond=args.respond, security=security), security
+    )
     if args.json:
         print(json.dumps({"replayed": n, "file": str(args.file)}))
     else:

@@ -21,6 +21,7 @@ from typing import Any, TypeAlias, TypeVar
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from crossbound.broker.security import ClientSecurity, connection_failure, is_auth_failure
 from crossbound.errors import BrokerError, InputError
 from crossbound.settings import Settings, parse_broker_url
 
@@ -29,7 +30,9 @@ __all__ = [
     "add_broker_flag",
     "add_json_flag",
     "add_paths_flags",
+    "add_security_flags",
     "add_setting",
+    "client_security",
     "env_name",
     "reach_broker",
     "run_on_broker",
@@ -89,6 +92,29 @@ def add_broker_flag(parser: argparse.ArgumentParser, *, embedded: bool = False) 
         "or its variable"
     )
     add_setting(parser, "--broker", "kafka.broker", metavar="[kafka://]HOST:PORT", help=text)
+    add_security_flags(parser)
+
+
+def add_security_flags(parser: argparse.ArgumentParser) -> None:
+    """TLS and SASL flags. The password has no flag (a command line is visible to every user of the
+    machine): ``CROSSBOUND_KAFKA__SECURITY__SASL_PASSWORD`` or ``--sasl-password-file``."""
+    sec = "kafka.security."
+    add_setting(
+        parser,
+        "--security-protocol",
+        sec + "protocol",
+        choices=["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"],
+    )
+    add_setting(parser, "--ca-file", sec + "ca_file", type=Path, metavar="PEM")
+    add_setting(parser, "--cert-file", sec + "cert_file", type=Path, metavar="PEM")
+    add_setting(parser, "--key-file", sec + "key_file", type=Path, metavar="PEM")
+    add_setting(parser, "--sasl-username", sec + "sasl_username", metavar="USER")
+    add_setting(parser, "--sasl-password-file", sec + "sasl_password_file", type=Path, metavar="FILE")
+
+
+def client_security(settings: Settings) -> ClientSecurity:
+    """The TLS context and SASL credentials of the command's clients, loaded once."""
+    return ClientSecurity.from_settings(settings.kafka.security)
 
 
 def add_paths_flags(parser: argparse.ArgumentParser) -> None:
@@ -143,20 +169,67 @@ def reach_broker(settings: Settings, command: str) -> tuple[str, str]:
     raise BrokerError(f"cannot reach broker {url} ({reason})")
 
 
-def run_on_broker(url: str, work: Coroutine[Any, Any, T]) -> T:
+def run_on_broker(url: str, work: Coroutine[Any, Any, T], security: ClientSecurity | None = None) -> T:
     """Run ``work``; a Kafka client error becomes one :class:`BrokerError` line naming ``url``.
 
     aiokafka logs every failed connection attempt itself; those lines are held back while ``work``
-    runs, since the error raised says it once.
+    runs, since the error raised says it once. A broker that refuses our credentials or our TLS
+    handshake is said so (asked again on one connection when the client only says it could not
+    connect, see :func:`~crossbound.broker.security.connection_failure`), never with the password.
     """
-    from aiokafka.errors import KafkaError
+    from aiokafka.errors import KafkaConnectionError, KafkaError
 
     quiet = logging.getLogger("aiokafka")
     level = quiet.level
     quiet.setLevel(logging.CRITICAL)
     try:
-        return asyncio.run(work)
-    except KafkaError as exc:
-        raise BrokerError(f"broker {url}: {exc}") from None
+        return asyncio.run(_settled(work))
+    except (KafkaError, BrokerError, OSError) as exc:
+        if (
+            security is not None
+            and security.protocol != "PLAINTEXT"
+            and _caused_by(exc, KafkaConnectionError)
+        ):
+            cause = asyncio.run(_settled(connection_failure(parse_broker_url(url), security)))
+            if cause is not None and is_auth_failure(cause):
+                raise BrokerError(f"broker {url} refused the connection: {_auth_reason(cause)}") from None
+        if is_auth_failure(exc):
+            raise BrokerError(f"broker {url} refused the connection: {_auth_reason(exc)}") from None
+        if isinstance(exc, BrokerError):
+            raise
+        if isinstance(exc, KafkaError):
+            raise BrokerError(f"broker {url}: {exc}") from None
+        raise
     finally:
         quiet.setLevel(level)
+
+
+async def _settled(work: Coroutine[Any, Any, T]) -> T:
+    """``work``, and after a failure one more turn of the loop: a connection aiokafka closed on its
+    way out (a refused login) closes its socket in a callback, which must run before the loop ends."""
+    try:
+        return await work
+    except BaseException:
+        await asyncio.sleep(0)
+        raise
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, kind):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _auth_reason(exc: BaseException) -> str:
+    import ssl
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            reason = seen.reason or type(seen).__name__
+            return f"TLS handshake failed ({reason}); check --ca-file and the broker's name"
+        seen = seen.__cause__ or seen.__context__
+    return "authentication failed (SASL): check --sasl-username and its password"

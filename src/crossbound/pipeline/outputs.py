@@ -116,7 +116,7 @@ class Outputs:
         }
         self.guard.verdict(record, rs.attestation_subject)
         value = self.codec.encode("core/verdict", record)
-        side_topic = self.topics.verdicts(side)
+        side_topic = self.topics.for_institution(side, "verdicts", request["requester_inst"])
         out = self._fit(
             "verdict",
             Outgoing(side_topic, request["request_id"].encode(), value, partition),
@@ -219,7 +219,9 @@ class Outputs:
         self.guard.attestation_request(record, payload, rs.request_subject)
         record["payload"] = self.codec.encode(rs.request_subject, payload)
         out = self.codec.encode("core/attestation_request", record)
-        topic = self.topics.attestation_requests(wire_side(rs.attester_side))
+        topic = self.topics.for_institution(
+            wire_side(rs.attester_side), "attestation-requests", request["attester_inst"]
+        )
         rid = request["request_id"]
         return self._fit("attestation_request", Outgoing(topic, rid.encode(), out, partition), rid)
 

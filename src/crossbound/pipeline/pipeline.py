@@ -133,6 +133,9 @@ class Pipeline:
                 self.attestations.on_attestation,
                 self._input_failed,
             )
+        for topic, (side, kind) in topics.participant_inputs().items():  # per_institution layout
+            handle = self.requests.on_request if kind == "requests" else self.attestations.on_attestation
+            self._routes[topic] = (side, handle, self._input_failed)
 
     def _rule_error_counter(self, scenario: str) -> OnError:
         def count(rule: Rule, exc: BaseException) -> None:

@@ -46,6 +46,7 @@ from typing import Any
 import faust
 from faust.sensors.monitor import Monitor
 
+from crossbound.broker.security import PLAINTEXT, ClientSecurity
 from crossbound.broker.topicspec import topic_configs
 from crossbound.errors import ConfigError
 from crossbound.metrics import Metrics
@@ -64,7 +65,7 @@ from crossbound.runtime.worker import Components
 from crossbound.settings import Settings
 from crossbound.topics import TABLES, Topics
 
-__all__ = ["FAUST_SPEEDUPS", "QuietMonitor", "build_app", "faust_speedups"]
+__all__ = ["FAUST_SPEEDUPS", "QuietMonitor", "build_app", "faust_credentials", "faust_speedups"]
 
 _RAW: dict[str, Any] = {
     "key_type": bytes,
@@ -197,16 +198,33 @@ def table_store(settings: Settings) -> dict[str, Any]:
     return table_store_settings(settings.kafka, settings.pipeline.app_id)
 
 
+def faust_credentials(security: ClientSecurity) -> faust.types.auth.CredentialsT | None:
+    """Faust's ``broker_credentials`` for ``security`` (``None``: plain text)."""
+    if security.protocol.startswith("SASL_"):
+        password = None if security.password is None else security.password.get_secret_value()
+        return faust.SASLCredentials(
+            username=security.username,
+            password=password,
+            ssl_context=security.ssl_context,
+            mechanism=security.sasl_mechanism,
+        )
+    if security.ssl_context is not None:
+        return faust.SSLCredentials(security.ssl_context)
+    return None
+
+
 def build_app(
     settings: Settings,
     components: Components,
     metrics: Metrics,
     bootstrap: str,
+    security: ClientSecurity = PLAINTEXT,
     *,
     message_limits: Mapping[str, int] | None = None,
     on_fatal: Callable[[BaseException], None] | None = None,
 ) -> faust.App:
-    """The Faust app of one worker, with its pipeline over the app's tables.
+    """The Faust app of one worker, with its pipeline over the app's tables; its clients connect with
+    ``security`` (TLS, SASL).
 
     ``message_limits``: each topic's ``max.message.bytes`` as the broker reported it (see
     :mod:`crossbound.runtime.limits`); ``on_fatal``: called with a send error that is not one
@@ -226,6 +244,7 @@ def build_app(
     app = faust.App(
         pipe.app_id,
         broker=f"kafka://{bootstrap}",
+        broker_credentials=faust_credentials(security),
         autodiscover=False,
         **store,
         web_enabled=False,

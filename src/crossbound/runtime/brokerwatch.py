@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable
 
 from aiokafka.errors import KafkaError
 
+from crossbound.broker.security import PLAINTEXT, ClientSecurity
 from crossbound.broker.state import BrokerProbe, BrokerState
 from crossbound.runtime.resets import BrokerReset, ResetDetector
 
@@ -158,10 +159,11 @@ async def watch_broker(
     on_reset: Callable[[BrokerReset], None],
     *,
     interval_s: float,
+    security: ClientSecurity = PLAINTEXT,
 ) -> BrokerReset:
     """Run a :class:`BrokerWatch` over a :class:`BrokerProbe` of ``bootstrap``, with :class:`ResetHints`
     on aiokafka's loggers, until a reset is confirmed (the probe retried while the broker is away)."""
-    probe = BrokerProbe(bootstrap)
+    probe = BrokerProbe(bootstrap, security=security)
     while True:
         try:
             await probe.__aenter__()

@@ -3,7 +3,8 @@
 Order of start-up, so that a bad file fails before anything connects:
 
 1. parse every schema (and check every older version against the current one);
-2. load and compile every rule file;
+2. load and compile every rule file, then the participant registry (``pipeline.participants``), whose
+   scenarios must be the rule sets' and which the ``per_institution`` topic layout needs;
 3. start the embedded Tansu broker when no ``--broker`` is given;
 4. create the topics (Faust's table changelogs included) with the settings of their kind, and check
    that existing ones match them (partitions, replication factor, configs); a mismatch fails here;
@@ -37,11 +38,14 @@ from prometheus_client import CollectorRegistry
 from crossbound import __version__
 from crossbound.broker import EmbeddedBroker, apply_tansu_workarounds, find_tansu_binary, prepare_topics
 from crossbound.broker.admin import message_limits
+from crossbound.broker.security import ClientSecurity
 from crossbound.broker.topicspec import topic_specs
 from crossbound.codec import Codec, SchemaRegistry
+from crossbound.domain import Side
 from crossbound.errors import ConfigError
 from crossbound.metrics import Metrics
 from crossbound.metrics_server import serve_metrics
+from crossbound.participants import Registry, load_registry
 from crossbound.rules import Catalogue, load_catalogue
 from crossbound.runtime.brokerwatch import EXIT_BROKER_RESET, watch_broker
 from crossbound.runtime.resets import BrokerReset, ResetDetector
@@ -53,10 +57,12 @@ __all__ = [
     "EXIT_PRODUCER_FAILED",
     "Components",
     "check_delivery",
+    "check_security",
     "for_broker",
     "load_components",
     "on_tansu",
     "run_worker",
+    "scenario_sides",
 ]
 
 log = logging.getLogger(__name__)
@@ -71,15 +77,34 @@ class Components:
     codec: Codec
     catalogue: Catalogue
     topics: Topics
+    participants: Registry | None = None
+
+
+def scenario_sides(catalogue: Catalogue) -> dict[str, tuple[Side, Side]]:
+    """Scenario id -> (requester side, attester side): what a registry's roles are checked against."""
+    return {sid: (Side(rs.requester_side), Side(rs.attester_side)) for sid, rs in catalogue.scenarios.items()}
 
 
 def load_components(settings: Settings) -> Components:
-    """Parse schemas and compile rule sets; raises ConfigError naming the file and the fault."""
+    """Parse schemas, compile rule sets, read the participant registry; raises ConfigError naming the
+    file (and the rule or entry) and the fault."""
     pipe = settings.pipeline
     registry = SchemaRegistry.load(pipe.schemas_dir)
     codec = Codec(registry, max_record_bytes=pipe.max_record_bytes)
     catalogue = load_catalogue(pipe.rulesets_dir, registry, timedelta(seconds=pipe.clock_skew_s))
-    return Components(codec, catalogue, Topics(pipe.topic_prefix, pipe.app_id))
+    participants = None
+    if pipe.participants is not None:
+        participants = load_registry(pipe.participants, scenario_sides(catalogue))
+    elif pipe.topic_layout == "per_institution":
+        raise ConfigError(
+            "pipeline.topic_layout=per_institution needs the participant registry "
+            "(CROSSBOUND_PIPELINE__PARTICIPANTS): its topics are the participants'"
+        )
+    known = () if participants is None else participants.participants
+    keys = tuple((p.side.topic, p.key) for p in known)
+    directory = {(p.scheme.value, p.identifier): p.key for p in known}
+    topics = Topics(pipe.topic_prefix, pipe.app_id, pipe.topic_layout, keys, directory)
+    return Components(codec, catalogue, topics, participants)
 
 
 def for_broker(settings: Settings, *, tansu: bool) -> Settings:
@@ -100,6 +125,17 @@ def check_delivery(settings: Settings, *, tansu: bool) -> None:
             "kafka.delivery=exactly_once (--delivery, CROSSBOUND_KAFKA__DELIVERY) needs Kafka "
             "transactions, which Tansu does not have (embedded broker or compat_tansu on): use "
             "at_least_once there, repeats are answered idempotently"
+        )
+
+
+def check_security(settings: Settings) -> None:
+    """Refuse TLS or SASL settings with the embedded broker: Tansu speaks plain text, and clients that
+    try a TLS handshake or a SASL login there fail without saying why."""
+    protocol = settings.kafka.security.protocol
+    if settings.kafka.broker is None and protocol != "PLAINTEXT":
+        raise ConfigError(
+            f"kafka.security.protocol={protocol} needs a --broker (CROSSBOUND_KAFKA__BROKER): the "
+            "embedded Tansu broker speaks plain text only"
         )
 
 
@@ -161,11 +197,19 @@ def _quiet_loggers(level: str) -> None:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
+def _participants(components: Components) -> str:
+    registry = components.participants
+    if registry is None:
+        return ""
+    return f", {len(registry.participants)} participants ({registry.path}, {components.topics.layout} topics)"
+
+
 def run_worker(settings: Settings) -> int:
     """Run the production worker in this process until SIGINT/SIGTERM; returns the exit code."""
     import faust
 
     check_delivery(settings, tansu=on_tansu(settings))  # before anything loads or connects
+    check_security(settings)
     components = load_components(settings)
     _quiet_loggers(settings.log_level)
     with ExitStack() as stack:
@@ -175,6 +219,7 @@ def run_worker(settings: Settings) -> int:
             print(f"crossbound: embedded Tansu broker on {broker.url}", file=sys.stderr, flush=True)
         else:
             bootstrap = settings.kafka.bootstrap_servers
+        security = ClientSecurity.from_settings(settings.kafka.security)
         compat = settings.kafka.compat_tansu
         if compat is None:
             compat = settings.kafka.broker is None
@@ -182,8 +227,8 @@ def run_worker(settings: Settings) -> int:
             apply_tansu_workarounds()
         settings = for_broker(settings, tansu=compat or settings.kafka.broker is None)
         specs = topic_specs(components.topics, settings.topic_settings(), settings.kafka.partitions)
-        asyncio.run(prepare_topics(bootstrap, specs))
-        reported = asyncio.run(message_limits(bootstrap, list(specs)))
+        asyncio.run(prepare_topics(bootstrap, specs, security=security))
+        reported = asyncio.run(message_limits(bootstrap, list(specs), security=security))
         registry = CollectorRegistry()
         metrics = Metrics(registry)
         metrics.set_build_info(__version__)
@@ -199,14 +244,20 @@ def run_worker(settings: Settings) -> int:
         from crossbound.runtime.app import build_app
 
         app = build_app(
-            settings, components, metrics, bootstrap, message_limits=reported, on_fatal=halt.producer_failed
+            settings,
+            components,
+            metrics,
+            bootstrap,
+            security,
+            message_limits=reported,
+            on_fatal=halt.producer_failed,
         )
         topics = components.topics
         detector = ResetDetector(topics.all(), topics.changelogs())
         interval = settings.kafka.reset_check_interval_s
 
         async def watch() -> None:
-            await watch_broker(bootstrap, detector, halt, interval_s=interval)
+            await watch_broker(bootstrap, detector, halt, interval_s=interval, security=security)
 
         app.task(watch)  # started with the app, in its event loop
 
@@ -219,8 +270,8 @@ def run_worker(settings: Settings) -> int:
         worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
         _quiet_loggers(settings.log_level)
         print(
-            f"crossbound: worker {settings.pipeline.app_id} on {bootstrap}, "
-            f"{len(components.catalogue.scenarios)} scenarios",
+            f"crossbound: worker {settings.pipeline.app_id} on {bootstrap} ({security.describe()}), "
+            f"{len(components.catalogue.scenarios)} scenarios{_participants(components)}",
             file=sys.stderr,
             flush=True,
         )

@@ -18,6 +18,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from crossbound.broker.security import PLAINTEXT, ClientSecurity
 from crossbound.codec import Codec
 from crossbound.domain import Side
 from crossbound.rules import Catalogue
@@ -49,8 +50,10 @@ class LiveBus:
         on_verdict: Callable[[], None] | None = None,
         acks: int | str = "all",
         enable_idempotence: bool = False,
+        security: ClientSecurity = PLAINTEXT,
     ) -> None:
         self.bootstrap = bootstrap
+        self.security = security
         self.topics = topics
         self.codec = codec
         self.catalogue = catalogue
@@ -75,6 +78,7 @@ class LiveBus:
             max_batch_size=262_144,
             acks=self.acks,
             enable_idempotence=self.enable_idempotence,
+            **self.security.aiokafka_kwargs(),
         )
         await self._producer.start()
         self._tasks = [asyncio.create_task(self._holders()), asyncio.create_task(self._collect())]
@@ -94,7 +98,11 @@ class LiveBus:
 
     async def _consume(self, topics: list[str]) -> AsyncIterator[Any]:
         consumer = AIOKafkaConsumer(
-            *topics, bootstrap_servers=self.bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+            *topics,
+            bootstrap_servers=self.bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            **self.security.aiokafka_kwargs(),
         )
         await consumer.start()
         try:

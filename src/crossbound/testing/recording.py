@@ -23,6 +23,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from crossbound.broker.admin import partition_counts
+from crossbound.broker.security import PLAINTEXT, ClientSecurity
 from crossbound.errors import InputError
 
 __all__ = ["Recorded", "read_jsonl", "record", "replay", "write_jsonl"]
@@ -97,17 +98,25 @@ def read_jsonl(path: Path) -> list[Recorded]:
 
 
 async def record(
-    bootstrap: str, topics: Sequence[str], *, idle_s: float = 2.0, limit: int | None = None
+    bootstrap: str,
+    topics: Sequence[str],
+    *,
+    idle_s: float = 2.0,
+    limit: int | None = None,
+    security: ClientSecurity = PLAINTEXT,
 ) -> list[Recorded]:
     """Every record of ``topics`` from the beginning, until none arrived for ``idle_s`` (or ``limit``)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, **security.aiokafka_kwargs()
+    )
     try:
+        await consumer.start()  # inside: a refused start (bad credentials) still stops the consumer
         tps: list[TopicPartition] = []
-        counts = await partition_counts(bootstrap)
+        counts = await partition_counts(bootstrap, security=security)
         for topic in topics:
             if not counts.get(topic):
-                raise InputError(f"topic {topic!r} does not exist")
+                hidden = f" or User:{security.username} may not read it" if security.username else ""
+                raise InputError(f"topic {topic!r} does not exist{hidden}")
             tps.extend(TopicPartition(topic, p) for p in range(counts[topic]))
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
@@ -133,6 +142,7 @@ async def replay(
     rename: Callable[[str], str] | None = None,
     respond: bool = False,
     idle_s: float = 5.0,
+    security: ClientSecurity = PLAINTEXT,
 ) -> int:
     """Publish a recording again, each record to its own partition (topics renamed by ``rename``).
 
@@ -149,7 +159,12 @@ async def replay(
             if rec.topic.endswith(".attestations"):
                 held[(_asks_for(rec.topic), rec.key)] = rec
         ordered = [r for r in ordered if not r.topic.endswith(".attestations")]
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_request_size=4 * 1024 * 1024)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        linger_ms=5,
+        max_request_size=4 * 1024 * 1024,
+        **security.aiokafka_kwargs(),
+    )
     await producer.start()
     sent = 0
 
@@ -168,7 +183,10 @@ async def replay(
             asks = {asks_topic for asks_topic, _ in held}
             by_renamed = {(rename(t) if rename else t): t for t in asks}
             consumer = AIOKafkaConsumer(
-                *by_renamed, bootstrap_servers=bootstrap, auto_offset_reset="earliest"
+                *by_renamed,
+                bootstrap_servers=bootstrap,
+                auto_offset_reset="earliest",
+                **security.aiokafka_kwargs(),
             )
             await consumer.start()
             try:

@@ -1,0 +1,384 @@
+"""The trust boundary at the broker: a secured Apache Kafka with real SCRAM users and the registry's ACLs.
+
+One node, started once for this module: SASL_SSL with SCRAM-SHA-512 over a CA generated for the run,
+the standard authorizer, ``admin`` the only super user (the worker's principal). The registry is a
+generated one (:func:`crossbound.testing.participants.generate_registry`); every participant is a
+SCRAM user with its generated password, and the ACLs are applied with ``crossbound acl print
+--apply``, as an operator would. Each test then connects as one institution and tries what it may and
+may not do; every refusal comes from the broker itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import confluent_kafka
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFailedError
+
+from crossbound.broker.acls import describe_acls
+from crossbound.broker.admin import ensure_topics
+from crossbound.broker.kafka import KafkaCluster
+from crossbound.broker.kafka_config import SecureMode
+from crossbound.broker.net import free_port
+from crossbound.broker.secureprobe import admin_security
+from crossbound.broker.security import ClientSecurity
+from crossbound.broker.testca import GeneratedPki, make_test_pki
+from crossbound.broker.topicspec import topic_specs
+from crossbound.cli import main
+from crossbound.codec import Codec
+from crossbound.participants import Acl, Participant, Registry, load_registry, registry_acls
+from crossbound.rules import Catalogue
+from crossbound.runtime.worker import scenario_sides
+from crossbound.settings import Settings
+from crossbound.testing.encoding import encode_attestation, encode_request
+from crossbound.testing.participants import GeneratedRegistry, generate_registry
+from crossbound.testing.traffic import Traffic
+from crossbound.topics import Topics
+from support import Bus, Worker, unique_topics
+
+pytestmark = pytest.mark.integration
+
+ADMIN = ("admin", "admin-" + os.urandom(8).hex())
+
+
+@dataclass
+class Secured:
+    """The running cluster, its PKI, the registry and its participants' passwords."""
+
+    cluster: KafkaCluster
+    pki: GeneratedPki
+    registry: Registry
+    generated: GeneratedRegistry
+    topics: Topics
+    admin_password_file: Path
+
+    def security(self, participant: Participant, password: str | None = None) -> ClientSecurity:
+        user = participant.principal.removeprefix("User:")
+        return admin_security(self.pki, user, password or self.generated.password(participant.key))
+
+    @property
+    def admin(self) -> ClientSecurity:
+        return admin_security(self.pki, *ADMIN)
+
+    def hk(self) -> tuple[Participant, Participant]:
+        """Two HK institutions that may both request and attest."""
+        first, second = [p for p in self.registry.participants if p.side.value == "HK"][:2]
+        return first, second
+
+    def topic(self, participant: Participant, kind: str) -> str:
+        return self.topics.of_participant(participant.side.topic, participant.key, kind)
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory: pytest.TempPathFactory, catalogue: Catalogue) -> Iterator[Secured]:
+    base = tmp_path_factory.mktemp("secured")
+    scenarios = scenario_sides(catalogue)
+    generated = generate_registry(base / "registry", scenarios)
+    registry = load_registry(generated.path, scenarios)
+    pki = make_test_pki(base / "pki")
+    users = {p.principal.removeprefix("User:"): generated.password(p.key) for p in registry.participants}
+    admin_file = base / "admin.password"
+    admin_file.write_text(ADMIN[1], encoding="utf-8")
+    keys = tuple((p.side.topic, p.key) for p in registry.participants)
+    topics = Topics(prefix="", layout="per_institution", participants=keys)
+    with KafkaCluster(1, secure=SecureMode(pki, ADMIN, users)) as cluster:
+        secured = Secured(cluster, pki, registry, generated, topics, admin_file)
+        # as the worker creates them (it checks existing topics against its settings)
+        every = topic_specs(topics, Settings().single_node().topic_settings(), 4)
+        specs = {name: every[name] for name in topics.participant_topics()}
+        asyncio.run(ensure_topics(cluster.bootstrap, specs, security=secured.admin))
+        assert (
+            main(["acl", "print", "--registry", str(generated.path), "--apply", *secured_flags(secured)]) == 0
+        )
+        asyncio.run(acls_in_effect(secured, set(registry_acls(registry, topics)), set()))
+        yield secured
+
+
+async def acls_in_effect(
+    secured: Secured, present: set[Acl], absent: set[Acl], timeout_s: float = 30.0
+) -> None:
+    """Until the broker's authorizer holds ``present`` and none of ``absent``: a CreateAcls or
+    DeleteAcls is acknowledged before the broker has applied it (it travels through the metadata log)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        found = set(await describe_acls(secured.cluster.bootstrap, security=secured.admin))
+        if present <= found and not absent & found:
+            return
+        assert asyncio.get_running_loop().time() < deadline, "the ACLs did not take effect"
+        await asyncio.sleep(0.1)
+
+
+def secured_flags(secured: Secured, user: str = ADMIN[0], password_file: Path | None = None) -> list[str]:
+    return [
+        *("--broker", secured.cluster.url, "--security-protocol", "SASL_SSL"),
+        *("--ca-file", str(secured.pki.ca_file), "--sasl-username", user),
+        *("--sasl-password-file", str(password_file or secured.admin_password_file)),
+    ]
+
+
+def producer(secured: Secured, who: Participant) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=secured.cluster.bootstrap, **secured.security(who).aiokafka_kwargs()
+    )
+
+
+async def read_one(
+    secured: Secured, security: ClientSecurity, topic: str, group: str | None = None
+) -> bytes | None:
+    """The first record of ``topic``, read as ``security``'s user (in ``group``, or in none). A topic
+    given to the constructor is looked up by ``start``, which raises when the broker refuses it."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=secured.cluster.bootstrap,
+        group_id=group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        **security.aiokafka_kwargs(),
+    )
+    try:
+        await consumer.start()
+        message = await asyncio.wait_for(consumer.getone(), 30)
+        return message.value
+    finally:
+        await consumer.stop()
+
+
+async def test_the_applied_acls_are_the_registrys(secured: Secured) -> None:
+    found = await describe_acls(secured.cluster.bootstrap, security=secured.admin)
+    assert set(registry_acls(secured.registry, secured.topics)) <= set(found)
+
+
+async def test_an_institution_writes_its_requests_and_reads_its_verdicts(secured: Secured) -> None:
+    a, _ = secured.hk()
+    async with producer(secured, a) as mine:
+        await mine.send_and_wait(secured.topic(a, "requests"), b"a request", key=b"r1")
+        await mine.send_and_wait(secured.topic(a, "attestations"), b"an attestation", key=b"r1")
+    async with AIOKafkaProducer(
+        bootstrap_servers=secured.cluster.bootstrap, **secured.admin.aiokafka_kwargs()
+    ) as worker:
+        await worker.send_and_wait(secured.topic(a, "verdicts"), b"its verdict", key=b"r1", partition=0)
+    assert await read_one(secured, secured.security(a), secured.topic(a, "verdicts")) == b"its verdict"
+    group = f"{a.key}.verdict-reader"  # a group of its own prefix
+    assert await read_one(secured, secured.security(a), secured.topic(a, "verdicts"), group) == b"its verdict"
+
+
+async def test_reading_another_institutions_verdicts_is_refused(secured: Secured) -> None:
+    a, b = secured.hk()
+    with pytest.raises(TopicAuthorizationFailedError):
+        await read_one(secured, secured.security(a), secured.topic(b, "verdicts"))
+    with pytest.raises(TopicAuthorizationFailedError):
+        await read_one(secured, secured.security(a), secured.topic(b, "attestation-requests"))
+
+
+async def test_consuming_in_another_institutions_group_is_refused(secured: Secured) -> None:
+    a, b = secured.hk()
+    with pytest.raises(GroupAuthorizationFailedError):
+        await read_one(secured, secured.security(a), secured.topic(a, "verdicts"), f"{b.key}.stolen")
+
+
+async def test_writing_a_verdict_or_an_attestation_request_is_refused(secured: Secured) -> None:
+    a, _ = secured.hk()
+    async with producer(secured, a) as mine:
+        for kind in ("verdicts", "attestation-requests"):
+            with pytest.raises(TopicAuthorizationFailedError):
+                await mine.send_and_wait(secured.topic(a, kind), b"forged", key=b"r1")
+
+
+async def test_writing_as_another_institution_is_refused(secured: Secured) -> None:
+    a, b = secured.hk()
+    async with producer(secured, a) as mine:
+        for kind in ("requests", "attestations"):
+            with pytest.raises(TopicAuthorizationFailedError):
+                await mine.send_and_wait(secured.topic(b, kind), b"impersonated", key=b"r1")
+
+
+def test_a_wrong_password_is_refused_and_the_cli_does_not_print_it(
+    secured: Secured, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, _ = secured.hk()
+    wrong = "wrong-" + os.urandom(8).hex()
+    wrong_file = tmp_path / "wrong.password"
+    wrong_file.write_text(wrong, encoding="utf-8")
+    user = a.principal.removeprefix("User:")
+    argv = ["record", "--topic", secured.topic(a, "verdicts"), "--out", str(tmp_path / "out.jsonl")]
+    assert main([*argv, *secured_flags(secured, user, wrong_file)]) == 1
+    err = capsys.readouterr().err
+    assert "refused the connection: authentication failed (SASL)" in err
+    assert wrong not in err
+    assert secured.generated.password(a.key) not in err
+
+
+async def test_the_worker_runs_on_the_secured_broker_and_logs_no_secret(
+    secured: Secured, tmp_path: Path, codec: Codec, catalogue: Catalogue
+) -> None:
+    """The worker's Faust app, admin and broker probe all connect with SASL_SSL as the super user."""
+    topics = unique_topics("s")
+    env = {
+        "CROSSBOUND_KAFKA__SECURITY__PROTOCOL": "SASL_SSL",
+        "CROSSBOUND_KAFKA__SECURITY__CA_FILE": str(secured.pki.ca_file),
+        "CROSSBOUND_KAFKA__SECURITY__SASL_USERNAME": ADMIN[0],
+        "CROSSBOUND_KAFKA__SECURITY__SASL_PASSWORD_FILE": str(secured.admin_password_file),
+    }
+    worker = Worker(secured.cluster, topics, tmp_path / "worker.log", env=env).start()
+    try:
+        await asyncio.to_thread(worker.wait_ready, 90.0)
+        async with Bus(secured.cluster.bootstrap, topics, codec, catalogue, security=secured.admin) as bus:
+            rid = await bus.send_case(Traffic(seed=11).case("payment_connect_northbound", "valid"))
+            await bus.wait_for(lambda: rid in bus.verdicts, what="a verdict")
+        assert bus.verdicts[rid][0]["outcome"] == "ACCEPT"
+    finally:
+        worker.stop()
+    log = worker.log()
+    assert "SASL_SSL as User:admin" in log
+    assert "Traceback" not in log, log[-3000:]
+    assert ADMIN[1] not in log
+
+
+def test_publish_as_an_institution_to_its_own_topic_and_not_to_another(
+    secured: Secured, tmp_path: Path, capsys: pytest.CaptureFixture[str], repo_root: Path
+) -> None:
+    a, b = secured.hk()
+    password = tmp_path / "a.password"
+    password.write_text(secured.generated.password(a.key), encoding="utf-8")
+    flags = secured_flags(secured, a.principal.removeprefix("User:"), password)
+    request = str(repo_root / "examples" / "corporate_kyc_report" / "accept.request.json")
+    assert main(["publish", "--topic", secured.topic(a, "requests"), request, "--json", *flags]) == 0
+    assert json.loads(capsys.readouterr().out)["published"] == 1
+    assert main(["publish", "--topic", secured.topic(b, "requests"), request, *flags]) == 1
+    err = capsys.readouterr().err
+    assert f"or User:{a.key} may not use it: nothing was published" in err
+
+
+def test_the_demo_runs_on_the_secured_broker_as_its_super_user(secured: Secured) -> None:
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "crossbound", "demo", "--count", "40", "--json"),
+            *("--metrics-port", str(free_port()), "--app-id", "securedemo", "--topic-prefix", "securedemo."),
+            # --join: on a fresh cluster the group check's DescribeGroups meets no coordinator yet
+            "--join",
+            *secured_flags(secured),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+        env={**os.environ, "CROSSBOUND_KAFKA__REPLICATION_FACTOR": "1"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout)
+    assert summary["unanswered"] == 0
+    assert summary["expected_matched"] == 40
+    assert ADMIN[1] not in result.stdout + result.stderr
+
+
+async def test_suspending_a_participant_and_pruning_takes_its_access_away(
+    secured: Secured, tmp_path: Path
+) -> None:
+    c = next(p for p in secured.registry.participants if p.side.value == "SZ")
+    async with producer(secured, c) as theirs:
+        await theirs.send_and_wait(secured.topic(c, "requests"), b"while active", key=b"r1")
+    head, tail = secured.generated.path.read_text(encoding="utf-8").split(f'key = "{c.key}"\n', 1)
+    changed = tmp_path / "registry.toml"
+    changed.write_text(
+        f'{head}key = "{c.key}"\n' + tail.replace('"active"', '"suspended"', 1), encoding="utf-8"
+    )
+    argv = ["acl", "print", "--registry", str(changed), "--apply", "--prune", *secured_flags(secured)]
+    assert await asyncio.to_thread(main, argv) == 0
+    mine = {acl for acl in registry_acls(secured.registry, secured.topics) if acl.principal == c.principal}
+    await acls_in_effect(secured, set(), mine)
+    left = await describe_acls(secured.cluster.bootstrap, security=secured.admin)
+    assert not [acl for acl in left if acl.principal == c.principal]
+    assert [acl for acl in left if acl.principal == secured.hk()[0].principal]  # the others keep theirs
+    async with producer(secured, c) as theirs:
+        with pytest.raises(TopicAuthorizationFailedError):
+            await theirs.send_and_wait(secured.topic(c, "requests"), b"while suspended", key=b"r2")
+    # active again, for the tests that run after this one
+    original = ["acl", "print", "--registry", str(secured.generated.path), "--apply", *secured_flags(secured)]
+    assert await asyncio.to_thread(main, original) == 0
+    await acls_in_effect(secured, mine, set())
+
+
+def test_an_independent_client_logs_in_with_scram_and_meets_the_same_acls(secured: Secured) -> None:
+    """librdkafka (confluent-kafka), as an institution's own stack would connect: same users, same ACLs."""
+    a, b = secured.hk()
+    config = {
+        "bootstrap.servers": secured.cluster.bootstrap,
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanisms": "SCRAM-SHA-512",
+        "sasl.username": a.principal.removeprefix("User:"),
+        "sasl.password": secured.generated.password(a.key),
+        "ssl.ca.location": str(secured.pki.ca_file),
+        "partitioner": "murmur2_random",
+    }
+    outcomes: dict[str, str | None] = {}
+
+    def delivered(err: confluent_kafka.KafkaError | None, msg: confluent_kafka.Message) -> None:
+        outcomes[str(msg.topic())] = None if err is None else err.name()
+
+    producer = confluent_kafka.Producer(config)
+    for topic in (secured.topic(a, "requests"), secured.topic(b, "requests"), secured.topic(a, "verdicts")):
+        producer.produce(topic, b"from librdkafka", key=b"r9", on_delivery=delivered)
+    assert producer.flush(30) == 0
+    assert outcomes == {
+        secured.topic(a, "requests"): None,
+        secured.topic(b, "requests"): "TOPIC_AUTHORIZATION_FAILED",
+        secured.topic(a, "verdicts"): "TOPIC_AUTHORIZATION_FAILED",
+    }
+
+
+async def test_end_to_end_each_institution_on_its_own_topics_under_its_own_acls(
+    secured: Secured, tmp_path: Path, codec: Codec, catalogue: Catalogue
+) -> None:
+    """The worker in the per_institution layout: the requester publishes on its own topic, the data
+    holder reads its own attestation requests and answers on its own topic, the requester reads its
+    verdict from its own topic; every client but the worker is an institution under its ACLs."""
+    case = Traffic(seed=31).case("sb_corporate_credit_report", "valid")
+    assert case.request is not None
+    assert case.attestation is not None
+    requester = secured.registry.find(
+        case.request["requester_inst"]["scheme"], case.request["requester_inst"]["id"]
+    )
+    attester = secured.registry.find(
+        case.request["attester_inst"]["scheme"], case.request["attester_inst"]["id"]
+    )
+    assert requester is not None
+    assert attester is not None
+    env = {
+        "CROSSBOUND_KAFKA__SECURITY__PROTOCOL": "SASL_SSL",
+        "CROSSBOUND_KAFKA__SECURITY__CA_FILE": str(secured.pki.ca_file),
+        "CROSSBOUND_KAFKA__SECURITY__SASL_USERNAME": ADMIN[0],
+        "CROSSBOUND_KAFKA__SECURITY__SASL_PASSWORD_FILE": str(secured.admin_password_file),
+        "CROSSBOUND_PIPELINE__PARTICIPANTS": str(secured.generated.path),
+        "CROSSBOUND_PIPELINE__TOPIC_LAYOUT": "per_institution",
+    }
+    topics = Topics(prefix="", app_id=f"e2e{os.urandom(4).hex()}")
+    worker = Worker(secured.cluster, topics, tmp_path / "worker.log", timeout_s=30, env=env).start()
+    try:
+        await asyncio.to_thread(worker.wait_ready, 90.0)
+        _, key, value = encode_request(case.request, codec, catalogue, topics)
+        async with producer(secured, requester) as theirs:
+            await theirs.send_and_wait(secured.topic(requester, "requests"), value, key=key)
+        asked = secured.topic(attester, "attestation-requests")
+        ask = await read_one(secured, secured.security(attester), asked, f"{attester.key}.holder")
+        assert ask is not None
+        assert codec.decode(ask)[1]["request_id"] == case.request["request_id"]
+        _, akey, avalue = encode_attestation(case.attestation, codec, catalogue, topics)
+        async with producer(secured, attester) as theirs:
+            await theirs.send_and_wait(secured.topic(attester, "attestations"), avalue, key=akey)
+        mine = secured.topic(requester, "verdicts")
+        verdict = await read_one(secured, secured.security(requester), mine, f"{requester.key}.verdicts")
+        assert verdict is not None
+        assert codec.decode(verdict)[1]["request_id"] == case.request["request_id"]
+        assert codec.decode(verdict)[1]["outcome"] == "ACCEPT"
+    finally:
+        worker.stop()
+    assert "Traceback" not in worker.log(), worker.log()[-3000:]
