@@ -118,7 +118,9 @@ async def test_records_of_an_older_schema_version_still_decode(
     schemas = tmp_path / "schemas"
     shutil.copytree(default_schemas_dir(), schemas)
     v1 = json.loads((schemas / "core" / "request.v1.avsc").read_text())
-    v2 = dict(v1, fields=[*v1["fields"], {"name": "channel", "type": "string", "default": "api"}])
+    v2 = dict(
+        v1, fields=[*v1["fields"], {"name": "channel", "type": "string", "default": "API", "form": "code"}]
+    )
     (schemas / "core" / "request.v2.avsc").write_text(json.dumps(v2))
     assert SchemaRegistry.load(schemas).current("core/request").version == 2
 
