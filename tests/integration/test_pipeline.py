@@ -21,6 +21,8 @@ from support import Bus, Worker, create_topics
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 SCENARIOS = ("sb_corporate_credit_report", "nb_hk_resident_consumer_credit", "payment_connect_northbound")
+# attested scenarios with no stateful rule (no personal data, so no C10 count): one agent hop answers each
+STATELESS = ("green_loan_project_eligibility", "tech_enterprise_credential")
 
 
 async def test_the_worker_counts_its_verdicts_and_dead_letters_in_its_metrics(
@@ -41,7 +43,14 @@ async def test_the_worker_counts_its_verdicts_and_dead_letters_in_its_metrics(
     assert 'crossbound_dead_letters_total{reason="unknown_schema",side="sz"} 1.0' in text
 
 
-async def _restart_run(broker: Broker, tmp_path: Path, codec: Codec, catalogue: object, kill: bool) -> Bus:
+async def _restart_run(
+    broker: Broker,
+    tmp_path: Path,
+    codec: Codec,
+    catalogue: object,
+    kill: bool,
+    scenarios: tuple[str, str] = STATELESS,
+) -> Bus:
     tag = os.urandom(4).hex()
     topics = Topics(prefix=f"r{tag}.", app_id=f"rs{tag}")
     await create_topics(broker, topics)
@@ -50,7 +59,7 @@ async def _restart_run(broker: Broker, tmp_path: Path, codec: Codec, catalogue: 
     async with Bus(broker.bootstrap, topics, codec, catalogue) as bus:  # type: ignore[arg-type]
         ids: list[str] = []
         for i in range(600):
-            scenario = SCENARIOS[i % 2]  # no quota scenario: each request is answered by one agent hop
+            scenario = scenarios[i % 2]
             ids.append(await bus.send_case(traffic.case(scenario, "valid")))
             if i % 50 == 49:
                 await asyncio.sleep(0.05)
@@ -102,6 +111,30 @@ async def test_worker_killed_and_restarted_mid_stream_leaves_nothing_unanswered(
     # a request re-asked after the kill may be answered twice by its data holder: the spare answer
     # is dead-lettered as late (or orphan, when it overtook the redelivered request); nothing else
     assert {d[1]["reason"] for d in bus.dead_letters} <= {"late_attestation", "orphan_attestation"}
+
+
+async def test_a_killed_worker_in_stateful_chains_leaves_nothing_unanswered(
+    broker: Broker, tmp_path: Path, codec: Codec, catalogue: object
+) -> None:
+    """The same crash where every request passes a C10 count hop (mainland personal data leaving).
+
+    Nothing is lost and every copy is the same answer; but the promise of one repeat per crash does
+    not hold yet on this path: up to 3 copies of a verdict were measured (issue 9, left open). The bound
+    asserted here is what is measured, so that a worse regression still fails.
+    """
+    bus = await _restart_run(
+        broker,
+        tmp_path,
+        codec,
+        catalogue,
+        kill=True,
+        scenarios=("sb_corporate_credit_report", "nb_hk_resident_consumer_credit"),
+    )
+    assert len(bus.verdicts) == 600
+    copies_per_request = Counter(len(copies) for copies in bus.verdicts.values())
+    assert max(copies_per_request) <= 3, copies_per_request
+    for copies in bus.verdicts.values():
+        assert len({(c["outcome"], str(c["findings"])) for c in copies}) == 1
 
 
 async def test_records_of_an_older_schema_version_still_decode(
