@@ -115,9 +115,13 @@ class Hops:
         done = find_reply(replies, request_id)
         if done is not None:  # a redelivered hop: answer as before, count nothing twice
             return self.answered.send_again(here, done)
-        counted = step.kind == "volume" and is_counted(counted_ids, request_id)
-        if counted and self.answered.handled_here(here):
+        if self.answered.handled_here(here):
+            # this process decided this hop already (a redelivery, or the same hop sent on again): its
+            # producer delivers that answer. Not only for counted ids: a hot key (C10 counts one key
+            # per institution) forgets all but its last COUNTED_MAX, and two deliveries of an older
+            # hop after a crash were each decided again (3 copies of its verdict)
             return []
+        counted = step.kind == "volume" and is_counted(counted_ids, request_id)
         ctx = Context(request, payload, now, ruleset_version=rs.version)
         new_members = list(chk["new_members"])
         if step.kind == "members":
