@@ -15,7 +15,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from aiokafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFai
 
 from crossbound.broker.acls import describe_acls
 from crossbound.broker.admin import ensure_topics
+from crossbound.broker.closing import run_closed, sockets_closed
 from crossbound.broker.kafka import KafkaCluster
 from crossbound.broker.kafka_config import SecureMode
 from crossbound.broker.net import free_port
@@ -78,6 +79,14 @@ class Secured:
         return self.topics.of_participant(participant.side.topic, participant.key, kind)
 
 
+@pytest.fixture(autouse=True)
+async def tls_sockets_closed() -> AsyncIterator[None]:
+    """After each test, until the TLS sockets its clients closed have closed (see
+    :mod:`crossbound.broker.closing`): else the garbage collector finds them in a later test."""
+    yield
+    assert await sockets_closed(), "a TLS socket is still open 5 s after the test"
+
+
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory: pytest.TempPathFactory, catalogue: Catalogue) -> Iterator[Secured]:
     base = tmp_path_factory.mktemp("secured")
@@ -95,11 +104,11 @@ def secured(tmp_path_factory: pytest.TempPathFactory, catalogue: Catalogue) -> I
         # as the worker creates them (it checks existing topics against its settings)
         every = topic_specs(topics, Settings().single_node().topic_settings(), 4)
         specs = {name: every[name] for name in topics.participant_topics()}
-        asyncio.run(ensure_topics(cluster.bootstrap, specs, security=secured.admin))
+        run_closed(ensure_topics(cluster.bootstrap, specs, security=secured.admin))
         assert (
             main(["acl", "print", "--registry", str(generated.path), "--apply", *secured_flags(secured)]) == 0
         )
-        asyncio.run(acls_in_effect(secured, set(registry_acls(registry, topics)), set()))
+        run_closed(acls_in_effect(secured, set(registry_acls(registry, topics)), set()))
         yield secured
 
 

@@ -25,6 +25,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from crossbound.broker import EmbeddedBroker, apply_tansu_workarounds, find_tansu_binary, prepare_topics
+from crossbound.broker.closing import run_closed
 from crossbound.broker.net import free_port
 from crossbound.broker.security import PLAINTEXT, ClientSecurity
 from crossbound.broker.topicspec import topic_specs
@@ -240,7 +241,7 @@ def run_demo(
         settings = for_broker(settings, tansu=tansu)  # Tansu is one node: replication factor 1
         specs = topic_specs(topics, settings.topic_settings(), settings.kafka.partitions)
         security = ClientSecurity.from_settings(settings.kafka.security)
-        asyncio.run(prepare_topics(bootstrap, specs, security=security))
+        run_closed(prepare_topics(bootstrap, specs, security=security))
         rf = settings.kafka.replication_factor
         replication = [] if rf is None else ["--replication-factor", str(rf)]
         log_dir = Path(tempfile.mkdtemp(prefix="crossbound-demo-"))
@@ -276,7 +277,7 @@ def run_demo(
         cases = list(Traffic(seed=seed).mix(count))
 
         say(f"crossbound demo: publishing {count} requests across {len(catalogue.scenarios)} scenarios")
-        result = asyncio.run(
+        result = run_closed(
             simulate(
                 bootstrap,
                 topics,

@@ -21,6 +21,7 @@ from typing import Any, TypeAlias, TypeVar
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from crossbound.broker.closing import sockets_closed
 from crossbound.broker.security import ClientSecurity, connection_failure, is_auth_failure
 from crossbound.errors import BrokerError, InputError
 from crossbound.settings import Settings, parse_broker_url
@@ -205,13 +206,13 @@ def run_on_broker(url: str, work: Coroutine[Any, Any, T], security: ClientSecuri
 
 
 async def _settled(work: Coroutine[Any, Any, T]) -> T:
-    """``work``, and after a failure one more turn of the loop: a connection aiokafka closed on its
-    way out (a refused login) closes its socket in a callback, which must run before the loop ends."""
+    """``work``, then until its sockets have closed: a connection aiokafka closed on its way out (a
+    refused login, its bootstrap connection) closes its socket in callbacks (on TLS after the
+    close_notify exchange), which must run before the loop ends (see :mod:`crossbound.broker.closing`)."""
     try:
         return await work
-    except BaseException:
-        await asyncio.sleep(0)
-        raise
+    finally:
+        await sockets_closed()
 
 
 def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:

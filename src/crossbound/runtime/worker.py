@@ -38,6 +38,7 @@ from prometheus_client import CollectorRegistry
 from crossbound import __version__
 from crossbound.broker import EmbeddedBroker, apply_tansu_workarounds, find_tansu_binary, prepare_topics
 from crossbound.broker.admin import message_limits
+from crossbound.broker.closing import run_closed
 from crossbound.broker.security import ClientSecurity
 from crossbound.broker.topicspec import topic_specs
 from crossbound.codec import Codec, SchemaRegistry
@@ -227,8 +228,8 @@ def run_worker(settings: Settings) -> int:
             apply_tansu_workarounds()
         settings = for_broker(settings, tansu=compat or settings.kafka.broker is None)
         specs = topic_specs(components.topics, settings.topic_settings(), settings.kafka.partitions)
-        asyncio.run(prepare_topics(bootstrap, specs, security=security))
-        reported = asyncio.run(message_limits(bootstrap, list(specs), security=security))
+        run_closed(prepare_topics(bootstrap, specs, security=security))
+        reported = run_closed(message_limits(bootstrap, list(specs), security=security))
         registry = CollectorRegistry()
         metrics = Metrics(registry)
         metrics.set_build_info(__version__)
