@@ -51,7 +51,7 @@ bench: $(STAMP) kafka
 	$(BIN)/python benchmarks/bench.py
 
 # 1, 2 and 3 workers in one group on Tansu and Kafka, with the CPU the broker and this load generator took
-# (benchmarks/scaling.py; about 10 minutes on 2 busy cores, so not part of `make bench`).
+# (benchmarks/scaling.py; about 7 minutes on 2 busy cores, so not part of `make bench`).
 bench-scaling: $(STAMP) kafka
 	$(BIN)/python benchmarks/scaling.py
 
