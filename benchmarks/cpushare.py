@@ -49,7 +49,9 @@ class Usage:
 
     @property
     def others(self) -> float:
-        """Busy cores not ours: other work on a shared machine (never below 0: /proc rounds to ticks)."""
+        """Busy cores not ours: other work on a shared machine, and kernel time charged to no process
+        (interrupts; small here). Never below 0: /proc counts in clock ticks.
+        """
         return max(0.0, self.machine - self.ours)
 
     def share(self, cores: float) -> float:

@@ -12,13 +12,14 @@ of the broker process(es) (Tansu's; Apache Kafka's JVM), of the load generator (
 publishes the backlog, answers as the data holders and decodes the verdicts) and the machine's busy
 seconds. They are printed as cores used (CPU seconds over the window's seconds) against
 ``os.cpu_count()``; "others" is the machine's busy time that none of these took (other work on a
-shared machine). A row is *saturated* when the machine was busy on 90 % of its cores or more: one more
-worker cannot add throughput then, and the speed-up measures the machine, not the pipeline
-(benchmarks/cpushare.py has the arithmetic).
+shared machine, and the little kernel time charged to no process). A row is *saturated* when the
+machine was busy on 90 % of its cores or more: one more worker cannot add throughput then, and the
+speed-up measures the machine, not the pipeline (benchmarks/cpushare.py has the arithmetic).
 
-"Verdicts/s per worker core" (verdicts/s over the cores the workers used) is the planning figure: it
-holds while the workers have cores to themselves, so a deployment needs about (peak verdicts/s) / (that
-figure) cores for its workers, plus the broker's.
+"Verdicts/s per worker core" (verdicts/s over the cores the workers used) is the planning figure: a
+deployment needs about (peak verdicts/s) / (that figure) cores for its workers, plus the broker's. It
+is a cost, so a loaded machine moves it less than a rate; each worker also has a fixed cost of its
+own, so it falls somewhat as workers are added.
 
 The progress lines start with ``[engine]``; then a Markdown table of every row; with ``--json`` the
 last line is one JSON object ``{"rows": [...], "per_worker_core": {engine: {kind: {workers: v}}},
