@@ -36,7 +36,7 @@ class Usage:
 
     seconds: float
     cpus: int
-    per_process: Mapping[str, Sequence[float]]  #: group -> cores used by each of its processes
+    per_process: Mapping[str, Sequence[float]]  #: group -> cores used by each process, in sampled order
     machine: float  #: cores the whole machine was busy on
 
     def cores(self, group: str) -> float:
@@ -74,7 +74,7 @@ def usage(first: Sample, last: Sample, cpus: int) -> Usage:
         missing = sorted(set(pids) - set(later))
         if missing:
             raise ValueError(f"{group} process(es) {missing} were not sampled at the end of the window")
-        per_process[group] = [(later[pid] - pids[pid]) / seconds for pid in sorted(pids)]
+        per_process[group] = [(later[pid] - pids[pid]) / seconds for pid in pids]
     return Usage(seconds, cpus, per_process, (last.machine_busy - first.machine_busy) / seconds)
 
 
