@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint typecheck unit integration sysdeps kafka readme clean
+.PHONY: demo test bench bench-scaling lint typecheck unit integration sysdeps kafka readme clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ test: $(STAMP) sysdeps kafka lint typecheck
 
 bench: $(STAMP) kafka
 	$(BIN)/python benchmarks/bench.py
+
+# 1, 2 and 3 workers in one group on Tansu and Kafka, with the CPU the broker and this load generator took
+# (benchmarks/scaling.py; about 7 minutes on 2 busy cores, so not part of `make bench`).
+bench-scaling: $(STAMP) kafka
+	$(BIN)/python benchmarks/scaling.py
 
 # README's scenario table (between <!-- scenarios:begin/end -->) is generated from rulesets/.
 readme: $(STAMP)

@@ -93,8 +93,10 @@ class Phase:
         name: str,
         workers: int = 1,
         env: dict[str, str] | None = None,
+        partitions: int = PARTITIONS,
     ) -> None:
         tag = uuid.uuid4().hex[:6]
+        self.partitions = partitions  # of every topic: benchmarks/scaling.py gives 1-3 workers equal shares
         self.env = env or {}  # the workers' environment on top of this process's (settings)
         self.broker = broker
         self.codec = codec
@@ -113,12 +115,13 @@ class Phase:
     async def start_workers(self) -> None:
         """Start the worker processes and wait until every one is ready (partitions assigned)."""
         # as the worker creates them on one node (it checks their replicas and configs at start-up)
-        specs = topic_specs(self.topics, Settings().single_node().topic_settings(), PARTITIONS)
+        specs = topic_specs(self.topics, Settings().single_node().topic_settings(), self.partitions)
         await ensure_topics(self.broker.bootstrap, specs)
         ports = []
         for i in range(self.workers_wanted):
             ports.append(free_port())
             extra = ["--app-id", self.topics.app_id, "--topic-prefix", self.topics.prefix]
+            extra += ["--partitions", str(self.partitions)]
             # long enough that no request of a backlog times out waiting for its answer behind the backlog
             extra += ["--attestation-timeout", "600", *WORKER_ARGS[self.broker.engine]]
             self.workers.append(self.launch(ports[-1], self.log_dir / f"worker{i}.log", extra))
