@@ -31,6 +31,7 @@ _CORE = {
     "metrics_server",
     "settings",
     "participants",
+    "signing",
 }
 MAY_IMPORT: dict[str, set[str]] = {
     "errors": set(),
@@ -45,6 +46,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "rules": {"errors", "domain", "codec", "identifiers", "topics"},
     "pipeline": {"errors", "domain", "codec", "identifiers", "rules", "topics", "metrics"},
     "participants": {"errors", "domain", "identifiers", "topics"},
+    "signing": {"errors", "domain", "participants"},
     "broker": {"errors", "domain", "settings", "topics", "participants"},
     "runtime": _CORE | {"broker"},
     "testing": _CORE | {"broker", "runtime"},

@@ -61,7 +61,7 @@ def test_generate_writes_private_keys_readable_by_the_owner_only(
 ) -> None:
     made = generate_registry(tmp_path / "reg", scenarios, now=NOW)
     keys = sorted((tmp_path / "reg" / "keys").glob("*.private.pem"))
-    assert len(keys) == 15
+    assert len(keys) == 15 + 2  # and the platform's, one per side
     assert all(k.stat().st_mode & 0o777 == 0o600 for k in keys)
     assert all(p.stat().st_mode & 0o777 == 0o600 for p in made.passwords.values())
     assert "PRIVATE KEY" not in made.path.read_text(encoding="utf-8")
