@@ -31,7 +31,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from crossbound.domain import Side
 from crossbound.errors import InputError
-from crossbound.participants import REGISTRY_VERSION
+from crossbound.participants import REGISTRY_VERSION, Registry
+from crossbound.signing import Signer, platform_signer
+from crossbound.testing.encoding import Keyring
 from crossbound.testing.synthetic import CN_BANKS, CN_CREDIT_AGENCIES, HK_BANKS, HK_CRAS
 
 __all__ = ["GeneratedRegistry", "generate_registry", "platform_key_id"]
@@ -57,6 +59,20 @@ class GeneratedRegistry:
     def platform_key(self, side: Side) -> Path:
         """The PEM file of the worker's key for ``side``."""
         return self.private_key(platform_key_id(side))
+
+    def keyring(self, registry: Registry) -> Keyring:
+        """Every participant's signer (its first key), to sign as the institutions do."""
+        return Keyring(
+            {
+                (p.scheme.value, p.identifier): Signer.from_pem_file(self.private_key(k.key_id), k.key_id)
+                for p in registry.participants
+                for k in p.keys[:1]
+            }
+        )
+
+    def platform_signers(self, registry: Registry) -> dict[str, Signer]:
+        """The worker's signer of each side (``hk``, ``sz``), as the worker loads them."""
+        return {side.topic: platform_signer(self.platform_key(side), registry, side) for side in Side}
 
 
 def platform_key_id(side: Side) -> str:

@@ -188,8 +188,11 @@ def test_the_worker_refuses_to_start_on_a_bad_registry(generated: Path) -> None:
 def test_the_per_institution_layout_needs_a_registry(generated: Path) -> None:
     with pytest.raises(ConfigError, match="per_institution needs the participant registry"):
         load_components(Settings(pipeline={"topic_layout": "per_institution"}))
+    keys = {
+        f"signing_key_{s}": generated.parent / "keys" / f"platform-{s}-1.private.pem" for s in ("hk", "sz")
+    }
     components = load_components(
-        Settings(pipeline={"topic_layout": "per_institution", "participants": generated})
+        Settings(pipeline={"topic_layout": "per_institution", "participants": generated, **keys})
     )
     assert "hk.hsbchkhhhkh.verdicts" in components.topics.kinds()
     assert components.participants is not None
