@@ -15,14 +15,16 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import confluent_kafka
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFailedError
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from crossbound.broker.acls import describe_acls
 from crossbound.broker.admin import ensure_topics
@@ -36,10 +38,12 @@ from crossbound.broker.testca import GeneratedPki, make_test_pki
 from crossbound.broker.topicspec import topic_specs
 from crossbound.cli import main
 from crossbound.codec import Codec
-from crossbound.participants import Acl, Participant, Registry, load_registry, registry_acls
+from crossbound.domain import Side
+from crossbound.participants import Acl, Algorithm, Participant, Registry, load_registry, registry_acls
 from crossbound.rules import Catalogue
 from crossbound.runtime.worker import scenario_sides
 from crossbound.settings import Settings
+from crossbound.signing import Binding, PlatformVerified, RecordKind, Signer, Verifier
 from crossbound.testing.encoding import encode_attestation, encode_request
 from crossbound.testing.participants import GeneratedRegistry, generate_registry
 from crossbound.testing.traffic import Traffic
@@ -49,6 +53,7 @@ from support import Bus, Worker, unique_topics
 pytestmark = pytest.mark.integration
 
 ADMIN = ("admin", "admin-" + os.urandom(8).hex())
+SCENARIO = "sb_corporate_credit_report"
 
 
 @dataclass
@@ -344,23 +349,71 @@ def test_an_independent_client_logs_in_with_scram_and_meets_the_same_acls(secure
     }
 
 
-async def test_end_to_end_each_institution_on_its_own_topics_under_its_own_acls(
+async def records_until(
+    secured: Secured,
+    security: ClientSecurity,
+    topic: str,
+    done: Callable[[list[ConsumerRecord[bytes, bytes]]], bool],
+    group: str | None = None,
+    timeout_s: float = 60.0,
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """The records of ``topic`` (read as ``security``'s user) from the start, until ``done`` holds."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=secured.cluster.bootstrap,
+        group_id=group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        **security.aiokafka_kwargs(),
+    )
+    seen: list[ConsumerRecord[bytes, bytes]] = []
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    try:
+        await consumer.start()
+        while not done(seen):
+            assert asyncio.get_running_loop().time() < deadline, f"{topic}: {len(seen)} records, not done"
+            for batch in (await consumer.getmany(timeout_ms=200)).values():
+                seen += batch
+        return seen
+    finally:
+        await consumer.stop()
+
+
+def _platform_signed(
+    secured: Secured, msg: ConsumerRecord[bytes, bytes], side: Side, kind: RecordKind
+) -> bool:
+    assert msg.key is not None
+    assert msg.value is not None
+    binding = Binding(side, kind, msg.key)
+    got = Verifier(secured.registry).verify_platform(
+        msg.value, tuple(msg.headers), binding, int(time.time() * 1000)
+    )
+    return isinstance(got, PlatformVerified) and got.side is side
+
+
+async def test_end_to_end_signed_each_institution_on_its_own_topics_and_every_forgery_refused(
     secured: Secured, tmp_path: Path, codec: Codec, catalogue: Catalogue
 ) -> None:
-    """The worker in the per_institution layout: the requester publishes on its own topic, the data
-    holder reads its own attestation requests and answers on its own topic, the requester reads its
-    verdict from its own topic; every client but the worker is an institution under its ACLs."""
-    case = Traffic(seed=31).case("sb_corporate_credit_report", "valid")
-    assert case.request is not None
+    """The worker in the per_institution layout, checking signatures: the requester publishes a signed
+    request on its own topic, the data holder reads its own attestation request (signed by the
+    platform's SZ key) and answers, signed, on its own topic, the requester reads its verdict (signed
+    by the platform's HK key) from its own topic; every client but the worker is an institution under
+    its ACLs. Then an unsigned request, a forged one (another key under the requester's key id), one
+    impersonating another bank (signed by the bank whose topic it is on, naming another), and an
+    attestation from a data holder the request did not ask are each dead-lettered with their reason."""
+    traffic = Traffic(seed=31)
+    cases = [traffic.case("sb_corporate_credit_report", "valid") for _ in range(5)]
+    requests = [dict(c.request or {}) for c in cases]
+    case = cases[0]
     assert case.attestation is not None
-    requester = secured.registry.find(
-        case.request["requester_inst"]["scheme"], case.request["requester_inst"]["id"]
-    )
-    attester = secured.registry.find(
-        case.request["attester_inst"]["scheme"], case.request["attester_inst"]["id"]
-    )
-    assert requester is not None
-    assert attester is not None
+    keyring = secured.generated.keyring(secured.registry)
+
+    def find(inst: dict[str, str]) -> Participant:
+        found = secured.registry.find(inst["scheme"], inst["id"])
+        assert found is not None
+        return found
+
+    requester, attester = find(requests[0]["requester_inst"]), find(requests[0]["attester_inst"])
     env = {
         "CROSSBOUND_KAFKA__SECURITY__PROTOCOL": "SASL_SSL",
         "CROSSBOUND_KAFKA__SECURITY__CA_FILE": str(secured.pki.ca_file),
@@ -368,26 +421,119 @@ async def test_end_to_end_each_institution_on_its_own_topics_under_its_own_acls(
         "CROSSBOUND_KAFKA__SECURITY__SASL_PASSWORD_FILE": str(secured.admin_password_file),
         "CROSSBOUND_PIPELINE__PARTICIPANTS": str(secured.generated.path),
         "CROSSBOUND_PIPELINE__TOPIC_LAYOUT": "per_institution",
+        "CROSSBOUND_PIPELINE__SIGNING_KEY_HK": str(secured.generated.platform_key(Side.HK)),
+        "CROSSBOUND_PIPELINE__SIGNING_KEY_SZ": str(secured.generated.platform_key(Side.SZ)),
     }
     topics = Topics(prefix="", app_id=f"e2e{os.urandom(4).hex()}")
+    now_ms = int(time.time() * 1000)
+
+    def signed(value: bytes, key: bytes, signer: Signer | None = None) -> list[tuple[str, bytes]]:
+        if signer is None:
+            return list(keyring.headers(codec, key, value, now_ms))
+        return list(signer.headers(value, Binding(Side.HK, RecordKind.REQUEST, key), now_ms))
+
     worker = Worker(secured.cluster, topics, tmp_path / "worker.log", timeout_s=30, env=env).start()
     try:
         await asyncio.to_thread(worker.wait_ready, 90.0)
-        _, key, value = encode_request(case.request, codec, catalogue, topics)
+        rid = requests[0]["request_id"]
+        _, key, value = encode_request(requests[0], codec, catalogue, topics)
         async with producer(secured, requester) as theirs:
-            await theirs.send_and_wait(secured.topic(requester, "requests"), value, key=key)
+            await theirs.send_and_wait(
+                secured.topic(requester, "requests"), value, key=key, headers=signed(value, key)
+            )
         asked = secured.topic(attester, "attestation-requests")
-        ask = await read_one(secured, secured.security(attester), asked, f"{attester.key}.holder")
-        assert ask is not None
-        assert codec.decode(ask)[1]["request_id"] == case.request["request_id"]
+        [ask] = await records_until(
+            secured, secured.security(attester), asked, lambda r: len(r) >= 1, f"{attester.key}.holder"
+        )
+        assert codec.decode(ask.value or b"")[1]["request_id"] == rid
+        assert _platform_signed(secured, ask, Side.SZ, RecordKind.ATTESTATION_REQUEST)
         _, akey, avalue = encode_attestation(case.attestation, codec, catalogue, topics)
         async with producer(secured, attester) as theirs:
-            await theirs.send_and_wait(secured.topic(attester, "attestations"), avalue, key=akey)
+            await theirs.send_and_wait(
+                secured.topic(attester, "attestations"), avalue, key=akey, headers=signed(avalue, akey)
+            )
         mine = secured.topic(requester, "verdicts")
-        verdict = await read_one(secured, secured.security(requester), mine, f"{requester.key}.verdicts")
-        assert verdict is not None
-        assert codec.decode(verdict)[1]["request_id"] == case.request["request_id"]
-        assert codec.decode(verdict)[1]["outcome"] == "ACCEPT"
+        [verdict] = await records_until(
+            secured, secured.security(requester), mine, lambda r: len(r) >= 1, f"{requester.key}.verdicts"
+        )
+        assert codec.decode(verdict.value or b"")[1]["request_id"] == rid
+        assert codec.decode(verdict.value or b"")[1]["outcome"] == "ACCEPT"
+        assert _platform_signed(secured, verdict, Side.HK, RecordKind.VERDICT)
+
+        # the forgeries, each on the topic its sender may write
+        expected: dict[str, tuple[str, str]] = {}
+        unsigned, forged, impersonating, asked_other = requests[1:5]
+        other_bank = next(
+            p
+            for p in secured.registry.participants
+            if p.side is Side.HK and p is not find(impersonating["requester_inst"])
+        )
+        impostor = Signer(
+            Ed25519PrivateKey.generate(), find(forged["requester_inst"]).keys[0].key_id, Algorithm.ED25519
+        )
+        for request, headers_of, reason in (
+            (unsigned, lambda v, k: [], "unsigned"),
+            (forged, lambda v, k: signed(v, k, impostor), "bad_signature"),
+            (
+                impersonating,
+                lambda v, k: signed(v, k, keyring.signers[(other_bank.scheme.value, other_bank.identifier)]),
+                "not_authorised",
+            ),
+        ):
+            sender = other_bank if reason == "not_authorised" else find(request["requester_inst"])
+            _, k, v = encode_request(request, codec, catalogue, topics)
+            async with producer(secured, sender) as theirs:
+                await theirs.send_and_wait(
+                    secured.topic(sender, "requests"), v, key=k, headers=headers_of(v, k)
+                )
+            expected[request["request_id"]] = ("hk", reason)
+        # a properly asked request, answered by another data holder of the side, naming itself
+        _, k, v = encode_request(asked_other, codec, catalogue, topics)
+        async with producer(secured, find(asked_other["requester_inst"])) as theirs:
+            await theirs.send_and_wait(
+                secured.topic(find(asked_other["requester_inst"]), "requests"), v, key=k, headers=signed(v, k)
+            )
+        named = find(asked_other["attester_inst"])
+        interloper = next(
+            p
+            for p in secured.registry.participants
+            if p.side is Side.SZ and p is not named and SCENARIO in p.may_attest
+        )
+        answer = dict(cases[4].attestation or {})
+        answer["attester_inst"] = {
+            "scheme": interloper.scheme.value,
+            "id": interloper.identifier,
+            "city": interloper.city,
+        }
+        _, ak, av = encode_attestation(answer, codec, catalogue, topics)
+        # the request parked first (an attestation before it would be an orphan)
+        await records_until(
+            secured,
+            secured.admin,
+            secured.topic(named, "attestation-requests"),
+            lambda rs: any(r.key == k for r in rs),
+        )
+        async with producer(secured, interloper) as theirs:
+            await theirs.send_and_wait(
+                secured.topic(interloper, "attestations"), av, key=ak, headers=signed(av, ak)
+            )
+        expected[asked_other["request_id"]] = ("sz", "wrong_attester")
+
+        reasons: dict[str, tuple[str, str]] = {}
+
+        def collected(side: str) -> Callable[[list[ConsumerRecord[bytes, bytes]]], bool]:
+            def done(records: list[ConsumerRecord[bytes, bytes]]) -> bool:
+                for r in records:
+                    dl = codec.decode(r.value or b"")[1]
+                    if dl["request_id"] in expected:
+                        reasons[dl["request_id"]] = (side, dl["reason"])
+                return all(rid in reasons for rid, (s, _) in expected.items() if s == side)
+
+            return done
+
+        for side in ("hk", "sz"):
+            await records_until(secured, secured.admin, topics.deadletter(side), collected(side))
+        assert reasons == expected
     finally:
         worker.stop()
     assert "Traceback" not in worker.log(), worker.log()[-3000:]
