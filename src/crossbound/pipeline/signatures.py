@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, NoReturn
 
 from crossbound.codec.records import Attestation, Request
 from crossbound.domain import DeadLetterReason, Side
@@ -62,22 +62,14 @@ class Signatures:
         self.signers = signers
         self.metrics = metrics
         self.verifier = Verifier(registry)
-        self.outputs: dict[str, tuple[Side, RecordKind]] = {}
-        for side in SIDES:
-            self.outputs[topics.verdicts(side)] = (Side.of_topic(side), RecordKind.VERDICT)
-            self.outputs[topics.attestation_requests(side)] = (
-                Side.of_topic(side),
-                RecordKind.ATTESTATION_REQUEST,
-            )
-        for side, key in topics.participants if topics.layout == "per_institution" else ():
-            self.outputs[topics.of_participant(side, key, "verdicts")] = (
-                Side.of_topic(side),
-                RecordKind.VERDICT,
-            )
-            self.outputs[topics.of_participant(side, key, "attestation-requests")] = (
-                Side.of_topic(side),
-                RecordKind.ATTESTATION_REQUEST,
-            )
+        self.outputs: dict[str, tuple[Side, RecordKind]] = {}  # topic -> what its records are
+        kinds = {"verdicts": RecordKind.VERDICT, "attestation-requests": RecordKind.ATTESTATION_REQUEST}
+        own = topics.participants if topics.layout == "per_institution" else ()
+        for name, kind in kinds.items():
+            for side in SIDES:
+                self.outputs[topics.name(side, name)] = (Side.of_topic(side), kind)
+            for side, key in own:
+                self.outputs[topics.of_participant(side, key, name)] = (Side.of_topic(side), kind)
         #: a header as large as any signature this deployment makes: the output budget counts it
         self.reserve: Headers = max(
             (
@@ -96,10 +88,9 @@ class Signatures:
         got = self.verifier.verify(rec.value or b"", rec.headers, binding, now_ms)
         if isinstance(got, Refused):
             self._refuse(side, got, ids)
-        assert isinstance(got, Verified)
         return got
 
-    def _refuse(self, side: str, refused: Refused, ids: tuple[str, str]) -> None:
+    def _refuse(self, side: str, refused: Refused, ids: tuple[str, str]) -> NoReturn:
         self.metrics.signature_refused(side, refused.reason.value)
         raise DeadLetter(DeadLetterReason(refused.reason.value), refused.detail, *ids)
 

@@ -14,6 +14,7 @@ from typing import Any
 from crossbound.codec import Codec
 from crossbound.codec.jsonform import Catalogue, attestation_from_json, request_from_json
 from crossbound.domain import Side
+from crossbound.errors import DecodeError
 from crossbound.signing import Binding, RecordKind, Signer
 from crossbound.topics import Topics
 
@@ -38,7 +39,7 @@ class Keyring:
         signer here (or the bytes are neither)."""
         try:
             version, record = codec.decode(value)
-        except Exception:  # noqa: BLE001  bytes a test sends on purpose: sent unsigned
+        except DecodeError:  # bytes a test sends on purpose: sent unsigned
             return ()
         if version.subject not in _SIGNED:
             return ()

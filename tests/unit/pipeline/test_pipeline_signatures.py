@@ -266,3 +266,57 @@ def test_the_detail_never_names_the_forgers_key_id(
     )
     dl = _dead(_send_request(h, _case()[0], forged), h, "hk", "unknown_signer")
     assert "13812345678" not in dl["detail"]
+
+
+def test_the_output_budget_counts_the_signature_header(
+    generated: GeneratedRegistry, catalogue: Catalogue
+) -> None:
+    from crossbound.pipeline.budget import OutputLimits, record_size
+
+    request = _case()[0]
+    [ask] = _harness(generated, catalogue).send_request(request)
+    unsigned = record_size(ask.key, ask.value)
+    assert record_size(ask.key, ask.value, ask.headers) > unsigned + 100
+    registry = _registry(generated, catalogue)
+    h = Harness.from_dirs(
+        now=NOW,
+        participants=registry,
+        signers=generated.platform_signers(registry),
+        keyring=generated.keyring(registry),
+        limits=OutputLimits(10_000_000, {"sz.attestation-requests": unsigned + 10}),
+    )
+    [dead] = h.send_request(request)  # it would fit unsigned; signed it would not
+    assert dead.record["reason"] == "output_too_large"
+    assert h.pending == {}
+
+
+def test_an_institutions_own_topics_get_signed_answers(
+    generated: GeneratedRegistry, catalogue: Catalogue
+) -> None:
+    from crossbound.topics import Topics
+
+    registry = _registry(generated, catalogue)
+    known = registry.participants
+    topics = Topics(
+        layout="per_institution",
+        participants=tuple((p.side.topic, p.key) for p in known),
+        directory={(p.scheme.value, p.identifier): p.key for p in known},
+    )
+    h = Harness.from_dirs(
+        now=NOW,
+        topics=topics,
+        participants=registry,
+        signers=generated.platform_signers(registry),
+        keyring=generated.keyring(registry),
+    )
+    request, att = _case()
+    requester = registry.find(request["requester_inst"]["scheme"], request["requester_inst"]["id"])
+    attester = registry.find(att["attester_inst"]["scheme"], att["attester_inst"]["id"])
+    assert requester is not None
+    assert attester is not None
+    [ask] = h.send_request(request, side=None)
+    assert ask.topic == topics.of_participant("sz", attester.key, "attestation-requests")
+    _platform_verifies(h, ask, Side.SZ, RecordKind.ATTESTATION_REQUEST)
+    [verdict] = h.send_attestation(att)
+    assert verdict.topic == topics.of_participant("hk", requester.key, "verdicts")
+    _platform_verifies(h, verdict, Side.HK, RecordKind.VERDICT)
