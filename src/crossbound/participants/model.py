@@ -19,8 +19,8 @@ __all__ = ["Algorithm", "Participant", "Registry", "Scheme", "SigningKey", "Stat
 
 
 class Status(StrEnum):
-    """Whether a participant may act: only ``active`` ones get broker access (and, later, signatures
-    that verify); ``suspended`` may come back, ``revoked`` may not."""
+    """Whether a participant may act: only ``active`` ones get broker access and have their signed
+    records accepted (:mod:`crossbound.signing`); ``suspended`` may come back, ``revoked`` may not."""
 
     ACTIVE = "active"
     SUSPENDED = "suspended"
