@@ -19,6 +19,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import confluent_kafka
 import pytest
@@ -384,11 +385,21 @@ def _platform_signed(
 ) -> bool:
     assert msg.key is not None
     assert msg.value is not None
-    binding = Binding(side, kind, msg.key)
+    now_ms = int(time.time() * 1000)
     got = Verifier(secured.registry).verify_platform(
-        msg.value, tuple(msg.headers), binding, int(time.time() * 1000)
+        msg.value, msg.headers, Binding(side, kind, msg.key), now_ms
     )
     return isinstance(got, PlatformVerified) and got.side is side
+
+
+async def publish(
+    secured: Secured, who: Participant, kind: str, record: tuple[str, bytes, bytes], sig: Any
+) -> None:
+    """``record`` (topic, key, value; the topic ignored) on ``who``'s own topic of ``kind``, as ``who``,
+    with the headers ``sig(value, key)`` gives."""
+    _, key, value = record
+    async with producer(secured, who) as theirs:
+        await theirs.send_and_wait(secured.topic(who, kind), value, key=key, headers=sig(value, key))
 
 
 async def test_end_to_end_signed_each_institution_on_its_own_topics_and_every_forgery_refused(
@@ -401,17 +412,20 @@ async def test_end_to_end_signed_each_institution_on_its_own_topics_and_every_fo
     its ACLs. Then an unsigned request, a forged one (another key under the requester's key id), one
     impersonating another bank (signed by the bank whose topic it is on, naming another), and an
     attestation from a data holder the request did not ask are each dead-lettered with their reason."""
-    traffic = Traffic(seed=31)
-    cases = [traffic.case("sb_corporate_credit_report", "valid") for _ in range(5)]
+    cases = [Traffic(seed=31 + i).case(SCENARIO, "valid") for i in range(5)]
     requests = [dict(c.request or {}) for c in cases]
-    case = cases[0]
-    assert case.attestation is not None
     keyring = secured.generated.keyring(secured.registry)
 
     def find(inst: dict[str, str]) -> Participant:
         found = secured.registry.find(inst["scheme"], inst["id"])
         assert found is not None
         return found
+
+    def sig(signer: Signer | None = None) -> Any:
+        now_ms = int(time.time() * 1000)
+        if signer is None:  # as the institution the record names
+            return lambda v, k: list(keyring.headers(codec, k, v, now_ms))
+        return lambda v, k: list(signer.headers(v, Binding(Side.HK, RecordKind.REQUEST, k), now_ms))
 
     requester, attester = find(requests[0]["requester_inst"]), find(requests[0]["attester_inst"])
     env = {
@@ -425,114 +439,81 @@ async def test_end_to_end_signed_each_institution_on_its_own_topics_and_every_fo
         "CROSSBOUND_PIPELINE__SIGNING_KEY_SZ": str(secured.generated.platform_key(Side.SZ)),
     }
     topics = Topics(prefix="", app_id=f"e2e{os.urandom(4).hex()}")
-    now_ms = int(time.time() * 1000)
-
-    def signed(value: bytes, key: bytes, signer: Signer | None = None) -> list[tuple[str, bytes]]:
-        if signer is None:
-            return list(keyring.headers(codec, key, value, now_ms))
-        return list(signer.headers(value, Binding(Side.HK, RecordKind.REQUEST, key), now_ms))
-
     worker = Worker(secured.cluster, topics, tmp_path / "worker.log", timeout_s=30, env=env).start()
     try:
         await asyncio.to_thread(worker.wait_ready, 90.0)
-        rid = requests[0]["request_id"]
-        _, key, value = encode_request(requests[0], codec, catalogue, topics)
-        async with producer(secured, requester) as theirs:
-            await theirs.send_and_wait(
-                secured.topic(requester, "requests"), value, key=key, headers=signed(value, key)
-            )
-        asked = secured.topic(attester, "attestation-requests")
+        await publish(
+            secured, requester, "requests", encode_request(requests[0], codec, catalogue, topics), sig()
+        )
         [ask] = await records_until(
-            secured, secured.security(attester), asked, lambda r: len(r) >= 1, f"{attester.key}.holder"
-        )
-        assert codec.decode(ask.value or b"")[1]["request_id"] == rid
+            secured, secured.security(attester), secured.topic(attester, "attestation-requests"), len,
+            f"{attester.key}.holder",
+        )  # fmt: skip
+        assert codec.decode(ask.value or b"")[1]["request_id"] == requests[0]["request_id"]
         assert _platform_signed(secured, ask, Side.SZ, RecordKind.ATTESTATION_REQUEST)
-        _, akey, avalue = encode_attestation(case.attestation, codec, catalogue, topics)
-        async with producer(secured, attester) as theirs:
-            await theirs.send_and_wait(
-                secured.topic(attester, "attestations"), avalue, key=akey, headers=signed(avalue, akey)
-            )
-        mine = secured.topic(requester, "verdicts")
+        answer = encode_attestation(cases[0].attestation or {}, codec, catalogue, topics)
+        await publish(secured, attester, "attestations", answer, sig())
         [verdict] = await records_until(
-            secured, secured.security(requester), mine, lambda r: len(r) >= 1, f"{requester.key}.verdicts"
-        )
-        assert codec.decode(verdict.value or b"")[1]["request_id"] == rid
+            secured, secured.security(requester), secured.topic(requester, "verdicts"), len,
+            f"{requester.key}.verdicts",
+        )  # fmt: skip
         assert codec.decode(verdict.value or b"")[1]["outcome"] == "ACCEPT"
         assert _platform_signed(secured, verdict, Side.HK, RecordKind.VERDICT)
 
-        # the forgeries, each on the topic its sender may write
-        expected: dict[str, tuple[str, str]] = {}
         unsigned, forged, impersonating, asked_other = requests[1:5]
         other_bank = next(
-            p
-            for p in secured.registry.participants
+            p for p in secured.registry.participants
             if p.side is Side.HK and p is not find(impersonating["requester_inst"])
-        )
+        )  # fmt: skip
         impostor = Signer(
             Ed25519PrivateKey.generate(), find(forged["requester_inst"]).keys[0].key_id, Algorithm.ED25519
         )
-        for request, headers_of, reason in (
-            (unsigned, lambda v, k: [], "unsigned"),
-            (forged, lambda v, k: signed(v, k, impostor), "bad_signature"),
-            (
-                impersonating,
-                lambda v, k: signed(v, k, keyring.signers[(other_bank.scheme.value, other_bank.identifier)]),
-                "not_authorised",
-            ),
+        bank_signer = keyring.signers[(other_bank.scheme.value, other_bank.identifier)]
+        for request, sender, headers in (
+            (unsigned, find(unsigned["requester_inst"]), lambda v, k: []),
+            (forged, find(forged["requester_inst"]), sig(impostor)),
+            (impersonating, other_bank, sig(bank_signer)),  # on its own topic, naming another
         ):
-            sender = other_bank if reason == "not_authorised" else find(request["requester_inst"])
-            _, k, v = encode_request(request, codec, catalogue, topics)
-            async with producer(secured, sender) as theirs:
-                await theirs.send_and_wait(
-                    secured.topic(sender, "requests"), v, key=k, headers=headers_of(v, k)
-                )
-            expected[request["request_id"]] = ("hk", reason)
-        # a properly asked request, answered by another data holder of the side, naming itself
-        _, k, v = encode_request(asked_other, codec, catalogue, topics)
-        async with producer(secured, find(asked_other["requester_inst"])) as theirs:
-            await theirs.send_and_wait(
-                secured.topic(find(asked_other["requester_inst"]), "requests"), v, key=k, headers=signed(v, k)
+            await publish(
+                secured, sender, "requests", encode_request(request, codec, catalogue, topics), headers
             )
+        # a request properly asked, answered by another data holder of the side, naming itself
+        asked = encode_request(asked_other, codec, catalogue, topics)
+        await publish(secured, find(asked_other["requester_inst"]), "requests", asked, sig())
         named = find(asked_other["attester_inst"])
         interloper = next(
-            p
-            for p in secured.registry.participants
+            p for p in secured.registry.participants
             if p.side is Side.SZ and p is not named and SCENARIO in p.may_attest
-        )
-        answer = dict(cases[4].attestation or {})
-        answer["attester_inst"] = {
+        )  # fmt: skip
+        other = dict(cases[4].attestation or {})
+        other["attester_inst"] = {
             "scheme": interloper.scheme.value,
             "id": interloper.identifier,
             "city": interloper.city,
         }
-        _, ak, av = encode_attestation(answer, codec, catalogue, topics)
-        # the request parked first (an attestation before it would be an orphan)
-        await records_until(
-            secured,
-            secured.admin,
-            secured.topic(named, "attestation-requests"),
-            lambda rs: any(r.key == k for r in rs),
+        await records_until(  # the request parked first (an attestation before it would be an orphan)
+            secured, secured.admin, secured.topic(named, "attestation-requests"),
+            lambda rs: any(r.key == asked[1] for r in rs),
+        )  # fmt: skip
+        await publish(
+            secured, interloper, "attestations", encode_attestation(other, codec, catalogue, topics), sig()
         )
-        async with producer(secured, interloper) as theirs:
-            await theirs.send_and_wait(
-                secured.topic(interloper, "attestations"), av, key=ak, headers=signed(av, ak)
-            )
+
+        expected = {
+            r["request_id"]: ("hk", reason)
+            for r, reason in zip(requests[1:4], ("unsigned", "bad_signature", "not_authorised"), strict=True)
+        }
         expected[asked_other["request_id"]] = ("sz", "wrong_attester")
-
         reasons: dict[str, tuple[str, str]] = {}
+        for side in ("hk", "sz"):
 
-        def collected(side: str) -> Callable[[list[ConsumerRecord[bytes, bytes]]], bool]:
-            def done(records: list[ConsumerRecord[bytes, bytes]]) -> bool:
-                for r in records:
-                    dl = codec.decode(r.value or b"")[1]
+            def done(records: list[ConsumerRecord[bytes, bytes]], side: str = side) -> bool:
+                for dl in (codec.decode(r.value or b"")[1] for r in records):
                     if dl["request_id"] in expected:
                         reasons[dl["request_id"]] = (side, dl["reason"])
                 return all(rid in reasons for rid, (s, _) in expected.items() if s == side)
 
-            return done
-
-        for side in ("hk", "sz"):
-            await records_until(secured, secured.admin, topics.deadletter(side), collected(side))
+            await records_until(secured, secured.admin, topics.deadletter(side), done)
         assert reasons == expected
     finally:
         worker.stop()
