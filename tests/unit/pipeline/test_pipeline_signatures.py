@@ -320,3 +320,24 @@ def test_an_institutions_own_topics_get_signed_answers(
     [verdict] = h.send_attestation(att)
     assert verdict.topic == topics.of_participant("hk", requester.key, "verdicts")
     _platform_verifies(h, verdict, Side.HK, RecordKind.VERDICT)
+
+
+def test_a_recording_replayed_under_another_prefix_still_verifies(
+    generated: GeneratedRegistry, catalogue: Catalogue
+) -> None:
+    from crossbound.testing.recording import Recorded
+    from crossbound.topics import Topics
+
+    registry = _registry(generated, catalogue)
+    h = Harness.from_dirs(
+        now=NOW,
+        topics=Topics(prefix="test."),
+        participants=registry,
+        signers=generated.platform_signers(registry),
+    )
+    request = _case()[0]
+    key, value = h.encode_request(request)
+    headers = generated.keyring(registry).headers(h.codec, key, value, int(NOW * 1000))
+    recorded = Recorded("prod.hk.requests", 0, 7, int(NOW * 1000), key, value, headers)
+    [ask] = h.replay([recorded], rename=lambda t: t.replace("prod.", "test.", 1))
+    assert ask.topic == "test.sz.attestation-requests"
