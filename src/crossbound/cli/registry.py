@@ -27,7 +27,9 @@ def add_parser(sub: Subparsers) -> None:
     check = actions.add_parser("check", help="check a registry file as the worker would at start-up")
     check.add_argument("file", type=Path, metavar="FILE")
     add_paths_flags(check)
-    add_json_flag(check, 'one JSON line: {"participants": N, "active": N, "keys": N, "platform_keys": N, "file": ...}')
+    add_json_flag(
+        check, 'one JSON line: {"participants": N, "active": N, "keys": N, "platform_keys": N, "file": ...}'
+    )
     check.set_defaults(run=run_check)
     gen = actions.add_parser(
         "generate", help="write a demo/test registry with private keys and passwords to DIR (outside git)"

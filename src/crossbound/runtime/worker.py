@@ -231,7 +231,11 @@ def _participants(components: Components) -> str:
     registry = components.participants
     if registry is None:
         return ""
-    return f", {len(registry.participants)} participants ({registry.path}, {components.topics.layout} topics)"
+    signing = ", ".join(s.key_id for s in components.signers.values())
+    return (
+        f", {len(registry.participants)} participants ({registry.path}, {components.topics.layout} "
+        f"topics), signatures required, signing as {signing}"
+    )
 
 
 def run_worker(settings: Settings) -> int:
