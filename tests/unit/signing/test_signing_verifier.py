@@ -99,6 +99,7 @@ def test_unknown_signer_including_a_platform_key_on_an_input() -> None:
         lambda h: _verify(((HEADER, h[0][1].replace(b";1780", b";1781")),)),  # another time
         lambda h: _verify(h + h),  # two headers
         lambda h: _verify(((HEADER, b"garbage"),)),
+        lambda h: _verify(((HEADER, b"1;Ed25519;hkbank-1;%d;AAAA" % NOW_MS),)),  # a 3-byte signature
     ],
 )
 def test_bad_signature(tamper: object) -> None:
