@@ -79,6 +79,13 @@ class DeadLetterReason(StrEnum):
     ORPHAN_ATTESTATION = "orphan_attestation"
     LATE_ATTESTATION = "late_attestation"
     PAYLOAD_MISSING = "payload_missing"
+    # the signature check (crossbound.signing): who sent it, checked against the participant registry
+    UNSIGNED = "unsigned"
+    UNKNOWN_SIGNER = "unknown_signer"
+    BAD_SIGNATURE = "bad_signature"
+    KEY_EXPIRED = "key_expired"
+    NOT_AUTHORISED = "not_authorised"
+    WRONG_ATTESTER = "wrong_attester"
     INTERNAL_ERROR = "internal_error"
 
     @classmethod

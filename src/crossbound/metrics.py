@@ -34,6 +34,8 @@ Metrics (all label values are short, bounded codes)::
                                                                                  found (the worker exits)
     crossbound_outgoing_blocked_total      counter    record, reason             records not sent by the
                                                                                  outgoing guard
+    crossbound_signature_refused_total     counter    side, reason               inputs the signature check
+                                                                                 refused (dead-lettered)
     crossbound_pruned_total                counter    table                      table entries the sweep
                                                                                  removed past their window
                                                                                  or retention
@@ -54,6 +56,8 @@ Label values:
 * ``record``: ``attestation_request`` or ``verdict``; with ``reason`` (of the outgoing guard) ``form``,
   ``range``, ``class`` or ``pi``.
 * ``table``: ``pending``, ``answered`` or ``usage``.
+* ``reason`` of ``crossbound_signature_refused_total``: ``unsigned``, ``unknown_signer``,
+  ``bad_signature``, ``key_expired``, ``not_authorised`` or ``wrong_attester``.
 * ``outcome``: ``ACCEPT``, ``REVIEW`` or ``REJECT``.
 * ``severity``: ``reject``, ``review`` or ``warn``.
 * ``reason``: a short machine code such as ``undecodable``, ``unknown_schema``, ``too_large``, ``bad_key``,
@@ -113,6 +117,10 @@ _OUTPUT_RECORDS: Final[frozenset[str]] = frozenset(
     {"verdict", "attestation_request", "hop_record", "dead_letter", "pending", "answered", "quota_usage"}
 )
 _OUTPUT_FAILURES: Final[frozenset[str]] = frozenset({"too_large", "refused", "lost"})
+_SIGNATURE_REFUSALS: Final[frozenset[str]] = frozenset(
+    {"unsigned", "unknown_signer", "bad_signature", "key_expired", "not_authorised", "wrong_attester"}
+)
+"""Values of the ``reason`` label of ``crossbound_signature_refused_total``."""
 _BLOCKED_REASONS: Final[frozenset[str]] = frozenset({"form", "range", "class", "pi"})
 """Values of the ``record`` and ``reason`` labels of ``crossbound_outgoing_blocked_total``."""
 
@@ -285,6 +293,13 @@ class Metrics:
             ("record", "reason"),
             registry=registry,
         )
+        self.signature_refused_total: Final = Counter(
+            "crossbound_signature_refused_total",
+            "Requests and attestations the signature check refused (dead-lettered with the same "
+            "reason), by side and reason.",
+            ("side", "reason"),
+            registry=registry,
+        )
         self.pruned_total: Final = Counter(
             "crossbound_pruned_total",
             "Table entries the sweep removed because their window or retention had passed (pending: "
@@ -444,6 +459,12 @@ class Metrics:
         _check_member("record", record, _OUTPUT_RECORDS)
         _check_member("reason", reason, _OUTPUT_FAILURES)
         self.outputs_failed_total.labels(record, reason).inc()
+
+    def signature_refused(self, side: str, reason: str) -> None:
+        """Count one input the signature check refused (rare: no cached child)."""
+        _check_member("side", side, SIDES)
+        _check_member("reason", reason, _SIGNATURE_REFUSALS)
+        self.signature_refused_total.labels(side, reason).inc()
 
     def pruned(self, table: str, n: int) -> None:
         """Count ``n`` entries of ``table`` that the sweep removed past their window or retention."""

@@ -15,14 +15,17 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import confluent_kafka
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFailedError
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from crossbound.broker.acls import describe_acls
 from crossbound.broker.admin import ensure_topics
@@ -36,10 +39,12 @@ from crossbound.broker.testca import GeneratedPki, make_test_pki
 from crossbound.broker.topicspec import topic_specs
 from crossbound.cli import main
 from crossbound.codec import Codec
-from crossbound.participants import Acl, Participant, Registry, load_registry, registry_acls
+from crossbound.domain import Side
+from crossbound.participants import Acl, Algorithm, Participant, Registry, load_registry, registry_acls
 from crossbound.rules import Catalogue
 from crossbound.runtime.worker import scenario_sides
 from crossbound.settings import Settings
+from crossbound.signing import Binding, PlatformVerified, RecordKind, Signer, Verifier
 from crossbound.testing.encoding import encode_attestation, encode_request
 from crossbound.testing.participants import GeneratedRegistry, generate_registry
 from crossbound.testing.traffic import Traffic
@@ -49,6 +54,7 @@ from support import Bus, Worker, unique_topics
 pytestmark = pytest.mark.integration
 
 ADMIN = ("admin", "admin-" + os.urandom(8).hex())
+SCENARIO = "sb_corporate_credit_report"
 
 
 @dataclass
@@ -344,23 +350,84 @@ def test_an_independent_client_logs_in_with_scram_and_meets_the_same_acls(secure
     }
 
 
-async def test_end_to_end_each_institution_on_its_own_topics_under_its_own_acls(
+async def records_until(
+    secured: Secured,
+    security: ClientSecurity,
+    topic: str,
+    done: Callable[[list[ConsumerRecord[bytes, bytes]]], bool],
+    group: str | None = None,
+    timeout_s: float = 60.0,
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """The records of ``topic`` (read as ``security``'s user) from the start, until ``done`` holds."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=secured.cluster.bootstrap,
+        group_id=group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        **security.aiokafka_kwargs(),
+    )
+    seen: list[ConsumerRecord[bytes, bytes]] = []
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    try:
+        await consumer.start()
+        while not done(seen):
+            assert asyncio.get_running_loop().time() < deadline, f"{topic}: {len(seen)} records, not done"
+            for batch in (await consumer.getmany(timeout_ms=200)).values():
+                seen += batch
+        return seen
+    finally:
+        await consumer.stop()
+
+
+def _platform_signed(
+    secured: Secured, msg: ConsumerRecord[bytes, bytes], side: Side, kind: RecordKind
+) -> bool:
+    assert msg.key is not None
+    assert msg.value is not None
+    now_ms = int(time.time() * 1000)
+    got = Verifier(secured.registry).verify_platform(
+        msg.value, msg.headers, Binding(side, kind, msg.key), now_ms
+    )
+    return isinstance(got, PlatformVerified) and got.side is side
+
+
+async def publish(
+    secured: Secured, who: Participant, kind: str, record: tuple[str, bytes, bytes], sig: Any
+) -> None:
+    """``record`` (topic, key, value; the topic ignored) on ``who``'s own topic of ``kind``, as ``who``,
+    with the headers ``sig(value, key)`` gives."""
+    _, key, value = record
+    async with producer(secured, who) as theirs:
+        await theirs.send_and_wait(secured.topic(who, kind), value, key=key, headers=sig(value, key))
+
+
+async def test_end_to_end_signed_each_institution_on_its_own_topics_and_every_forgery_refused(
     secured: Secured, tmp_path: Path, codec: Codec, catalogue: Catalogue
 ) -> None:
-    """The worker in the per_institution layout: the requester publishes on its own topic, the data
-    holder reads its own attestation requests and answers on its own topic, the requester reads its
-    verdict from its own topic; every client but the worker is an institution under its ACLs."""
-    case = Traffic(seed=31).case("sb_corporate_credit_report", "valid")
-    assert case.request is not None
-    assert case.attestation is not None
-    requester = secured.registry.find(
-        case.request["requester_inst"]["scheme"], case.request["requester_inst"]["id"]
-    )
-    attester = secured.registry.find(
-        case.request["attester_inst"]["scheme"], case.request["attester_inst"]["id"]
-    )
-    assert requester is not None
-    assert attester is not None
+    """The worker in the per_institution layout, checking signatures: the requester publishes a signed
+    request on its own topic, the data holder reads its own attestation request (signed by the
+    platform's SZ key) and answers, signed, on its own topic, the requester reads its verdict (signed
+    by the platform's HK key) from its own topic; every client but the worker is an institution under
+    its ACLs. Then an unsigned request, a forged one (another key under the requester's key id), one
+    impersonating another bank (signed by the bank whose topic it is on, naming another), and an
+    attestation from a data holder the request did not ask are each dead-lettered with their reason."""
+    cases = [Traffic(seed=31 + i).case(SCENARIO, "valid") for i in range(5)]
+    requests = [dict(c.request or {}) for c in cases]
+    keyring = secured.generated.keyring(secured.registry)
+
+    def find(inst: dict[str, str]) -> Participant:
+        found = secured.registry.find(inst["scheme"], inst["id"])
+        assert found is not None
+        return found
+
+    def sig(signer: Signer | None = None) -> Any:
+        now_ms = int(time.time() * 1000)
+        if signer is None:  # as the institution the record names
+            return lambda v, k: list(keyring.headers(codec, k, v, now_ms))
+        return lambda v, k: list(signer.headers(v, Binding(Side.HK, RecordKind.REQUEST, k), now_ms))
+
+    requester, attester = find(requests[0]["requester_inst"]), find(requests[0]["attester_inst"])
     env = {
         "CROSSBOUND_KAFKA__SECURITY__PROTOCOL": "SASL_SSL",
         "CROSSBOUND_KAFKA__SECURITY__CA_FILE": str(secured.pki.ca_file),
@@ -368,26 +435,86 @@ async def test_end_to_end_each_institution_on_its_own_topics_under_its_own_acls(
         "CROSSBOUND_KAFKA__SECURITY__SASL_PASSWORD_FILE": str(secured.admin_password_file),
         "CROSSBOUND_PIPELINE__PARTICIPANTS": str(secured.generated.path),
         "CROSSBOUND_PIPELINE__TOPIC_LAYOUT": "per_institution",
+        "CROSSBOUND_PIPELINE__SIGNING_KEY_HK": str(secured.generated.platform_key(Side.HK)),
+        "CROSSBOUND_PIPELINE__SIGNING_KEY_SZ": str(secured.generated.platform_key(Side.SZ)),
     }
     topics = Topics(prefix="", app_id=f"e2e{os.urandom(4).hex()}")
     worker = Worker(secured.cluster, topics, tmp_path / "worker.log", timeout_s=30, env=env).start()
     try:
         await asyncio.to_thread(worker.wait_ready, 90.0)
-        _, key, value = encode_request(case.request, codec, catalogue, topics)
-        async with producer(secured, requester) as theirs:
-            await theirs.send_and_wait(secured.topic(requester, "requests"), value, key=key)
-        asked = secured.topic(attester, "attestation-requests")
-        ask = await read_one(secured, secured.security(attester), asked, f"{attester.key}.holder")
-        assert ask is not None
-        assert codec.decode(ask)[1]["request_id"] == case.request["request_id"]
-        _, akey, avalue = encode_attestation(case.attestation, codec, catalogue, topics)
-        async with producer(secured, attester) as theirs:
-            await theirs.send_and_wait(secured.topic(attester, "attestations"), avalue, key=akey)
-        mine = secured.topic(requester, "verdicts")
-        verdict = await read_one(secured, secured.security(requester), mine, f"{requester.key}.verdicts")
-        assert verdict is not None
-        assert codec.decode(verdict)[1]["request_id"] == case.request["request_id"]
-        assert codec.decode(verdict)[1]["outcome"] == "ACCEPT"
+        await publish(
+            secured, requester, "requests", encode_request(requests[0], codec, catalogue, topics), sig()
+        )
+        [ask] = await records_until(
+            secured, secured.security(attester), secured.topic(attester, "attestation-requests"), len,
+            f"{attester.key}.holder",
+        )  # fmt: skip
+        assert codec.decode(ask.value or b"")[1]["request_id"] == requests[0]["request_id"]
+        assert _platform_signed(secured, ask, Side.SZ, RecordKind.ATTESTATION_REQUEST)
+        answer = encode_attestation(cases[0].attestation or {}, codec, catalogue, topics)
+        await publish(secured, attester, "attestations", answer, sig())
+        [verdict] = await records_until(
+            secured, secured.security(requester), secured.topic(requester, "verdicts"), len,
+            f"{requester.key}.verdicts",
+        )  # fmt: skip
+        assert codec.decode(verdict.value or b"")[1]["outcome"] == "ACCEPT"
+        assert _platform_signed(secured, verdict, Side.HK, RecordKind.VERDICT)
+
+        unsigned, forged, impersonating, asked_other = requests[1:5]
+        other_bank = next(
+            p for p in secured.registry.participants
+            if p.side is Side.HK and p is not find(impersonating["requester_inst"])
+        )  # fmt: skip
+        impostor = Signer(
+            Ed25519PrivateKey.generate(), find(forged["requester_inst"]).keys[0].key_id, Algorithm.ED25519
+        )
+        bank_signer = keyring.signers[(other_bank.scheme.value, other_bank.identifier)]
+        for request, sender, headers in (
+            (unsigned, find(unsigned["requester_inst"]), lambda v, k: []),
+            (forged, find(forged["requester_inst"]), sig(impostor)),
+            (impersonating, other_bank, sig(bank_signer)),  # on its own topic, naming another
+        ):
+            await publish(
+                secured, sender, "requests", encode_request(request, codec, catalogue, topics), headers
+            )
+        # a request properly asked, answered by another data holder of the side, naming itself
+        asked = encode_request(asked_other, codec, catalogue, topics)
+        await publish(secured, find(asked_other["requester_inst"]), "requests", asked, sig())
+        named = find(asked_other["attester_inst"])
+        interloper = next(
+            p for p in secured.registry.participants
+            if p.side is Side.SZ and p is not named and SCENARIO in p.may_attest
+        )  # fmt: skip
+        other = dict(cases[4].attestation or {})
+        other["attester_inst"] = {
+            "scheme": interloper.scheme.value,
+            "id": interloper.identifier,
+            "city": interloper.city,
+        }
+        await records_until(  # the request parked first (an attestation before it would be an orphan)
+            secured, secured.admin, secured.topic(named, "attestation-requests"),
+            lambda rs: any(r.key == asked[1] for r in rs),
+        )  # fmt: skip
+        await publish(
+            secured, interloper, "attestations", encode_attestation(other, codec, catalogue, topics), sig()
+        )
+
+        expected = {
+            r["request_id"]: ("hk", reason)
+            for r, reason in zip(requests[1:4], ("unsigned", "bad_signature", "not_authorised"), strict=True)
+        }
+        expected[asked_other["request_id"]] = ("sz", "wrong_attester")
+        reasons: dict[str, tuple[str, str]] = {}
+        for side in ("hk", "sz"):
+
+            def done(records: list[ConsumerRecord[bytes, bytes]], side: str = side) -> bool:
+                for dl in (codec.decode(r.value or b"")[1] for r in records):
+                    if dl["request_id"] in expected:
+                        reasons[dl["request_id"]] = (side, dl["reason"])
+                return all(rid in reasons for rid, (s, _) in expected.items() if s == side)
+
+            await records_until(secured, secured.admin, topics.deadletter(side), done)
+        assert reasons == expected
     finally:
         worker.stop()
     assert "Traceback" not in worker.log(), worker.log()[-3000:]

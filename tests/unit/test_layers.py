@@ -31,6 +31,7 @@ _CORE = {
     "metrics_server",
     "settings",
     "participants",
+    "signing",
 }
 MAY_IMPORT: dict[str, set[str]] = {
     "errors": set(),
@@ -43,8 +44,19 @@ MAY_IMPORT: dict[str, set[str]] = {
     "identifiers": {"errors", "domain"},
     "codec": {"errors", "domain"},
     "rules": {"errors", "domain", "codec", "identifiers", "topics"},
-    "pipeline": {"errors", "domain", "codec", "identifiers", "rules", "topics", "metrics"},
+    "pipeline": {
+        "errors",
+        "domain",
+        "codec",
+        "identifiers",
+        "rules",
+        "topics",
+        "metrics",
+        "participants",
+        "signing",
+    },
     "participants": {"errors", "domain", "identifiers", "topics"},
+    "signing": {"errors", "domain", "participants"},
     "broker": {"errors", "domain", "settings", "topics", "participants"},
     "runtime": _CORE | {"broker"},
     "testing": _CORE | {"broker", "runtime"},

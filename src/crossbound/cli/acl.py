@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     pipe = settings.pipeline.model_copy(
         update={"participants": args.registry, "topic_layout": "per_institution"}
     )
-    components = load_components(settings.model_copy(update={"pipeline": pipe}))
+    components = load_components(settings.model_copy(update={"pipeline": pipe}), signers=False)
     assert components.participants is not None  # load_components read --registry
     acls = registry_acls(components.participants, components.topics)
     if args.json:

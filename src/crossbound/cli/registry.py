@@ -27,7 +27,9 @@ def add_parser(sub: Subparsers) -> None:
     check = actions.add_parser("check", help="check a registry file as the worker would at start-up")
     check.add_argument("file", type=Path, metavar="FILE")
     add_paths_flags(check)
-    add_json_flag(check, 'one JSON line: {"participants": N, "active": N, "keys": N, "file": ...}')
+    add_json_flag(
+        check, 'one JSON line: {"participants": N, "active": N, "keys": N, "platform_keys": N, "file": ...}'
+    )
     check.set_defaults(run=run_check)
     gen = actions.add_parser(
         "generate", help="write a demo/test registry with private keys and passwords to DIR (outside git)"
@@ -58,6 +60,7 @@ def run_check(args: argparse.Namespace) -> int:
         "participants": len(registry.participants),
         "active": sum(p.active for p in registry.participants),
         "keys": sum(len(p.keys) for p in registry.participants),
+        "platform_keys": len(registry.platform),
         "file": str(args.file),
     }
     if args.json:
@@ -65,7 +68,7 @@ def run_check(args: argparse.Namespace) -> int:
     else:
         print(
             f"{args.file}: {summary['participants']} participants ({summary['active']} active), "
-            f"{summary['keys']} signing keys",
+            f"{summary['keys']} signing keys, {summary['platform_keys']} platform keys",
             file=sys.stderr,
         )
     return 0

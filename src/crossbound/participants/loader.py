@@ -23,6 +23,16 @@ A bad file stops start-up with a :class:`~crossbound.errors.RegistryError` namin
     public_key = "<base64 of the 32 raw bytes>"
     not_before = 2026-01-01T00:00:00Z
     not_after = 2027-01-01T00:00:00Z
+
+    [[platform]]                       # the worker's signing keys for one side's outputs
+    side = "HK"                        # HK | SZ, each at most once
+
+    [[platform.keys]]                  # as a participant's keys; key ids unique across the registry
+    key_id = "platform-hk-2026"
+    algorithm = "Ed25519"
+    public_key = "<base64 of the 32 raw bytes>"
+    not_before = 2026-01-01T00:00:00Z
+    not_after = 2027-01-01T00:00:00Z
 """
 
 from __future__ import annotations
@@ -85,14 +95,43 @@ def parse_registry(
     head = doc.get("registry")
     if not isinstance(head, dict) or head.get("version") != REGISTRY_VERSION:
         raise RegistryError(path, f"needs a [registry] table with version = {REGISTRY_VERSION}")
-    if set(doc) - {"registry", "participants"}:
-        raise RegistryError(path, f"unknown top-level keys {sorted(set(doc) - {'registry', 'participants'})}")
+    if unknown := sorted(set(doc) - {"registry", "participants", "platform"}):
+        raise RegistryError(path, f"unknown top-level keys {unknown}")
     entries = doc.get("participants", [])
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise RegistryError(path, "participants must be an array of tables ([[participants]])")
     participants = [_participant(e, i, scenarios, path) for i, e in enumerate(entries, start=1)]
-    _check_unique(participants, path)
-    return Registry(tuple(participants), path, digest)
+    platform = _platform(doc.get("platform", []), path)
+    _check_unique(participants, platform, path)
+    return Registry(tuple(participants), path, digest, platform)
+
+
+def _platform(entries: Any, path: str) -> tuple[tuple[Side, SigningKey], ...]:
+    """The ``[[platform]]`` tables: each side's worker keys."""
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise RegistryError(path, "platform must be an array of tables ([[platform]])")
+    keys: list[tuple[Side, SigningKey]] = []
+    sides: set[Side] = set()
+    for index, entry in enumerate(entries, start=1):
+        where = f"platform {index}"
+
+        def fail(fault: str, where: str = where) -> RegistryError:
+            return RegistryError(path, fault, where)
+
+        if unknown := sorted(set(entry) - {"side", "keys"}):
+            raise fail(f"unknown keys {unknown}")
+        if "side" not in entry:
+            raise fail("missing side")
+        side = _enum(Side, entry["side"], "side", fail)
+        if side in sides:
+            raise fail(f"side {side.value} already has a [[platform]] table")
+        sides.add(side)
+        raw_keys = entry.get("keys", [])
+        if not isinstance(raw_keys, list) or not raw_keys or not all(isinstance(k, dict) for k in raw_keys):
+            raise fail("keys must be a non-empty array of tables ([[platform.keys]])")
+        where = f"platform {side.value}"
+        keys += [(side, _signing_key(k, f"{where} key {k.get('key_id')!r}", path)) for k in raw_keys]
+    return tuple(keys)
 
 
 def _participant(entry: dict[str, Any], index: int, scenarios: Scenarios, path: str) -> Participant:
@@ -193,7 +232,9 @@ def _signing_key(entry: Mapping[str, Any], where: str, path: str) -> SigningKey:
     return SigningKey(key_id, algorithm, public, not_before, not_after)
 
 
-def _check_unique(participants: list[Participant], path: str) -> None:
+def _check_unique(
+    participants: list[Participant], platform: tuple[tuple[Side, SigningKey], ...], path: str
+) -> None:
     for what, value in (
         ("key", lambda p: p.key),
         ("identifier", lambda p: (p.scheme.value, p.identifier)),
@@ -208,12 +249,11 @@ def _check_unique(participants: list[Participant], path: str) -> None:
                 )
             seen[v] = p.key
     key_ids: dict[str, str] = {}
-    for p in participants:
-        for k in p.keys:
-            if k.key_id in key_ids:
-                raise RegistryError(
-                    path,
-                    f"key_id already used by participant {key_ids[k.key_id]!r}",
-                    f"participant {p.key!r} key {k.key_id!r}",
-                )
-            key_ids[k.key_id] = p.key
+    holders = [(f"participant {p.key!r}", k) for p in participants for k in p.keys]
+    holders += [(f"platform {side.value}", k) for side, k in platform]
+    for holder, k in holders:
+        if k.key_id in key_ids:
+            raise RegistryError(
+                path, f"key_id already used by {key_ids[k.key_id]}", f"{holder} key {k.key_id!r}"
+            )
+        key_ids[k.key_id] = holder

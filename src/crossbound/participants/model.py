@@ -19,8 +19,8 @@ __all__ = ["Algorithm", "Participant", "Registry", "Scheme", "SigningKey", "Stat
 
 
 class Status(StrEnum):
-    """Whether a participant may act: only ``active`` ones get broker access (and, later, signatures
-    that verify); ``suspended`` may come back, ``revoked`` may not."""
+    """Whether a participant may act: only ``active`` ones get broker access and have their signed
+    records accepted (:mod:`crossbound.signing`); ``suspended`` may come back, ``revoked`` may not."""
 
     ACTIVE = "active"
     SUSPENDED = "suspended"
@@ -91,17 +91,24 @@ class Participant:
 
 @dataclass(frozen=True, slots=True)
 class Registry:
-    """Every participant, with lookups by (scheme, identifier) and by signing key id."""
+    """Every participant, with lookups by (scheme, identifier) and by signing key id.
+
+    ``platform`` holds the worker's own signing keys, per side: a verdict or attestation request of a
+    side is signed with one of that side's keys, so institutions can check that the platform sent it.
+    """
 
     participants: tuple[Participant, ...]
     path: str = ""
     digest: str = ""
+    platform: tuple[tuple[Side, SigningKey], ...] = ()
     _by_identifier: Mapping[tuple[Scheme, str], Participant] = field(init=False, repr=False, compare=False)
     _by_key_id: Mapping[str, tuple[Participant, SigningKey]] = field(init=False, repr=False, compare=False)
+    _platform: Mapping[str, tuple[Side, SigningKey]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_identifier", {(p.scheme, p.identifier): p for p in self.participants})
         object.__setattr__(self, "_by_key_id", {k.key_id: (p, k) for p in self.participants for k in p.keys})
+        object.__setattr__(self, "_platform", {k.key_id: (side, k) for side, k in self.platform})
 
     def find(self, scheme: str, identifier: str) -> Participant | None:
         """The participant an institution record names, if registered."""
@@ -113,3 +120,11 @@ class Registry:
     def signing_key(self, key_id: str) -> tuple[Participant, SigningKey] | None:
         """The key with this id and its holder, if registered."""
         return self._by_key_id.get(key_id)
+
+    def platform_key(self, key_id: str) -> tuple[Side, SigningKey] | None:
+        """The worker's key with this id and the side it signs for, if registered."""
+        return self._platform.get(key_id)
+
+    def platform_keys(self, side: Side) -> tuple[SigningKey, ...]:
+        """The worker's keys for ``side``."""
+        return tuple(k for s, k in self.platform if s is side)

@@ -2,7 +2,9 @@
 
 An attestation whose envelope or payload breaks a declared form, or whose band is outside its declared
 range, is dead-lettered (:func:`~crossbound.pipeline.guard.refuse_input`), as an undecodable one is: its
-request stays parked and is answered at its deadline.
+request stays parked and is answered at its deadline. With a participant registry, its signature is
+verified before it is matched (an unsigned late attestation is ``unsigned``), and once matched it must
+come from the attester the request named (:mod:`~crossbound.pipeline.signatures`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from crossbound.pipeline.guard import refuse_input
 from crossbound.pipeline.outputs import Outputs
 from crossbound.pipeline.records import Incoming, Outgoing
 from crossbound.pipeline.requests import check_key
+from crossbound.pipeline.signatures import Signatures
 from crossbound.pipeline.stores import AnsweredStore, PendingStore
 from crossbound.rules import Catalogue, Context, Finding, Outcome, RuleSet, Severity, evaluate, outcome_of
 from crossbound.rules.engine import OnError, applies
@@ -54,6 +57,7 @@ class Attestations:
         on_rule_error: Mapping[str, OnError],
         clock: Callable[[], float],
         partitions: int | None,
+        signatures: Signatures | None = None,
     ) -> None:
         self.decoder = decoder
         self.pending = pending
@@ -63,6 +67,7 @@ class Attestations:
         self.on_rule_error = on_rule_error
         self.clock = clock
         self.partitions = partitions
+        self.signatures = signatures  # None: no participant registry, nothing to check
         catalogue: Catalogue = decoder.catalogue
         self.registry = registry = decoder.codec.registry
         self.input_checks = registry.current(ATTESTATION).input_checks
@@ -87,6 +92,10 @@ class Attestations:
             if (a["attestation_partition"], a["attestation_offset"]) == (rec.partition, rec.offset):
                 # a redelivery of the attestation that answered the request
                 return self.answered.send_again(key, self.answered.again(a))
+        signer = None
+        if self.signatures is not None:  # who sent it, before what it says is compared with anything
+            signer = self.signatures.verify_attestation(side, rec, att, int(self.clock() * 1000))
+        if a is not None:
             raise DeadLetter(
                 DeadLetterReason.LATE_ATTESTATION, "the request was already answered", request_id, scenario
             )
@@ -107,6 +116,8 @@ class Attestations:
             raise DeadLetter(
                 DeadLetterReason.WRONG_SIDE, "attestation came from the requesting side", request_id, scenario
             )
+        if signer is not None and self.signatures is not None:
+            self.signatures.authorise_attestation(side, signer, att, request)
         findings = [finding(f) for f in parked["findings"]]
         attested: dict[str, str] = {}
         now = datetime.fromtimestamp(self.clock(), UTC)

@@ -75,12 +75,17 @@ class Outputs:
         self.clock = clock
         self.guard = Guard(codec.registry, metrics)
         self.limits = limits  # None: no budget (a broker-free run with nothing to refuse a record)
+        # the signature header a verdict or attestation request gets on its way out (signatures.py)
+        self.signature_reserve: tuple[tuple[str, bytes], ...] = ()
 
     def _fit(self, record: str, out: Outgoing, request_id: str) -> Outgoing:
         """``out``, if it fits its topic's budget; else :class:`OutputTooLarge` (counted)."""
         if self.limits is not None:
+            headers = out.headers
+            if record in ("verdict", "attestation_request"):
+                headers += self.signature_reserve
             try:
-                self.limits.check(record, out.topic, out.key, out.value, out.headers, request_id)
+                self.limits.check(record, out.topic, out.key, out.value, headers, request_id)
             except OutputTooLarge:
                 self.metrics.output_failed(record, "too_large")
                 raise

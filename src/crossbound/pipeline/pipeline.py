@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import cast
 
@@ -40,6 +40,7 @@ from crossbound.codec import Codec
 from crossbound.codec.records import QuotaCheck
 from crossbound.domain import DeadLetterReason
 from crossbound.metrics import Metrics
+from crossbound.participants import Registry
 from crossbound.pipeline.attestations import Attestations
 from crossbound.pipeline.budget import BudgetedTable, OutputLimits
 from crossbound.pipeline.decoding import DeadLetter, Decoder
@@ -47,10 +48,12 @@ from crossbound.pipeline.hops import HOP, Hops
 from crossbound.pipeline.outputs import Outputs
 from crossbound.pipeline.records import Incoming, Outgoing
 from crossbound.pipeline.requests import Requests
+from crossbound.pipeline.signatures import Signatures
 from crossbound.pipeline.stores import AnsweredStore, PendingStore, State
 from crossbound.pipeline.sweeper import Sweeper
 from crossbound.rules import Catalogue, Rule
 from crossbound.rules.engine import OnError
+from crossbound.signing import Signer
 from crossbound.topics import SIDES, TABLES, Topics
 
 __all__ = ["Pipeline", "Tables"]
@@ -91,6 +94,8 @@ class Pipeline:
         partitions: int | None = None,
         clock: Callable[[], float] = time.time,
         limits: OutputLimits | None = None,
+        participants: Registry | None = None,
+        signers: Mapping[str, Signer] | None = None,
     ) -> None:
         if limits is not None:  # every output and table write checked against its topic's budget
             tables = Tables(
@@ -109,17 +114,23 @@ class Pipeline:
         decoder = Decoder(codec, catalogue)
         on_error = {sid: self._rule_error_counter(sid) for sid in catalogue.scenarios}
         self.outputs = outputs = Outputs(codec, metrics, topics, clock, limits)
+        self.signatures: Signatures | None = None  # without a registry, nothing is signed or checked
+        if participants is not None:
+            self.signatures = Signatures(participants, signers or {}, topics, metrics)
+            outputs.signature_reserve = self.signatures.reserve
         self.pending = pending = PendingStore(tables.pending, decoder)
         self.answered = answered = AnsweredStore(
             tables.answered, codec, pending, int(dedupe_retention_s * 1000), metrics, clock
         )
         timeout_ms = int(attestation_timeout_s * 1000)
         self.requests = Requests(
-            decoder, pending, answered, outputs, metrics, on_error, clock, timeout_ms, partitions
-        )
+            decoder, pending, answered, outputs, metrics, on_error, clock, timeout_ms, partitions,
+            self.signatures,
+        )  # fmt: skip
         self.attestations = Attestations(
-            decoder, pending, answered, outputs, metrics, on_error, clock, partitions
+            decoder, pending, answered, outputs, metrics, on_error, clock, partitions, self.signatures
         )
+        self.clock = clock
         self.hops = Hops(tables.usage, decoder, answered, outputs, metrics, on_error, clock)
         self.sweeper = Sweeper(decoder, pending, answered, outputs, clock, tables.usage, metrics)
         self._asks = {topics.attestation_requests(side) for side in SIDES}
@@ -152,9 +163,13 @@ class Pipeline:
             raise ValueError(f"record from a topic this pipeline does not read: {rec.topic}")
         side, handler, failed = route
         try:
-            return handler(side, rec)
+            outs = handler(side, rec)
+            return outs if self.signatures is None else self.signatures.sign(outs, self._now_ms())
         except Exception as exc:  # noqa: BLE001  the one error policy: every input ends in one outcome
             return failed(side, rec, exc)
+
+    def _now_ms(self) -> int:
+        return int(self.clock() * 1000)
 
     def refused(self, rec: Incoming, out: Outgoing, error: str) -> list[Outgoing]:
         """The dead letter of ``rec`` whose output ``out`` the producer or broker refused (``error``: the
@@ -266,7 +281,10 @@ class Pipeline:
         outs: list[tuple[str, int, Outgoing]] = []
         for key in self.sweeper.due():
             try:
-                outs.append(self.sweeper.expire(key))
+                topic, partition, out = self.sweeper.expire(key)
+                if self.signatures is not None:
+                    (out,) = self.signatures.sign([out], self._now_ms())
+                outs.append((topic, partition, out))
             except Exception as exc:  # noqa: BLE001  the one error policy, for a timeout
                 outs += self._expiry_failed(key, exc)
         return outs

@@ -9,7 +9,9 @@ is silent, so a crash costs at most one repeat. State changes and outputs are no
 without transactions; this makes them idempotent instead.
 
 A request whose envelope or payload breaks a declared form is dead-lettered before anything else reads
-it (:func:`~crossbound.pipeline.guard.refuse_input`).
+it (:func:`~crossbound.pipeline.guard.refuse_input`). With a participant registry, a request must then
+be signed by the institution it names as requester (:mod:`~crossbound.pipeline.signatures`), checked
+after its key, sides and scenario and before it is compared with an earlier one of its id.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from crossbound.pipeline.guard import refuse_input
 from crossbound.pipeline.outputs import Outputs, stored
 from crossbound.pipeline.partitioner import partition_for
 from crossbound.pipeline.records import Incoming, Outgoing
+from crossbound.pipeline.signatures import Signatures
 from crossbound.pipeline.stores import AnsweredStore, PendingStore
 from crossbound.rules import Context, Outcome, evaluate, outcome_of
 from crossbound.rules.engine import OnError
@@ -67,6 +70,7 @@ class Requests:
         clock: Callable[[], float],
         timeout_ms: int,
         partitions: int | None,
+        signatures: Signatures | None = None,
     ) -> None:
         self.decoder = decoder
         self.pending = pending
@@ -77,6 +81,7 @@ class Requests:
         self.clock = clock
         self.timeout_ms = timeout_ms
         self.partitions = partitions
+        self.signatures = signatures  # None: no participant registry, nothing to check
         self.registry = decoder.codec.registry
         self.input_checks = self.registry.current(REQUEST).input_checks
 
@@ -102,13 +107,16 @@ class Requests:
         assert rec.value is not None
         body = self._digest(request)
         seen = self._seen(key)
+        if seen is not None and seen[:3] == (rec.topic, rec.partition, rec.offset):
+            # a redelivery: silent if this process sent the answer, else the same answer again
+            again = seen[4]
+            if key in self.answered.table:
+                return self.answered.send_again(key, again)
+            return [] if self.answered.handled_here(key) else [again]  # the same ask, while parked
+        if self.signatures is not None:
+            self.signatures.check_request(side, rec, request, int(self.clock() * 1000))
         if seen is not None:
-            topic, partition, offset, digest, again = seen
-            if (topic, partition, offset) == (rec.topic, rec.partition, rec.offset):
-                # a redelivery: silent if this process sent the answer, else the same answer again
-                if key in self.answered.table:
-                    return self.answered.send_again(key, again)
-                return [] if self.answered.handled_here(key) else [again]  # the same ask, while parked
+            digest = seen[3]
             if digest == body:
                 raise DeadLetter(
                     DeadLetterReason.DUPLICATE_REQUEST, "request_id already received", request_id, scenario

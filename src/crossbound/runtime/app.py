@@ -213,6 +213,14 @@ def faust_credentials(security: ClientSecurity) -> faust.types.auth.CredentialsT
     return None
 
 
+def _headers(raw: Any) -> tuple[tuple[str, bytes], ...]:
+    """A consumed record's headers as the pipeline takes them (aiokafka gives pairs; a mapping too)."""
+    if not raw:
+        return ()
+    items = raw.items() if isinstance(raw, Mapping) else raw
+    return tuple((str(k), bytes(v or b"")) for k, v in items)
+
+
 def build_app(
     settings: Settings,
     components: Components,
@@ -283,13 +291,21 @@ def build_app(
         dedupe_retention_s=pipe.dedupe_retention_s,
         partitions=partitions,
         limits=_limits(app, settings, topics, message_limits or {}),
+        participants=components.participants,
+        signers=components.signers,
     )
 
     def incoming(event: Any) -> Incoming:
         msg = event.message
         ts = msg.timestamp
         return Incoming(
-            msg.topic, msg.partition, msg.offset, msg.key, msg.value, None if ts is None else int(ts * 1000)
+            msg.topic,
+            msg.partition,
+            msg.offset,
+            msg.key,
+            msg.value,
+            None if ts is None else int(ts * 1000),
+            _headers(msg.headers),
         )
 
     batch, within = pipe.batch_size, pipe.batch_within_s

@@ -4,7 +4,9 @@ Order of start-up, so that a bad file fails before anything connects:
 
 1. parse every schema (and check every older version against the current one);
 2. load and compile every rule file, then the participant registry (``pipeline.participants``), whose
-   scenarios must be the rule sets' and which the ``per_institution`` topic layout needs;
+   scenarios must be the rule sets' and which the ``per_institution`` topic layout needs, and with it
+   the worker's signing key of each side (``pipeline.signing_key_hk``, ``..._sz``), each one of the
+   registry's ``[[platform]]`` keys (:func:`crossbound.signing.platform_signer`);
 3. start the embedded Tansu broker when no ``--broker`` is given;
 4. create the topics (Faust's table changelogs included) with the settings of their kind, and check
    that existing ones match them (partitions, replication factor, configs); a mismatch fails here;
@@ -27,9 +29,9 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import NoReturn
 
@@ -51,6 +53,7 @@ from crossbound.rules import Catalogue, load_catalogue
 from crossbound.runtime.brokerwatch import EXIT_BROKER_RESET, watch_broker
 from crossbound.runtime.resets import BrokerReset, ResetDetector
 from crossbound.settings import Settings
+from crossbound.signing import Signer, platform_signer
 from crossbound.topics import Topics
 
 __all__ = [
@@ -79,6 +82,7 @@ class Components:
     catalogue: Catalogue
     topics: Topics
     participants: Registry | None = None
+    signers: Mapping[str, Signer] = field(default_factory=dict)  # by side (hk, sz), with participants
 
 
 def scenario_sides(catalogue: Catalogue) -> dict[str, tuple[Side, Side]]:
@@ -86,9 +90,9 @@ def scenario_sides(catalogue: Catalogue) -> dict[str, tuple[Side, Side]]:
     return {sid: (Side(rs.requester_side), Side(rs.attester_side)) for sid, rs in catalogue.scenarios.items()}
 
 
-def load_components(settings: Settings) -> Components:
-    """Parse schemas, compile rule sets, read the participant registry; raises ConfigError naming the
-    file (and the rule or entry) and the fault."""
+def load_components(settings: Settings, *, signers: bool = True) -> Components:
+    """Parse schemas, compile rule sets, read the participant registry and (``signers``) the worker's
+    signing keys; raises ConfigError naming the file (and the rule or entry) and the fault."""
     pipe = settings.pipeline
     registry = SchemaRegistry.load(pipe.schemas_dir)
     codec = Codec(registry, max_record_bytes=pipe.max_record_bytes)
@@ -105,7 +109,32 @@ def load_components(settings: Settings) -> Components:
     keys = tuple((p.side.topic, p.key) for p in known)
     directory = {(p.scheme.value, p.identifier): p.key for p in known}
     topics = Topics(pipe.topic_prefix, pipe.app_id, pipe.topic_layout, keys, directory)
-    return Components(codec, catalogue, topics, participants)
+    loaded = _signers(settings, participants) if signers else {}
+    return Components(codec, catalogue, topics, participants, loaded)
+
+
+def _signers(settings: Settings, participants: Registry | None) -> dict[str, Signer]:
+    """The worker's platform signer of each side: required with a registry, refused without one."""
+    pipe = settings.pipeline
+    paths = {Side.HK: pipe.signing_key_hk, Side.SZ: pipe.signing_key_sz}
+    if participants is None:
+        if any(paths.values()):
+            raise ConfigError(
+                "pipeline.signing_key_hk/_sz need the participant registry "
+                "(CROSSBOUND_PIPELINE__PARTICIPANTS): its [[platform]] keys are what institutions "
+                "verify the worker's signatures with"
+            )
+        return {}
+    loaded = {}
+    for side, path in paths.items():
+        if path is None:
+            raise ConfigError(
+                f"pipeline.participants is set, so signatures are required: pipeline.signing_key_"
+                f"{side.topic} (CROSSBOUND_PIPELINE__SIGNING_KEY_{side.value}) must name the worker's "
+                f"private key for {side.value}, one of the registry's [[platform]] keys"
+            )
+        loaded[side.topic] = platform_signer(path, participants, side)
+    return loaded
 
 
 def for_broker(settings: Settings, *, tansu: bool) -> Settings:
@@ -202,7 +231,11 @@ def _participants(components: Components) -> str:
     registry = components.participants
     if registry is None:
         return ""
-    return f", {len(registry.participants)} participants ({registry.path}, {components.topics.layout} topics)"
+    signing = ", ".join(s.key_id for s in components.signers.values())
+    return (
+        f", {len(registry.participants)} participants ({registry.path}, {components.topics.layout} "
+        f"topics), signatures required, signing as {signing}"
+    )
 
 
 def run_worker(settings: Settings) -> int:

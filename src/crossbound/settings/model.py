@@ -343,6 +343,14 @@ class PipelineSettings(BaseModel):
         description="participant registry file (TOML, see README Security); read and checked at "
         "start-up when set",
     )
+    signing_key_hk: Path | None = Field(
+        default=None,
+        description="the worker's private key (PEM) for HK's verdicts and attestation requests, one of "
+        "the registry's [[platform]] keys for HK; required with participants, never in the repository",
+    )
+    signing_key_sz: Path | None = Field(
+        default=None, description="the same for SZ (CROSSBOUND_PIPELINE__SIGNING_KEY_SZ)"
+    )
     schemas_dir: Path = Field(
         default_factory=default_schemas_dir, description="schemas directory; default: the shipped one"
     )
@@ -362,6 +370,13 @@ class PipelineSettings(BaseModel):
     max_record_bytes: int = Field(default=1_000_000, ge=1024)
     clock_skew_s: float = Field(default=300.0, ge=0, description="tolerated future created_at (rule C6)")
     batch_size: int = Field(default=1000, ge=1, description="events taken from the stream at once")
+
+    @property
+    def signatures_required(self) -> bool:
+        """Whether inputs must be signed and outputs are: exactly when a participant registry is set
+        (without one there is nobody to check a signature against, so none is asked for)."""
+        return self.participants is not None
+
     batch_within_s: float = Field(
         default=0.002,
         gt=0,

@@ -1,20 +1,54 @@
 """Requests and attestations in JSON form → the (topic, key, value) an institution would publish.
 
 One place for what the Harness, the live bus and the tests' transports all do before they publish:
-validate and encode the JSON form, key the record by its request id, and put it on its side's topic.
+validate and encode the JSON form, key the record by its request id, and put it on its side's topic;
+and, where the deployment checks signatures, sign it as the institution it names (:class:`Keyring`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from crossbound.codec import Codec
 from crossbound.codec.jsonform import Catalogue, attestation_from_json, request_from_json
 from crossbound.domain import Side
+from crossbound.errors import DecodeError
+from crossbound.signing import Binding, RecordKind, Signer
 from crossbound.topics import Topics
 
-__all__ = ["encode_attestation", "encode_request"]
+__all__ = ["Keyring", "encode_attestation", "encode_request"]
+
+Headers = tuple[tuple[str, bytes], ...]
+_SIGNED = {  # subject -> kind, the institution field that signs it, the side field
+    "core/request": (RecordKind.REQUEST, "requester_inst", "requester_side"),
+    "core/attestation": (RecordKind.ATTESTATION, "attester_inst", "attester_side"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Keyring:
+    """Institutions' signers by ``(scheme, id)``: a request is signed as its requester, an attestation
+    as its attester (what an honest institution does; a test that forges builds its own headers)."""
+
+    signers: Mapping[tuple[str, str], Signer]
+
+    def headers(self, codec: Codec, key: bytes, value: bytes, now_ms: int) -> Headers:
+        """The signature header of an encoded request or attestation; () when its institution has no
+        signer here (or the bytes are neither)."""
+        try:
+            version, record = codec.decode(value)
+        except DecodeError:  # bytes a test sends on purpose: sent unsigned
+            return ()
+        if version.subject not in _SIGNED:
+            return ()
+        kind, inst_field, side_field = _SIGNED[version.subject]
+        inst = record[inst_field]
+        signer = self.signers.get((inst["scheme"], inst["id"]))
+        if signer is None:
+            return ()
+        return signer.headers(value, Binding(Side(record[side_field]), kind, key), now_ms)
 
 
 def encode_request(

@@ -12,6 +12,10 @@ to the public topics, decoded::
     [v] = h.verdicts("hk")
 
 The clock is the harness's own (``h.now``), so timeouts and freshness are deterministic.
+
+With ``participants`` (a registry) and ``signers`` (the worker's platform signer per side) the
+pipeline checks signatures and signs its outputs as the worker does; ``keyring`` signs what
+``send_request`` and ``send_attestation`` publish, as the institutions named in them.
 """
 
 from __future__ import annotations
@@ -26,10 +30,12 @@ from prometheus_client import CollectorRegistry
 from crossbound._data import default_rulesets_dir, default_schemas_dir
 from crossbound.codec import Codec, SchemaRegistry
 from crossbound.metrics import Metrics
+from crossbound.participants import Registry
 from crossbound.pipeline import Incoming, Outgoing, Pipeline, Tables
 from crossbound.pipeline.budget import OutputLimits
 from crossbound.rules import Catalogue, load_catalogue
-from crossbound.testing.encoding import encode_attestation, encode_request
+from crossbound.signing import Signer
+from crossbound.testing.encoding import Keyring, encode_attestation, encode_request
 from crossbound.topics import Topics
 
 if TYPE_CHECKING:  # the recording module imports a Kafka client; the harness needs none
@@ -62,6 +68,9 @@ class Harness:
     partitions: int | None = None  # check inputs against murmur2 over this many partitions (None: don't)
     limits: OutputLimits | None = None  # the topics' size budgets, as a worker reads them (None: none)
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    participants: Registry | None = None  # with it, signatures are checked and made (see above)
+    signers: Mapping[str, Signer] = field(default_factory=dict)
+    keyring: Keyring | None = None
     pending: dict[bytes, bytes] = field(default_factory=dict)
     answered: dict[bytes, bytes] = field(default_factory=dict)
     usage: dict[bytes, bytes] = field(default_factory=dict)
@@ -85,6 +94,8 @@ class Harness:
             partitions=self.partitions,
             clock=lambda: self.now,
             limits=self.limits,
+            participants=self.participants,
+            signers=self.signers,
         )
 
     @classmethod
@@ -103,13 +114,14 @@ class Harness:
         value: bytes | None,
         partition: int = 0,
         timestamp_ms: int | None = None,
+        headers: tuple[tuple[str, bytes], ...] = (),
     ) -> list[Published]:
         """Feed one raw record, as the worker's main agent would receive it; returns what it published.
 
         ``timestamp_ms`` is its Kafka timestamp, as a producer set it (default: the harness's clock).
         """
         ts = int(self.now * 1000) if timestamp_ms is None else timestamp_ms
-        rec = Incoming(topic, partition, self._next_offset(topic), key, value, ts)
+        rec = Incoming(topic, partition, self._next_offset(topic), key, value, ts, headers)
         return self._route(self.pipeline.handle(rec))
 
     def encode_request(self, request: Mapping[str, Any]) -> tuple[bytes, bytes]:
@@ -120,12 +132,21 @@ class Harness:
     def send_request(self, request: Mapping[str, Any], side: str | None = None) -> list[Published]:
         """Publish a request (JSON form) on its requester side's requests topic."""
         topic, key, value = encode_request(request, self.codec, self.catalogue, self.topics)
-        return self.send(self.topics.requests(side) if side else topic, key, value)
+        return self.send(
+            self.topics.requests(side) if side else topic, key, value, headers=self._sign(key, value)
+        )
 
     def send_attestation(self, attestation: Mapping[str, Any], side: str | None = None) -> list[Published]:
         """Publish an attestation (JSON form) on its attester side's attestations topic."""
         topic, key, value = encode_attestation(attestation, self.codec, self.catalogue, self.topics)
-        return self.send(self.topics.attestations(side) if side else topic, key, value)
+        topic = self.topics.attestations(side) if side else topic
+        return self.send(topic, key, value, headers=self._sign(key, value))
+
+    def _sign(self, key: bytes, value: bytes) -> tuple[tuple[str, bytes], ...]:
+        """The keyring's signature of a record, at the harness's time (none without a keyring)."""
+        if self.keyring is None:
+            return ()
+        return self.keyring.headers(self.codec, key, value, int(self.now * 1000))
 
     def replay(
         self, records: Iterable[Recorded], *, rename: Callable[[str], str] | None = None
@@ -141,7 +162,9 @@ class Harness:
             if rec.timestamp_ms is not None and rec.timestamp_ms / 1000 > self.now:
                 out += self.advance(rec.timestamp_ms / 1000 - self.now)
             topic = rename(rec.topic) if rename else rec.topic
-            incoming = Incoming(topic, rec.partition, rec.offset, rec.key, rec.value, rec.timestamp_ms)
+            incoming = Incoming(
+                topic, rec.partition, rec.offset, rec.key, rec.value, rec.timestamp_ms, rec.headers
+            )
             out += self._route(self.pipeline.handle(incoming))
         return out
 

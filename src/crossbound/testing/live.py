@@ -7,6 +7,10 @@ benchmark and the integration tests use it; integrators can drive their own depl
     async with LiveBus(bootstrap, Topics(), codec, catalogue) as bus:
         request_id = await bus.send_case(Traffic().case("sb_corporate_credit_report", "valid"))
         await bus.wait_for(lambda: request_id in bus.verdicts)
+
+Against a worker with a participant registry, give it a ``keyring``
+(:meth:`crossbound.testing.participants.GeneratedRegistry.keyring`): each request and answer is then
+signed as the institution it names, at the time it is sent.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from crossbound.broker.security import PLAINTEXT, ClientSecurity
 from crossbound.codec import Codec
 from crossbound.domain import Side
 from crossbound.rules import Catalogue
-from crossbound.testing.encoding import encode_attestation, encode_request
+from crossbound.testing.encoding import Keyring, encode_attestation, encode_request
 from crossbound.testing.traffic import Case
 from crossbound.topics import SIDES, Topics
 
@@ -51,9 +55,11 @@ class LiveBus:
         acks: int | str = "all",
         enable_idempotence: bool = False,
         security: ClientSecurity = PLAINTEXT,
+        keyring: Keyring | None = None,
     ) -> None:
         self.bootstrap = bootstrap
         self.security = security
+        self.keyring = keyring
         self.topics = topics
         self.codec = codec
         self.catalogue = catalogue
@@ -119,7 +125,13 @@ class LiveBus:
             self.attestation_requests.append(self.codec.decode(msg.value)[1])
             answer = self.answers.get(msg.key)
             if answer is not None:
-                await self.producer.send(answer[0], value=answer[1], key=msg.key, partition=msg.partition)
+                await self.producer.send(
+                    answer[0],
+                    value=answer[1],
+                    key=msg.key,
+                    partition=msg.partition,
+                    headers=self._sign(msg.key, answer[1]),
+                )
 
     async def _collect(self) -> None:
         verdicts = [self.topics.verdicts(s) for s in SIDES]
@@ -156,8 +168,14 @@ class LiveBus:
 
     async def send(self, topic: str, key: bytes | None, value: bytes) -> None:
         """Publish one record (key-partitioned with Kafka's murmur2 partitioner, as the pipeline expects)."""
-        await self.producer.send(topic, value=value, key=key)
+        await self.producer.send(topic, value=value, key=key, headers=self._sign(key, value))
         self.published += 1
+
+    def _sign(self, key: bytes | None, value: bytes) -> list[tuple[str, bytes]] | None:
+        """The keyring's signature of a record now (None: unsigned, no keyring or no signer)."""
+        if self.keyring is None or key is None:
+            return None
+        return list(self.keyring.headers(self.codec, key, value, int(time.time() * 1000))) or None
 
     async def send_case(self, case: Case, *, answer: bool = True) -> str:
         """Publish a case's request (or raw bytes); returns its request id (or the raw record's key)."""

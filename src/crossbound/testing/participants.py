@@ -5,7 +5,8 @@ that no private key can be committed by accident; ``.gitignore`` also ignores ``
 ``*.password``):
 
 * ``registry.toml``, the registry (:mod:`crossbound.participants.loader` reads it);
-* ``keys/<key_id>.private.pem``, each participant's Ed25519 signing key (PKCS#8, mode 0600);
+* ``keys/<key_id>.private.pem``, each participant's Ed25519 signing key (PKCS#8, mode 0600), and the
+  worker's for each side (``platform-hk-1``, ``platform-sz-1``: the registry's ``[[platform]]`` keys);
 * ``scram/<key>.password``, each participant's Kafka SCRAM password (mode 0600), for a secured test
   broker (:class:`crossbound.broker.kafka_config.SecureMode`).
 
@@ -30,10 +31,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from crossbound.domain import Side
 from crossbound.errors import InputError
-from crossbound.participants import REGISTRY_VERSION
+from crossbound.participants import REGISTRY_VERSION, Registry
+from crossbound.signing import Signer, platform_signer
+from crossbound.testing.encoding import Keyring
 from crossbound.testing.synthetic import CN_BANKS, CN_CREDIT_AGENCIES, HK_BANKS, HK_CRAS
 
-__all__ = ["GeneratedRegistry", "generate_registry"]
+__all__ = ["GeneratedRegistry", "generate_registry", "platform_key_id"]
 
 _INSTITUTIONS = {Side.HK: HK_BANKS + HK_CRAS, Side.SZ: CN_BANKS + CN_CREDIT_AGENCIES}
 
@@ -49,6 +52,33 @@ class GeneratedRegistry:
         """A participant's SCRAM password."""
         return self.passwords[key].read_text(encoding="utf-8").strip()
 
+    def private_key(self, key_id: str) -> Path:
+        """The PEM file of the private key ``key_id`` (a participant's ``<key>-1``, or the platform's)."""
+        return self.path.parent / "keys" / f"{key_id}.private.pem"
+
+    def platform_key(self, side: Side) -> Path:
+        """The PEM file of the worker's key for ``side``."""
+        return self.private_key(platform_key_id(side))
+
+    def keyring(self, registry: Registry) -> Keyring:
+        """Every participant's signer (its first key), to sign as the institutions do."""
+        return Keyring(
+            {
+                (p.scheme.value, p.identifier): Signer.from_pem_file(self.private_key(k.key_id), k.key_id)
+                for p in registry.participants
+                for k in p.keys[:1]
+            }
+        )
+
+    def platform_signers(self, registry: Registry) -> dict[str, Signer]:
+        """The worker's signer of each side (``hk``, ``sz``), as the worker loads them."""
+        return {side.topic: platform_signer(self.platform_key(side), registry, side) for side in Side}
+
+
+def platform_key_id(side: Side) -> str:
+    """The key id of the generated worker key for ``side``."""
+    return f"platform-{side.topic}-1"
+
 
 def _inside_git(directory: Path) -> Path | None:
     for parent in (directory, *directory.parents):
@@ -61,6 +91,16 @@ def _secret_file(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(data)
+
+
+def _new_key(directory: Path, key_id: str) -> bytes:
+    """A fresh Ed25519 key written to ``keys/<key_id>.private.pem``; its raw public key."""
+    private = Ed25519PrivateKey.generate()
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    _secret_file(directory / "keys" / f"{key_id}.private.pem", pem)
+    return private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
 def _toml(value: object) -> str:
@@ -101,15 +141,8 @@ def generate_registry(
         attests = sorted(s for s, (_, att) in scenarios.items() if att is side)
         for inst in institutions:
             key = inst["id"].lower()
-            private = Ed25519PrivateKey.generate()
-            public = private.public_key().public_bytes(
-                serialization.Encoding.Raw, serialization.PublicFormat.Raw
-            )
             key_id = f"{key}-1"
-            pem = private.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
-            _secret_file(directory / "keys" / f"{key_id}.private.pem", pem)
+            public = _new_key(directory, key_id)
             passwords[key] = directory / "scram" / f"{key}.password"
             _secret_file(passwords[key], secrets.token_urlsafe(24).encode() + b"\n")
             fields = {
@@ -132,6 +165,17 @@ def generate_registry(
                 "not_after": until,
             }
             lines += ["", "[[participants.keys]]", *(f"{k} = {_toml(v)}" for k, v in signing.items())]
+    for side in Side:
+        key_id = platform_key_id(side)
+        signing = {
+            "key_id": key_id,
+            "algorithm": "Ed25519",
+            "public_key": base64.b64encode(_new_key(directory, key_id)).decode(),
+            "not_before": start,
+            "not_after": until,
+        }
+        lines += ["", "[[platform]]", f"side = {_toml(side.value)}", "", "[[platform.keys]]"]
+        lines += [f"{k} = {_toml(v)}" for k, v in signing.items()]
     path = directory / "registry.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return GeneratedRegistry(path, passwords)

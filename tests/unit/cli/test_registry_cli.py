@@ -24,6 +24,7 @@ def test_check_counts_a_good_registry(registry_file: Path, capsys: pytest.Captur
         "participants": 15,
         "active": 15,
         "keys": 15,
+        "platform_keys": 2,
         "file": str(registry_file),
     }
 

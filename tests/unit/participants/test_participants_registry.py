@@ -61,7 +61,7 @@ def test_generate_writes_private_keys_readable_by_the_owner_only(
 ) -> None:
     made = generate_registry(tmp_path / "reg", scenarios, now=NOW)
     keys = sorted((tmp_path / "reg" / "keys").glob("*.private.pem"))
-    assert len(keys) == 15
+    assert len(keys) == 15 + 2  # and the platform's, one per side
     assert all(k.stat().st_mode & 0o777 == 0o600 for k in keys)
     assert all(p.stat().st_mode & 0o777 == 0o600 for p in made.passwords.values())
     assert "PRIVATE KEY" not in made.path.read_text(encoding="utf-8")
@@ -188,8 +188,11 @@ def test_the_worker_refuses_to_start_on_a_bad_registry(generated: Path) -> None:
 def test_the_per_institution_layout_needs_a_registry(generated: Path) -> None:
     with pytest.raises(ConfigError, match="per_institution needs the participant registry"):
         load_components(Settings(pipeline={"topic_layout": "per_institution"}))
+    keys = {
+        f"signing_key_{s}": generated.parent / "keys" / f"platform-{s}-1.private.pem" for s in ("hk", "sz")
+    }
     components = load_components(
-        Settings(pipeline={"topic_layout": "per_institution", "participants": generated})
+        Settings(pipeline={"topic_layout": "per_institution", "participants": generated, **keys})
     )
     assert "hk.hsbchkhhhkh.verdicts" in components.topics.kinds()
     assert components.participants is not None
