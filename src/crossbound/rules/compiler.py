@@ -32,6 +32,7 @@ _RULE_KEYS = {
     "fields",
     "params",
     "when",
+    "count_when",
     "applies_if",
     "description",
     "source",
@@ -232,6 +233,13 @@ class Compiler:
                 run = compile_cel(str(raw["when"]))
                 programs.append(run)
                 when = _when(run)
+            count_when: WhenFn | None = None
+            if "count_when" in raw:
+                if check not in STATEFUL:
+                    raise ValueError("count_when is for stateful rules (stage quota): what they count")
+                run = compile_cel(str(raw["count_when"]))
+                programs.append(run)
+                count_when = _when(run)
             for prog in programs:
                 if stage != "attestation" and "attestation" in prog.roots:
                     raise ValueError(f"CEL reads `attestation`, which is not readable in stage {stage}")
@@ -248,6 +256,7 @@ class Compiler:
             params=params,
             fn=fn,
             when=when,
+            count_when=count_when,
         )
 
     def rules(self, doc: Mapping[str, Any]) -> tuple[Rule, ...]:

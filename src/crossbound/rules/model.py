@@ -115,6 +115,7 @@ class Rule:
     params: Mapping[str, Any]
     fn: CheckFn
     when: WhenFn | None = None
+    count_when: WhenFn | None = None  # stateful rules: when the request is counted (default: ``when``)
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,7 +41,7 @@ from typing import Any, ClassVar, NamedTuple
 from crossbound.codec.records import WindowTotal
 from crossbound.domain import LOCAL_TZ
 from crossbound.rules.checks import CheckEnv
-from crossbound.rules.engine import OnError, applies, evaluate
+from crossbound.rules.engine import OnError, applies, counts, evaluate
 from crossbound.rules.model import CheckFn, Context, Finding, Outcome, Rule, Step, outcome_of
 from crossbound.rules.paths import getter
 
@@ -306,6 +306,10 @@ def decide(
 ) -> list[Finding]:
     """Evaluate a ledger or volume hop's rules against the state, and update it unless rejected.
 
+    A rule judges the requests its ``when`` admits and counts those its ``count_when`` admits
+    (:func:`crossbound.rules.engine.counts`); a request judged but not counted is compared with the
+    total it would bring, which is not stored.
+
     ``fresh``: the request brings a subject new this year that this key has not counted yet (volume
     hops). At a volume hop subjects are counted when their export is attempted, even if refused: past
     the threshold, the standard contract no longer covers the institution's transfers this year at all.
@@ -321,8 +325,9 @@ def decide(
         seen = members.get(rule.id, []) if current else []
         tally = STATEFUL[rule.check].count(rule, ctx, at, total, seen, fresh)
         if tally is not None:
-            used[rule.id] = tally.after
-            tallies.append(tally)
+            used[rule.id] = tally.after  # judged (if its ``when`` holds) as if counted
+            if counts(rule, ctx):
+                tallies.append(tally)
     ctx.quota_used = used
     found = evaluate(applicable, ctx, on_error)
     if step.kind == "volume":

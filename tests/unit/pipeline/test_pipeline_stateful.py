@@ -119,6 +119,21 @@ def test_c10_does_not_count_under_the_exemptions(scc: Harness, basis: str) -> No
     assert not any(k.startswith(b"pipl") for k in scc.usage)
 
 
+def test_the_consent_exemption_counts_subjects_sent_under_every_non_exempt_basis(tmp_path: Path) -> None:
+    """C10-EXEMPT counts every subject sent under CONSENT or SCC_FILED (count_when) and judges only
+    requests on consent alone (when): 2 subjects under a filed contract use up an exemption of 2."""
+
+    def edit(d: Path) -> None:
+        _replace(d / f"{PCN}.toml", "sensitive_personal_data = true", "sensitive_personal_data = false")
+        _replace(d / "envelope.toml", "limit = 99999,", "limit = 2,")
+
+    h = Harness.from_dirs(rulesets=_rules(tmp_path, edit), now=NOW)
+    assert outcome(h, payment("s1")) == ("ACCEPT", [])
+    assert outcome(h, payment("s2")) == ("ACCEPT", [])
+    assert outcome(h, payment("s3", basis="CONSENT")) == ("REJECT", ["PIPL_EXEMPTION_THRESHOLD"])
+    assert outcome(h, payment("s4")) == ("ACCEPT", [])  # SCC_FILED is not judged by the exemption
+
+
 def test_consent_alone_is_no_mechanism_for_sensitive_data(scc: Harness) -> None:
     assert outcome(scc, payment("s1", basis="CONSENT")) == ("REJECT", ["LEGAL_BASIS"])
 

@@ -91,7 +91,7 @@ def test_catalogue_loads(catalogue: Catalogue) -> None:
     assert {NB, PCN, SB} <= set(catalogue.scenarios)
     env = catalogue.envelope
     assert env.scenario_id == "envelope"
-    assert env.version == "2.0.0"
+    assert env.version == "2.1.0"
     assert [r.id for r in env.rules] == COMMON
     assert {r.stage for r in env.rules} == {"request", "attestation", "quota"}
     assert env.path.endswith("envelope.toml")

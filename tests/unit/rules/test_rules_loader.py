@@ -131,7 +131,7 @@ def test_scenario_without_rules(rules_dir: Path, registry: SchemaRegistry) -> No
 
 
 def test_envelope_without_version(rules_dir: Path, registry: SchemaRegistry) -> None:
-    replace(rules_dir / "envelope.toml", 'version = "2.0.0"', 'revision = "2.0.0"')
+    replace(rules_dir / "envelope.toml", 'version = "2.1.0"', 'revision = "2.1.0"')
     assert_names(load_error(rules_dir, registry), "envelope.toml", None)
 
 
