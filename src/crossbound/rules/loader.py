@@ -14,6 +14,7 @@ File layout (see README, "Rule sets")::
     request_schema = "scenarios/payment_connect_northbound/request"
     attestation_schema = "scenarios/payment_connect_northbound/attestation"
     timeout_severity = "reject"        # finding ATTESTATION_TIMEOUT
+    attestation_timeout_s = 10         # optional: at most the pipeline's attestation_timeout_s
 
     [[rules]]
     id = "PCN-02"
@@ -76,6 +77,7 @@ _SCENARIO_KEYS = {
     "request_schema",
     "attestation_schema",
     "timeout_severity",
+    "attestation_timeout_s",
     "description",
     "sources",
     "purpose_field",
@@ -110,6 +112,7 @@ class ScenarioHeader:
     request_subject: str
     attestation_subject: str
     timeout_severity: Severity
+    attestation_timeout_s: float | None
     description: str
     status: str
     sources: tuple[str, ...]
@@ -244,6 +247,11 @@ def _header(path: Path, doc: Mapping[str, Any]) -> ScenarioHeader:
         timeout_severity = Severity(str(head.get("timeout_severity", "reject")).upper())
     except ValueError:
         raise RuleSetError(path, "timeout_severity must be reject, review or warn") from None
+    timeout_s = head.get("attestation_timeout_s")
+    if timeout_s is not None and (
+        isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float) or timeout_s <= 0
+    ):
+        raise RuleSetError(path, "[scenario] attestation_timeout_s must be a positive number of seconds")
     return ScenarioHeader(
         id=sid,
         version=head["version"],
@@ -255,6 +263,7 @@ def _header(path: Path, doc: Mapping[str, Any]) -> ScenarioHeader:
         request_subject=head.get("request_schema", f"scenarios/{sid}/request"),
         attestation_subject=head.get("attestation_schema", f"scenarios/{sid}/attestation"),
         timeout_severity=timeout_severity,
+        attestation_timeout_s=None if timeout_s is None else float(timeout_s),
         description=str(head.get("description", "")),
         status=str(head.get("status", "")),
         sources=tuple(sources),
@@ -312,6 +321,7 @@ def _load_scenario(
             digest=digest,
             rules=rules,
             timeout_severity=head.timeout_severity,
+            attestation_timeout_s=head.attestation_timeout_s,
             description=head.description,
             status=head.status,
             sources=head.sources,
