@@ -208,7 +208,7 @@ class Compiler:
         try:
             if check in STATEFUL:
                 params = STATEFUL[check].params(params)
-                for path in params["key"]:
+                for path in (*params["key"], *params.get("key_next", ())):
                     self.check_path(path, stage, rule_id)
         except ValueError as exc:
             raise self.fail(str(exc), rule_id) from None

@@ -37,7 +37,7 @@ from crossbound.rules.model import CheckFn, Context
 __all__ = ["FIXED_PARAMS", "by_date", "request_date", "variants"]
 
 FIXED_PARAMS = frozenset(
-    {"key", "window", "ledger", "amount", "value", "subject", "against", "purpose_field"}
+    {"key", "key_next", "window", "ledger", "amount", "value", "subject", "against", "purpose_field"}
 )
 _MEMO = ("request_date",)
 

@@ -157,6 +157,7 @@ class RuleSet:
     description: str = ""
     status: str = ""  # how far the scheme is
     platform_status: str = ""  # whether a public source puts it on the validation platform
+    limits_authority: str = ""  # who is authoritative for per-person limits that span institutions
     sources: tuple[str, ...] = ()
     purpose_field: str | None = None
     personal_data: bool = False
