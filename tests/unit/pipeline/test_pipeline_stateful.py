@@ -212,6 +212,22 @@ def test_one_payer_has_one_day_limit_whichever_bank_receives() -> None:
     assert outcome(h, paid_elsewhere) == ("REJECT", ["LIMIT_EXCEEDED"])
 
 
+def test_the_ledger_references_do_not_cross_to_the_attester() -> None:
+    """The same for a person whoever the counterparty: were they sent, two payee banks could link
+    their customers' payers. The pair-key HMAC, which the attester matches, crosses."""
+    h = Harness.from_dirs(now=NOW)
+    request, _ = payment("p", basis="CONTRACT_NECESSITY")
+    request["payload"].update(ledger_key_next_id="ledger-2027", payer_ledger_ref_next=_hex("next|p"))
+    h.send_request(request)
+    [ask] = h.attestation_requests("sz")
+    crossed = h.codec.decode(ask["payload"])[1]
+    assert crossed["payer_hkid_hmac"] == request["payload"]["payer_hkid_hmac"]
+    assert [
+        crossed[f]
+        for f in ("ledger_key_id", "ledger_key_next_id", "payer_ledger_ref", "payer_ledger_ref_next")
+    ] == [None] * 4
+
+
 def test_a_rotation_of_the_ledger_key_keeps_the_limits() -> None:
     """During the overlap the request carries the reference under the next key too: the next key's
     ledger counts it (counting only), so after the switch the day's HK$6,000 is still there."""
