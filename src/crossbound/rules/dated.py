@@ -6,7 +6,7 @@ A rule's ``params`` are the figures in force until its first dated entry; each e
 ``[[rules.params_in_force]]`` gives the date (``from``, a TOML date, UTC+8) from which the params it
 names change, and may cite its ``source``::
 
-    params = { key = ["payload.investor_hmac"], amount = "payload.amount_cny", limit = "1000000" }
+    params = { key = [...], amount = "payload.amount_cny", window = "all", limit = "1000000" }
     [[rules.params_in_force]]
     from = 2024-02-26
     limit = "3000000"
