@@ -3,8 +3,10 @@
 A request with stateful rules visits its hops in order, each as a record on the internal hop topic
 ``<app>.quota`` keyed by the hop's key, so each key's state (the ``quota_usage`` table) lives in one
 partition. ``ledger`` hops run quota and distinct rules. A ``members`` hop records whether the subject
-is new under its key this year; the ``volume`` hop after it counts the new ones. The checks themselves
-are :mod:`crossbound.rules.stateful`'s.
+is new under its key this year; the ``volume`` hop after it counts the new ones. A per-person ledger is
+keyed by the requester, its ledger key id and the person's ledger reference; while the requester
+rotates that key, a rule's ``key_next`` hop counts the request at the next key's ledger too, judging
+nothing. The checks themselves are :mod:`crossbound.rules.stateful`'s.
 
 Each hop's output is remembered (ledger and members hops) or guarded (volume hops), so a redelivered
 hop neither counts twice nor answers differently. What a key keeps is bounded by its rules, not by its

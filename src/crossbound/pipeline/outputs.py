@@ -77,6 +77,7 @@ class Outputs:
         self.limits = limits  # None: no budget (a broker-free run with nothing to refuse a record)
         # the signature header a verdict or attestation request gets on its way out (signatures.py)
         self.signature_reserve: tuple[tuple[str, bytes], ...] = ()
+        self._requester_only: dict[str, frozenset[str]] = {}
 
     def _fit(self, record: str, out: Outgoing, request_id: str) -> Outgoing:
         """``out``, if it fits its topic's budget; else :class:`OutputTooLarge` (counted)."""
@@ -202,8 +203,18 @@ class Outputs:
 
         ``payload`` is the request's decoded payload: the guard checks it, and it crosses encoded
         with the payload schema's current version, so what crosses is exactly what was checked (an
-        older writer version's fields, dropped on reading, do not cross unchecked).
+        older writer version's fields, dropped on reading, do not cross unchecked). Fields whose
+        schema says ``"crosses": false`` (a ledger reference: the same for a person whoever the
+        counterparty, and of no use to the attester) cross as null, so counterparties cannot link a
+        person through them.
         """
+        kept = self._requester_only.get(rs.request_subject)
+        if kept is None:  # once per subject: the fields its schema says stay with the requester
+            fields = self.codec.registry.current(rs.request_subject).raw["fields"]
+            kept = frozenset(f["name"] for f in fields if f.get("crosses") is False)
+            self._requester_only[rs.request_subject] = kept
+        if kept:
+            payload = {k: None if k in kept else v for k, v in payload.items()}
         consent = request["consent"]
         record: dict[str, Any] = {
             "request_id": request["request_id"],

@@ -145,7 +145,7 @@ class Requests:
             self.answered.answer(key, request, body, (rec.topic, rec.partition, rec.offset), None, verdict)
             return [verdict]
         now_ms = int(now_s * 1000)
-        deadline = now_ms + self.timeout_ms
+        deadline = now_ms + rs.timeout_ms(self.timeout_ms)
         parked: PendingRequest = {
             "request": rec.value,
             "body_sha256": body,

@@ -3,9 +3,11 @@
 A :class:`Compiler` knows one rule file and what its rules may read: the request, consent, payload
 and attestation schemas' fields (a path to a field that does not exist is a load error, not a rule
 that never fails), the payloads' digest and clear-text fields, and the scenario header that a common
-rule's ``applies_if`` reads. Every fault raises :class:`~crossbound.errors.RuleSetError` naming the
-file and the rule. The check itself is built by its factory in :data:`~crossbound.rules.checks.CHECKS`
-from the rule's fields, params and a :class:`~crossbound.rules.checks.CheckEnv`.
+rule's ``applies_if`` reads. A rule's dated params (``[[rules.params_in_force]]``,
+:mod:`crossbound.rules.dated`) are compiled once each, and the rule picks by the request's date.
+Every fault raises :class:`~crossbound.errors.RuleSetError` naming the file and the rule. The check
+itself is built by its factory in :data:`~crossbound.rules.checks.CHECKS` from the rule's fields,
+params and a :class:`~crossbound.rules.checks.CheckEnv`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from crossbound.codec import SchemaRegistry
 from crossbound.errors import RuleSetError, SchemaError
 from crossbound.rules.cel import CelProgram, compile_cel
 from crossbound.rules.checks import CHECKS, CheckEnv
+from crossbound.rules.dated import by_date, variants
 from crossbound.rules.model import STAGES, Context, Rule, Severity, WhenFn
 from crossbound.rules.stateful import STATEFUL
 
@@ -31,7 +34,9 @@ _RULE_KEYS = {
     "check",
     "fields",
     "params",
+    "params_in_force",
     "when",
+    "count_when",
     "applies_if",
     "description",
     "source",
@@ -203,7 +208,7 @@ class Compiler:
         try:
             if check in STATEFUL:
                 params = STATEFUL[check].params(params)
-                for path in params["key"]:
+                for path in (*params["key"], *params.get("key_next", ())):
                     self.check_path(path, stage, rule_id)
         except ValueError as exc:
             raise self.fail(str(exc), rule_id) from None
@@ -219,19 +224,30 @@ class Compiler:
             purpose_field=self.purpose_field,
         )
         try:
-            fn = (
-                STATEFUL[check].compile(fields, params, env)
-                if check in STATEFUL
-                else CHECKS[check](fields, params, env)
-            )
-            when: WhenFn | None = None
+            dated = variants(raw.get("params_in_force"), params)
             programs = []
-            if check == "cel" and "expr" in params:
-                programs.append(compile_cel(str(params["expr"])))
+            fns = []
+            for figures in (params, *(p for _, p in dated)):
+                fns.append(
+                    STATEFUL[check].compile(fields, figures, env)
+                    if check in STATEFUL
+                    else CHECKS[check](fields, figures, env)
+                )
+                if check == "cel" and "expr" in figures:
+                    programs.append(compile_cel(str(figures["expr"])))
+            fn = by_date([start for start, _ in dated], fns) if dated else fns[0]
+            when: WhenFn | None = None
             if "when" in raw:
                 run = compile_cel(str(raw["when"]))
                 programs.append(run)
                 when = _when(run)
+            count_when: WhenFn | None = None
+            if "count_when" in raw:
+                if check not in STATEFUL:
+                    raise ValueError("count_when is for stateful rules (stage quota): what they count")
+                run = compile_cel(str(raw["count_when"]))
+                programs.append(run)
+                count_when = _when(run)
             for prog in programs:
                 if stage != "attestation" and "attestation" in prog.roots:
                     raise ValueError(f"CEL reads `attestation`, which is not readable in stage {stage}")
@@ -248,6 +264,7 @@ class Compiler:
             params=params,
             fn=fn,
             when=when,
+            count_when=count_when,
         )
 
     def rules(self, doc: Mapping[str, Any]) -> tuple[Rule, ...]:

@@ -14,6 +14,8 @@ File layout (see README, "Rule sets")::
     request_schema = "scenarios/payment_connect_northbound/request"
     attestation_schema = "scenarios/payment_connect_northbound/attestation"
     timeout_severity = "reject"        # finding ATTESTATION_TIMEOUT
+    limits_authority = "..."           # with per-person ledgers: whose figure decides, with the source
+    attestation_timeout_s = 10         # optional: at most the pipeline's attestation_timeout_s
 
     [[rules]]
     id = "PCN-02"
@@ -25,7 +27,8 @@ File layout (see README, "Rule sets")::
     description = "..."
     source = "HKMA Payment Connect [S25]"
     [rules.params]                     # or an inline table: params = { ... }
-    key = "payload.payer_hkid_hmac"
+    key = ["request.requester_inst", "payload.ledger_key_id", "payload.payer_ledger_ref"]
+    key_next = ["request.requester_inst", "payload.ledger_key_next_id", "payload.payer_ledger_ref_next"]
     amount = "payload.amount_hkd"
     window = "day"
     limit = "10000"
@@ -50,7 +53,7 @@ from crossbound.codec.forms import FORMS
 from crossbound.domain import Side
 from crossbound.errors import RuleSetError
 from crossbound.rules.compiler import Compiler
-from crossbound.rules.model import STAGES, RuleSet, Severity
+from crossbound.rules.model import STAGES, Rule, RuleSet, Severity
 from crossbound.rules.stateful import steps
 
 __all__ = [
@@ -76,11 +79,13 @@ _SCENARIO_KEYS = {
     "request_schema",
     "attestation_schema",
     "timeout_severity",
+    "attestation_timeout_s",
     "description",
     "sources",
     "purpose_field",
     "pipl_outbound_reason",
     "platform_status",
+    "limits_authority",
     *_FLAGS,
 }
 # Whether a public source puts the scenario on the Shenzhen-Hong Kong data validation platform itself;
@@ -110,6 +115,7 @@ class ScenarioHeader:
     request_subject: str
     attestation_subject: str
     timeout_severity: Severity
+    attestation_timeout_s: float | None
     description: str
     status: str
     sources: tuple[str, ...]
@@ -119,6 +125,7 @@ class ScenarioHeader:
     sensitive_personal_data: bool
     pipl_outbound_reason: str
     platform_status: str
+    limits_authority: str
 
     def cel_scenario(self) -> dict[str, Any]:
         """What a common rule's ``applies_if`` reads as ``scenario``."""
@@ -244,6 +251,14 @@ def _header(path: Path, doc: Mapping[str, Any]) -> ScenarioHeader:
         timeout_severity = Severity(str(head.get("timeout_severity", "reject")).upper())
     except ValueError:
         raise RuleSetError(path, "timeout_severity must be reject, review or warn") from None
+    timeout_s = head.get("attestation_timeout_s")
+    if timeout_s is not None and (
+        isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float) or timeout_s <= 0
+    ):
+        raise RuleSetError(path, "[scenario] attestation_timeout_s must be a positive number of seconds")
+    authority = head.get("limits_authority", "")
+    if not isinstance(authority, str):
+        raise RuleSetError(path, "[scenario] limits_authority must be a string")
     return ScenarioHeader(
         id=sid,
         version=head["version"],
@@ -255,12 +270,14 @@ def _header(path: Path, doc: Mapping[str, Any]) -> ScenarioHeader:
         request_subject=head.get("request_schema", f"scenarios/{sid}/request"),
         attestation_subject=head.get("attestation_schema", f"scenarios/{sid}/attestation"),
         timeout_severity=timeout_severity,
+        attestation_timeout_s=None if timeout_s is None else float(timeout_s),
         description=str(head.get("description", "")),
         status=str(head.get("status", "")),
         sources=tuple(sources),
         purpose_field=purpose_field,
         pipl_outbound_reason=reason,
         platform_status=str(platform),
+        limits_authority=authority.strip(),
         **flags,
     )
 
@@ -297,6 +314,7 @@ def _load_scenario(
     if clash:
         raise RuleSetError(path, f"rule ids {sorted(clash)} are already common rules in {env_path.name}")
     rules = common + own
+    _check_authority(path, head, own)
     return _by_stage(
         RuleSet(
             scenario_id=head.id,
@@ -312,6 +330,7 @@ def _load_scenario(
             digest=digest,
             rules=rules,
             timeout_severity=head.timeout_severity,
+            attestation_timeout_s=head.attestation_timeout_s,
             description=head.description,
             status=head.status,
             sources=head.sources,
@@ -322,9 +341,29 @@ def _load_scenario(
             pipl_outbound=head.pipl_outbound,
             pipl_outbound_reason=head.pipl_outbound_reason,
             platform_status=head.platform_status,
+            limits_authority=head.limits_authority,
             sensitive_personal_data=head.sensitive_personal_data,
         )
     )
+
+
+def _check_authority(path: Path, head: ScenarioHeader, rules: tuple[Rule, ...]) -> None:
+    """A scenario with per-person ledgers says who is authoritative for its limits.
+
+    A ledger keyed by a person's ledger reference (a ``*_ledger_ref`` field: an HMAC under the
+    requester's own key) counts what one requesting institution sent. Where a limit spans institutions
+    (a wallet's limits at its operator, a quota across channels) the platform's count is a cross-check
+    of the holder's figure, and the header must say whose figure decides (``limits_authority``).
+    """
+    keyed = [
+        r.id for r in rules if r.stage == "quota" and any(k.endswith("_ledger_ref") for k in r.params["key"])
+    ]
+    if keyed and not head.limits_authority:
+        raise RuleSetError(
+            path,
+            f"[scenario] needs limits_authority: {', '.join(keyed)} keep per-person ledgers; say who is "
+            "authoritative for limits that span institutions, with the source",
+        )
 
 
 def load_catalogue(

@@ -115,6 +115,7 @@ class Rule:
     params: Mapping[str, Any]
     fn: CheckFn
     when: WhenFn | None = None
+    count_when: WhenFn | None = None  # stateful rules: when the request is counted (default: ``when``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,9 +153,11 @@ class RuleSet:
     digest: str
     rules: tuple[Rule, ...]
     timeout_severity: Severity = Severity.REJECT
+    attestation_timeout_s: float | None = None  # None: the pipeline's attestation_timeout_s
     description: str = ""
     status: str = ""  # how far the scheme is
     platform_status: str = ""  # whether a public source puts it on the validation platform
+    limits_authority: str = ""  # who is authoritative for per-person limits that span institutions
     sources: tuple[str, ...] = ()
     purpose_field: str | None = None
     personal_data: bool = False
@@ -168,6 +171,16 @@ class RuleSet:
     def stage(self, name: str) -> tuple[Rule, ...]:
         """The rules of one stage, in file order."""
         return self.by_stage.get(name, ())
+
+    def timeout_ms(self, default_ms: int) -> int:
+        """How long a request waits for its attestation: the scenario's own timeout, at most ``default_ms``.
+
+        The pipeline's ``attestation_timeout_s`` is the default and the upper bound: start-up checks
+        the topics' retention against it, so a scenario may wait less, never longer.
+        """
+        if self.attestation_timeout_s is None:
+            return default_ms
+        return min(default_ms, int(self.attestation_timeout_s * 1000))
 
     @property
     def major(self) -> str:

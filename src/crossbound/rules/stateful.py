@@ -17,6 +17,12 @@ subject_volume     distinct ``subject`` digests per ``key`` this year <= ``limit
 
 Windows follow the local day and year (:data:`crossbound.domain.LOCAL_TZ`); ``all`` never resets.
 
+A per-person ledger keys by the person's ledger reference: an HMAC of the person's identifier under a
+key of the requesting institution alone (not a pair key shared with one counterparty), so one person
+has one ledger at the institution whoever the counterparty is. While the institution rotates that key
+it sends the reference under its next key as well, and ``key_next`` (the same key with that reference)
+counts every request at the next key's ledger too (see :func:`steps`).
+
 What a key keeps is bounded by its rules, whatever its traffic: one total per rule for the rule's
 current window (:func:`prune` drops the windows that are over), and for a distinct rule at most
 ``limit + 1`` of the values seen. Past ``limit + 1`` values every request breaks the limit whether its
@@ -34,6 +40,7 @@ import functools
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar, NamedTuple
@@ -41,7 +48,7 @@ from typing import Any, ClassVar, NamedTuple
 from crossbound.codec.records import WindowTotal
 from crossbound.domain import LOCAL_TZ
 from crossbound.rules.checks import CheckEnv
-from crossbound.rules.engine import OnError, applies, evaluate
+from crossbound.rules.engine import OnError, applies, counts, evaluate
 from crossbound.rules.model import CheckFn, Context, Finding, Outcome, Rule, Step, outcome_of
 from crossbound.rules.paths import getter
 
@@ -52,6 +59,7 @@ __all__ = [
     "StatefulCheck",
     "SubjectVolume",
     "Tally",
+    "counted_only",
     "decide",
     "hop_key",
     "mark_member",
@@ -108,6 +116,10 @@ class StatefulCheck(ABC):
         check = self.name
         out = dict(params)
         out["key"] = _key_paths(params, check)
+        if "key_next" in params:
+            out["key_next"] = _key_paths({"key": params["key_next"]}, check)
+            if len(out["key_next"]) != len(out["key"]):
+                raise ValueError(f"{check} params.key_next must have as many paths as params.key")
         if "limit" not in params:
             raise ValueError(f"{check} needs params.limit")
         if _number(params["limit"], "limit") < 0:
@@ -216,6 +228,8 @@ class SubjectVolume(StatefulCheck):
     def validate(self, params: Mapping[str, Any]) -> None:
         if not isinstance(params.get("subject"), str):
             raise ValueError("subject_volume needs params.subject: the subject's digest field")
+        if "key_next" in params:
+            raise ValueError("subject_volume keys an institution, not a person: it takes no key_next")
 
     def groups(self, ledger: str, key: tuple[str, ...], params: Mapping[str, Any]) -> tuple[Group, ...]:
         subject = str(params["subject"])
@@ -230,8 +244,28 @@ class SubjectVolume(StatefulCheck):
 STATEFUL: Mapping[str, StatefulCheck] = {c.name: c for c in (Quota(), Distinct(), SubjectVolume())}
 
 
+def _never(ctx: Context) -> bool:
+    return False
+
+
+def counted_only(rule: Rule, key_next: tuple[str, ...]) -> Rule:
+    """``rule`` at its ``key_next`` ledger: counts what the rule counts when every part of that key is
+    there (an institution rotating its ledger key sends both references), and judges nothing."""
+    parts = [_getter(path) for path in key_next]
+
+    def gate(ctx: Context) -> bool:
+        return counts(rule, ctx) and all(part(ctx) not in (None, "") for part in parts)
+
+    return replace(rule, when=_never, count_when=gate)
+
+
 def steps(rules: Sequence[Rule], scenario_id: str) -> tuple[Step, ...]:
-    """Group the stateful rules into hops, in file order: one per (kind, ledger, key, subject)."""
+    """Group the stateful rules into hops, in file order: one per (kind, ledger, key, subject).
+
+    A rule with ``key_next`` also takes the hop at that key, after its own, counting only
+    (:func:`counted_only`): during a rotation of the requester's ledger key the next key's ledger
+    counts what the current one does, so it holds the same windows when the requester switches.
+    """
     groups: dict[Group, list[Rule]] = {}
     for r in rules:
         if r.stage != "quota":
@@ -239,6 +273,10 @@ def steps(rules: Sequence[Rule], scenario_id: str) -> tuple[Step, ...]:
         ledger = str(r.params.get("ledger") or scenario_id)
         for group in STATEFUL[r.check].groups(ledger, tuple(r.params["key"]), r.params):
             groups.setdefault(group, []).append(r)
+        key_next = r.params.get("key_next")
+        if key_next is not None:
+            twin = counted_only(r, tuple(key_next))
+            groups.setdefault(("ledger", ledger, tuple(key_next), None), []).append(twin)
     return tuple(
         Step(index=i, kind=kind, ledger=ledger, key=key, rules=tuple(rs), subject=subject)
         for i, ((kind, ledger, key, subject), rs) in enumerate(groups.items())
@@ -306,6 +344,10 @@ def decide(
 ) -> list[Finding]:
     """Evaluate a ledger or volume hop's rules against the state, and update it unless rejected.
 
+    A rule judges the requests its ``when`` admits and counts those its ``count_when`` admits
+    (:func:`crossbound.rules.engine.counts`); a request judged but not counted is compared with the
+    total it would bring, which is not stored.
+
     ``fresh``: the request brings a subject new this year that this key has not counted yet (volume
     hops). At a volume hop subjects are counted when their export is attempted, even if refused: past
     the threshold, the standard contract no longer covers the institution's transfers this year at all.
@@ -321,8 +363,9 @@ def decide(
         seen = members.get(rule.id, []) if current else []
         tally = STATEFUL[rule.check].count(rule, ctx, at, total, seen, fresh)
         if tally is not None:
-            used[rule.id] = tally.after
-            tallies.append(tally)
+            used[rule.id] = tally.after  # judged (if its ``when`` holds) as if counted
+            if counts(rule, ctx):
+                tallies.append(tally)
     ctx.quota_used = used
     found = evaluate(applicable, ctx, on_error)
     if step.kind == "volume":

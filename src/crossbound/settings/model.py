@@ -358,7 +358,10 @@ class PipelineSettings(BaseModel):
         default_factory=default_rulesets_dir, description="rule-set directory; default: the shipped one"
     )
     attestation_timeout_s: float = Field(
-        default=30.0, gt=0, description="seconds a request waits for its attestation"
+        default=30.0,
+        gt=0,
+        description="seconds a request waits for its attestation: the default, and the upper bound of "
+        "a scenario's own attestation_timeout_s",
     )
     sweep_interval_s: float = Field(default=1.0, gt=0, description="how often pending requests are checked")
     dedupe_retention_s: float = Field(

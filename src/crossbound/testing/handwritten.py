@@ -28,7 +28,10 @@ from crossbound.testing.synthetic import (
     CN_CREDIT_AGENCIES,
     HK_BANKS,
     HK_CRAS,
+    LEDGER_KEY_ID,
     bad_uscc,
+    hmac_identifier,
+    ledger_key,
     normalise_identifier,
     random_cn_resident_id,
     random_hkid,
@@ -148,14 +151,15 @@ class Handwritten:
     def payments_for_one_payer(self, n: int, amount: Decimal | int | float | str = "1000") -> list[Drawn]:
         """``n`` valid Payment Connect northbound cases of one payer at one requesting bank.
 
-        All share ``payer_hkid_hmac`` and ``requester_inst`` (the limit key). ``expected`` follows the
+        All share the payer and ``requester_inst``, so ``payer_ledger_ref`` (the limit key, an HMAC under
+        the requesting bank's own ledger key). ``expected`` follows the
         rule set's day limit (PCN-03) and year limit (PCN-04), assuming the cases are sent in order on
         one day and nothing else is sent for this payer: a case that would exceed a limit is expected to
         be REJECTed with ``LIMIT_EXCEEDED`` (and then does not count towards the totals).
         """
         amt = _money(amount)
         value = Decimal(amt)
-        payer = self._hmac(random_hkid(self._rng))
+        payer = random_hkid(self._rng)
         requester = self._rng.choice(HK_BANKS)
         day_limit, year_limit = _limit(PCN, "PCN-03", "limit"), _limit(PCN, "PCN-04", "limit")
         day = year = Decimal(0)
@@ -390,7 +394,7 @@ class Handwritten:
         self,
         variant: str,
         *,
-        payer: str | None = None,
+        payer: str | None = None,  # the payer's HKID
         requester: dict[str, str] | None = None,
         amount: str | None = None,
         expected: tuple[str, tuple[str, ...]] | None = None,
@@ -398,7 +402,8 @@ class Handwritten:
         sid = PCN
         rng = self._rng
         base = self._base(sid, requester)
-        payer_hmac = payer or self._hmac(random_hkid(rng))
+        hkid = payer or random_hkid(rng)
+        payer_hmac = self._hmac(hkid)
         card = random_unionpay_card(rng)
         acct_hmac = self._hmac(card)
         same_name = amount is None and rng.random() < 0.05
@@ -428,6 +433,8 @@ class Handwritten:
             "payer_hkid_hmac": payer_hmac,
             "payee_acct_hmac": acct_hmac,
             "payee_name_hmac": self._hmac(random_name(rng)),
+            "ledger_key_id": LEDGER_KEY_ID,
+            "payer_ledger_ref": hmac_identifier(ledger_key(base.requester), hkid),
         }
         request = self._request(sid, base, payload, payer_hmac, ["CROSS_BORDER_PAYMENT"], withdrawn=withdrawn)
         attestation = None

@@ -28,8 +28,10 @@ __all__ = [
     "CN_CREDIT_AGENCIES",
     "HK_BANKS",
     "HK_CRAS",
+    "LEDGER_KEY_ID",
     "bad_uscc",
     "hmac_identifier",
+    "ledger_key",
     "lei_with_check",
     "normalise_identifier",
     "random_cn_resident_id",
@@ -51,6 +53,19 @@ def normalise_identifier(value: str) -> str:
 def hmac_identifier(pair_key: bytes, value: str) -> str:
     """HMAC-SHA256(pair_key, normalised value) as 64 lowercase hex characters."""
     return hmac.new(pair_key, normalise_identifier(value).encode(), hashlib.sha256).hexdigest()
+
+
+LEDGER_KEY_ID: Final = "ledger-2026"
+
+
+def ledger_key(institution: dict[str, str]) -> bytes:
+    """A requesting institution's own ledger key (synthetic: derived from its identifier).
+
+    Per-person ledgers key on HMACs under it (``*_ledger_ref``): the key is the institution's alone,
+    unlike the pair key it shares with one counterparty, so a person's reference, and the limits kept
+    for the person at the institution, are the same whoever the counterparty is.
+    """
+    return f"demo-ledger-key|{institution['scheme']}:{institution['id']}|{LEDGER_KEY_ID}".encode()
 
 
 _LETTERS: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"

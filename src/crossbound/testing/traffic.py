@@ -1,13 +1,15 @@
 """Simulated institutions and data holders: reproducible request / attestation traffic.
 
 Used by the demo, the benchmark and the tests. A :class:`Traffic` makes :class:`Case` objects: a request
-in JSON form (see :func:`crossbound.codec.jsonform.request_from_json`), the data holder's answer in JSON form
-(or ``None`` when it never answers), and the outcome the pipeline must reach. Everything is synthetic:
-subjects' identifiers (HKIDs, mainland resident IDs and residence permits, USCCs, UnionPay cards) are
-generated with correct check characters, and only their HMAC-SHA256 under the pair key ever appears in
-a case; documents are synthetic bytes and only their SHA-256 appears. Institutions use valid public
-identifier formats (LEI MOD 97-10, USCC GB 32100, BIC ISO 9362, HK BRN). The identifiers and
-institutions come from :mod:`crossbound.testing.synthetic`.
+in JSON form (see :func:`crossbound.codec.jsonform.request_from_json`), the data holder's answer in JSON
+form (or ``None`` when it never answers), and the outcome the pipeline must reach. Everything is
+synthetic: subjects' identifiers (HKIDs, mainland resident IDs and residence permits, USCCs, UnionPay
+cards) are generated with correct check characters, and only their HMAC-SHA256 ever appears in a case:
+under the pair key, and, for the per-person limits, under the requesting institution's own ledger key
+(``*_ledger_ref``, :func:`crossbound.testing.synthetic.ledger_key`); documents are synthetic bytes and
+only their SHA-256 appears. Institutions use valid public identifier formats (LEI MOD 97-10, USCC GB
+32100, BIC ISO 9362, HK BRN). The identifiers and institutions come from
+:mod:`crossbound.testing.synthetic`.
 
 :func:`scenarios` is every scenario in the rule-set catalogue that ships example fixtures. Three have
 hand-written builders that draw their fields (:mod:`crossbound.testing.handwritten`, ``HANDWRITTEN``:
@@ -150,7 +152,8 @@ class Traffic:
     ``now`` (epoch seconds, default: the current time) is the moment the cases are built for. In the
     hand-written scenarios it is every request's ``created_at`` and every attestation's
     ``attested_at``, requests expire one hour later, and identifiers are HMAC-SHA256 under ``pair_key``
-    (key id ``demo-2026``). Fixture-based cases keep their fixture's times relative to the fixtures'
+    (key id ``demo-2026``); the payer's ledger reference is under the requesting bank's own ledger key
+    (key id ``ledger-2026``). Fixture-based cases keep their fixture's times relative to the fixtures'
     evaluation time (a request created an hour before ``now``, say) and carry random stand-ins for
     digests and HMACs.
     """
@@ -224,10 +227,10 @@ class Traffic:
     def payments_for_one_payer(self, n: int, amount: Decimal | int | float | str = "1000") -> list[Case]:
         """``n`` valid Payment Connect northbound cases of one payer at one requesting bank.
 
-        All share ``payer_hkid_hmac`` and ``requester_inst`` (the limit key). ``expected`` follows the
-        rule set's day and year limits (HKD 10,000 and 200,000), assuming the cases are sent in order on
-        one day and nothing else is sent for this payer: a case that would exceed a limit is expected to
-        be REJECTed with ``LIMIT_EXCEEDED`` (and then does not count towards the totals).
+        All share the payer and ``requester_inst``, so ``payer_ledger_ref`` (the limit key). ``expected``
+        follows the rule set's day and year limits (HKD 10,000 and 200,000), assuming the cases are sent
+        in order on one day and nothing else is sent for this payer: a case that would exceed a limit is
+        expected to be REJECTed with ``LIMIT_EXCEEDED`` (and then does not count towards the totals).
         """
         return [Case(PCN, "valid", *drawn) for drawn in self._handwritten.payments_for_one_payer(n, amount)]
 

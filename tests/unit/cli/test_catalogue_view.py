@@ -295,6 +295,8 @@ def test_cli_show_json(capsys: pytest.CaptureFixture[str], catalogue: Catalogue)
         "payer_hkid_hmac",
         "payee_acct_hmac",
         "payee_name_hmac",
+        "payer_ledger_ref",
+        "payer_ledger_ref_next",
     ]
     assert [f["name"] for f in shown["attestation"]["fields"]["B"]] == ["payee_name_match"]
     rules = {r["id"]: r for r in shown["rules"]}
@@ -308,7 +310,12 @@ def test_cli_show_json(capsys: pytest.CaptureFixture[str], catalogue: Catalogue)
         "description": rs.rules[[r.id for r in rs.rules].index("PCN-03")].description,
         "source": "HKMA Payment Connect, public limit [S25] [R20]",
         "params": {
-            "key": ["request.requester_inst", "payload.payer_hkid_hmac"],
+            "key": ["request.requester_inst", "payload.ledger_key_id", "payload.payer_ledger_ref"],
+            "key_next": [
+                "request.requester_inst",
+                "payload.ledger_key_next_id",
+                "payload.payer_ledger_ref_next",
+            ],
             "amount": "payload.amount_hkd",
             "window": "day",
             "limit": "10000",

@@ -86,6 +86,10 @@ def payload_samples() -> dict[str, dict[str, Any]]:
             "payer_hkid_hmac": HEX_A,
             "payee_acct_hmac": HEX_B,
             "payee_name_hmac": HEX_C,
+            "ledger_key_id": "ledger-2026",
+            "ledger_key_next_id": None,
+            "payer_ledger_ref": HEX_C,
+            "payer_ledger_ref_next": None,
         },
         "scenarios/payment_connect_northbound/attestation": {
             "payee_acct_hmac": HEX_B,

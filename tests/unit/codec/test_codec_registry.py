@@ -81,7 +81,20 @@ def test_every_shipped_schema_file_is_loaded(registry: SchemaRegistry) -> None:
     assert loaded == [f.resolve() for f in files]
 
 
-VERSIONS = {"internal/quota_check": 2, "internal/quota_usage": 3}  # 0.2: stateful steps; 0.3: bounded
+VERSIONS = {  # 0.2: stateful steps; 0.3: bounded; ledger references under the requester's own key
+    "internal/quota_check": 2,
+    "internal/quota_usage": 3,
+    **{
+        f"scenarios/{sid}/request": 2
+        for sid in (
+            "ecny_crossboundary_wallet",
+            "gd_scheme_residence_attestation",
+            "payment_connect_northbound",
+            "payment_connect_southbound",
+            "wmc_remittance_quota",
+        )
+    },
+}
 
 
 def test_subjects_are_as_expected(registry: SchemaRegistry) -> None:
@@ -405,21 +418,21 @@ def test_missing_or_empty_directory(tmp_path: Path) -> None:
 
 
 def test_copy_of_real_schemas_with_a_new_version_round_trips(tmp_path: Path) -> None:
-    # A realistic evolution of a shipped payload: v2 of the Payment Connect request adds an optional field.
+    # A realistic evolution of a shipped payload: v3 of the Payment Connect request adds an optional field.
     root = tmp_path / "schemas"
     shutil.copytree(SCHEMAS, root)
     subject = "scenarios/payment_connect_northbound/request"
-    raw = json.loads((root / f"{subject}.v1.avsc").read_text(encoding="utf-8"))
+    raw = json.loads((root / f"{subject}.v2.avsc").read_text(encoding="utf-8"))
     raw["fields"].append(
         {"name": "fps_proxy_hmac", "type": ["null", "string"], "default": None, "class": "D"}
     )
-    _write(root, f"{subject}.v2.avsc", raw)
+    _write(root, f"{subject}.v3.avsc", raw)
     registry = SchemaRegistry.load(root)
     codec = Codec(registry)
-    v1 = registry.versions(subject)[0]
+    v2 = registry.versions(subject)[1]
     record = payload_samples()[subject]
-    writer, decoded = codec.decode(codec.encode_with(v1, record))
-    assert writer is v1
+    writer, decoded = codec.decode(codec.encode_with(v2, record))
+    assert writer is v2
     assert decoded == {**record, "fps_proxy_hmac": None}
-    assert registry.current(subject).version == 2
+    assert registry.current(subject).version == 3
     assert registry.current(subject).field_classes["fps_proxy_hmac"] == "D"

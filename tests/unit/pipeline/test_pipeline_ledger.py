@@ -160,8 +160,9 @@ def test_a_ledger_written_by_the_previous_version_is_read_and_its_totals_kept() 
     h = Harness.from_dirs(now=NOW)
     [case] = Traffic(seed=10, now=NOW).payments_for_one_payer(1, amount="2.00")
     assert case.request is not None
-    inst, payer = case.request["requester_inst"], case.request["payload"]["payer_hkid_hmac"]
-    key = f"payment_connect_northbound|{inst['scheme']}:{inst['id']}|{payer}".encode()
+    inst, payload = case.request["requester_inst"], case.request["payload"]
+    ledger_key, payer = payload["ledger_key_id"], payload["payer_ledger_ref"]
+    key = f"payment_connect_northbound|{inst['scheme']}:{inst['id']}|{ledger_key}|{payer}".encode()
     today = periods(datetime.fromtimestamp(NOW, UTC))
     v2 = h.codec.registry.versions("internal/quota_usage")[1]
     record = {

@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "examples" / "payment_connect_northbound"
 NOW = datetime.fromisoformat("2026-11-24T09:00:00+00:00").timestamp()
 PCN = "payment_connect_northbound"
+ICBC = {"scheme": "BIC", "id": "ICBKCNBJSZN", "city": "440300"}
+CMB = {"scheme": "BIC", "id": "CMBCCNBS", "city": "440300"}
 
 
 def _hex(label: str) -> str:
@@ -56,6 +58,7 @@ def payment(
     amount: str = "100.00",
     basis: str = "SCC_FILED",
     at: float = NOW,
+    attester: dict[str, str] = ICBC,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The accept fixture, for another subject, payer, payee, amount, legal basis and time."""
     request = json.loads((EXAMPLES / "accept.request.json").read_text())
@@ -65,7 +68,9 @@ def payment(
     request["nonce"] = uuid.uuid4().hex
     request["consent"]["subject_ref_hmac"] = _hex(subject)
     request["consent"]["legal_basis"] = basis
-    request["payload"]["payer_hkid_hmac"] = _hex(payer or subject)
+    request["payload"]["payer_hkid_hmac"] = _hex(f"{payer or subject}|{attester['id']}")  # a pair key's
+    request["payload"]["payer_ledger_ref"] = _hex(f"ledger|{payer or subject}")  # the requester's own key
+    request["attester_inst"] = attestation["attester_inst"] = attester
     request["payload"]["payee_acct_hmac"] = attestation["payload"]["payee_acct_hmac"] = _hex(payee)
     request["payload"]["amount_hkd"] = amount
     request["created_at"] = _rfc3339(at - 60)
@@ -117,6 +122,21 @@ def test_c10_does_not_count_under_the_exemptions(scc: Harness, basis: str) -> No
     for i in range(6):
         assert outcome(scc, payment(f"s{i}", basis=basis)) == ("ACCEPT", [])
     assert not any(k.startswith(b"pipl") for k in scc.usage)
+
+
+def test_the_consent_exemption_counts_subjects_sent_under_every_non_exempt_basis(tmp_path: Path) -> None:
+    """C10-EXEMPT counts every subject sent under CONSENT or SCC_FILED (count_when) and judges only
+    requests on consent alone (when): 2 subjects under a filed contract use up an exemption of 2."""
+
+    def edit(d: Path) -> None:
+        _replace(d / f"{PCN}.toml", "sensitive_personal_data = true", "sensitive_personal_data = false")
+        _replace(d / "envelope.toml", "limit = 99999,", "limit = 2,")
+
+    h = Harness.from_dirs(rulesets=_rules(tmp_path, edit), now=NOW)
+    assert outcome(h, payment("s1")) == ("ACCEPT", [])
+    assert outcome(h, payment("s2")) == ("ACCEPT", [])
+    assert outcome(h, payment("s3", basis="CONSENT")) == ("REJECT", ["PIPL_EXEMPTION_THRESHOLD"])
+    assert outcome(h, payment("s4")) == ("ACCEPT", [])  # SCC_FILED is not judged by the exemption
 
 
 def test_consent_alone_is_no_mechanism_for_sensitive_data(scc: Harness) -> None:
@@ -180,6 +200,59 @@ def test_a_redelivered_hop_is_answered_again_and_counts_nothing_twice(scc: Harne
     assert [scc.pipeline.handle(rec) for rec in hops] == [[], [], []]
     # the payer's day total still holds 6000: another 6000 breaks the HKD 10,000 day limit
     assert outcome(scc, payment("s1", amount="6000.00")) == ("REJECT", ["LIMIT_EXCEEDED"])
+
+
+def test_one_payer_has_one_day_limit_whichever_bank_receives() -> None:
+    """The payer's bank keys its limits by its own ledger reference, not by the pair key it shares
+    with each payee's bank: HK$6,000 to an ICBC payee and HK$6,000 to a CMB payee break HK$10,000."""
+    h = Harness.from_dirs(now=NOW)
+    assert outcome(h, payment("p", amount="6000.00", basis="CONTRACT_NECESSITY")) == ("ACCEPT", [])
+    paid_elsewhere = payment("p", amount="6000.00", basis="CONTRACT_NECESSITY", attester=CMB)
+    assert paid_elsewhere[0]["payload"]["payer_hkid_hmac"] != payment("p")[0]["payload"]["payer_hkid_hmac"]
+    assert outcome(h, paid_elsewhere) == ("REJECT", ["LIMIT_EXCEEDED"])
+
+
+def test_the_ledger_references_do_not_cross_to_the_attester() -> None:
+    """The same for a person whoever the counterparty: were they sent, two payee banks could link
+    their customers' payers. The pair-key HMAC, which the attester matches, crosses."""
+    h = Harness.from_dirs(now=NOW)
+    request, _ = payment("p", basis="CONTRACT_NECESSITY")
+    request["payload"].update(ledger_key_next_id="ledger-2027", payer_ledger_ref_next=_hex("next|p"))
+    h.send_request(request)
+    [ask] = h.attestation_requests("sz")
+    crossed = h.codec.decode(ask["payload"])[1]
+    assert crossed["payer_hkid_hmac"] == request["payload"]["payer_hkid_hmac"]
+    assert [
+        crossed[f]
+        for f in ("ledger_key_id", "ledger_key_next_id", "payer_ledger_ref", "payer_ledger_ref_next")
+    ] == [None] * 4
+
+
+def test_a_rotation_of_the_ledger_key_keeps_the_limits() -> None:
+    """During the overlap the request carries the reference under the next key too: the next key's
+    ledger counts it (counting only), so after the switch the day's HK$6,000 is still there."""
+    h = Harness.from_dirs(now=NOW)
+    request, attestation = payment("p", amount="6000.00", basis="CONTRACT_NECESSITY")
+    request["payload"].update(ledger_key_next_id="ledger-2027", payer_ledger_ref_next=_hex("next|p"))
+    assert outcome(h, (request, attestation)) == ("ACCEPT", [])
+    request, attestation = payment("p", amount="6000.00", basis="CONTRACT_NECESSITY")
+    request["payload"].update(ledger_key_id="ledger-2027", payer_ledger_ref=_hex("next|p"))
+    assert outcome(h, (request, attestation)) == ("REJECT", ["LIMIT_EXCEEDED"])
+
+
+def test_the_next_key_s_ledger_only_counts() -> None:
+    """The next key's ledger counts and never refuses: the current key's ledger decides. Here the
+    next reference's ledger already holds HK$9,500 and a HK$1,000 payment still passes."""
+    h = Harness.from_dirs(now=NOW)
+    request, attestation = payment("q", amount="9500.00", basis="CONTRACT_NECESSITY")
+    request["payload"].update(ledger_key_id="ledger-2027", payer_ledger_ref=_hex("next|p"))
+    assert outcome(h, (request, attestation))[0] == "ACCEPT"
+    request, attestation = payment("p", amount="1000.00", basis="CONTRACT_NECESSITY")
+    request["payload"].update(ledger_key_next_id="ledger-2027", payer_ledger_ref_next=_hex("next|p"))
+    assert outcome(h, (request, attestation)) == ("ACCEPT", [])
+    [key] = [k for k in h.usage if b"ledger-2027" in k]
+    windows = h.codec.decode(h.usage[key])[1]["windows"]
+    assert windows["PCN-03"]["total"] == "10500.00"  # counted there all the same
 
 
 def test_distinct_values_per_key(tmp_path: Path) -> None:

@@ -104,6 +104,10 @@ def pcn_payload(**over: Any) -> dict[str, Any]:
         "payer_hkid_hmac": HEX_A,
         "payee_acct_hmac": HEX_B,
         "payee_name_hmac": HEX_C,
+        "ledger_key_id": "ledger-2025",
+        "ledger_key_next_id": None,
+        "payer_ledger_ref": HEX_C,
+        "payer_ledger_ref_next": None,
     }
     payload.update(over)
     return payload

@@ -91,7 +91,7 @@ def test_catalogue_loads(catalogue: Catalogue) -> None:
     assert {NB, PCN, SB} <= set(catalogue.scenarios)
     env = catalogue.envelope
     assert env.scenario_id == "envelope"
-    assert env.version == "2.0.0"
+    assert env.version == "2.1.0"
     assert [r.id for r in env.rules] == COMMON
     assert {r.stage for r in env.rules} == {"request", "attestation", "quota"}
     assert env.path.endswith("envelope.toml")
@@ -134,6 +134,8 @@ def test_catalogue_matches_the_files(catalogue: Catalogue, sid: str) -> None:
         if rule.check in ("quota", "distinct", "subject_volume"):
             key = params["key"]
             params["key"] = (key,) if isinstance(key, str) else tuple(key)
+            if "key_next" in params:
+                params["key_next"] = tuple(params["key_next"])
             params.setdefault("window", "year")
         assert rule.params == params
         assert (rule.when is not None) == ("when" in src)
@@ -161,7 +163,7 @@ def test_catalogue_stages_spelled_out(catalogue: Catalogue) -> None:
     assert ids(SB, "quota") == []
     assert ids(NB, "request") == ["NBCC-03", "NBCC-06", "NBCC-07"]
     assert ids(NB, "attestation") == ["NBCC-01", "NBCC-02", "NBCC-04", "NBCC-05", "NBCC-08"]
-    assert ids(PCN, "request") == ["PCN-01", "PCN-02"]
+    assert ids(PCN, "request") == ["PCN-01", "PCN-02", "PCN-LEDGER", "PCN-LEDGER-NEXT"]
     assert ids(PCN, "attestation") == ["PCN-06", "PCN-07", "PCN-08"]
     assert ids(PCN, "quota") == ["PCN-03", "PCN-04"]
     pcn_steps = catalogue.scenarios[PCN].steps
@@ -169,9 +171,14 @@ def test_catalogue_stages_spelled_out(catalogue: Catalogue) -> None:
     assert [(s.kind, s.ledger, s.key) for s in pcn_steps] == [
         ("members", "pipl_scc_sensitive", ("request.attester_inst", "consent.subject_ref_hmac")),
         ("volume", "pipl_scc_sensitive", ("request.attester_inst",)),
-        ("ledger", PCN, ("request.requester_inst", "payload.payer_hkid_hmac")),
+        ("ledger", PCN, ("request.requester_inst", "payload.ledger_key_id", "payload.payer_ledger_ref")),
+        (
+            "ledger",
+            PCN,
+            ("request.requester_inst", "payload.ledger_key_next_id", "payload.payer_ledger_ref_next"),
+        ),  # during a ledger-key rotation: counting only
     ]
-    assert [r.id for r in pcn_steps[2].rules] == ["PCN-03", "PCN-04"]
+    assert [r.id for r in pcn_steps[2].rules] == [r.id for r in pcn_steps[3].rules] == ["PCN-03", "PCN-04"]
 
 
 def test_rule_ids_unique_across_catalogue(catalogue: Catalogue) -> None:
@@ -265,7 +272,7 @@ def test_pcn_limits_hold_for_same_name_transfers(catalogue: Catalogue, same_name
     same-name transfer is held to HKD 10,000 a day and HKD 200,000 a year like any other."""
     rs = catalogue.scenarios[PCN]
     # the quota agent puts each applicable rule's total-after-this-request in quota_used
-    ledger = rs.steps[-1].rules
+    ledger = rs.steps[2].rules
     big = Decimal("50000.00")
     used = {"PCN-03": big, "PCN-04": Decimal("250000")}
     found = evaluate(ledger, ctx(payload=pcn_payload(amount_hkd=big, same_name=same_name), quota_used=used))

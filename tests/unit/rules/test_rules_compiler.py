@@ -419,3 +419,29 @@ when = "payload.facility_ccy == 'HKD'"
     context.memo[("when", "payload.facility_ccy == 'HKD'")] = False  # the memo is what the rules read
     assert rules[1].when is not None
     assert rules[1].when(context) is False
+
+
+def test_count_when_is_for_stateful_rules_only(rules_dir: Path, registry: SchemaRegistry) -> None:
+    append(
+        rules_dir / f"{PCN}.toml",
+        """[[rules]]
+id = "PCN-97"
+severity = "reject"
+check = "required"
+fields = ["payload.payer_hkid_hmac"]
+count_when = "payload.same_name"
+""",
+    )
+    err = load_error(rules_dir, registry)
+    assert_names(err, f"{PCN}.toml", "PCN-97")
+    assert "count_when is for stateful rules" in str(err)
+
+
+def test_count_when_that_reads_the_attestation_is_refused(rules_dir: Path, registry: SchemaRegistry) -> None:
+    replace(
+        rules_dir / f"{PCN}.toml",
+        'id = "PCN-04"\nstage = "quota"\nseverity = "reject"\ncheck = "quota"',
+        'id = "PCN-04"\nstage = "quota"\nseverity = "reject"\ncheck = "quota"\n'
+        "count_when = \"attestation.payee_name_match == 'FULL'\"",
+    )
+    assert_names(load_error(rules_dir, registry), f"{PCN}.toml", "PCN-04")

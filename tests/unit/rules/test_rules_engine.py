@@ -4,12 +4,23 @@ outcome precedence (crossbound.rules.model)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 from rules_builders import PCN, ctx, make_rule, pcn_payload
 
-from crossbound.rules import Catalogue, Context, Finding, Outcome, RuleSet, Severity, evaluate, outcome_of
-from crossbound.rules.engine import applies
+from crossbound.rules import (
+    Catalogue,
+    Context,
+    Finding,
+    Outcome,
+    Rule,
+    RuleSet,
+    Severity,
+    evaluate,
+    outcome_of,
+)
+from crossbound.rules.engine import applies, counts
 
 
 def _boom(c: Context) -> list[tuple[str, str]]:
@@ -141,3 +152,23 @@ def test_applies_is_the_when_policy_of_evaluate(
     rule = make_rule("R-1", lambda c: [("payload.x", "X")], when=when)
     assert applies(rule, ctx()) is expected
     assert bool(evaluate([rule], ctx())) is expected  # it reports X or RULE_ERROR exactly when it applies
+
+
+def test_a_stateful_rule_counts_under_count_when_and_is_judged_under_when() -> None:
+    def gate(name: str) -> Callable[[Context], bool]:
+        return lambda c: bool(c.payload.get(name))
+
+    rule = Rule(
+        "Q", "quota", Severity.REJECT, "quota", (), "", "", {}, lambda c: [], gate("judge"), gate("count")
+    )
+    for judge, count, takes_part in (
+        (True, True, True),
+        (False, True, True),
+        (True, False, True),
+        (False, False, False),
+    ):
+        c = Context(request={}, payload={"judge": judge, "count": count}, now=datetime.now(UTC))
+        assert (applies(rule, c), counts(rule, c)) == (takes_part, count)
+    plain = Rule("P", "quota", Severity.REJECT, "quota", (), "", "", {}, lambda c: [], gate("judge"))
+    c = Context(request={}, payload={"judge": False}, now=datetime.now(UTC))
+    assert (applies(plain, c), counts(plain, c)) == (False, False)  # without count_when, when gates both

@@ -48,7 +48,16 @@ params = { key = "payload.payee_acct_hmac", window = "day", limit = "1" }
     rs = load_catalogue(rules_dir, registry).scenarios[PCN]
     ledgers = [(s.kind, s.key, [r.id for r in s.rules]) for s in rs.steps if s.kind == "ledger"]
     assert ledgers == [
-        ("ledger", ("request.requester_inst", "payload.payer_hkid_hmac"), ["PCN-03", "PCN-04"]),
+        (
+            "ledger",
+            ("request.requester_inst", "payload.ledger_key_id", "payload.payer_ledger_ref"),
+            ["PCN-03", "PCN-04"],
+        ),
+        (
+            "ledger",
+            ("request.requester_inst", "payload.ledger_key_next_id", "payload.payer_ledger_ref_next"),
+            ["PCN-03", "PCN-04"],
+        ),
         ("ledger", ("payload.payee_acct_hmac",), ["PCN-99"]),
     ]
 
@@ -131,7 +140,7 @@ def test_scenario_without_rules(rules_dir: Path, registry: SchemaRegistry) -> No
 
 
 def test_envelope_without_version(rules_dir: Path, registry: SchemaRegistry) -> None:
-    replace(rules_dir / "envelope.toml", 'version = "2.0.0"', 'revision = "2.0.0"')
+    replace(rules_dir / "envelope.toml", 'version = "2.1.0"', 'revision = "2.1.0"')
     assert_names(load_error(rules_dir, registry), "envelope.toml", None)
 
 
@@ -179,3 +188,25 @@ def test_the_catalogue_agrees_with_the_headers(registry: SchemaRegistry) -> None
             head.timeout_severity,
         )
         assert (rs.requester_side, rs.attester_side) == (head.requester_side.value, head.attester_side.value)
+
+
+def test_per_person_ledgers_need_the_limits_authority(rules_dir: Path, registry: SchemaRegistry) -> None:
+    """A scenario whose limits key on a ledger reference says whose figure decides limits that span
+    institutions: the platform's count is per requesting institution."""
+    path = rules_dir / f"{PCN}.toml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(re.sub(r'^limits_authority = "[^"]*"\n', "", text, count=1, flags=re.M), encoding="utf-8")
+    err = load_error(rules_dir, registry)
+    assert_names(err, f"{PCN}.toml", None)
+    assert "needs limits_authority: PCN-03, PCN-04 keep per-person ledgers" in str(err)
+
+
+def test_key_next_has_as_many_parts_as_the_key(rules_dir: Path, registry: SchemaRegistry) -> None:
+    replace(
+        rules_dir / f"{PCN}.toml",
+        '"payload.ledger_key_next_id", "payload.payer_ledger_ref_next"]',
+        '"payload.payer_ledger_ref_next"]',
+    )
+    err = load_error(rules_dir, registry)
+    assert_names(err, f"{PCN}.toml", "PCN-03")
+    assert "key_next must have as many paths as params.key" in str(err)

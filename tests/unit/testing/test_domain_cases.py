@@ -3,10 +3,11 @@
 The cases live with the fixtures, so that ``crossbound check`` runs them: ``examples/<scenario>/cases.toml``
 lists each case (its source and, per request, the outcome and finding codes expected), and
 ``examples/<scenario>/cases/<name>.requests.jsonl`` (with ``.attestations.jsonl`` when the data holder
-answers) holds its requests, sent in order so the limits see them together. Each case is the scenario's
-accept fixture with a few fields changed. The sources are cited in the cases and in the rules'
-descriptions; the review with its quoted sources is ``docs/domain-review.md`` (there is no web access
-here: the cases follow the source text as the review and scenarios.md quote it).
+answers) holds its requests, sent in order so the limits see them together. A case decided at another
+moment than the fixtures' (a change of limit, on each side of its date) gives it as ``now``. Each case
+is the scenario's accept fixture with a few fields changed. The sources are cited in the cases and in
+the rules' descriptions; the review with its quoted sources is ``docs/domain-review.md`` (there is no
+web access here: the cases follow the source text as the review and scenarios.md quote it).
 """
 
 from __future__ import annotations
@@ -59,11 +60,13 @@ def test_the_cases_cover_the_review_s_findings() -> None:
         assert any(n.startswith(prefix) for n in names), prefix
 
 
-def _check(capsys: pytest.CaptureFixture[str], scenario: str, name: str) -> list[dict[str, Any]]:
+def _check(
+    capsys: pytest.CaptureFixture[str], scenario: str, name: str, now: str = "2026-11-24T09:00:00Z"
+) -> list[dict[str, Any]]:
     folder = EXAMPLES / scenario / "cases"
     requests, attestations = folder / f"{name}.requests.jsonl", folder / f"{name}.attestations.jsonl"
     extra = ["--attestation", str(attestations)] if attestations.exists() else []
-    argv = ["check", "--scenario", scenario, str(requests), *extra, "--now", "2026-11-24T09:00:00Z", "--json"]
+    argv = ["check", "--scenario", scenario, str(requests), *extra, "--now", now, "--json"]
     code = main(argv)
     out, err = capsys.readouterr()
     assert code == 0, err
@@ -74,7 +77,7 @@ def _check(capsys: pytest.CaptureFixture[str], scenario: str, name: str) -> list
 def test_crossbound_check_gives_the_verdict_the_source_says(
     capsys: pytest.CaptureFixture[str], scenario: str, name: str, case: dict[str, Any]
 ) -> None:
-    results = _check(capsys, scenario, name)
+    results = _check(capsys, scenario, name, case.get("now", "2026-11-24T09:00:00Z"))
     assert len(results) == len(case["step"])
     for i, (result, step) in enumerate(zip(results, case["step"], strict=True)):
         outcome = result.get("outcome") or result["outcome_so_far"]

@@ -287,6 +287,7 @@ def test_payments_for_one_payer_hit_the_day_limit(harness: Harness) -> None:
     reqs = [c.request for c in cases]
     assert all(r is not None for r in reqs)
     assert len({r["payload"]["payer_hkid_hmac"] for r in reqs if r}) == 1
+    assert len({r["payload"]["payer_ledger_ref"] for r in reqs if r}) == 1  # the limit key
     assert len({(r["requester_inst"]["scheme"], r["requester_inst"]["id"]) for r in reqs if r}) == 1
     assert len({r["request_id"] for r in reqs if r}) == 3
     assert [c.expected for c in cases] == ["ACCEPT", "ACCEPT", "REJECT"]
