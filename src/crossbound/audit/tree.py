@@ -99,9 +99,10 @@ class Chain:
 
     def _broken(self, entry: dict[str, Any], line: int) -> Problem:
         seq = entry["seq"]
-        others = [d for d, (_, e) in self.nodes.items() if e["seq"] == seq - 1]
-        if others:
+        others = [at for at, e in self.nodes.values() if e["seq"] == seq - 1]
+        if others:  # named at its own line: the entry that was altered
             what = f"is not the entry seq {seq} links to (digest {entry['prev'][:12]}…): altered"
+            line = others[0]
         else:
             what = f"is missing: seq {seq} links to an entry not in the log"
         return Problem(what, self.name, seq - 1, line)
