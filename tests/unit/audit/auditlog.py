@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import UTC, datetime
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
