@@ -1,0 +1,103 @@
+"""The worker's audit: signed checkpoints anchored on the other side first, the keys checked at
+start-up, and an audit entry the broker refuses is never its input's second outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from aiokafka.errors import TopicAuthorizationFailedError
+from auditlog import SCENARIOS, registry_and_signers
+from prometheus_client import CollectorRegistry
+
+from crossbound.audit import verify_checkpoint
+from crossbound.domain import Side
+from crossbound.errors import ConfigError
+from crossbound.metrics import Metrics
+from crossbound.pipeline import Incoming, Outgoing
+from crossbound.runtime.auditing import WorkerAudit, audit_signers
+from crossbound.runtime.sending import Sender
+from crossbound.settings import Settings
+from crossbound.signing import Verifier
+from crossbound.testing import Harness
+from crossbound.testing import fixtures as examples
+from crossbound.testing.participants import generate_registry
+from crossbound.topics import Topics
+
+TOPICS = Topics()
+
+
+async def test_checkpoints_go_to_the_other_side_first_then_to_their_own(tmp_path: Path) -> None:
+    registry, signers = registry_and_signers(tmp_path)
+    metrics = Metrics(CollectorRegistry())
+    h = Harness.from_dirs(now=examples.FIXTURE_TIME.timestamp())
+    audit = WorkerAudit(h.codec, TOPICS, {}, 4, signers, metrics, clock=lambda: 1_790_000_001.0)
+    rec = Incoming(TOPICS.requests("hk"), 2, 9, b"k", b"\xc3\x01" + bytes(8), None)
+    outs = audit.of_input("in", h.pipeline.handle(rec), rec, [])
+    sent: list[Outgoing] = []
+
+    async def produce(out: Outgoing) -> None:
+        sent.append(out)
+
+    await audit.checkpoint(produce)
+    assert sent == []  # nothing persisted yet: nothing to vouch for
+    audit.persist("in")
+    await audit.checkpoint(produce)
+    assert [(o.topic, o.key) for o in sent] == [
+        ("sz.audit", b"checkpoint.hk"),  # the anchor first
+        ("hk.audit", b"checkpoint.hk"),
+    ]
+    cp = json.loads(sent[0].value)
+    entry = json.loads(outs[1].value)
+    assert cp["heads"] == [{"chain": "hk.in.2", "seq": 0, "digest": entry["digest"]}]
+    assert verify_checkpoint(cp, Verifier(registry)) is None
+    assert (
+        metrics.registry.get_sample_value("crossbound_audit_records_total", {"side": "sz", "type": "anchor"})
+        == 1
+    )
+
+
+def test_the_checkpoint_keys_are_checked_at_start_up(tmp_path: Path) -> None:
+    generated = generate_registry(tmp_path, SCENARIOS)
+    from crossbound.participants import load_registry
+
+    registry = load_registry(generated.path, SCENARIOS)
+    assert audit_signers(Settings(), None) == {}
+    on = {"enabled": True, "signing_key_hk": generated.platform_key(Side.HK)}
+    with pytest.raises(ConfigError, match="needs the participant registry"):
+        audit_signers(Settings(audit=on), None)
+    with pytest.raises(ConfigError, match=r"needs audit.signing_key_sz \(CROSSBOUND_AUDIT__SIGNING_KEY_SZ\)"):
+        audit_signers(Settings(audit=on), registry)
+    crossed = {**on, "signing_key_sz": generated.platform_key(Side.HK)}
+    with pytest.raises(ConfigError, match="none of the \\[\\[platform\\]\\] keys for side SZ"):
+        audit_signers(Settings(audit=crossed), registry)
+    both = {**on, "signing_key_sz": generated.platform_key(Side.SZ)}
+    assert {s.key_id for s in audit_signers(Settings(audit=both), registry).values()} == {
+        "platform-hk-1",
+        "platform-sz-1",
+    }
+
+
+async def test_a_refused_audit_entry_is_counted_and_its_input_keeps_its_one_outcome() -> None:
+    h = Harness.from_dirs(now=examples.FIXTURE_TIME.timestamp(), registry=CollectorRegistry())
+    audit = WorkerAudit(h.codec, TOPICS, {}, 4, {}, h.metrics)
+    written: list[Outgoing] = []
+
+    async def send(out: Outgoing, source: tuple[str, int] | None) -> asyncio.Future[None]:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if out.topic.endswith(".audit"):
+            fut.set_exception(TopicAuthorizationFailedError())
+        else:
+            written.append(out)
+            fut.set_result(None)
+        return fut
+
+    sender = Sender(send, h.pipeline, h.metrics, TOPICS)
+    rec = Incoming(TOPICS.requests("sz"), 0, 3, b"k", b"\xc3\x01" + bytes(8), None)
+    await sender.send(audit.of_input("in", h.pipeline.handle(rec), rec, None), rec)
+    await sender.settle()
+    assert [o.topic for o in written] == ["sz.deadletter"]  # its dead letter, and no second one
+    labels = {"record": "audit_entry", "reason": "refused"}
+    assert h.registry.get_sample_value("crossbound_outputs_failed_total", labels) == 1
