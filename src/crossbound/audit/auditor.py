@@ -13,12 +13,14 @@ a hole the chain does not show, which the metric alerts on. One the broker refus
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
 from collections.abc import Callable, Iterable
 
-from crossbound.audit.chains import Chains, Writer
+from crossbound.audit.chains import Chains, Head, Writer
+from crossbound.audit.entry import canonical
 from crossbound.audit.facts import Facts
 from crossbound.codec import Codec
 from crossbound.metrics import Metrics
@@ -30,12 +32,10 @@ __all__ = ["Auditor", "encode"]
 
 log = logging.getLogger(__name__)
 
-CHAIN_FIELDS_BYTES = 512
-"""An upper bound of what linking adds to an entry: its chain name (and key), seq, prev, digest, at_ms."""
-
 
 def encode(obj: dict[str, object]) -> bytes:
-    """An audit record's value: its JSON, sorted keys, compact, ASCII."""
+    """A checkpoint's value: its JSON, sorted keys, compact, ASCII. (An entry's value is its canonical
+    form with its digest appended, :meth:`Auditor.entries`: one serialisation per entry.)"""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
@@ -75,19 +75,24 @@ class Auditor:
             if side is None:
                 continue
             body = self.facts.body(out, rec, source, headers)
-            if not self._fits(body, side):  # sized before it is linked: a refused one leaves no hole
+            chain, seq, prev = writer.link(side, source[1])
+            body.update(chain=chain, seq=seq, prev=prev, at_ms=int(self.clock() * 1000))
+            data = canonical(body)
+            digest = hashlib.sha256(data).hexdigest()
+            value = b'%s,"digest":"%s"}' % (data[:-1], digest.encode())  # the canonical form + digest
+            key = chain.encode()
+            topic = self.topics.audit(side)
+            if not self._fits(topic, key, value):  # not linked: a refused entry leaves no broken link
                 continue
-            entry = writer.append(side, source[1], body, int(self.clock() * 1000))
-            audited.append(Outgoing(self.topics.audit(side), entry["chain"].encode(), encode(entry)))
+            writer.advance(chain, source[1], Head(seq, digest))
+            audited.append(Outgoing(topic, key, value))
             self.metrics.audited(side, "entry")
         return audited
 
-    def _fits(self, body: dict[str, object], side: str) -> bool:
+    def _fits(self, topic: str, key: bytes, value: bytes) -> bool:
         if self.limits is None:
             return True
-        topic = self.topics.audit(side)
-        size = record_size(None, encode(body)) + CHAIN_FIELDS_BYTES
-        limit = self.limits.limit(topic)
+        size, limit = record_size(key, value), self.limits.limit(topic)
         if size <= limit:
             return True
         self.metrics.output_failed("audit_entry", "too_large")

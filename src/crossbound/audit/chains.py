@@ -105,15 +105,23 @@ class Writer:
         self._unsaved: set[str] = set()
         self._dropping: set[str] = set()  # revoked while unsaved: forgotten once persisted
 
-    def append(self, side: str, partition: int, body: dict[str, Any], at_ms: int) -> dict[str, Any]:
-        """``body`` as the next entry of this stream's chain of ``side`` at ``partition``."""
+    def link(self, side: str, partition: int) -> tuple[str, int, str]:
+        """Where the next entry of ``side`` at ``partition`` goes: its chain, seq and prev."""
         chain = chain_name(side, self.stream, partition)
         known = self._latest.get(chain)
         head = known[1] if known is not None else self.chains.stored(chain, partition)
-        seq, prev = (0, GENESIS) if head is None else (head.seq + 1, head.digest)
-        entry = seal({**body, "chain": chain, "seq": seq, "prev": prev, "at_ms": at_ms})
-        self._latest[chain] = (partition, Head(seq, entry["digest"]))
+        return (chain, 0, GENESIS) if head is None else (chain, head.seq + 1, head.digest)
+
+    def advance(self, chain: str, partition: int, head: Head) -> None:
+        """``head`` (given by :meth:`link`) is written: the chain goes on from it."""
+        self._latest[chain] = (partition, head)
         self._unsaved.add(chain)
+
+    def append(self, side: str, partition: int, body: dict[str, Any], at_ms: int) -> dict[str, Any]:
+        """``body`` as the next entry of this stream's chain of ``side`` at ``partition``, sealed."""
+        chain, seq, prev = self.link(side, partition)
+        entry = seal({**body, "chain": chain, "seq": seq, "prev": prev, "at_ms": at_ms})
+        self.advance(chain, partition, Head(seq, entry["digest"]))
         return entry
 
     def persist(self) -> None:
