@@ -12,7 +12,8 @@ What an entry holds (never a value from a record, only what names a decision and
 * ``chain``, ``seq``, ``prev``: its place (see :mod:`~crossbound.audit.chains`);
 * ``kind`` (``verdict``, ``dead_letter``, ``attestation_request``), ``topic``: the record written;
 * ``request_id`` (a UUID as records carry it; any other id, which only a dead letter can hold, as
-  ``sha256:<hex>`` of it), ``scenario``, ``ruleset_version``, ``outcome`` (a verdict's outcome, a dead
+  ``sha256:<hex>`` of it), ``scenario`` (the same for one that is not spelled as rule sets spell
+  them), ``ruleset_version``, ``outcome`` (a verdict's outcome, a dead
   letter's reason, ``ASKED`` for an attestation request), ``findings`` (the finding codes, in order);
 * ``source``: the input's topic, partition and offset (-1 for a timer's); ``input`` and ``output``:
   SHA-256 of the input and output record values; ``input_sig`` and ``output_sig``: the key id and the
@@ -34,12 +35,14 @@ __all__ = [
     "decision",
     "digest_of",
     "id_for_log",
+    "name_for_log",
     "seal",
     "sha256",
 ]
 
 FORMAT: Final = 1
 GENESIS: Final = "0" * 64  # the ``prev`` of a chain's first entry
+_NAME = re.compile(r"^[a-z0-9_.-]{1,64}$")  # a scenario id or rule-set version as rule sets spell them
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -71,6 +74,14 @@ def id_for_log(request_id: str | None) -> str | None:
     if request_id is None or _UUID.match(request_id):
         return request_id
     return f"sha256:{sha256(request_id.encode())}"
+
+
+def name_for_log(name: str | None) -> str | None:
+    """A scenario id or version as the log may hold it: as rule sets spell them, else (a dead letter's,
+    read from an unusable record) only as its digest."""
+    if name is None or _NAME.match(name):
+        return name
+    return f"sha256:{sha256(name.encode())}"
 
 
 def decision(entry: dict[str, Any]) -> tuple[Any, ...]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from crossbound.audit.entry import FORMAT, id_for_log, sha256
+from crossbound.audit.entry import FORMAT, id_for_log, name_for_log, sha256
 from crossbound.codec import Codec
 from crossbound.pipeline import Incoming, Outgoing
 from crossbound.signing import BadHeader, Signature, find_header
@@ -89,7 +89,7 @@ class Facts:
             "kind": kind,
             "topic": out.topic,
             "request_id": id_for_log(record.get("request_id")),
-            "scenario": record.get("scenario_id"),
+            "scenario": name_for_log(record.get("scenario_id")),
             "ruleset_version": record.get("ruleset_version"),
             "outcome": outcome,
             "findings": findings,

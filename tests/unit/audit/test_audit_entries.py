@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from crossbound.audit import Auditor, Chains, digest_of
 from crossbound.audit.chains import head_key
-from crossbound.audit.entry import GENESIS, id_for_log
+from crossbound.audit.entry import GENESIS, id_for_log, name_for_log
 from crossbound.pipeline import Incoming, Outgoing
 from crossbound.pipeline.budget import OutputLimits
 from crossbound.pipeline.partitioner import partition_for
@@ -95,9 +95,11 @@ def test_a_dead_letter_is_logged_with_its_reason_and_hops_are_not() -> None:
     assert entry["request_id"] is None
 
 
-def test_an_id_that_is_no_uuid_is_logged_as_its_digest() -> None:
+def test_an_id_or_name_read_from_an_unusable_record_is_logged_as_its_digest() -> None:
     assert id_for_log("6a1c6f8e-3f7e-4f38-9d2a-0c1b5d7e9f10") == "6a1c6f8e-3f7e-4f38-9d2a-0c1b5d7e9f10"
     assert id_for_log("HKID A123456(7)") == "sha256:" + hashlib.sha256(b"HKID A123456(7)").hexdigest()
+    assert name_for_log(SCENARIO) == SCENARIO
+    assert name_for_log("Chan Tai Man") == "sha256:" + hashlib.sha256(b"Chan Tai Man").hexdigest()
 
 
 def test_entries_link_on_and_restart_from_the_persisted_head() -> None:

@@ -101,3 +101,15 @@ async def test_a_refused_audit_entry_is_counted_and_its_input_keeps_its_one_outc
     assert [o.topic for o in written] == ["sz.deadletter"]  # its dead letter, and no second one
     labels = {"record": "audit_entry", "reason": "refused"}
     assert h.registry.get_sample_value("crossbound_outputs_failed_total", labels) == 1
+
+
+def test_a_timeout_is_logged_on_its_requests_timer_chain() -> None:
+    h = Harness.from_dirs(now=examples.FIXTURE_TIME.timestamp(), registry=CollectorRegistry())
+    audit = WorkerAudit(h.codec, TOPICS, {}, 4, {}, h.metrics)
+    rec = Incoming(TOPICS.requests("hk"), 3, 9, b"k", b"\xc3\x01" + bytes(8), None)
+    [dead] = h.pipeline.handle(rec)  # any decision will do: the timer logs what it is given
+    out, logged = audit.of_timer(dead, TOPICS.requests("hk"), 3)
+    entry = json.loads(logged.value)
+    assert out is dead
+    assert (entry["chain"], entry["seq"]) == ("hk.timer.3", 0)
+    assert (entry["source"], entry["input"]) == ({"topic": "hk.requests", "partition": 3, "offset": -1}, None)
