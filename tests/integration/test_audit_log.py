@@ -14,7 +14,7 @@ from crossbound.audit import write_log
 from crossbound.broker import Broker
 from crossbound.broker.security import PLAINTEXT
 from crossbound.cli import main
-from crossbound.cli.audit import _read
+from crossbound.cli.audit import read_topic
 from crossbound.codec import Codec
 from crossbound.domain import Side
 from crossbound.rules import Catalogue
@@ -68,7 +68,7 @@ async def test_the_audit_survives_a_killed_worker_and_verifies(
     files = {}
     for side in ("hk", "sz"):
         files[side] = tmp_path / f"{side}.jsonl"
-        write_log(await _read(broker.bootstrap, topics.audit(side), 2.0, PLAINTEXT), files[side])
+        write_log(await read_topic(broker.bootstrap, topics.audit(side), 2.0, PLAINTEXT), files[side])
     registry = str(generated.path)
     hk, sz = str(files["hk"]), str(files["sz"])
     assert main(["audit", "verify", hk, "--anchors", sz, "--registry", registry]) == 0

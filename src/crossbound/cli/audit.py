@@ -31,7 +31,7 @@ from crossbound.cli.shared import (
 )
 from crossbound.topics import SIDES, Topics
 
-__all__ = ["add_parser", "run_export", "run_verify"]
+__all__ = ["add_parser", "read_topic", "run_export", "run_verify"]
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -60,7 +60,10 @@ def add_parser(sub: Subparsers) -> None:
     verify.set_defaults(run=run_verify)
 
 
-async def _read(bootstrap: str, topic: str, idle_s: float, security: ClientSecurity) -> list[dict[str, Any]]:
+async def read_topic(
+    bootstrap: str, topic: str, idle_s: float, security: ClientSecurity
+) -> list[dict[str, Any]]:
+    """Every committed record of an audit topic from the beginning, as export lines, until idle."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     from crossbound.audit import from_topic
@@ -101,7 +104,7 @@ def run_export(args: argparse.Namespace) -> int:
     security = client_security(settings)
     url, bootstrap = reach_broker(settings, "audit export")
     topic = Topics(prefix=settings.pipeline.topic_prefix).audit(args.side)
-    n = write_log(run_on_broker(url, _read(bootstrap, topic, args.idle, security), security), args.out)
+    n = write_log(run_on_broker(url, read_topic(bootstrap, topic, args.idle, security), security), args.out)
     if args.json:
         print(json.dumps({"exported": n, "topic": topic, "out": str(args.out)}))
     else:
