@@ -51,10 +51,17 @@ def sha256(data: bytes | None) -> str | None:
     return None if data is None else hashlib.sha256(data).hexdigest()
 
 
+# built once: json.dumps with options builds an encoder per call
+_ENCODE = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=True, check_circular=False
+).encode
+
+
 def canonical(obj: dict[str, Any]) -> bytes:
     """The canonical bytes of an entry or checkpoint: every field but ``digest`` and ``signature``."""
-    body = {k: v for k, v in obj.items() if k not in ("digest", "signature")}
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+    if "digest" in obj or "signature" in obj:
+        obj = {k: v for k, v in obj.items() if k not in ("digest", "signature")}
+    return _ENCODE(obj).encode()
 
 
 def digest_of(obj: dict[str, Any]) -> str:

@@ -83,7 +83,10 @@ class Chain:
                 continue
             parent = self.nodes.get(prev)
             if parent is None:
-                problems.append(self._broken(entry, line))
+                if entry["seq"] == 0:
+                    problems.append(self._at(entry, line, "is seq 0 but does not link to the chain's start"))
+                else:
+                    problems.append(self._broken(entry, line))
                 continue
             children[prev].append(digest)
             if parent[1]["seq"] + 1 != entry["seq"]:

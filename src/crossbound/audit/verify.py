@@ -34,7 +34,7 @@ from crossbound.signing import Verifier
 
 __all__ = ["Report", "verify_log"]
 
-_ENTRY_FIELDS = {"chain": str, "seq": int, "prev": str, "digest": str}
+_ENTRY_FIELDS = {"chain": str, "seq": int, "prev": str, "digest": str, "at_ms": int, "findings": list}
 
 
 @dataclass
@@ -80,7 +80,11 @@ def _when(cp: dict[str, Any]) -> str:
 
 
 def _is_entry(obj: Any) -> bool:
-    return isinstance(obj, dict) and all(isinstance(obj.get(k), t) for k, t in _ENTRY_FIELDS.items())
+    """Whether ``obj`` has an entry's shape (so that no value in a hostile file makes the checks fail)."""
+    if not isinstance(obj, dict) or not all(isinstance(obj.get(k), t) for k, t in _ENTRY_FIELDS.items()):
+        return False
+    source = obj.get("source")
+    return (source is None or isinstance(source, dict)) and all(isinstance(f, str) for f in obj["findings"])
 
 
 class _Log:
@@ -148,7 +152,11 @@ def verify_log(
 
 def _heads(cp: dict[str, Any], log: _Log, label: str, line: int) -> list[Problem]:
     problems = []
-    for head in cp.get("heads") or ():
+    heads = cp.get("heads")
+    for head in heads if isinstance(heads, list) else [None]:
+        if not isinstance(head, dict):
+            problems.append(Problem(f"{label}: its heads are not a list of chain heads", line=line))
+            continue
         chain = log.chains.get(str(head.get("chain")))
         seq, digest = head.get("seq"), str(head.get("digest"))
         if chain is None or not isinstance(seq, int) or not chain.has(seq, digest):

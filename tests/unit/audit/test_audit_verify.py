@@ -222,9 +222,35 @@ def test_strict_accepts_no_fork(registry: Registry, log: AuditLog) -> None:
     assert check(registry, clean_log(log.signers).hk, strict=True).ok
 
 
+@pytest.mark.parametrize(
+    "edit",
+    [
+        {"seq": "2"},
+        {"findings": "C1"},
+        {"findings": [1]},
+        {"source": ["hk.requests", 0, 1]},
+        {"at_ms": None},
+        {"chain": None},
+    ],
+)
+def test_an_entry_of_the_wrong_shape_is_named(
+    registry: Registry, log: AuditLog, edit: dict[str, Any]
+) -> None:
+    log.hk[2].update(edit)
+    report = check(registry, log.hk)
+    assert not report.ok
+    assert "line 3: not an audit entry or checkpoint" in [p.text() for p in report.problems]
+
+
 def test_lines_that_are_no_audit_records_are_named(registry: Registry, log: AuditLog) -> None:
+    cp = next(r for r in log.hk if r["type"] == "checkpoint")
+    cp["heads"] = "all of them"
     log.hk.insert(2, {"type": "entry", "chain": "hk.in.0"})
-    assert first(check(registry, log.hk)) == "line 3: not an audit entry or checkpoint"
+    log.hk.insert(3, ["not", "an", "object"])
+    texts = [p.text() for p in check(registry, log.hk).problems]
+    assert "line 3: not an audit entry or checkpoint" in texts
+    assert "line 4: not an audit entry or checkpoint" in texts
+    assert any("bad_signature" in t for t in texts)
 
 
 def test_heads_round_trip() -> None:
