@@ -265,3 +265,17 @@ def test_a_log_file_reads_back(tmp_path: Path, registry: Registry, log: AuditLog
 
     report = verify_log(read_log(dump(log.hk, tmp_path / "hk.jsonl")), registry)
     assert report.ok
+
+
+def test_a_rebalance_hands_the_chains_on_without_a_fork(registry: Registry, log: AuditLog) -> None:
+    log.clear()
+    for n in range(6):
+        log.decide(n)
+    log.checkpoint()  # persisted: what the new owner recovers from the changelog
+    log.restart()  # another process owns the partitions now
+    for n in range(6, 12):
+        log.decide(n)
+    log.checkpoint()
+    report = check(registry, log.hk, log.sz, strict=True)
+    assert report.ok, [p.text() for p in report.problems]
+    assert (report.entries, report.forks) == (12, 0)
