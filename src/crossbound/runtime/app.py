@@ -30,6 +30,10 @@ verdict (an attestation timeout) has no source event: it goes through the transa
 partition of the request it answers, which is also the partition of its ``pending``/``answered`` keys.
 The at_least_once path is unchanged.
 
+With ``audit.enabled`` each agent's and the sweeper's outputs are followed by their audit entries in
+the same send batch, the chains' heads go to the ``audit_heads`` table once the batch is settled, and
+a timer (and the shutdown) writes the signed checkpoints (:mod:`crossbound.runtime.auditing`).
+
 Faust's own per-event cost is the larger part of a verdict's (benchmarks/faust_profile.py splits a
 worker's CPU by package). :data:`FAUST_SPEEDUPS` names the Faust settings this worker changes from
 Faust's defaults to cut it, none of which changes what is delivered or committed;
