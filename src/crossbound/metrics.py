@@ -114,13 +114,25 @@ _RESET_WHAT: Final[frozenset[str]] = frozenset({"cluster_id", "topics", "changel
 """Values of the ``what`` label of ``crossbound_broker_reset_total``."""
 _BLOCKED_RECORDS: Final[frozenset[str]] = frozenset({"attestation_request", "verdict"})
 _OUTPUT_RECORDS: Final[frozenset[str]] = frozenset(
-    {"verdict", "attestation_request", "hop_record", "dead_letter", "pending", "answered", "quota_usage"}
+    {
+        "verdict",
+        "attestation_request",
+        "hop_record",
+        "dead_letter",
+        "pending",
+        "answered",
+        "quota_usage",
+        "audit_entry",
+        "checkpoint",
+    }
 )
 _OUTPUT_FAILURES: Final[frozenset[str]] = frozenset({"too_large", "refused", "lost"})
 _SIGNATURE_REFUSALS: Final[frozenset[str]] = frozenset(
     {"unsigned", "unknown_signer", "bad_signature", "key_expired", "not_authorised", "wrong_attester"}
 )
 """Values of the ``reason`` label of ``crossbound_signature_refused_total``."""
+_AUDIT_RECORDS: Final[frozenset[str]] = frozenset({"entry", "checkpoint", "anchor"})
+"""Values of the ``type`` label of ``crossbound_audit_records_total``."""
 _BLOCKED_REASONS: Final[frozenset[str]] = frozenset({"form", "range", "class", "pi"})
 """Values of the ``record`` and ``reason`` labels of ``crossbound_outgoing_blocked_total``."""
 
@@ -308,8 +320,17 @@ class Metrics:
             ("table",),
             registry=registry,
         )
+        self.audit_records_total: Final = Counter(
+            "crossbound_audit_records_total",
+            "Records written to the audit topics, by side of the audit topic and type: entry (one "
+            "decision, hash-chained), checkpoint (the side's chain heads, signed), anchor (the other "
+            "side's checkpoint, kept here).",
+            ("side", "type"),
+            registry=registry,
+        )
 
         self._records: dict[tuple[str, str], Counter] = {}
+        self._audited: dict[tuple[str, str], Counter] = {}
         self._requests: dict[tuple[str, str], Counter] = {}
         self._verdicts: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
         self._findings: dict[tuple[str, str, str], Counter] = {}
@@ -465,6 +486,14 @@ class Metrics:
         _check_member("side", side, SIDES)
         _check_member("reason", reason, _SIGNATURE_REFUSALS)
         self.signature_refused_total.labels(side, reason).inc()
+    def audited(self, side: str, type_: str, n: int = 1) -> None:
+        """Count ``n`` audit records of ``type_`` written to ``side``'s audit topic."""
+        child = self._audited.get((side, type_))
+        if child is None:
+            _check_member("side", side, SIDES)
+            _check_member("type", type_, _AUDIT_RECORDS)
+            child = self._audited[(side, type_)] = self.audit_records_total.labels(side, type_)
+        child.inc(n)
 
     def pruned(self, table: str, n: int) -> None:
         """Count ``n`` entries of ``table`` that the sweep removed past their window or retention."""

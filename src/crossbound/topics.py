@@ -6,6 +6,9 @@
 ``<side>.attestations``         their answers
 ``<side>.verdicts``             verdicts for requests that side made
 ``<side>.deadletter``           what could not be processed, kept on the side it came from
+``<side>.audit``                that side's audit log: hash-chained entries of what was decided,
+                                signed checkpoints of its chain heads, the other side's checkpoints
+                                (see :mod:`crossbound.audit`); never compacted
 ==============================  ===============================================================
 
 plus the worker's internal ``<app>.quota`` (requests repartitioned by their limit key) and Faust's table
@@ -34,13 +37,14 @@ from typing import Final, Literal
 
 from crossbound.domain import Side
 
-__all__ = ["KINDS", "SIDES", "TABLES", "Layout", "TopicKind", "Topics", "wire_side"]
+__all__ = ["AUDIT_TABLE", "KINDS", "SIDES", "TABLES", "Layout", "TopicKind", "Topics", "wire_side"]
 
 Layout = Literal["shared", "per_institution"]
 
 SIDES: Final[tuple[str, ...]] = tuple(side.topic for side in Side)  # as topic names spell them: hk, sz
 KINDS = ("requests", "attestation-requests", "attestations", "verdicts", "deadletter")
 TABLES = ("pending", "answered", "quota_usage")  # the worker's Faust tables, one changelog each
+AUDIT_TABLE = "audit_heads"  # the audit's chain heads (crossbound.audit.chains), with audit.enabled
 
 
 class TopicKind(StrEnum):
@@ -52,6 +56,7 @@ class TopicKind(StrEnum):
     DEADLETTER = "deadletter"
     CHANGELOG = "changelog"
     INTERNAL = "internal"
+    AUDIT = "audit"
 
 
 _KIND_OF = {
@@ -102,6 +107,14 @@ class Topics:
     def deadletter(self, side: str) -> str:
         """Dead letters of records that came from ``side``."""
         return self.name(side, "deadletter")
+
+    def audit(self, side: str) -> str:
+        """``side``'s audit log."""
+        return self.name(side, "audit")
+
+    def audits(self) -> list[str]:
+        """Both sides' audit logs."""
+        return [self.audit(s) for s in SIDES]
 
     def of_participant(self, side: str, key: str, kind: str) -> str:
         """``<prefix><side>.<key>.<kind>``: one participant's own topic of ``kind``."""
@@ -172,4 +185,6 @@ class Topics:
         kinds[self.quota] = TopicKind.INTERNAL
         kinds.update(dict.fromkeys(self.changelogs(), TopicKind.CHANGELOG))
         kinds.update(self.participant_topics())
+        kinds.update(dict.fromkeys(self.audits(), TopicKind.AUDIT))
+        kinds[self.changelog(AUDIT_TABLE)] = TopicKind.CHANGELOG
         return kinds

@@ -57,10 +57,11 @@ MAY_IMPORT: dict[str, set[str]] = {
     },
     "participants": {"errors", "domain", "identifiers", "topics"},
     "signing": {"errors", "domain", "participants"},
+    "audit": {"errors", "domain", "codec", "pipeline", "participants", "signing", "topics", "metrics"},
     "broker": {"errors", "domain", "settings", "topics", "participants"},
-    "runtime": _CORE | {"broker"},
-    "testing": _CORE | {"broker", "runtime"},
-    "cli": _CORE | {"broker", "runtime", "testing"},
+    "runtime": _CORE | {"broker", "audit"},
+    "testing": _CORE | {"broker", "runtime", "audit"},
+    "cli": _CORE | {"broker", "runtime", "testing", "audit"},
 }
 
 # Third-party libraries that only one part may use.

@@ -1,5 +1,5 @@
 """The ``crossbound`` command: broker, worker, demo, check, publish, record, replay, ids, scenarios,
-registry, acl.
+registry, acl, audit.
 
 One module per command (``cli/<command>.py``) declares its flags (``add_parser``) and runs it
 (``run``); this module only assembles them and turns errors into exit codes. Setting flags are
@@ -19,7 +19,19 @@ from collections.abc import Callable, Sequence
 from pydantic import ValidationError
 
 from crossbound import __version__
-from crossbound.cli import acl, broker, check, demo, ids, publish, recording, registry, scenarios, worker
+from crossbound.cli import (
+    acl,
+    audit,
+    broker,
+    check,
+    demo,
+    ids,
+    publish,
+    recording,
+    registry,
+    scenarios,
+    worker,
+)
 from crossbound.cli.shared import settings_from_args
 from crossbound.errors import ConfigError, CrossboundError, InputError
 
@@ -45,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     recording.add_parsers(sub)
     registry.add_parser(sub)
     acl.add_parser(sub)
+    audit.add_parser(sub)
     return parser
 
 

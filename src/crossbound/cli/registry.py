@@ -17,7 +17,7 @@ from crossbound.cli.shared import Subparsers, add_json_flag, add_paths_flags, se
 from crossbound.domain import Side
 from crossbound.settings import Settings
 
-__all__ = ["add_parser", "run_check", "run_generate"]
+__all__ = ["add_parser", "run_check", "run_generate", "scenarios_of"]
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -40,7 +40,8 @@ def add_parser(sub: Subparsers) -> None:
     gen.set_defaults(run=run_generate)
 
 
-def _scenarios(settings: Settings) -> dict[str, tuple[Side, Side]]:
+def scenarios_of(settings: Settings) -> dict[str, tuple[Side, Side]]:
+    """Scenario id -> (requester side, attester side) of the rule sets the settings name."""
     from crossbound.codec import SchemaRegistry
     from crossbound.rules import load_catalogue
     from crossbound.runtime.worker import scenario_sides
@@ -55,7 +56,7 @@ def run_check(args: argparse.Namespace) -> int:
     """Run ``crossbound registry check``: exit 0 when usable, 2 naming the fault when not."""
     from crossbound.participants import load_registry
 
-    registry = load_registry(args.file, _scenarios(settings_from_args(args)))
+    registry = load_registry(args.file, scenarios_of(settings_from_args(args)))
     summary = {
         "participants": len(registry.participants),
         "active": sum(p.active for p in registry.participants),
@@ -78,7 +79,7 @@ def run_generate(args: argparse.Namespace) -> int:
     """Run ``crossbound registry generate``."""
     from crossbound.testing.participants import generate_registry
 
-    made = generate_registry(args.directory, _scenarios(settings_from_args(args)), days=args.days)
+    made = generate_registry(args.directory, scenarios_of(settings_from_args(args)), days=args.days)
     print(made.path)
     print(
         f"wrote {made.path} with {len(made.passwords)} participants; private keys in "

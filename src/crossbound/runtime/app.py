@@ -30,6 +30,10 @@ verdict (an attestation timeout) has no source event: it goes through the transa
 partition of the request it answers, which is also the partition of its ``pending``/``answered`` keys.
 The at_least_once path is unchanged.
 
+With ``audit.enabled`` each agent's and the sweeper's outputs are followed by their audit entries in
+the same send batch, the chains' heads go to the ``audit_heads`` table once the batch is settled, and
+a timer (and the shutdown) writes the signed checkpoints (:mod:`crossbound.runtime.auditing`).
+
 Faust's own per-event cost is the larger part of a verdict's (benchmarks/faust_profile.py splits a
 worker's CPU by package). :data:`FAUST_SPEEDUPS` names the Faust settings this worker changes from
 Faust's defaults to cut it, none of which changes what is delivered or committed;
@@ -52,6 +56,7 @@ from crossbound.errors import ConfigError
 from crossbound.metrics import Metrics
 from crossbound.pipeline import Incoming, Outgoing, Pipeline, Tables
 from crossbound.pipeline.budget import OutputLimits
+from crossbound.runtime.auditing import WorkerAudit, audit_signers
 from crossbound.runtime.eos import (
     commit_dirty_transactions,
     install_commit_of_dirty_transactions,
@@ -63,7 +68,7 @@ from crossbound.runtime.sending import Send, Sender
 from crossbound.runtime.tablestore import table_store_settings
 from crossbound.runtime.worker import Components
 from crossbound.settings import Settings
-from crossbound.topics import TABLES, Topics
+from crossbound.topics import AUDIT_TABLE, TABLES, Topics
 
 __all__ = ["FAUST_SPEEDUPS", "QuietMonitor", "build_app", "faust_credentials", "faust_speedups"]
 
@@ -141,7 +146,8 @@ def faust_speedups(stock: frozenset[str]) -> dict[str, Any]:
 
 
 def _raw_table(app: faust.App, name: str, partitions: int, configs: dict[str, str]) -> Any:
-    assert name in TABLES, name  # Topics.changelogs() names the changelog topics the worker prepares
+    # Topics.kinds() names the changelog topics the worker prepares
+    assert name in (*TABLES, AUDIT_TABLE), name
     table: Any = app.Table(
         name,
         key_type=bytes,
@@ -243,6 +249,7 @@ def build_app(
     partitions = kafka.partitions
     changelog = settings.topic_settings().changelog
     store = table_store(settings)  # a bad store setting fails before anything is patched
+    signers = audit_signers(settings, components.participants, components.signers)  # audit on: keys there
     speedups = faust_speedups(kafka.faust_stock)  # an unknown name fails before anything is patched
     install_delivery_fixes()  # records Faust dropped after aiokafka handed them over (runtime/faustfix.py)
     if kafka.delivery == "exactly_once":
@@ -295,6 +302,13 @@ def build_app(
         signers=components.signers,
     )
 
+    audit = None
+    if settings.audit.enabled:
+        heads = _raw_table(app, AUDIT_TABLE, partitions, changelog_configs)
+        audit = WorkerAudit(
+            components.codec, topics, heads, partitions, signers, metrics, pipeline.outputs.limits
+        )
+
     def incoming(event: Any) -> Incoming:
         msg = event.message
         ts = msg.timestamp
@@ -318,26 +332,33 @@ def build_app(
 
     handle = pipeline.handle
 
-    async def run(stream: Any) -> None:
+    async def run(stream: Any, audited: str) -> None:
         # the pipeline's error policy answers every record, the sender every refused output
         out = sender()
         async for events in stream.take_events(batch, within=within):
             for event in events:
                 rec = incoming(event)
-                await out.send(handle(rec), rec)
+                outs = handle(rec)
+                if audit is not None:  # each decision's entry, in the same batch (transaction)
+                    outs = audit.of_input(audited, outs, rec, event.message.headers)
+                await out.send(outs, rec)
             await out.settle()  # before the next batch: Faust acknowledges this one's offsets then
+            if audit is not None:
+                audit.persist(audited)  # acknowledged: the chains' heads may now be saved
 
     @app.agent(inputs, name="validate")
     async def validate(stream: Any) -> None:
-        await run(stream)
+        await run(stream, "in")
 
     @app.agent(quota_in, name="quota")  # the hop records come back here, at their key's partition
     async def quota(stream: Any) -> None:
-        await run(stream)
+        await run(stream, "hop")
 
     async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         metrics.set_ready(False)
         metrics.rebalance()
+        if audit is not None and args:
+            audit.revoke(tp.partition for tp in args[0])
 
     async def on_ready(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         pipeline.on_rebalance()  # the tables may hold other partitions now
@@ -346,14 +367,19 @@ def build_app(
     app.on_partitions_revoked.connect(on_revoked)
     app.on_rebalance_complete.connect(on_ready)
 
+    def timed(out: Outgoing, topic: str, partition: int) -> list[Outgoing]:
+        return [out] if audit is None else audit.of_timer(out, topic, partition)
+
     if not exactly_once:
         sweeps = sender()
 
         @app.timer(interval=pipe.sweep_interval_s)
         async def sweep() -> None:
             for topic, partition, out in pipeline.sweep_sourced():  # sourced: for a refusal's dead letter
-                await sweeps.send([out], None, (topic, partition))
+                await sweeps.send(timed(out, topic, partition), None, (topic, partition))
             await sweeps.settle()
+            if audit is not None:
+                audit.persist("timer")
 
     else:
 
@@ -365,9 +391,11 @@ def build_app(
                 return
             now: set[int] = set()
             for topic, partition, out in pipeline.sweep_sourced():
-                await sweeps.send([out], None, (topic, partition))
+                await sweeps.send(timed(out, topic, partition), None, (topic, partition))
                 now.add(partition)
             await sweeps.settle()
+            if audit is not None:
+                audit.persist("timer")
             # commit what the sweeper sent (and, a tick later, its buffered table writes) even when
             # no input arrives on those partitions
             await commit_dirty_transactions(app, swept | now)
@@ -381,4 +409,22 @@ def build_app(
     async def housekeeping() -> None:
         pipeline.housekeeping()  # forgetting, and the pending gauge (a full scan: not on every sweep)
 
+    if audit is not None:
+        _checkpoints(app, audit, settings.audit.checkpoint_interval_s)
     return app
+
+
+def _checkpoints(app: faust.App, audit: WorkerAudit, interval_s: float) -> None:
+    """The audit's signed checkpoints: on a timer, and once more when the worker stops."""
+
+    async def produce(out: Outgoing) -> Any:
+        return await (await app.producer.send(out.topic, out.key, out.value, None, None, None))
+
+    @app.timer(interval=interval_s)
+    async def audit_checkpoint() -> None:
+        await audit.checkpoint(produce)
+
+    async def at_shutdown(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        await audit.checkpoint(produce)  # the consumer is stopped: these heads are the last ones
+
+    app.on_before_shutdown.connect(at_shutdown)

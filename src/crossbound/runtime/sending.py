@@ -20,7 +20,8 @@ A failure is classified by :func:`per_record`:
   dead letter that is refused too is logged (topic, partition, offset: never a value) and counted as
   ``reason="lost"``: no single record may stop the worker. A timer's verdict (an attestation timeout)
   has no input record of its own: its request is dead-lettered by its input topic and partition and
-  its id, without its bytes (offset -1).
+  its id, without its bytes (offset -1). An audit entry refused is counted (``record="audit_entry"``)
+  and logged, never its input's dead letter: the decision it logs was written.
 * **anything else** (a timeout of the producer's buffer or of a batch: the broker unreachable for the
   request timeout; a failed authentication; a fenced or closed producer; any exception that is not a
   Kafka error) is the worker's problem, not the record's: it is not swallowed. ``on_fatal`` is called
@@ -111,6 +112,7 @@ class Sender:
             self._kinds[topics.verdicts(side)] = "verdict"
             self._kinds[topics.attestation_requests(side)] = "attestation_request"
             self._kinds[topics.deadletter(side)] = "dead_letter"
+            self._kinds[topics.audit(side)] = "audit_entry"
 
     async def send(
         self, outs: list[Outgoing], rec: Incoming | None, source: tuple[str, int] | None = None
@@ -164,6 +166,10 @@ class Sender:
         if await self._alone(out, source, exc):
             return
         kind = self._kinds.get(out.topic, "dead_letter")
+        if kind == "audit_entry":  # the decision it logs stands: one outcome per input, a hole counted
+            self.metrics.output_failed(kind, "refused")
+            log.error("audit entry for chain %r refused (%s): not written", out.key, _reason(exc))
+            return
         if rec is None and source is not None and not dead_letter:
             # a timer's verdict: the request it answers, by its input coordinates (offset unknown)
             rec = Incoming(source[0], source[1], -1, out.key, None)

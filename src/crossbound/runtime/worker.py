@@ -50,6 +50,7 @@ from crossbound.metrics import Metrics
 from crossbound.metrics_server import serve_metrics
 from crossbound.participants import Registry, load_registry
 from crossbound.rules import Catalogue, load_catalogue
+from crossbound.runtime.auditing import audit_signers
 from crossbound.runtime.brokerwatch import EXIT_BROKER_RESET, watch_broker
 from crossbound.runtime.resets import BrokerReset, ResetDetector
 from crossbound.settings import Settings
@@ -245,6 +246,7 @@ def run_worker(settings: Settings) -> int:
     check_delivery(settings, tansu=on_tansu(settings))  # before anything loads or connects
     check_security(settings)
     components = load_components(settings)
+    audit_signers(settings, components.participants, components.signers)  # before anything connects
     _quiet_loggers(settings.log_level)
     with ExitStack() as stack:
         if settings.kafka.broker is None:

@@ -5,6 +5,7 @@ The models live in :mod:`crossbound.settings.model` (the settings tree, topics a
 """
 
 from crossbound.settings.model import (
+    AuditSettings,
     CleanupPolicy,
     KafkaSettings,
     MetricsSettings,
@@ -17,6 +18,7 @@ from crossbound.settings.model import (
 from crossbound.settings.security import SecuritySettings
 
 __all__ = [
+    "AuditSettings",
     "CleanupPolicy",
     "KafkaSettings",
     "MetricsSettings",

@@ -246,6 +246,7 @@ _KIND_DEFAULTS: dict[str, dict[str, Any]] = {
     "deadletter": {"retention_ms": 30 * _DAY_MS, "cleanup_policy": "delete"},
     "changelog": {"retention_ms": -1, "cleanup_policy": "compact"},
     "internal": {"retention_ms": 7 * _DAY_MS, "cleanup_policy": "delete"},
+    "audit": {"retention_ms": -1, "cleanup_policy": "delete"},
 }
 
 
@@ -290,6 +291,11 @@ class TopicsSettings(BaseModel):
     internal: TopicSettings = Field(
         default_factory=_default("internal"),
         description="<app>.quota repartition topic: 7 days, like the inputs it is re-read after a stop",
+    )
+    audit: TopicSettings = Field(
+        default_factory=_default("audit"),
+        description="<side>.audit: kept forever and never compacted (an audit trail is kept for years, "
+        "and a compacted chain would lose entries); archive it before any retention is set",
     )
 
     @model_validator(mode="before")
@@ -388,6 +394,22 @@ class PipelineSettings(BaseModel):
     )
 
 
+class AuditSettings(BaseModel):
+    """The tamper-evident audit (README, Audit): entries per decision, signed checkpoints."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = Field(
+        default=False,
+        description="log every decision to <side>.audit, hash-chained, with signed checkpoints; needs "
+        "the participant registry; the checkpoints are signed with the worker's platform keys "
+        "(pipeline.signing_key_hk/_sz)",
+    )
+    checkpoint_interval_s: float = Field(
+        default=60.0, gt=0, description="how often each side's chain heads are signed and anchored"
+    )
+
+
 class MetricsSettings(BaseModel):
     """Where Prometheus metrics are served."""
 
@@ -423,6 +445,7 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     topics: TopicsSettings = Field(default_factory=TopicsSettings)
 
     @model_validator(mode="after")

@@ -27,7 +27,7 @@ from crossbound.cli import build_parser, settings_from_args
 from crossbound.errors import BrokerError
 from crossbound.runtime.worker import for_broker
 from crossbound.settings import Settings, TopicSettings, TopicsSettings
-from crossbound.topics import TABLES, TopicKind, Topics
+from crossbound.topics import AUDIT_TABLE, TABLES, TopicKind, Topics
 from helpers import ROOT
 
 DAY_MS = 86_400_000
@@ -39,6 +39,7 @@ EXPECTED_DEFAULTS = {
     "deadletter": (30 * DAY_MS, "delete"),
     "changelog": (-1, "compact"),
     "internal": (7 * DAY_MS, "delete"),
+    "audit": (-1, "delete"),  # an audit trail is never compacted
 }
 
 
@@ -168,7 +169,9 @@ def test_unknown_kind_is_refused() -> None:
 def test_every_topic_has_a_kind() -> None:
     topics = Topics(prefix="p.", app_id="app")
     kinds = topics.kinds()
-    assert set(kinds) == set(topics.all()) | set(topics.changelogs())
+    audit = {*topics.audits(), topics.changelog(AUDIT_TABLE)}
+    assert set(kinds) == set(topics.all()) | set(topics.changelogs()) | audit
+    assert kinds["p.hk.audit"] is kinds["p.sz.audit"] is TopicKind.AUDIT
     assert kinds["p.hk.requests"] is TopicKind.INPUTS
     assert kinds["p.sz.attestation-requests"] is TopicKind.ATTESTATIONS
     assert kinds["p.hk.attestations"] is TopicKind.ATTESTATIONS
@@ -179,6 +182,7 @@ def test_every_topic_has_a_kind() -> None:
         "app-pending-changelog",
         "app-answered-changelog",
         "app-quota_usage-changelog",
+        "app-audit_heads-changelog",
     ]
 
 
@@ -205,7 +209,9 @@ def test_changelog_names_and_configs_are_fausts() -> None:
 def test_topic_specs_per_kind() -> None:
     topics = Topics()
     specs = topic_specs(topics, Settings().topic_settings(), partitions=6)
-    assert len(specs) == 14
+    assert len(specs) == 17  # 5 kinds x 2 sides, quota, 3 changelogs, 2 audit logs, the heads' changelog
+    assert specs["sz.audit"].configs["retention.ms"] == "-1"
+    assert specs["sz.audit"].configs["cleanup.policy"] == "delete"
     assert {s.partitions for s in specs.values()} == {6}
     assert {s.replication_factor for s in specs.values()} == {3}
     assert specs["hk.verdicts"].configs == {
