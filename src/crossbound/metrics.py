@@ -486,6 +486,7 @@ class Metrics:
         _check_member("side", side, SIDES)
         _check_member("reason", reason, _SIGNATURE_REFUSALS)
         self.signature_refused_total.labels(side, reason).inc()
+
     def audited(self, side: str, type_: str, n: int = 1) -> None:
         """Count ``n`` audit records of ``type_`` written to ``side``'s audit topic."""
         child = self._audited.get((side, type_))
