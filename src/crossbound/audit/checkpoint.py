@@ -4,10 +4,9 @@ A checkpoint is a JSON object (``type`` ``checkpoint``): the ``side`` (``HK``, `
 it vouches for, ``heads`` (each chain's name, ``seq`` and ``digest``, sorted by chain), ``at_ms`` and
 ``signature``: a ``crossbound.signature`` header value (:mod:`crossbound.signing`) made with the
 side's ``[[platform]]`` key over the checkpoint's canonical bytes (:func:`~crossbound.audit.entry.
-canonical`: every field but ``signature``), bound to (side, ``verdict``, ``crossbound.audit.
-checkpoint``), at ``at_ms``. The signing package names four record kinds; a checkpoint uses the
-worker's own kind under a Kafka key no verdict can have (a verdict's key is its request's UUID), so
-no checkpoint signature verifies as a verdict's nor the reverse.
+canonical`: every field but ``signature``), bound to (side, ``audit_checkpoint``,
+``crossbound.audit.checkpoint``), at ``at_ms``: a kind of its own, so no checkpoint signature verifies
+as a verdict's nor the reverse.
 
 The worker writes each checkpoint first to the *other* side's audit topic (the cross-anchor), then
 to its own: a crash in between leaves an anchor without its original, which the verifier accepts
@@ -32,7 +31,7 @@ CHECKPOINT_KEY: Final = b"crossbound.audit.checkpoint"
 
 def binding(side: Side) -> Binding:
     """What a checkpoint's signature is bound to."""
-    return Binding(side, RecordKind.VERDICT, CHECKPOINT_KEY)
+    return Binding(side, RecordKind.AUDIT_CHECKPOINT, CHECKPOINT_KEY)
 
 
 def make_checkpoint(signer: Signer, side: Side, heads: Mapping[str, Head], at_ms: int) -> dict[str, Any]:

@@ -47,6 +47,7 @@ class RecordKind(StrEnum):
     ATTESTATION = "attestation"
     VERDICT = "verdict"
     ATTESTATION_REQUEST = "attestation_request"
+    AUDIT_CHECKPOINT = "audit_checkpoint"  # a side's audit chain heads (crossbound.audit.checkpoint)
 
 
 @dataclass(frozen=True, slots=True)
