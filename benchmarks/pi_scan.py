@@ -26,14 +26,13 @@ import random
 import time
 import tomllib
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
-from typing import Any
 
 from crossbound import identifiers
 from crossbound._data import default_examples_dir, default_rulesets_dir, default_schemas_dir
 from crossbound.rules.pi import field_pi_code, pi_code
-from crossbound.testing import fixtures as examples
+from crossbound.testing.documents import fixture_documents, strings
 from crossbound.testing.synthetic import random_cn_resident_id, random_hkid, uscc_with_check
 from crossbound.testing.traffic import Traffic
 
@@ -193,37 +192,21 @@ def detection(n: int, rng: random.Random, probes: dict[str, Probe]) -> dict[str,
     return rates
 
 
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _strings(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _strings(v)
-
-
-def fixture_strings() -> list[str]:
+def fixturestrings() -> list[str]:
     """Every string of every example fixture (request and attestation, envelope included)."""
-    out: list[str] = []
-    for sid in examples.discover():
-        for fx in examples.load(sid).fixtures.values():
-            out.extend(_strings(fx.request))
-            out.extend(_strings(fx.attestation))
-    return out
+    return list(strings(fixture_documents()))
 
 
-def traffic_strings(n: int, seed: int) -> list[str]:
+def trafficstrings(n: int, seed: int) -> list[str]:
     """Every string of ``n`` seeded simulator cases (every scenario and variant)."""
     out: list[str] = []
     for case in Traffic(seed=seed, now=1_790_000_000.0).mix(n):
-        out.extend(_strings(case.request))
-        out.extend(_strings(case.attestation))
+        out.extend(strings(case.request))
+        out.extend(strings(case.attestation))
     return out
 
 
-def prose_strings() -> list[str]:
+def prosestrings() -> list[str]:
     """The free text the project ships: schema field docs and rule descriptions (domain prose)."""
     out: list[str] = []
     for path in sorted(default_schemas_dir().rglob("*.avsc")):
@@ -267,7 +250,7 @@ def field_values(n: int, seed: int) -> list[tuple[str | None, str]]:
         for stage, doc in (("payload", case.request), ("attestation", case.attestation)):
             payload = (doc or {}).get("payload") or {}
             for name, kind in kinds.get((case.scenario_id, stage), {}).items():
-                out.extend((kind, s) for s in _strings(payload.get(name)))
+                out.extend((kind, s) for s in strings(payload.get(name)))
     return out
 
 
@@ -348,7 +331,7 @@ def main() -> None:
     print("    not caught, by design:")
     limits = detection(args.probes, random.Random(args.seed), LIMITS)
     print("(b) false positives")
-    fixtures, traffic, prose = fixture_strings(), traffic_strings(args.n, args.seed), prose_strings()
+    fixtures, traffic, prose = fixturestrings(), trafficstrings(args.n, args.seed), prosestrings()
     fp = {
         "fixtures": false_positives("fixtures (examples/)", fixtures),
         "traffic": false_positives(f"simulator, {args.n} cases", traffic),

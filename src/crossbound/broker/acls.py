@@ -11,15 +11,14 @@ altogether is no longer known by principal, so suspend or revoke it first.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from aiokafka.client import AIOKafkaClient
-from aiokafka.errors import KafkaError, for_code
+from aiokafka.errors import for_code
 from aiokafka.protocol.admin import CreateAclsRequest, DeleteAclsRequest, DescribeAclsRequest
 
 from crossbound.broker.security import PLAINTEXT, ClientSecurity
+from crossbound.broker.session import round_trip, started_client
 from crossbound.errors import BrokerError
 from crossbound.participants import Acl
 
@@ -38,21 +37,6 @@ _NAMES = {
 }
 
 
-async def _client(bootstrap: str, security: ClientSecurity, timeout_s: float) -> AIOKafkaClient:
-    client = AIOKafkaClient(
-        bootstrap_servers=bootstrap,
-        client_id="crossbound-acls",
-        request_timeout_ms=int(timeout_s * 1000),
-        **security.aiokafka_kwargs(),
-    )
-    try:
-        await client.bootstrap()
-    except BaseException:
-        await client.close()
-        raise
-    return client
-
-
 async def _send_each(
     bootstrap: str,
     acls: Sequence[Acl],
@@ -63,33 +47,22 @@ async def _send_each(
 ) -> int:
     creating = request_type is CreateAclsRequest
     verb, results = ("creating", "creation_responses") if creating else ("deleting", "filter_responses")
-    try:
-        async with asyncio.timeout(timeout_s):
-            client = await _client(bootstrap, security, timeout_s)
-            try:
-                for acl in acls:
-                    request = request_type(
-                        _RESOURCE[acl.resource_type],
-                        acl.name,
-                        _PATTERN[acl.pattern_type],
-                        acl.principal,
-                        "*",
-                        _OPERATION[acl.operation],
-                        _ALLOW,
-                    )
-                    response: Any = await client.send(client.get_random_node(), request)
-                    for entry in response.to_object()[results]:
-                        if entry["error_code"]:
-                            name = for_code(entry["error_code"]).__name__
-                            raise BrokerError(
-                                f"{bootstrap} refused {verb} ACL {acl.kafka_acls_args()!r}: {name}"
-                            )
-            finally:
-                await client.close()
-    except TimeoutError as exc:
-        raise BrokerError(f"{verb} ACLs on {bootstrap} did not finish within {timeout_s:g} s") from exc
-    except KafkaError as exc:
-        raise BrokerError(f"{verb} ACLs on {bootstrap} failed: {exc!r}") from exc
+    async with round_trip(f"{verb} ACLs", bootstrap, timeout_s, security, started_client) as client:
+        for acl in acls:
+            request = request_type(
+                _RESOURCE[acl.resource_type],
+                acl.name,
+                _PATTERN[acl.pattern_type],
+                acl.principal,
+                "*",
+                _OPERATION[acl.operation],
+                _ALLOW,
+            )
+            response: Any = await client.send(client.get_random_node(), request)
+            for entry in response.to_object()[results]:
+                if entry["error_code"]:
+                    name = for_code(entry["error_code"]).__name__
+                    raise BrokerError(f"{bootstrap} refused {verb} ACL {acl.kafka_acls_args()!r}: {name}")
     return len(acls)
 
 
@@ -120,19 +93,10 @@ async def describe_acls(
     bootstrap: str, *, security: ClientSecurity = PLAINTEXT, timeout_s: float = 15.0
 ) -> list[Acl]:
     """Every ALLOW binding on topics and groups that :class:`Acl` can express, sorted."""
-    try:
-        async with asyncio.timeout(timeout_s):
-            client = await _client(bootstrap, security, timeout_s)
-            try:
-                # null name, principal and host match any; operation and permission 1 are ANY
-                request = DescribeAclsRequest(_RESOURCE["ANY"], None, _PATTERN["ANY"], None, None, 1, 1)
-                response: Any = await client.send(client.get_random_node(), request)
-            finally:
-                await client.close()
-    except TimeoutError as exc:
-        raise BrokerError(f"listing ACLs on {bootstrap} did not finish within {timeout_s:g} s") from exc
-    except KafkaError as exc:
-        raise BrokerError(f"listing ACLs on {bootstrap} failed: {exc!r}") from exc
+    async with round_trip("listing ACLs", bootstrap, timeout_s, security, started_client) as client:
+        # null name, principal and host match any; operation and permission 1 are ANY
+        request = DescribeAclsRequest(_RESOURCE["ANY"], None, _PATTERN["ANY"], None, None, 1, 1)
+        response: Any = await client.send(client.get_random_node(), request)
     body = response.to_object()
     if body["error_code"]:
         raise BrokerError(f"{bootstrap} refused to list ACLs: {for_code(body['error_code']).__name__}")

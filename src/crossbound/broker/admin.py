@@ -25,6 +25,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, for_code
 
 from crossbound.broker.security import PLAINTEXT, ClientSecurity
+from crossbound.broker.session import round_trip, started_admin
 from crossbound.broker.topicspec import ObservedTopic, TopicSpec, mismatches
 from crossbound.errors import BrokerError, ConfigError
 
@@ -48,42 +49,12 @@ _SINGLE_NODE_HINT = (
 )
 
 
-def _request_timeout_ms(timeout_s: float) -> int:
-    return max(1000, int(timeout_s * 1000))
-
-
-async def _started_admin(
-    bootstrap: str, timeout_s: float, security: ClientSecurity = PLAINTEXT
-) -> AIOKafkaAdminClient:
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap,
-        client_id="crossbound-admin",
-        request_timeout_ms=_request_timeout_ms(timeout_s),
-        **security.aiokafka_kwargs(),
-    )
-    try:
-        await admin.start()
-    except BaseException:
-        await admin.close()
-        raise
-    return admin
-
-
 async def partition_counts(
     bootstrap: str, timeout_s: float = 15.0, *, security: ClientSecurity = PLAINTEXT
 ) -> dict[str, int]:
     """Partition count of every topic on the broker (one Metadata request for all topics)."""
-    try:
-        async with asyncio.timeout(timeout_s):
-            admin = await _started_admin(bootstrap, timeout_s, security)
-            try:
-                return _partition_counts(await admin.describe_topics())
-            finally:
-                await admin.close()
-    except TimeoutError as exc:
-        raise BrokerError(f"listing the topics of {bootstrap} did not finish within {timeout_s:g} s") from exc
-    except KafkaError as exc:
-        raise BrokerError(f"listing the topics of {bootstrap} failed: {exc!r}") from exc
+    async with round_trip("listing the topics", bootstrap, timeout_s, security, started_admin) as admin:
+        return _partition_counts(await admin.describe_topics())
 
 
 async def wait_for_broker(
@@ -98,7 +69,7 @@ async def wait_for_broker(
             raise BrokerError(f"no Kafka broker answered at {bootstrap} within {timeout_s:g} s ({last})")
         try:
             async with asyncio.timeout(remaining):
-                admin = await _started_admin(bootstrap, remaining, security)
+                admin = await started_admin(bootstrap, remaining, security)
                 try:
                     await admin.describe_cluster()
                 finally:
@@ -161,20 +132,13 @@ async def ensure_topics(
         return
     specs = _as_specs(topics)
     not_visible: list[str] = []
-    try:
-        async with asyncio.timeout(timeout_s):
-            admin = await _started_admin(bootstrap, timeout_s, security)
-            try:
-                await _ensure(admin, specs, not_visible)
-            finally:
-                await admin.close()
-    except TimeoutError as exc:
-        detail = f" (not in metadata: {sorted(not_visible)})" if not_visible else ""
-        raise BrokerError(
-            f"creating topics {sorted(topics)} on {bootstrap} did not finish within {timeout_s:g} s{detail}"
-        ) from exc
-    except KafkaError as exc:
-        raise BrokerError(f"creating topics {sorted(topics)} on {bootstrap} failed: {exc!r}") from exc
+
+    def detail() -> str:
+        return f" (not in metadata: {sorted(not_visible)})" if not_visible else ""
+
+    what = f"creating topics {sorted(topics)}"
+    async with round_trip(what, bootstrap, timeout_s, security, started_admin, detail=detail) as admin:
+        await _ensure(admin, specs, not_visible)
 
 
 async def _ensure(admin: AIOKafkaAdminClient, specs: Mapping[str, TopicSpec], not_visible: list[str]) -> None:
@@ -281,17 +245,8 @@ async def check_topics(
     """
     if not specs:
         return
-    try:
-        async with asyncio.timeout(timeout_s):
-            admin = await _started_admin(bootstrap, timeout_s, security)
-            try:
-                observed, errors = await _describe(admin, list(specs))
-            finally:
-                await admin.close()
-    except TimeoutError as exc:
-        raise BrokerError(f"describing topics on {bootstrap} did not finish within {timeout_s:g} s") from exc
-    except KafkaError as exc:
-        raise BrokerError(f"describing topics on {bootstrap} failed: {exc!r}") from exc
+    async with round_trip("describing topics", bootstrap, timeout_s, security, started_admin) as admin:
+        observed, errors = await _describe(admin, list(specs))
     problems = errors + mismatches(specs, observed)
     if problems:
         raise ConfigError("; ".join(problems))
@@ -323,17 +278,8 @@ async def message_limits(
     reported limit, and the caller falls back to its setting. Raises :class:`BrokerError` if the broker
     cannot be asked.
     """
-    try:
-        async with asyncio.timeout(timeout_s):
-            admin = await _started_admin(bootstrap, timeout_s, security)
-            try:
-                observed, _ = await _describe(admin, names)
-            finally:
-                await admin.close()
-    except TimeoutError as exc:
-        raise BrokerError(f"describing topics on {bootstrap} did not finish within {timeout_s:g} s") from exc
-    except KafkaError as exc:
-        raise BrokerError(f"describing topics on {bootstrap} failed: {exc!r}") from exc
+    async with round_trip("describing topics", bootstrap, timeout_s, security, started_admin) as admin:
+        observed, _ = await _describe(admin, names)
     limits = {}
     for name, topic in observed.items():
         value = topic.configs.get(MAX_MESSAGE_BYTES)

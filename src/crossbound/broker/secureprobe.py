@@ -33,9 +33,9 @@ def admin_security(pki: GeneratedPki, user: str, password: str) -> ClientSecurit
 
 
 async def _broker_ids(bootstrap: str, security: ClientSecurity) -> set[int]:
-    from crossbound.broker.admin import _started_admin
+    from crossbound.broker.session import started_admin
 
-    admin = await _started_admin(bootstrap, 2.0, security)
+    admin = await started_admin(bootstrap, 2.0, security)
     try:
         cluster = await admin.describe_cluster()
     finally:

@@ -16,8 +16,8 @@ from typing import Self
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from crossbound.broker.admin import _request_timeout_ms, _started_admin
 from crossbound.broker.security import PLAINTEXT, ClientSecurity
+from crossbound.broker.session import request_timeout_ms, started_admin
 from crossbound.errors import BrokerError
 
 __all__ = ["BrokerProbe", "BrokerState"]
@@ -52,13 +52,13 @@ class BrokerProbe:
 
     async def __aenter__(self) -> Self:
         try:
-            self._admin = await _started_admin(self._bootstrap, self._timeout_s, self._security)
+            self._admin = await started_admin(self._bootstrap, self._timeout_s, self._security)
             self._consumer = AIOKafkaConsumer(
                 bootstrap_servers=self._bootstrap,
                 client_id="crossbound-watch",
                 group_id=None,
                 enable_auto_commit=False,
-                request_timeout_ms=_request_timeout_ms(self._timeout_s),
+                request_timeout_ms=request_timeout_ms(self._timeout_s),
                 **self._security.aiokafka_kwargs(),
             )
             await self._consumer.start()

@@ -4,9 +4,7 @@ the fixtures and of a seeded simulator run), and C4's exemption of identifier fi
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import date
-from typing import Any
 
 import pytest
 from rules_builders import check, ctx
@@ -15,6 +13,7 @@ from crossbound._data import default_schemas_dir
 from crossbound.rules.checks import CheckEnv
 from crossbound.rules.pi import field_pi_code, pi_code, pi_code_in_code
 from crossbound.testing import fixtures as examples
+from crossbound.testing.documents import fixture_documents, strings
 from crossbound.testing.traffic import Traffic
 
 TODAY = date(2026, 11, 24)
@@ -121,25 +120,11 @@ def test_a_field_that_holds_a_code_refuses_any_chinese_text_and_a_bare_hk_number
     assert pi_code_in_code("20261124") is None  # a date: its first digit is not an HK number's
 
 
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _strings(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _strings(v)
-
-
 def test_no_string_of_any_fixture_or_of_a_seeded_traffic_sample_is_flagged() -> None:
-    docs: list[Any] = []
-    for sid in examples.discover():
-        for fx in examples.load(sid).fixtures.values():
-            docs += [fx.request, fx.attestation]
+    docs = fixture_documents()
     for case in Traffic(seed=11, now=1_790_000_000.0).mix(2000):
         docs += [case.request, case.attestation]
-    flagged = {s: code for s in _strings(docs) if (code := pi_code(s)) is not None}
+    flagged = {s: code for s in strings(docs) if (code := pi_code(s)) is not None}
     assert flagged == {}
 
 
@@ -156,7 +141,7 @@ def test_c4_refuses_no_class_c_value_of_the_fixtures() -> None:
                 payload = (doc or {}).get("payload") or {}
                 for name, kind in kinds.get((sid, stage), {}).items():
                     refused += [
-                        (sid, name, s) for s in _strings(payload.get(name)) if field_pi_code(kind, s, TODAY)
+                        (sid, name, s) for s in strings(payload.get(name)) if field_pi_code(kind, s, TODAY)
                     ]
     assert refused == []
 

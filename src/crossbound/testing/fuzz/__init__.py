@@ -22,13 +22,12 @@ request; on a broker, :class:`~crossbound.testing.live.LiveBus` answers with it)
 
 from __future__ import annotations
 
-from crossbound.codec import Codec
-from crossbound.rules import Catalogue
+from collections.abc import Callable
+
 from crossbound.testing.fuzz.accounting import account, feed
 from crossbound.testing.fuzz.base import ANSWERED, ANY, Fuzzed, Sent
 from crossbound.testing.fuzz.damage import Damage
 from crossbound.testing.fuzz.hostile import Hostile
-from crossbound.topics import Topics
 
 __all__ = ["ANSWERED", "ANY", "Fuzz", "Fuzzed", "Sent", "account", "feed"]
 
@@ -40,18 +39,8 @@ class Fuzz(Damage, Hostile):
     the input limit whose edges it tries, ``now`` the time the base records are made for.
     """
 
-    def __init__(
-        self,
-        codec: Codec,
-        catalogue: Catalogue,
-        topics: Topics,
-        *,
-        seed: int = 0,
-        now: float,
-        partitions: int = 4,
-    ) -> None:
-        super().__init__(codec, catalogue, topics, seed=seed, now=now, partitions=partitions)
-        self._kinds = (
+    def _kinds(self) -> tuple[Callable[[], list[Fuzzed]], ...]:
+        return (
             self._random,
             self._random_body,
             self._truncated,

@@ -104,7 +104,6 @@ class Base:
         self.limit = codec.max_record_bytes
         self.rng = random.Random(f"fuzz-{seed}")  # not the traffic's sequence: ids of its own
         self.traffic = Traffic(seed=seed, now=now)
-        self._kinds: tuple[Callable[[], list[Fuzzed]], ...] = ()  # the subclass's
         self._header_len = codec.framing.header_len
         # base records by side: requests that park (nobody answers), and attestations
         self._requests: dict[str, list[dict[str, Any]]] = {s.value: [] for s in Side}
@@ -118,12 +117,17 @@ class Base:
                 att: dict[str, Any] = dict(attestation_from_json(case.attestation, codec, catalogue))
                 self._pairs[att["attester_side"]].append((request, att))
 
+    def _kinds(self) -> tuple[Callable[[], list[Fuzzed]], ...]:
+        """The makers :meth:`records` takes in turn (a repeated one is drawn more often): the subclass's."""
+        raise NotImplementedError
+
     def records(self, n: int) -> list[Fuzzed]:
         """``n`` records (a pair may be cut in two at the end), every kind in turn."""
+        kinds = self._kinds()
         out: list[Fuzzed] = []
         turn = 0
         while len(out) < n:
-            out += self._kinds[turn % len(self._kinds)]()
+            out += kinds[turn % len(kinds)]()
             turn += 1
         return out[:n]
 
