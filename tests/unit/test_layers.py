@@ -48,9 +48,11 @@ MAY_IMPORT: dict[str, set[str]] = {
     "participants": {"errors", "domain", "identifiers", "topics"},
     "signing": {"errors", "domain", "participants"},
     "broker": {"errors", "domain", "settings", "topics", "participants"},
+    # what an institution runs: the codec, the topics, signing and the broker's TLS/SASL, no pipeline
+    "client": {"errors", "domain", "codec", "topics", "participants", "signing", "broker"},
     "runtime": _CORE | {"broker"},
-    "testing": _CORE | {"broker", "runtime"},
-    "cli": _CORE | {"broker", "runtime", "testing"},
+    "testing": _CORE | {"broker", "runtime", "client"},
+    "cli": _CORE | {"broker", "runtime", "testing", "client"},
 }
 
 # Third-party libraries that only one part may use.
@@ -59,7 +61,7 @@ ONLY_IN: dict[str, set[str]] = {
     "mode": {"runtime"},
     "fastavro": {"codec"},
     "avro": {"codec"},
-    "aiokafka": {"broker", "runtime", "testing", "cli"},
+    "aiokafka": {"broker", "runtime", "testing", "cli", "client"},
     "cel": {"rules"},
 }
 
