@@ -16,9 +16,9 @@ and hands ``answer`` the request with its ``payload`` decoded. ``answer`` return
 ``status``, ``payload`` (JSON form, encoded with the scenario's attestation schema) and optionally
 ``attested_at`` (default: now), or None to leave it unanswered (the platform then times it out). The
 attester fills in the rest (request id, scenario, this institution as ``attester_inst``, its side),
-encodes, signs and sends it to its attestations topic. Requests are answered one at a time, in order;
-a callback that raises, or an answer that does not encode, is counted and logged (its type only) and
-the attester goes on.
+encodes, signs and sends it to its attestations topic. The requests of one fetch are answered
+concurrently (the callback may be called again before an earlier call returned). A callback that
+raises, or an answer that does not encode, is counted and logged (its type only); serving goes on.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 :class:`Endpoint` starts its :class:`~crossbound.client.wire.Wire` on the one topic the client reads
 (an institution its verdicts, a data holder its attestation requests), hands every record read to
-:meth:`Endpoint.handle` from one background task, signs what it sends as the institution
-(:meth:`Endpoint.send`) and checks what it reads against the platform's keys (:meth:`Endpoint.check`).
+:meth:`Endpoint.handle` from one background task (a fetch's records concurrently), signs what it
+sends as the institution (:meth:`Endpoint.send`) and checks what it reads against the platform's
+keys (:meth:`Endpoint.check`).
 """
 
 from __future__ import annotations
@@ -68,8 +69,9 @@ class Endpoint:
 
     async def _read(self) -> None:
         while True:
-            for rec in await self.wire.poll(_POLL_MS):
-                await self.handle(rec)
+            # the records of one fetch concurrently: a data holder's answers wait for their
+            # acknowledgements together, not one after the other
+            await asyncio.gather(*(self.handle(rec) for rec in await self.wire.poll(_POLL_MS)))
 
     async def handle(self, rec: Received) -> None:
         """One record read (overridden)."""
