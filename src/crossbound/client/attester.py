@@ -18,7 +18,8 @@ and hands ``answer`` the request with its ``payload`` decoded. ``answer`` return
 attester fills in the rest (request id, scenario, this institution as ``attester_inst``, its side),
 encodes, signs and sends it to its attestations topic. The requests of one fetch are answered
 concurrently (the callback may be called again before an earlier call returned). A callback that
-raises, or an answer that does not encode, is counted and logged (its type only); serving goes on.
+raises, an answer that does not encode, or one the broker does not take, is counted and logged (its
+type only); serving goes on.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
+
+from aiokafka.errors import KafkaError
 
 from crossbound.broker.security import PLAINTEXT, ClientSecurity
 from crossbound.client.endpoint import Endpoint
@@ -98,11 +101,17 @@ class Attester(Endpoint):
             self.refuse("attestation_request", "undecodable")
             return
         attestation = await self._attestation(asked)
-        if attestation is not None:
+        if attestation is None:
+            return
+        try:
             await self.send(
                 self.identity.topic(self.topics, "attestations"), RecordKind.ATTESTATION, key, attestation
             )
-            self.answered += 1
+        except KafkaError as exc:
+            log.warning("attestation for %s not sent: %s", asked["request_id"], type(exc).__name__)
+            self.metrics.answer_failed.inc()
+            return
+        self.answered += 1
 
     async def _attestation(self, asked: dict[str, Any]) -> bytes | None:
         try:

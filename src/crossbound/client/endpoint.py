@@ -59,19 +59,39 @@ class Endpoint:
         self._task = asyncio.create_task(self._read())
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def __aexit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        """Stop reading and disconnect; the reading task's failure is raised here, unless the block
+        itself raised (its exception is the one that says what went wrong first)."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await self.wire.stop()
+        try:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        except Exception:
+            if exc_type is None:
+                raise
+        finally:
+            await self.wire.stop()
 
     async def _read(self) -> None:
-        while True:
-            # the records of one fetch concurrently: a data holder's answers wait for their
-            # acknowledgements together, not one after the other
-            await asyncio.gather(*(self.handle(rec) for rec in await self.wire.poll(_POLL_MS)))
+        try:
+            while True:
+                # the records of one fetch concurrently: a data holder's answers wait for their
+                # acknowledgements together, not one after the other
+                await asyncio.gather(*(self.handle(rec) for rec in await self.wire.poll(_POLL_MS)))
+        except Exception as exc:
+            self.stopped(exc)
+            raise
+
+    @property
+    def reading(self) -> bool:
+        """Whether the reading task runs (it stops when the broker fails it; ``async with`` ends it)."""
+        return self._task is not None and not self._task.done()
+
+    def stopped(self, exc: Exception) -> None:
+        """The reading task failed with ``exc`` (overridden: an institution fails its waiting verdicts).
+        The failure itself is raised again when the ``async with`` block ends."""
 
     async def handle(self, rec: Received) -> None:
         """One record read (overridden)."""

@@ -25,7 +25,7 @@ from typing import Any
 
 from crossbound.broker.security import PLAINTEXT, ClientSecurity
 from crossbound.client.endpoint import Endpoint
-from crossbound.client.errors import IdentityError, VerdictRefused, VerdictTimeout
+from crossbound.client.errors import ClientError, IdentityError, VerdictRefused, VerdictTimeout
 from crossbound.client.identity import Identity, Trust
 from crossbound.client.metrics import ClientMetrics
 from crossbound.client.wire import KafkaWire, Received, Wire
@@ -109,6 +109,8 @@ class Institution(Endpoint):
     async def verdict(self, request_id: str, timeout_s: float = 60.0) -> Verdict:
         """The verified verdict of ``request_id``; :class:`VerdictRefused` or :class:`VerdictTimeout`."""
         future = self._future(request_id)
+        if not self.reading and not future.done():
+            raise ClientError(f"not reading {self.reads}: use the client with `async with` (or it failed)")
         try:
             return await asyncio.wait_for(asyncio.shield(future), timeout_s)
         except TimeoutError:
@@ -154,6 +156,12 @@ class Institution(Endpoint):
             )
             return
         future.set_result(verdict)
+
+    def stopped(self, exc: Exception) -> None:
+        """Every verdict still awaited fails: none can arrive any more."""
+        for future in self._waiting.values():
+            if not future.done():
+                future.set_exception(ClientError(f"stopped reading {self.reads}: {type(exc).__name__}"))
 
     def _refuse(self, future: asyncio.Future[Verdict], request_id: str, reason: str, detail: str) -> None:
         self.refuse("verdict", reason)

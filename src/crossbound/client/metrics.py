@@ -4,7 +4,7 @@
 * ``crossbound_client_refused_total{record, reason}``: verdicts and attestation requests the client
   refused (the reasons of :mod:`crossbound.client.errors`), never answered nor returned as good;
 * ``crossbound_client_answer_failed_total``: attestation requests left unanswered because the
-  institution's callback raised or returned an answer that does not encode.
+  institution's callback raised, its answer does not encode, or the broker did not take it.
 
 Labels hold record kinds and reason codes only, never an identifier or a value.
 """
@@ -35,7 +35,7 @@ class ClientMetrics:
         )
         self.answer_failed = Counter(
             "crossbound_client_answer_failed_total",
-            "Attestation requests left unanswered: the callback raised or its answer did not encode.",
+            "Attestation requests left unanswered: callback raised, answer not encoded or not sent.",
             registry=self.registry,
         )
 

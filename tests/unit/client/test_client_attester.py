@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from client_fakes import World
+from aiokafka.errors import KafkaTimeoutError
+from client_fakes import MemoryWire, World
 
 from crossbound.client import Attester, Institution
 from crossbound.client.identity import institution_signer
@@ -151,3 +152,26 @@ async def test_an_answer_that_does_not_encode_is_counted_not_sent(world: World) 
         await inst.publish(world.request)
         await until(lambda: att.metrics.value("crossbound_client_answer_failed_total") == 1)
     assert "sz.attestations" not in world.memory.topics
+
+
+async def test_an_answer_the_broker_does_not_take_is_counted_and_serving_goes_on(world: World) -> None:
+    holder = Holder(world.answer)
+    att = attester(world, holder)
+    wire = att.wire
+    assert isinstance(wire, MemoryWire)
+    send = wire.send
+    failing = [False, True]  # popped from the end: the first answer fails
+
+    async def flaky(topic: str, key: bytes, value: bytes, headers: Any) -> None:
+        if topic.endswith("attestations") and failing.pop():
+            raise KafkaTimeoutError()
+        await send(topic, key, value, headers)
+
+    wire.send = flaky  # type: ignore[method-assign]
+    async with att, requester(world) as inst:
+        await inst.publish(world.request)
+        await until(lambda: att.metrics.value("crossbound_client_answer_failed_total") == 1)
+        second = world.request | {"request_id": "6f1c1a0e-8a43-4c4e-9d0e-2b1a5f7c9d11", "nonce": "cd" * 16}
+        verdict = await inst.request_and_wait(second, timeout_s=5)
+    assert verdict["outcome"] == "ACCEPT"
+    assert att.answered == 1

@@ -8,9 +8,18 @@ import asyncio
 from typing import Any
 
 import pytest
-from client_fakes import Rec, World
+from aiokafka.errors import KafkaConnectionError
+from client_fakes import MemoryWire, Rec, World
 
-from crossbound.client import Identity, IdentityError, Institution, Trust, VerdictRefused, VerdictTimeout
+from crossbound.client import (
+    ClientError,
+    Identity,
+    IdentityError,
+    Institution,
+    Trust,
+    VerdictRefused,
+    VerdictTimeout,
+)
 from crossbound.client.identity import institution_signer
 from crossbound.domain import Side
 from crossbound.signing import Binding, RecordKind, Verified, Verifier, authorise_requester
@@ -180,3 +189,48 @@ def test_a_key_file_that_is_not_the_institutions_is_refused_at_start(world: Worl
         Trust.load(world.registry, me, world.key_file(them))
     with pytest.raises(IdentityError, match="not in the registry"):
         Trust.load(world.registry, Identity("nobody", "BIC", "NOBODYXX", Side.HK), world.key_file(me))
+
+
+async def test_a_reader_that_fails_fails_the_waiting_verdicts_and_says_so_at_exit(world: World) -> None:
+    inst = institution(world)
+    wire = inst.wire
+    assert isinstance(wire, MemoryWire)
+
+    async def broken(timeout_ms: int) -> list[Any]:
+        await asyncio.sleep(0.01)
+        raise KafkaConnectionError("the broker went away")
+
+    await inst.__aenter__()
+    request_id = await inst.publish(world.request)
+    wire.poll = broken  # type: ignore[method-assign]
+    with pytest.raises(ClientError, match=r"stopped reading hk\.verdicts: KafkaConnectionError"):
+        await inst.verdict(request_id, timeout_s=5)
+    with pytest.raises(ClientError, match="not reading"):
+        await inst.verdict("another", timeout_s=5)
+    with pytest.raises(KafkaConnectionError):
+        await inst.__aexit__(None, None, None)
+    assert wire.stopped  # disconnected all the same
+
+
+async def test_the_blocks_own_exception_is_not_masked_by_the_readers(world: World) -> None:
+    inst = institution(world)
+    wire = inst.wire
+    assert isinstance(wire, MemoryWire)
+
+    async def broken(timeout_ms: int) -> list[Any]:
+        raise KafkaConnectionError("the broker went away")
+
+    async def use() -> None:
+        async with inst:
+            await asyncio.sleep(0.01)
+            raise KeyError("the caller's own fault")
+
+    wire.poll = broken  # type: ignore[method-assign]
+    with pytest.raises(KeyError):
+        await use()
+    assert wire.stopped
+
+
+async def test_awaiting_a_verdict_outside_async_with_is_an_error(world: World) -> None:
+    with pytest.raises(ClientError, match="async with"):
+        await institution(world).verdict("00000000-0000-4000-8000-000000000000", timeout_s=1)
