@@ -8,11 +8,12 @@
     async with Attester(bootstrap, identity, topics, codec, catalogue, answer, trust=trust):
         ...  # serves until the block ends
 
-For each record on its attestation-requests topic the attester first checks that the platform's key
-of its side signed it (with a :class:`~crossbound.client.Trust`); one that does not verify is refused
-and counted (``crossbound_client_refused_total{record="attestation_request"}``), never answered. Then
-it decodes it, skips those addressed to another institution (the side's shared topic holds them all),
-and hands ``answer`` the request with its ``payload`` decoded. ``answer`` returns the attestation's
+For each record on its attestation-requests topic the attester decodes it and skips those addressed
+to another institution (the side's shared topic holds them all: they are not its to check). Of its
+own, it checks that the platform's key of its side signed it (with a :class:`~crossbound.client.Trust`)
+before anything else; one that does not verify is refused and counted
+(``crossbound_client_refused_total{record="attestation_request"}``), never answered. Then it hands
+``answer`` the request with its ``payload`` decoded. ``answer`` returns the attestation's
 ``status``, ``payload`` (JSON form, encoded with the scenario's attestation schema) and optionally
 ``attested_at`` (default: now), or None to leave it unanswered (the platform then times it out). The
 attester fills in the rest (request id, scenario, this institution as ``attester_inst``, its side),
@@ -84,18 +85,23 @@ class Attester(Endpoint):
 
     async def handle(self, rec: Received) -> None:
         """One record on the attestation-requests topic: check, ask the callback, send its answer."""
+        key = rec.key or b""
+        try:
+            asked = self.codec.decode_input(rec.value or b"", _ASKED)[1]
+        except DecodeError:
+            refused = self.check(rec, RecordKind.ATTESTATION_REQUEST)  # a forgery says so first
+            self.refuse("attestation_request", "undecodable" if refused is None else refused.reason.value)
+            return
+        if not self.identity.names(asked["attester_inst"]):
+            return  # addressed to another data holder of the side: not ours to check
         refused = self.check(rec, RecordKind.ATTESTATION_REQUEST)
         if refused is not None:
             self.refuse("attestation_request", refused.reason.value)
             return
-        key = rec.key or b""
+        if asked["request_id"].encode() != key:
+            self.refuse("attestation_request", "wrong_request")
+            return
         try:
-            asked = self.codec.decode_input(rec.value or b"", _ASKED)[1]
-            if not self.identity.names(asked["attester_inst"]):
-                return  # addressed to another data holder of the side
-            if asked["request_id"].encode() != key:
-                self.refuse("attestation_request", "wrong_request")
-                return
             asked["payload"] = self.codec.decode(asked["payload"])[1]
         except DecodeError:
             self.refuse("attestation_request", "undecodable")
