@@ -24,7 +24,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from crossbound.broker import Broker
-from crossbound.client import Attester, Identity, Institution, Trust, VerdictRefused
+from crossbound.client import Attester, Identity, Institution, KafkaWire, Trust, VerdictRefused
 from crossbound.codec import Codec
 from crossbound.domain import Side
 from crossbound.participants import Registry, load_registry
@@ -75,6 +75,7 @@ class Relay:
     signers: dict[Side, Signer]
     forge: dict[str, Signer] = field(default_factory=dict)  # topic kind -> the wrong signer to use
     verified: list[str] = field(default_factory=list)  # "<kind> <participant key>" of inputs that verified
+    asked: int = 0  # attestation requests written
 
     async def run(self, stop: asyncio.Event) -> None:
         inputs = [self.topics.requests("hk"), self.topics.attestations("sz")]
@@ -116,6 +117,7 @@ class Relay:
             binding = Binding(out_side, KIND[out_kind], out.key or b"")
             signed = signer.headers(out.value, binding, int(time.time() * 1000))
             await producer.send_and_wait(out.topic, out.value, key=out.key, headers=list(signed))
+            self.asked += out_kind == "attestation-requests"
 
 
 @pytest.fixture
@@ -197,3 +199,41 @@ async def test_signed_clients_on_a_broker_verify_and_refuse(
         )
         == 1
     )
+
+
+async def test_a_data_holder_in_a_group_answers_what_came_while_it_was_down(
+    relay: tuple[Relay, Registry, GeneratedRegistry],
+    broker: Broker,
+    topics: Topics,
+    codec: Codec,
+    catalogue: Catalogue,
+) -> None:
+    r, registry, made = relay
+    ex = example()
+    bank = Identity.from_registry(registry, ex.DEFAULT_REQUESTER.key)
+    holder = Identity.from_registry(registry, ex.DEFAULT_ATTESTER.key)
+    request: dict[str, Any] = ex.kyc_request(holder, datetime.now(UTC))
+    request["consent"]["recipient_inst"] = bank.institution
+    group = f"{topics.prefix}{holder.key}.holder"
+
+    def attester() -> Attester:
+        wire = KafkaWire(broker.bootstrap, group_id=group)
+        answer, mine = ex.answer, trust(registry, made, holder)
+        return Attester(broker.bootstrap, holder, topics, codec, catalogue, answer, trust=mine, wire=wire)
+
+    async with attester():
+        pass  # joined once: the group starts at the end
+    institution = Institution(
+        broker.bootstrap, bank, topics, codec, catalogue, trust=trust(registry, made, bank)
+    )
+    async with institution:
+        request_id = await institution.publish(request)
+        for _ in range(300):
+            if r.asked == 1:
+                break
+            await asyncio.sleep(0.1)
+        assert r.asked == 1  # asked while no data holder was up
+        async with attester() as back:
+            verdict = await institution.verdict(request_id, timeout_s=60)
+    assert verdict["outcome"] == "ACCEPT"
+    assert back.answered == 1

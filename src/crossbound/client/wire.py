@@ -6,8 +6,12 @@ need of a broker; :class:`KafkaWire` is it over aiokafka (TLS and SASL from
 
 Reading starts at the end of each partition *as the client starts* (the offsets are fixed before
 ``start`` returns), so a verdict written after ``async with`` began is never skipped, and the history
-of the topic is never read. It reads with no consumer group: nothing is committed, and an ACL on the
-topic is all it needs. Sends wait for the broker's acknowledgement (``acks="all"``).
+of the topic is never read. By default it reads with no consumer group: nothing is committed, and an
+ACL on the topic is all it needs. With ``group_id`` (under the registry's ACLs it must start with
+``<prefix><key>.``) it reads in that group and commits what it handled, each fetch once the next is
+asked for: a data holder that stops resumes where it stopped and answers what came meanwhile (a record
+handled but not yet committed is handled again). The first start in a group commits the end, so it
+starts there too. Sends wait for the broker's acknowledgement (``acks="all"``).
 """
 
 from __future__ import annotations
@@ -61,20 +65,31 @@ class Wire(Protocol):
 class KafkaWire:
     """:class:`Wire` over aiokafka."""
 
-    def __init__(self, bootstrap: str, security: ClientSecurity = PLAINTEXT, assign_timeout_s: float = 30.0):
+    def __init__(
+        self,
+        bootstrap: str,
+        security: ClientSecurity = PLAINTEXT,
+        *,
+        group_id: str | None = None,
+        assign_timeout_s: float = 30.0,
+    ) -> None:
         self.bootstrap = bootstrap
         self.security = security
+        self.group_id = group_id
         self.assign_timeout_s = assign_timeout_s
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
+        self._handled = False  # a fetch was returned and not committed yet (group_id only)
 
     async def start(self, read: str) -> None:
-        """Start the producer and a group-less consumer of every partition of ``read``, at its end."""
+        """Start the producer and a consumer of every partition of ``read``: at its end, or (with
+        ``group_id``) where the group stopped."""
         kwargs = self.security.aiokafka_kwargs()
         self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=2, **kwargs)
         self._consumer = AIOKafkaConsumer(
             read,
             bootstrap_servers=self.bootstrap,
+            group_id=self.group_id,
             enable_auto_commit=False,
             auto_offset_reset="latest",
             **kwargs,
@@ -83,6 +98,8 @@ class KafkaWire:
             await self._producer.start()
             await self._consumer.start()
             await self._fix_positions(read)
+            if self.group_id is not None:
+                await self._consumer.commit()  # the positions: the end on a group's first start
         except BaseException:
             await self.stop()
             raise
@@ -116,5 +133,10 @@ class KafkaWire:
         """One fetch across the assigned partitions."""
         if self._consumer is None:
             raise RuntimeError("the client is not started: use it with `async with`")
+        if self._handled:
+            await self._consumer.commit()  # the previous fetch: handled before this poll was asked for
+            self._handled = False
         batch = await self._consumer.getmany(timeout_ms=timeout_ms)
-        return [msg for messages in batch.values() for msg in messages]
+        records = [msg for messages in batch.values() for msg in messages]
+        self._handled = self.group_id is not None and bool(records)
+        return records
