@@ -108,9 +108,10 @@ class Institution(Endpoint):
 
     async def verdict(self, request_id: str, timeout_s: float = 60.0) -> Verdict:
         """The verified verdict of ``request_id``; :class:`VerdictRefused` or :class:`VerdictTimeout`."""
-        future = self._future(request_id)
-        if not self.reading and not future.done():
+        settled = self._waiting.get(request_id)
+        if not self.reading and (settled is None or not settled.done()):
             raise ClientError(f"not reading {self.reads}: use the client with `async with` (or it failed)")
+        future = self._future(request_id)
         try:
             return await asyncio.wait_for(asyncio.shield(future), timeout_s)
         except TimeoutError:
