@@ -59,9 +59,11 @@ MAY_IMPORT: dict[str, set[str]] = {
     "signing": {"errors", "domain", "participants"},
     "audit": {"errors", "domain", "codec", "pipeline", "participants", "signing", "topics", "metrics"},
     "broker": {"errors", "domain", "settings", "topics", "participants"},
+    # what an institution runs: the codec, the topics, signing and the broker's TLS/SASL, no pipeline
+    "client": {"errors", "domain", "codec", "topics", "participants", "signing", "broker"},
     "runtime": _CORE | {"broker", "audit"},
-    "testing": _CORE | {"broker", "runtime", "audit"},
-    "cli": _CORE | {"broker", "runtime", "testing", "audit"},
+    "testing": _CORE | {"broker", "runtime", "audit", "client"},
+    "cli": _CORE | {"broker", "runtime", "testing", "audit", "client"},
 }
 
 # Third-party libraries that only one part may use.
@@ -70,7 +72,7 @@ ONLY_IN: dict[str, set[str]] = {
     "mode": {"runtime"},
     "fastavro": {"codec"},
     "avro": {"codec"},
-    "aiokafka": {"broker", "runtime", "testing", "cli"},
+    "aiokafka": {"broker", "runtime", "testing", "cli", "client"},
     "cel": {"rules"},
 }
 

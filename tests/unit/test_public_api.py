@@ -10,6 +10,25 @@ import pytest
 
 PUBLIC = {
     "crossbound": ["__version__"],
+    "crossbound.client": [
+        "Answer",
+        "Attester",
+        "ClientError",
+        "ClientMetrics",
+        "Identity",
+        "IdentityError",
+        "Institution",
+        "KafkaWire",
+        "Received",
+        "Trust",
+        "VerdictRefused",
+        "VerdictTimeout",
+        "Wire",
+        "document_digest",
+        "hmac_identifier",
+        "institution_signer",
+        "normalise_identifier",
+    ],
     "crossbound.codec": [
         "FIELD_CLASSES",
         "MAGIC",

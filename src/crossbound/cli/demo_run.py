@@ -1,9 +1,14 @@
 """The run behind ``crossbound demo``: broker, topics, a worker process, the simulated institutions
 of both sides, and the summary.
 
-Both sides are played through :class:`~crossbound.testing.live.LiveBus`: the requesters publish, the
-data holders answer attestation requests. :func:`summarise` and :func:`render` are pure: the summary
-as one JSON-ready object (``demo --json``) and as the lines people read.
+Both sides are played through :mod:`crossbound.client`, as institutions would run it
+(:class:`~crossbound.testing.institutions.Institutions`): each requester publishes through its
+:class:`~crossbound.client.Institution` and awaits its verdict, each data holder answers through its
+:class:`~crossbound.client.Attester`. With a participant registry (``pipeline.participants``) they sign
+and verify, with the keys ``crossbound registry generate`` wrote beside it, and the worker is given
+the registry and the topic layout. The operator's :class:`~crossbound.testing.live.LiveBus` sends the
+raw bytes no client would and reads the dead letters. :func:`summarise` and :func:`render` are pure:
+the summary as one JSON-ready object (``demo --json``) and as the lines people read.
 """
 
 from __future__ import annotations
@@ -29,18 +34,30 @@ from crossbound.broker.closing import run_closed
 from crossbound.broker.net import free_port
 from crossbound.broker.security import PLAINTEXT, ClientSecurity
 from crossbound.broker.topicspec import topic_specs
-from crossbound.codec import Codec, SchemaRegistry
+from crossbound.codec import Codec
+from crossbound.codec.records import Verdict
 from crossbound.errors import CrossboundError
-from crossbound.rules import Catalogue, load_catalogue
-from crossbound.runtime.worker import check_security, for_broker
+from crossbound.participants import Registry
+from crossbound.rules import Catalogue
+from crossbound.runtime.worker import check_security, for_broker, load_components
 from crossbound.settings import Settings
+from crossbound.testing.institutions import Institutions
 from crossbound.testing.live import LiveBus
 from crossbound.testing.processes import start_worker_process, stop_process, wait_until_ready
 from crossbound.testing.stats import percentile
 from crossbound.testing.traffic import Case, Traffic
 from crossbound.topics import Topics
 
-__all__ = ["DEMO_TIMEOUT_S", "DemoResult", "render", "run_demo", "security_env", "simulate", "summarise"]
+__all__ = [
+    "DEMO_TIMEOUT_S",
+    "DemoResult",
+    "participants_env",
+    "render",
+    "run_demo",
+    "security_env",
+    "simulate",
+    "summarise",
+]
 
 DEMO_TIMEOUT_S = 3.0  # attestation timeout in the demo, so that "late" cases resolve quickly
 
@@ -53,13 +70,14 @@ class DemoResult:
     started: float = 0.0
     finished: float = 0.0
     cases: dict[bytes, Case] = field(default_factory=dict)
-    verdicts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    verdicts: dict[str, Verdict] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)  # verdicts the client refused: their reason
     dead_letters: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def answered(self) -> int:
-        """Verdicts plus dead letters."""
-        return len(self.verdicts) + len(self.dead_letters)
+        """Verdicts (verified or refused) plus dead letters."""
+        return len(self.verdicts) + len(self.refused) + len(self.dead_letters)
 
 
 async def simulate(
@@ -71,38 +89,56 @@ async def simulate(
     deadline_s: float,
     rate: float = 0.0,
     security: ClientSecurity = PLAINTEXT,
+    registry: Registry | None = None,
 ) -> DemoResult:
-    """Publish every case (at ``rate`` per second, or in one burst when 0), let the data holders answer,
-    and collect until each case is answered. Each request is stamped ``created_at`` when it is sent."""
+    """Publish every case (at ``rate`` per second, or in one burst when 0) through its requester's
+    client, let the data holders' clients answer, and collect until each case is answered (a verified
+    verdict, a refused one, or a dead letter). Each request is stamped ``created_at`` when it is sent.
+    With ``registry``, every client signs and verifies (:mod:`crossbound.testing.institutions`)."""
     result = DemoResult()
     progress = sys.stderr.isatty()
-    async with LiveBus(bootstrap, topics, codec, catalogue, security=security) as bus:
+    clients = Institutions(bootstrap, topics, codec, catalogue, cases, security=security, registry=registry)
+    # the operator's view: the dead letters, and the raw bytes no institution's client would send
+    async with LiveBus(bootstrap, topics, codec, catalogue, security=security, holders=False) as bus, clients:
+        outcome = clients.outcome
+        waits: list[asyncio.Task[None]] = []
         result.started = time.monotonic()
         for i, case in enumerate(cases):
             if rate > 0:
                 delay = result.started + i / rate - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
-            topic, key, value = bus.encode_case(case, int(time.time() * 1000))
+            if case.request is None:
+                topic, key, value = bus.encode_case(case)
+                await bus.send(topic, key, value)
+            else:
+                key = str(case.request["request_id"]).encode()
+                waits.append(asyncio.create_task(clients.run(case, int(time.time() * 1000), deadline_s)))
             result.cases[key] = case
-            await bus.send(topic, key, value)
-        result.published = bus.published
+        result.published = len(result.cases)
+
+        def answered() -> int:
+            return len(outcome.verdicts) + len(outcome.refused) + len(bus.dead_letters)
+
         end = time.monotonic() + deadline_s
-        while bus.answered() < len(cases) and time.monotonic() < end:
+        while answered() < len(cases) and time.monotonic() < end:
             if progress:
                 print(
-                    f"\r  published {bus.published}  verdicts {len(bus.verdicts)}"
+                    f"\r  published {result.published}  verdicts {len(outcome.verdicts)}"
                     f"  dead letters {len(bus.dead_letters)}",
                     end="",
                     file=sys.stderr,
                     flush=True,
                 )
-            with contextlib.suppress(AssertionError):
-                await bus.wait_for(lambda: bus.answered() >= len(cases), timeout_s=0.5)
+            await asyncio.sleep(0.1)
         result.finished = time.monotonic()
         if progress:
             print(file=sys.stderr)
-        result.verdicts = {rid: copies[0] for rid, copies in bus.verdicts.items()}
+        for task in waits:
+            task.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
+        result.verdicts = dict(outcome.verdicts)
+        result.refused = dict(outcome.refused)
         result.dead_letters = {(key or b"").decode(): record for key, record, _ in bus.dead_letters}
     return result
 
@@ -118,12 +154,14 @@ def summarise(result: DemoResult, metrics_text: str | None, rate: float = 0.0) -
         verdict = result.verdicts.get(key.decode())
         if verdict is not None:
             got = verdict["outcome"]
+        elif key.decode() in result.refused:
+            got = "REFUSED"
         elif key.decode() in result.dead_letters:
             got = "DEADLETTER"
         by_scenario.setdefault(case.scenario_id, Counter())[got] += 1
         matched += got == case.expected
 
-    def latency_ms(v: dict[str, Any]) -> float:
+    def latency_ms(v: Verdict) -> float:
         return float((v["decided_at"] - v["request_created_at"]).total_seconds() * 1000)
 
     latencies = [latency_ms(v) for v in result.verdicts.values()]
@@ -138,6 +176,7 @@ def summarise(result: DemoResult, metrics_text: str | None, rate: float = 0.0) -
         "verdicts": {o: outcomes.get(o, 0) for o in ("ACCEPT", "REVIEW", "REJECT")},
         "dead_letters": len(result.dead_letters),
         "dead_letter_reasons": dict(sorted(reasons.items())),
+        "verdicts_refused": dict(sorted(Counter(result.refused.values()).items())),
         "unanswered": result.published - result.answered,
         "by_scenario": {s: dict(sorted(c.items())) for s, c in sorted(by_scenario.items())},
         "expected_matched": matched,
@@ -181,6 +220,10 @@ def render(summary: dict[str, Any]) -> Iterator[str]:
         yield "dead letters by reason: " + ", ".join(
             f"{k} {n}" for k, n in summary["dead_letter_reasons"].items()
         )
+    if summary["verdicts_refused"]:
+        yield "verdicts the institutions refused (not the platform's): " + ", ".join(
+            f"{k} {n}" for k, n in summary["verdicts_refused"].items()
+        )
     lat = summary["latency_ms"]
     yield (
         f"latency (request created -> verdict) p50 {lat['p50']} ms, p99 {lat['p99']} ms; "
@@ -215,6 +258,17 @@ def security_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def participants_env(settings: Settings) -> dict[str, str]:
+    """The registry and topic layout as the worker child's environment (none without a registry)."""
+    pipe = settings.pipeline
+    if pipe.participants is None:
+        return {}
+    return {
+        "CROSSBOUND_PIPELINE__PARTICIPANTS": str(pipe.participants),
+        "CROSSBOUND_PIPELINE__TOPIC_LAYOUT": pipe.topic_layout,
+    }
+
+
 def run_demo(
     settings: Settings, *, count: int, as_json: bool, keep_running: bool, seed: int, rate: float = 0.0
 ) -> int:
@@ -222,10 +276,8 @@ def run_demo(
     if count < 1:
         raise CrossboundError("--count must be at least 1")
     check_security(settings)
-    registry = SchemaRegistry.load(settings.pipeline.schemas_dir)
-    codec = Codec(registry, settings.pipeline.max_record_bytes)
-    catalogue = load_catalogue(settings.pipeline.rulesets_dir, registry)
-    topics = Topics(settings.pipeline.topic_prefix, settings.pipeline.app_id)
+    components = load_components(settings)  # the worker's codec, rule sets, topics and registry
+    codec, catalogue, topics = components.codec, components.catalogue, components.topics
     say = (lambda msg: print(msg, file=sys.stderr)) if as_json else print
     with contextlib.ExitStack() as stack:
         if settings.kafka.broker is None:
@@ -262,7 +314,11 @@ def run_demo(
                 *("--rulesets", str(settings.pipeline.rulesets_dir)),
             ],
             # the worker then sees the broker as the demo does (a --broker is Kafka unless told otherwise)
-            env={"CROSSBOUND_KAFKA__COMPAT_TANSU": "true" if tansu else "false", **security_env(settings)},
+            env={
+                "CROSSBOUND_KAFKA__COMPAT_TANSU": "true" if tansu else "false",
+                **security_env(settings),
+                **participants_env(settings),
+            },
         )
         stack.callback(stop_process, worker)
         metrics_url = f"http://127.0.0.1:{port}/metrics"
@@ -287,6 +343,7 @@ def run_demo(
                 deadline_s=60.0 + count / 50,
                 rate=rate,
                 security=security,
+                registry=components.participants,
             )
         )
         if worker.poll() is not None:

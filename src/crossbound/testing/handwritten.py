@@ -10,8 +10,6 @@ named for. Limits and sides are read from the scenario's loaded :class:`~crossbo
 from __future__ import annotations
 
 import functools
-import hashlib
-import hmac
 import random
 import uuid
 from collections.abc import Callable
@@ -21,6 +19,7 @@ from decimal import Decimal
 from typing import Any, Final, NamedTuple
 
 from crossbound._data import default_rulesets_dir, default_schemas_dir
+from crossbound.client.identifiers import document_digest, hmac_identifier
 from crossbound.codec import SchemaRegistry
 from crossbound.rules import RuleSet, load_catalogue
 from crossbound.testing.synthetic import (
@@ -30,9 +29,7 @@ from crossbound.testing.synthetic import (
     HK_CRAS,
     LEDGER_KEY_ID,
     bad_uscc,
-    hmac_identifier,
     ledger_key,
-    normalise_identifier,
     random_cn_resident_id,
     random_hkid,
     random_name,
@@ -99,10 +96,6 @@ def _rfc3339(epoch_s: float) -> str:
     return datetime.fromtimestamp(epoch_s, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _sha256(data: str) -> str:
-    return hashlib.sha256(data.encode()).hexdigest()
-
-
 def _money(value: Decimal | int | float | str) -> str:
     return str(Decimal(str(value)).quantize(Decimal("0.01")))
 
@@ -136,7 +129,7 @@ class Handwritten:
 
     def __init__(self, rng: random.Random, now: float, pair_key: bytes) -> None:
         self._rng = rng
-        self._mac = hmac.new(pair_key, digestmod=hashlib.sha256)
+        self._pair_key = pair_key
         self._created = _rfc3339(now)
         self._expires = _rfc3339(now + _REQUEST_LIFETIME_S)
         self._granted = _rfc3339(now - 30 * 86400)
@@ -180,9 +173,7 @@ class Handwritten:
     # -- shared pieces ----------------------------------------------------------------------------
 
     def _hmac(self, value: str) -> str:
-        mac = self._mac.copy()
-        mac.update(normalise_identifier(value).encode())
-        return mac.hexdigest()
+        return hmac_identifier(self._pair_key, value)
 
     def _base(self, scenario_id: str, requester: dict[str, str] | None = None) -> _Base:
         rng = self._rng
@@ -292,7 +283,7 @@ class Handwritten:
             tampered, codes = True, ("DIGEST_MISMATCH",)
         issued = self._today - timedelta(days=age_days)
         document = f"CREDIT-REPORT|{uscc}|{issued.isoformat()}|{report_type}|{rng.getrandbits(64):016x}"
-        report_digest = _sha256(document)
+        report_digest = document_digest(document)
         legal_rep_hmac = self._hmac(legal_rep)
         payload = {
             "subject_uscc": subject_uscc,
@@ -307,7 +298,8 @@ class Handwritten:
         request = self._request(sid, base, payload, self._hmac(uscc), [purpose])
         attestation = None
         if variant in ("valid", "review", "mismatch"):
-            registered_digest = _sha256(document + "|REGISTERED-REVISION") if tampered else report_digest
+            registered = document + "|REGISTERED-REVISION"
+            registered_digest = document_digest(registered) if tampered else report_digest
             registered_rep = self._hmac(random_cn_resident_id(rng)) if rep_mismatch else legal_rep_hmac
             attestation = self._attestation(
                 sid,
@@ -359,7 +351,7 @@ class Handwritten:
         elif variant == "mismatch":
             tampered, codes = True, ("DIGEST_MISMATCH",)
         document = f"HK-CREDIT-REPORT|{hkid}|{rng.getrandbits(64):016x}"
-        report_digest = _sha256(document)
+        report_digest = document_digest(document)
         payload = {
             "requested_limit_cny": f"{limit}.00",
             "works_in_gba": city in _GBA_CITIES,
@@ -378,7 +370,9 @@ class Handwritten:
                 base,
                 {
                     "hkid_hmac": hkid_hmac,
-                    "credit_report_digest": _sha256(document + "|REISSUED") if tampered else report_digest,
+                    "credit_report_digest": (
+                        document_digest(document + "|REISSUED") if tampered else report_digest
+                    ),
                     "hkid_valid": True,
                     "residence_permit_valid": None if permit_hmac is None else True,
                     "no_bankruptcy_flag": no_bankruptcy,

@@ -56,8 +56,10 @@ class LiveBus:
         enable_idempotence: bool = False,
         security: ClientSecurity = PLAINTEXT,
         keyring: Keyring | None = None,
+        holders: bool = True,
     ) -> None:
         self.bootstrap = bootstrap
+        self.holders = holders  # False: no data holders here (the demo's are crossbound.client Attesters)
         self.security = security
         self.keyring = keyring
         self.topics = topics
@@ -87,7 +89,9 @@ class LiveBus:
             **self.security.aiokafka_kwargs(),
         )
         await self._producer.start()
-        self._tasks = [asyncio.create_task(self._holders()), asyncio.create_task(self._collect())]
+        self._tasks = [asyncio.create_task(self._collect())]
+        if self.holders:
+            self._tasks.append(asyncio.create_task(self._holders()))
         return self
 
     async def __aexit__(self, *exc: object) -> None:

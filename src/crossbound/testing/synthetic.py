@@ -2,13 +2,13 @@
 
 Every check character comes from :mod:`crossbound.identifiers`, so a generated HKID, resident ID, USCC,
 LEI or card number is valid by the very arithmetic that checks it. Each generator draws from the
-``random.Random`` it is given, in a fixed order: the same seed gives the same identifiers.
+``random.Random`` it is given, in a fixed order: the same seed gives the same identifiers. What an
+institution computes from them before they cross (normalisation, HMAC, digests) is the client's:
+:mod:`crossbound.client.identifiers`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import random
 import re
 from datetime import date
@@ -30,10 +30,8 @@ __all__ = [
     "HK_CRAS",
     "LEDGER_KEY_ID",
     "bad_uscc",
-    "hmac_identifier",
     "ledger_key",
     "lei_with_check",
-    "normalise_identifier",
     "random_cn_resident_id",
     "random_hkid",
     "random_name",
@@ -41,19 +39,6 @@ __all__ = [
     "random_uscc",
     "uscc_with_check",
 ]
-
-_NORMALISE: Final = str.maketrans("", "", " -()[]")
-
-
-def normalise_identifier(value: str) -> str:
-    """Normalise an identifier before HMAC: upper-case, no spaces, hyphens or brackets."""
-    return value.upper().translate(_NORMALISE)
-
-
-def hmac_identifier(pair_key: bytes, value: str) -> str:
-    """HMAC-SHA256(pair_key, normalised value) as 64 lowercase hex characters."""
-    return hmac.new(pair_key, normalise_identifier(value).encode(), hashlib.sha256).hexdigest()
-
 
 LEDGER_KEY_ID: Final = "ledger-2026"
 

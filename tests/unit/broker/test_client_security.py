@@ -197,7 +197,7 @@ def test_the_broker_commands_secure_mode_makes_a_ca_an_admin_and_the_registry_us
     admin_file = tmp_path / "sec" / "admin.password"
     assert secure.admin == ("admin", admin_file.read_text(encoding="utf-8").strip())
     assert admin_file.stat().st_mode & 0o777 == 0o600
-    assert len(secure.users) == 15
+    assert len(secure.users) == 21  # the simulator's 15 and the fixtures' 6
     assert (
         secure.users["hsbchkhhhkh"]
         == (tmp_path / "reg" / "scram" / "hsbchkhhhkh.password").read_text().strip()

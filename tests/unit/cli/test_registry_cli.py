@@ -21,9 +21,9 @@ def registry_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
 def test_check_counts_a_good_registry(registry_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["registry", "check", str(registry_file), "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {
-        "participants": 15,
-        "active": 15,
-        "keys": 15,
+        "participants": 21,
+        "active": 21,
+        "keys": 21,
         "platform_keys": 2,
         "file": str(registry_file),
     }
@@ -41,7 +41,7 @@ def test_check_names_the_entry_and_the_fault(registry_file: Path, capsys: pytest
 def test_acl_print_json_and_lines(registry_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["acl", "print", "--registry", str(registry_file), "--topic-prefix", "t.", "--json"]) == 0
     acls = json.loads(capsys.readouterr().out)
-    assert len(acls) == 15 * 5  # every generated participant requests and attests
+    assert len(acls) == 21 * 5  # every generated participant requests and attests
     assert {
         "principal": "User:hsbchkhhhkh",
         "resource_type": "TOPIC",
@@ -53,7 +53,7 @@ def test_acl_print_json_and_lines(registry_file: Path, capsys: pytest.CaptureFix
     } in acls
     assert main(["acl", "print", "--registry", str(registry_file)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 75
+    assert len(lines) == 21 * 5
     assert all(
         line.startswith("kafka-acls.sh --bootstrap-server BOOTSTRAP --add --allow-principal User:")
         for line in lines

@@ -38,7 +38,7 @@ def test_a_generated_registry_loads_with_lookups(
     generated: Path, scenarios: dict[str, tuple[Side, Side]]
 ) -> None:
     registry = load_registry(generated, scenarios)
-    assert len(registry.participants) == 15
+    assert len(registry.participants) == 21  # the simulator's 15, and 6 more the scenario fixtures name
     hsbc = registry.find("BIC", "HSBCHKHHHKH")
     assert hsbc is not None
     assert (hsbc.key, hsbc.side, hsbc.city, hsbc.status) == ("hsbchkhhhkh", Side.HK, "HK", Status.ACTIVE)
@@ -61,7 +61,7 @@ def test_generate_writes_private_keys_readable_by_the_owner_only(
 ) -> None:
     made = generate_registry(tmp_path / "reg", scenarios, now=NOW)
     keys = sorted((tmp_path / "reg" / "keys").glob("*.private.pem"))
-    assert len(keys) == 15 + 2  # and the platform's, one per side
+    assert len(keys) == 21 + 2  # and the platform's, one per side
     assert all(k.stat().st_mode & 0o777 == 0o600 for k in keys)
     assert all(p.stat().st_mode & 0o777 == 0o600 for p in made.passwords.values())
     assert "PRIVATE KEY" not in made.path.read_text(encoding="utf-8")

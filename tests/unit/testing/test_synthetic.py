@@ -16,9 +16,7 @@ from crossbound.testing.synthetic import (
     HK_BANKS,
     HK_CRAS,
     bad_uscc,
-    hmac_identifier,
     lei_with_check,
-    normalise_identifier,
     random_cn_resident_id,
     random_hkid,
     random_unionpay_card,
@@ -29,18 +27,6 @@ from crossbound.testing.traffic import Traffic
 
 NOW = 1_795_000_000.0
 SCHEME_KIND = {"LEI": "lei", "BIC": "bic", "USCC": "uscc", "HK_BRN": "hk_brn"}
-
-
-def test_hmac_matches_the_scenarios_md_vectors() -> None:
-    key = b"demo-pair-key-2026"
-    assert normalise_identifier("a123456(3)") == "A1234563"
-    assert (
-        hmac_identifier(key, "A123456(3)")
-        == "0c0a9b67a2273f74cb7f33a6af831bc2ffb1dc0c294047c22473b7eb1d6e06ba"
-    )
-    assert hmac_identifier(key, "11010519491231002x") == (
-        "cdd3a1886aaaf266852a0eee454232f5476b7bbadc95a2683f2814cac88d69a0"
-    )
 
 
 def test_generated_identifiers_are_valid() -> None:

@@ -1,0 +1,80 @@
+"""crossbound.client on the secured Apache Kafka (SASL_SSL, SCRAM, the registry's ACLs), with the
+worker in the per_institution layout: the bank and the data holder, each connected as itself, use
+their own topics only, reading with no consumer group; a client that claims another institution's
+identity is refused by the broker when it starts.
+
+The cluster is this module's own (``secured``, from :mod:`test_secured_kafka`). The clients run
+unsigned: on this branch the worker neither checks nor makes signatures (issue 10, item 3); the signed
+path is proven on Tansu in :mod:`test_client`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka.errors import TopicAuthorizationFailedError
+from test_client import example
+from test_secured_kafka import ADMIN, Secured, secured, tls_sockets_closed
+
+from crossbound.client import Attester, Identity, Institution
+from crossbound.codec import Codec
+from crossbound.participants import Participant
+from crossbound.rules import Catalogue
+from crossbound.topics import Topics
+from support import Worker
+
+pytestmark = pytest.mark.integration
+__all__ = ["secured", "tls_sockets_closed"]  # the module's fixtures, imported
+
+
+def participant(secured: Secured, who: Identity) -> Participant:
+    found = secured.registry.find(who.scheme, who.id)
+    assert found is not None
+    return found
+
+
+async def test_institution_and_data_holder_each_on_their_own_topics_under_their_acls(
+    secured: Secured, tmp_path: Path, codec: Codec, catalogue: Catalogue
+) -> None:
+    ex = example()
+    bank = Identity.from_registry(secured.registry, ex.DEFAULT_REQUESTER.key)
+    holder = Identity.from_registry(secured.registry, ex.DEFAULT_ATTESTER.key)
+    as_bank, as_holder = (secured.security(participant(secured, i)) for i in (bank, holder))
+    env = {
+        "CROSSBOUND_KAFKA__SECURITY__PROTOCOL": "SASL_SSL",
+        "CROSSBOUND_KAFKA__SECURITY__CA_FILE": str(secured.pki.ca_file),
+        "CROSSBOUND_KAFKA__SECURITY__SASL_USERNAME": ADMIN[0],
+        "CROSSBOUND_KAFKA__SECURITY__SASL_PASSWORD_FILE": str(secured.admin_password_file),
+        "CROSSBOUND_PIPELINE__PARTICIPANTS": str(secured.generated.path),
+        "CROSSBOUND_PIPELINE__TOPIC_LAYOUT": "per_institution",
+    }
+    worker_topics = Topics(prefix="", app_id=f"cl{os.urandom(4).hex()}")
+    worker = Worker(secured.cluster, worker_topics, tmp_path / "worker.log", timeout_s=30, env=env).start()
+    topics = secured.topics  # per_institution, no prefix: what the worker reads and writes
+    try:
+        await asyncio.to_thread(worker.wait_ready, 90.0)
+        request: dict[str, Any] = ex.kyc_request(holder, datetime.now(UTC))
+        request["consent"]["recipient_inst"] = bank.institution
+        bootstrap = secured.cluster.bootstrap
+        attester = Attester(bootstrap, holder, topics, codec, catalogue, ex.answer, security=as_holder)
+        institution = Institution(bootstrap, bank, topics, codec, catalogue, security=as_bank)
+        assert institution.reads == f"hk.{bank.key}.verdicts"
+        assert attester.reads == f"sz.{holder.key}.attestation-requests"
+        async with attester, institution:
+            verdict = await institution.request_and_wait(request, timeout_s=60)
+        assert verdict["outcome"] == "ACCEPT"
+        assert attester.answered == 1
+
+        other = next(p for p in secured.registry.participants if p.side.value == "HK" and p.key != bank.key)
+        posing = Institution(bootstrap, Identity.of(other), topics, codec, catalogue, security=as_bank)
+        with pytest.raises(TopicAuthorizationFailedError):
+            async with posing:
+                pass
+    finally:
+        worker.stop()
+    assert "Traceback" not in worker.log(), worker.log()[-3000:]
