@@ -1,11 +1,10 @@
 """crossbound.client on the secured Apache Kafka (SASL_SSL, SCRAM, the registry's ACLs), with the
 worker in the per_institution layout: the bank and the data holder, each connected as itself, use
 their own topics only, reading with no consumer group; a client that claims another institution's
-identity is refused by the broker when it starts.
+identity is refused by the broker when it starts. The worker has the registry, so it checks the
+clients' signatures and signs its outputs, which the clients verify.
 
-The cluster is this module's own (``secured``, from :mod:`test_secured_kafka`). The clients run
-unsigned: on this branch the worker neither checks nor makes signatures (issue 10, item 3); the signed
-path is proven on Tansu in :mod:`test_client`.
+The cluster is this module's own (``secured``, from :mod:`test_secured_kafka`).
 """
 
 from __future__ import annotations
@@ -21,8 +20,9 @@ from aiokafka.errors import TopicAuthorizationFailedError
 from test_client import example
 from test_secured_kafka import ADMIN, Secured, secured, tls_sockets_closed
 
-from crossbound.client import Attester, Identity, Institution
+from crossbound.client import Attester, Identity, Institution, Trust
 from crossbound.codec import Codec
+from crossbound.domain import Side
 from crossbound.participants import Participant
 from crossbound.rules import Catalogue
 from crossbound.topics import Topics
@@ -36,6 +36,12 @@ def participant(secured: Secured, who: Identity) -> Participant:
     found = secured.registry.find(who.scheme, who.id)
     assert found is not None
     return found
+
+
+def trust(secured: Secured, who: Identity) -> Trust:
+    """What ``who`` signs with (its first registry key) and verifies the worker against."""
+    key_file = secured.generated.private_key(participant(secured, who).keys[0].key_id)
+    return Trust.load(secured.registry, who, key_file)
 
 
 async def test_institution_and_data_holder_each_on_their_own_topics_under_their_acls(
@@ -52,6 +58,8 @@ async def test_institution_and_data_holder_each_on_their_own_topics_under_their_
         "CROSSBOUND_KAFKA__SECURITY__SASL_PASSWORD_FILE": str(secured.admin_password_file),
         "CROSSBOUND_PIPELINE__PARTICIPANTS": str(secured.generated.path),
         "CROSSBOUND_PIPELINE__TOPIC_LAYOUT": "per_institution",
+        "CROSSBOUND_PIPELINE__SIGNING_KEY_HK": str(secured.generated.platform_key(Side.HK)),
+        "CROSSBOUND_PIPELINE__SIGNING_KEY_SZ": str(secured.generated.platform_key(Side.SZ)),
     }
     worker_topics = Topics(prefix="", app_id=f"cl{os.urandom(4).hex()}")
     worker = Worker(secured.cluster, worker_topics, tmp_path / "worker.log", timeout_s=30, env=env).start()
@@ -61,8 +69,13 @@ async def test_institution_and_data_holder_each_on_their_own_topics_under_their_
         request: dict[str, Any] = ex.kyc_request(holder, datetime.now(UTC))
         request["consent"]["recipient_inst"] = bank.institution
         bootstrap = secured.cluster.bootstrap
-        attester = Attester(bootstrap, holder, topics, codec, catalogue, ex.answer, security=as_holder)
-        institution = Institution(bootstrap, bank, topics, codec, catalogue, security=as_bank)
+        holder_trust, bank_trust = (trust(secured, who) for who in (holder, bank))
+        attester = Attester(
+            bootstrap, holder, topics, codec, catalogue, ex.answer, security=as_holder, trust=holder_trust
+        )
+        institution = Institution(
+            bootstrap, bank, topics, codec, catalogue, security=as_bank, trust=bank_trust
+        )
         assert institution.reads == f"hk.{bank.key}.verdicts"
         assert attester.reads == f"sz.{holder.key}.attestation-requests"
         async with attester, institution:
