@@ -79,6 +79,10 @@ class DeadLetterReason(StrEnum):
     ORPHAN_ATTESTATION = "orphan_attestation"
     LATE_ATTESTATION = "late_attestation"
     PAYLOAD_MISSING = "payload_missing"
+    # a document fingerprint on a registry topic (crossbound.pipeline.fingerprints)
+    FINGERPRINT_INCONSISTENT = "fingerprint_inconsistent"
+    FINGERPRINT_STALE = "fingerprint_stale"
+    FINGERPRINT_CONFLICT = "fingerprint_conflict"
     INTERNAL_ERROR = "internal_error"
 
     @classmethod

@@ -6,6 +6,8 @@
 ``<side>.attestations``         their answers
 ``<side>.verdicts``             verdicts for requests that side made
 ``<side>.deadletter``           what could not be processed, kept on the side it came from
+``<side>.fingerprints``         the registry: document fingerprints that side's data sources issued
+                                (compacted, keyed by digest; see :mod:`crossbound.pipeline.fingerprints`)
 ==============================  ===============================================================
 
 plus the worker's internal ``<app>.quota`` (requests repartitioned by their limit key) and Faust's table
@@ -40,7 +42,7 @@ Layout = Literal["shared", "per_institution"]
 
 SIDES: Final[tuple[str, ...]] = tuple(side.topic for side in Side)  # as topic names spell them: hk, sz
 KINDS = ("requests", "attestation-requests", "attestations", "verdicts", "deadletter")
-TABLES = ("pending", "answered", "quota_usage")  # the worker's Faust tables, one changelog each
+TABLES = ("pending", "answered", "quota_usage", "fingerprints")  # the worker's tables, one changelog each
 
 
 class TopicKind(StrEnum):
@@ -52,6 +54,7 @@ class TopicKind(StrEnum):
     DEADLETTER = "deadletter"
     CHANGELOG = "changelog"
     INTERNAL = "internal"
+    REGISTRY = "registry"
 
 
 _KIND_OF = {
@@ -103,6 +106,14 @@ class Topics:
         """Dead letters of records that came from ``side``."""
         return self.name(side, "deadletter")
 
+    def fingerprints(self, side: str) -> str:
+        """The registry of ``side``: fingerprints of the documents its data sources issued (compacted).
+
+        One per side in both layouts: a fingerprint is looked up by whoever verifies the document,
+        not only by one institution.
+        """
+        return self.name(side, "fingerprints")
+
     def of_participant(self, side: str, key: str, kind: str) -> str:
         """``<prefix><side>.<key>.<kind>``: one participant's own topic of ``kind``."""
         if kind not in KINDS or kind == "deadletter":
@@ -148,6 +159,10 @@ class Topics:
         """The repartition topic of stateful limit checks."""
         return f"{self.prefix}{self.app_id}.quota"
 
+    def registries(self) -> list[str]:
+        """The registry topics of both sides, which the registry agent consumes."""
+        return [self.fingerprints(s) for s in SIDES]
+
     def inputs(self) -> list[str]:
         """What the main agent consumes: the shared request and attestation topics, and under
         ``per_institution`` the participants' own."""
@@ -164,12 +179,13 @@ class Topics:
 
     def all(self) -> list[str]:
         """Every topic the pipeline itself reads or writes (not the table changelogs)."""
-        return [self.name(s, k) for s in SIDES for k in KINDS] + [self.quota]
+        return [self.name(s, k) for s in SIDES for k in KINDS] + [self.quota, *self.registries()]
 
     def kinds(self) -> dict[str, TopicKind]:
         """Every topic of a deployment, changelogs included, with its kind."""
         kinds = {self.name(s, k): _KIND_OF[k] for s in SIDES for k in KINDS}
         kinds[self.quota] = TopicKind.INTERNAL
+        kinds.update(dict.fromkeys(self.registries(), TopicKind.REGISTRY))
         kinds.update(dict.fromkeys(self.changelogs(), TopicKind.CHANGELOG))
         kinds.update(self.participant_topics())
         return kinds

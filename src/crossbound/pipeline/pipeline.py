@@ -43,6 +43,7 @@ from crossbound.metrics import Metrics
 from crossbound.pipeline.attestations import Attestations
 from crossbound.pipeline.budget import BudgetedTable, OutputLimits
 from crossbound.pipeline.decoding import DeadLetter, Decoder
+from crossbound.pipeline.fingerprints import Registry
 from crossbound.pipeline.hops import HOP, Hops
 from crossbound.pipeline.outputs import Outputs
 from crossbound.pipeline.records import Incoming, Outgoing
@@ -67,12 +68,15 @@ class Tables:
     """The state a pipeline keeps, all keyed by bytes; Faust tables in the worker, dicts in tests.
 
     ``pending`` and ``answered`` are keyed by request id (Avro ``PendingRequest``; an 8-byte
-    forget-at prefix, then Avro ``AnsweredRequest``); ``usage`` by hop key (Avro ``QuotaUsage``).
+    forget-at prefix, then Avro ``AnsweredRequest``); ``usage`` by hop key (Avro ``QuotaUsage``);
+    ``fingerprints`` by side and digest (an 8-byte source offset, then Avro ``Fingerprint``): a
+    global table in the worker (see :mod:`~crossbound.pipeline.fingerprints`).
     """
 
     pending: State
     answered: State
     usage: State
+    fingerprints: State
 
 
 class Pipeline:
@@ -97,7 +101,9 @@ class Pipeline:
                 *(
                     BudgetedTable(table, name, topics.changelog(name), limits, metrics)
                     for name, table in zip(
-                        TABLES, (tables.pending, tables.answered, tables.usage), strict=True
+                        TABLES,
+                        (tables.pending, tables.answered, tables.usage, tables.fingerprints),
+                        strict=True,
                     )
                 )
             )
@@ -114,8 +120,18 @@ class Pipeline:
             tables.answered, codec, pending, int(dedupe_retention_s * 1000), metrics, clock
         )
         timeout_ms = int(attestation_timeout_s * 1000)
+        self.registry = Registry(tables.fingerprints, decoder, answered, outputs, metrics, on_error)
         self.requests = Requests(
-            decoder, pending, answered, outputs, metrics, on_error, clock, timeout_ms, partitions
+            decoder,
+            pending,
+            answered,
+            outputs,
+            metrics,
+            on_error,
+            clock,
+            timeout_ms,
+            partitions,
+            fingerprints=self.registry,
         )
         self.attestations = Attestations(
             decoder, pending, answered, outputs, metrics, on_error, clock, partitions
@@ -133,6 +149,8 @@ class Pipeline:
                 self.attestations.on_attestation,
                 self._input_failed,
             )
+        for side in SIDES:
+            self._routes[topics.fingerprints(side)] = (side, self.registry.on_fingerprint, self._input_failed)
         for topic, (side, kind) in topics.participant_inputs().items():  # per_institution layout
             handle = self.requests.on_request if kind == "requests" else self.attestations.on_attestation
             self._routes[topic] = (side, handle, self._input_failed)

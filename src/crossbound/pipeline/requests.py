@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from crossbound.codec.records import PendingRequest, Request
 from crossbound.domain import DeadLetterReason
@@ -31,6 +31,9 @@ from crossbound.pipeline.stores import AnsweredStore, PendingStore
 from crossbound.rules import Context, Outcome, evaluate, outcome_of
 from crossbound.rules.engine import OnError
 from crossbound.topics import wire_side
+
+if TYPE_CHECKING:  # the registry module imports this one (via attestations)
+    from crossbound.pipeline.fingerprints import Registry
 
 __all__ = ["REQUEST", "Requests", "check_key"]
 
@@ -67,8 +70,11 @@ class Requests:
         clock: Callable[[], float],
         timeout_ms: int,
         partitions: int | None,
+        *,
+        fingerprints: Registry,
     ) -> None:
         self.decoder = decoder
+        self.fingerprints = fingerprints
         self.pending = pending
         self.answered = answered
         self.outputs = outputs
@@ -136,6 +142,8 @@ class Requests:
             verdict = self.outputs.verdict(rs, request, findings, {}, now, rec.partition)
             self.answered.answer(key, request, body, (rec.topic, rec.partition, rec.offset), None, verdict)
             return [verdict]
+        if rs.fingerprint is not None:  # verified by the registry: answered now, nothing to ask
+            return self.fingerprints.answer(rs, rec, request, payload, body, findings, now)
         now_ms = int(now_s * 1000)
         deadline = now_ms + self.timeout_ms
         parked: PendingRequest = {

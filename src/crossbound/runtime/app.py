@@ -9,7 +9,11 @@ Agents:
 * ``validate`` consumes ``hk/sz.requests`` and ``hk/sz.attestations`` as one stream keyed by
   request_id, with the ``pending`` and ``answered`` tables;
 * ``quota`` consumes ``<app>.quota`` (requests repartitioned by their limit key: the hop records) with
-  the ``quota_usage`` table.
+  the ``quota_usage`` table;
+* ``registry`` consumes ``hk/sz.fingerprints`` (the data sources' document fingerprints, keyed by
+  digest) into ``fingerprints``, a *global* table: every worker holds all of it, so a request finds
+  its document's record on whatever partition the request came (see
+  :mod:`crossbound.pipeline.fingerprints` for the choice and its cost).
 
 Both take events in batches (``take_events``): Faust's per-event cost is the bottleneck, and batching
 amortises part of it (measured in benchmarks/). Tables place each key by Kafka's murmur2 partitioner
@@ -140,9 +144,12 @@ def faust_speedups(stock: frozenset[str]) -> dict[str, Any]:
     return chosen
 
 
-def _raw_table(app: faust.App, name: str, partitions: int, configs: dict[str, str]) -> Any:
+def _raw_table(
+    app: faust.App, name: str, partitions: int, configs: dict[str, str], *, replicated: bool = False
+) -> Any:
+    """A table of bytes; ``replicated``: a global table, every partition of it on every worker."""
     assert name in TABLES, name  # Topics.changelogs() names the changelog topics the worker prepares
-    table: Any = app.Table(
+    table: Any = (app.GlobalTable if replicated else app.Table)(
         name,
         key_type=bytes,
         value_type=bytes,
@@ -267,18 +274,20 @@ def build_app(
     )
     inputs = app.topic(*topics.inputs(), partitions=partitions, **_RAW)
     quota_in = app.topic(topics.quota, partitions=partitions, **_RAW)
+    registry_in = app.topic(*topics.registries(), partitions=partitions, **_RAW)
     for name in topics.all():  # declared so Faust knows them; created beforehand by the worker
         app.topic(name, partitions=partitions, **_RAW)
     changelog_configs = topic_configs(changelog)
     pending = _raw_table(app, "pending", partitions, changelog_configs)
     answered = _raw_table(app, "answered", partitions, changelog_configs)
     usage = _raw_table(app, "quota_usage", partitions, changelog_configs)
+    fingerprints = _raw_table(app, "fingerprints", partitions, changelog_configs, replicated=True)
     pipeline = Pipeline(
         components.codec,
         components.catalogue,
         metrics,
         topics,
-        Tables(pending, answered, usage),
+        Tables(pending, answered, usage, fingerprints),
         attestation_timeout_s=pipe.attestation_timeout_s,
         dedupe_retention_s=pipe.dedupe_retention_s,
         partitions=partitions,
@@ -317,6 +326,10 @@ def build_app(
 
     @app.agent(quota_in, name="quota")  # the hop records come back here, at their key's partition
     async def quota(stream: Any) -> None:
+        await run(stream)
+
+    @app.agent(registry_in, name="registry")  # document fingerprints into the global table
+    async def registry(stream: Any) -> None:
         await run(stream)
 
     async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:

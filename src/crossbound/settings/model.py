@@ -246,6 +246,7 @@ _KIND_DEFAULTS: dict[str, dict[str, Any]] = {
     "deadletter": {"retention_ms": 30 * _DAY_MS, "cleanup_policy": "delete"},
     "changelog": {"retention_ms": -1, "cleanup_policy": "compact"},
     "internal": {"retention_ms": 7 * _DAY_MS, "cleanup_policy": "delete"},
+    "registry": {"retention_ms": -1, "cleanup_policy": "compact"},
 }
 
 
@@ -290,6 +291,11 @@ class TopicsSettings(BaseModel):
     internal: TopicSettings = Field(
         default_factory=_default("internal"),
         description="<app>.quota repartition topic: 7 days, like the inputs it is re-read after a stop",
+    )
+    registry: TopicSettings = Field(
+        default_factory=_default("registry"),
+        description="<side>.fingerprints: compacted and kept forever, keyed by document digest: the "
+        "latest record of every document its data sources issued (a revocation included) stays",
     )
 
     @model_validator(mode="before")

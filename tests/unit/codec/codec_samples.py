@@ -20,6 +20,7 @@ EXPECTED_SUBJECTS = [
     "core/attestation",
     "core/attestation_request",
     "core/deadletter",
+    "core/fingerprint",
     "core/request",
     "core/verdict",
     "internal/answered_request",
