@@ -17,7 +17,7 @@ without our topic prefix; ``conf.id`` is the app id as long as the Faust app ``v
 (:class:`crossbound.settings.TopicsSettings`). Every record
 of a request is keyed by its ``request_id`` and partitioned with Kafka's default murmur2 partitioner,
 so that a request and its attestation meet on one partition; all these topics have the same
-partition count.
+partition count, but for the changelog of the global table ``fingerprints``, which has one.
 
 The layout is a setting (``pipeline.topic_layout``). ``shared`` is the table above. ``per_institution``
 adds, for each registered participant (its side and its key, see :mod:`crossbound.participants`), its
@@ -36,13 +36,16 @@ from typing import Final, Literal
 
 from crossbound.domain import Side
 
-__all__ = ["KINDS", "SIDES", "TABLES", "Layout", "TopicKind", "Topics", "wire_side"]
+__all__ = ["KINDS", "REPLICATED_TABLES", "SIDES", "TABLES", "Layout", "TopicKind", "Topics", "wire_side"]
 
 Layout = Literal["shared", "per_institution"]
 
 SIDES: Final[tuple[str, ...]] = tuple(side.topic for side in Side)  # as topic names spell them: hk, sz
 KINDS = ("requests", "attestation-requests", "attestations", "verdicts", "deadletter")
 TABLES = ("pending", "answered", "quota_usage", "fingerprints")  # the worker's tables, one changelog each
+# Global tables (every worker holds all of them): one changelog partition, as Faust's GlobalTable
+# needs with several workers (faust/tables/globaltable.py: else a recovery loop).
+REPLICATED_TABLES = ("fingerprints",)
 
 
 class TopicKind(StrEnum):

@@ -67,7 +67,7 @@ from crossbound.runtime.sending import Send, Sender
 from crossbound.runtime.tablestore import table_store_settings
 from crossbound.runtime.worker import Components
 from crossbound.settings import Settings
-from crossbound.topics import TABLES, Topics
+from crossbound.topics import REPLICATED_TABLES, TABLES, Topics
 
 __all__ = ["FAUST_SPEEDUPS", "QuietMonitor", "build_app", "faust_credentials", "faust_speedups"]
 
@@ -147,15 +147,21 @@ def faust_speedups(stock: frozenset[str]) -> dict[str, Any]:
 def _raw_table(
     app: faust.App, name: str, partitions: int, configs: dict[str, str], *, replicated: bool = False
 ) -> Any:
-    """A table of bytes; ``replicated``: a global table, every partition of it on every worker."""
+    """A table of bytes; ``replicated``: a global table, all of it on every worker.
+
+    A global table has one changelog partition and recovers one record at a time: what Faust's
+    GlobalTable needs with several workers, or one can loop in recovery (faust/tables/globaltable.py).
+    """
     assert name in TABLES, name  # Topics.changelogs() names the changelog topics the worker prepares
+    assert replicated == (name in REPLICATED_TABLES), name
     table: Any = (app.GlobalTable if replicated else app.Table)(
         name,
         key_type=bytes,
         value_type=bytes,
-        partitions=partitions,
-        use_partitioner=True,
+        partitions=1 if replicated else partitions,
+        use_partitioner=True,  # keys placed by murmur2, not by the event's partition
         extra_topic_configs=configs,  # should Faust create the changelog itself (the worker does first)
+        **({"recovery_buffer_size": 1} if replicated else {}),
     )
     # Faust picks "json" for bytes; our keys and values are already bytes (request ids, Avro records).
     table.key_serializer = "raw"

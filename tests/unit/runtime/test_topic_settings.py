@@ -209,6 +209,7 @@ def test_topic_specs_per_kind() -> None:
     topics = Topics()
     specs = topic_specs(topics, Settings().topic_settings(), partitions=6)
     assert len(specs) == 17
+    assert specs.pop("crossbound-fingerprints-changelog").partitions == 1  # a global table's
     assert {s.partitions for s in specs.values()} == {6}
     assert {s.replication_factor for s in specs.values()} == {3}
     assert specs["hk.verdicts"].configs == {
