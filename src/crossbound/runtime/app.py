@@ -154,6 +154,7 @@ def _raw_table(
     """
     assert name in TABLES, name  # Topics.changelogs() names the changelog topics the worker prepares
     assert replicated == (name in REPLICATED_TABLES), name
+    recovery: dict[str, Any] = {"recovery_buffer_size": 1} if replicated else {}
     table: Any = (app.GlobalTable if replicated else app.Table)(
         name,
         key_type=bytes,
@@ -161,7 +162,7 @@ def _raw_table(
         partitions=1 if replicated else partitions,
         use_partitioner=True,  # keys placed by murmur2, not by the event's partition
         extra_topic_configs=configs,  # should Faust create the changelog itself (the worker does first)
-        **({"recovery_buffer_size": 1} if replicated else {}),
+        **recovery,
     )
     # Faust picks "json" for bytes; our keys and values are already bytes (request ids, Avro records).
     table.key_serializer = "raw"
