@@ -3,7 +3,8 @@
 A runtime (the Faust worker in :mod:`crossbound.runtime.app`, the broker-free
 :class:`crossbound.testing.Harness`) maps its events onto :class:`Pipeline` and produces what it returns:
 
-* every consumed record, of the public input topics and of the internal hop topic ``<app>.quota``,
+* every consumed record, of the public input topics (the registry topics ``<side>.fingerprints``
+  included, :mod:`~crossbound.pipeline.fingerprints`) and of the internal hop topic ``<app>.quota``,
   goes to :meth:`Pipeline.handle`;
 * records for the internal hop topic go back to :meth:`Pipeline.handle` at the partition of their
   key: through the broker in the worker, in-process with :meth:`Pipeline.loop` in the Harness;

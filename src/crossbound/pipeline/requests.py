@@ -1,5 +1,8 @@
 """A request: decode, key and partition, sides, duplicates, request rules; then reject it or park it.
 
+A request of a scenario in fingerprint mode is not parked: it is answered at once from the registry
+(:meth:`~crossbound.pipeline.fingerprints.Registry.answer`).
+
 Redelivery (at-least-once): a request this process already handled is handled silently (its output
 went to this process's live producer, which delivers it). A request handled by an earlier process
 (killed after producing, before committing) re-emits what the first delivery produced, byte for byte,
