@@ -71,7 +71,16 @@ PUBLIC = {
         "Metrics",
     ],
     "crossbound.metrics_server": ["MetricsServer", "serve_metrics"],
-    "crossbound.topics": ["KINDS", "SIDES", "TABLES", "Layout", "TopicKind", "Topics", "wire_side"],
+    "crossbound.topics": [
+        "KINDS",
+        "REPLICATED_TABLES",
+        "SIDES",
+        "TABLES",
+        "Layout",
+        "TopicKind",
+        "Topics",
+        "wire_side",
+    ],
     "crossbound.participants": [
         "REGISTRY_VERSION",
         "Acl",

@@ -199,6 +199,22 @@ def core_samples(codec: Codec) -> dict[str, dict[str, Any]]:
             "failed_at": T0 + timedelta(milliseconds=1),
             "crossbound_version": "0.1.0",
         },
+        "core/fingerprint": {
+            "digest": HEX_A,
+            "digest_alg": "SM3",
+            "document_type": "PBOC_PERSONAL_CREDIT_REPORT",
+            "issuer_side": "SZ",
+            "issuer": {"scheme": "BIC", "id": "ICBKCNBJSZN", "city": "440300"},
+            "subject_ref_hmac": HEX_B,
+            "hmac_key_id": "demo-2026",
+            "issued_at": T0,
+            "valid_from": T0,
+            "valid_until": T0 + timedelta(days=90),
+            "revoked": True,
+            "revoked_at": T0 + timedelta(days=1),
+            "revocation_reason": "ISSUED_IN_ERROR",
+            "sequence": 2,
+        },
     }
 
 
