@@ -194,3 +194,17 @@ def test_an_unreadable_table_entry_counts_as_not_found_and_leaves(h: Harness) ->
     assert _codes(_verdict(h, _request())) == ["FINGERPRINT_NOT_FOUND"]
     assert h.fingerprints == {}
     assert h.registry.get_sample_value("crossbound_unreadable_total", {"where": "fingerprints"}) == 1
+
+
+def test_a_record_too_large_for_the_changelog_is_a_dead_letter_naming_no_request(
+    codec: Codec, catalogue: Catalogue
+) -> None:
+    from crossbound.pipeline.budget import OutputLimits
+
+    h = Harness(
+        codec, catalogue, now=NOW, limits=OutputLimits(10**6, {"crossbound-fingerprints-changelog": 200})
+    )
+    [dead] = h.send_fingerprint(_record())
+    assert dead.record["reason"] == "output_too_large"
+    assert dead.record["request_id"] is None  # the key is a side and a digest, not a request id
+    assert h.fingerprints == {}
