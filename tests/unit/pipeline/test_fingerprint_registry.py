@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+import random
 from typing import Any
 
 import pytest
 
 from crossbound.codec import Codec
 from crossbound.pipeline import Incoming
+from crossbound.pipeline.budget import OutputLimits
 from crossbound.rules import Catalogue
 from crossbound.testing import Harness
 from crossbound.testing.encoding import encode_fingerprint
@@ -199,8 +201,6 @@ def test_an_unreadable_table_entry_counts_as_not_found_and_leaves(h: Harness) ->
 def test_a_record_too_large_for_the_changelog_is_a_dead_letter_naming_no_request(
     codec: Codec, catalogue: Catalogue
 ) -> None:
-    from crossbound.pipeline.budget import OutputLimits
-
     h = Harness(
         codec, catalogue, now=NOW, limits=OutputLimits(10**6, {"crossbound-fingerprints-changelog": 200})
     )
@@ -208,3 +208,33 @@ def test_a_record_too_large_for_the_changelog_is_a_dead_letter_naming_no_request
     assert dead.record["reason"] == "output_too_large"
     assert dead.record["request_id"] is None  # the key is a side and a digest, not a request id
     assert h.fingerprints == {}
+
+
+def test_damaged_registry_records_each_get_at_most_one_dead_letter_and_never_an_internal_error(
+    h: Harness,
+) -> None:
+    """Bytes flipped, cut or added anywhere in a valid record: a dead letter with its reason, or (still a
+    well-formed record) taken in or refused as any record is; one output at most, never internal_error."""
+    rng = random.Random(11)
+    topic, key, value = encode_fingerprint(_record(), h.codec, h.topics)
+    reasons: set[str] = set()
+    for _ in range(600):
+        data = bytearray(value)
+        for _ in range(rng.randrange(1, 4)):
+            at = rng.randrange(len(data))
+            choice = rng.randrange(3)
+            if choice == 0:
+                data[at] = rng.randrange(256)
+            elif choice == 1:
+                del data[at:]
+            else:
+                data[at:at] = rng.randbytes(rng.randrange(1, 9))
+            if not data:
+                break
+        out = h.send(topic, key, bytes(data))
+        assert len(out) <= 1
+        for p in out:
+            assert p.topic == h.topics.deadletter("sz")
+            reasons.add(p.record["reason"])
+    assert "internal_error" not in reasons
+    assert {"undecodable", "bad_form"} <= reasons
