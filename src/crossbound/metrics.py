@@ -115,18 +115,8 @@ _TABLES: Final[frozenset[str]] = frozenset({"pending", "answered", "usage"})
 _RESET_WHAT: Final[frozenset[str]] = frozenset({"cluster_id", "topics", "changelogs", "offsets"})
 """Values of the ``what`` label of ``crossbound_broker_reset_total``."""
 _BLOCKED_RECORDS: Final[frozenset[str]] = frozenset({"attestation_request", "verdict"})
-_OUTPUT_RECORDS: Final[frozenset[str]] = frozenset(
-    {
-        "verdict",
-        "attestation_request",
-        "hop_record",
-        "dead_letter",
-        "pending",
-        "answered",
-        "quota_usage",
-        "fingerprints",
-    }
-)
+_WRITES: Final = frozenset({"pending", "answered", "quota_usage", "fingerprints"})  # table writes
+_OUTPUT_RECORDS: Final = _WRITES | {"verdict", "attestation_request", "hop_record", "dead_letter"}
 _FINGERPRINT_RESULTS: Final[frozenset[str]] = frozenset({"stored", "repeat"})
 """Values of the ``result`` label of ``crossbound_fingerprints_total``."""
 _OUTPUT_FAILURES: Final[frozenset[str]] = frozenset({"too_large", "refused", "lost"})
