@@ -336,6 +336,42 @@ def test_publish_value_out_of_range_exits_2_naming_the_line(
     _no_connection(listener)
 
 
+def test_publish_encodes_fingerprints_keyed_by_their_digest() -> None:
+    from crossbound.cli.documents import read_documents
+    from crossbound.cli.publish import encode_documents
+    from crossbound.codec import Codec, SchemaRegistry
+
+    settings = settings_from_args(build_parser().parse_args(["publish", "--topic", "t", "f"]))
+    cases = EXAMPLES / "sb_personal_credit_report_fingerprint" / "cases" / "fp-revoked.fingerprints.jsonl"
+    docs = read_documents(cases)
+    codec = Codec(SchemaRegistry.load(default_schemas_dir()))
+    records = encode_documents(settings, "fingerprint", docs)
+    assert [key for key, _ in records] == [doc.value["digest"].encode() for doc in docs]
+    assert [codec.decode(value)[1]["sequence"] for _, value in records] == [1, 2]
+
+
+def test_publish_a_bad_fingerprint_exits_2_naming_the_line_without_connecting(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, listener: socket.socket
+) -> None:
+    record = json.loads(
+        (EXAMPLES / "sb_personal_credit_report_fingerprint" / "accept.fingerprint.json").read_text()
+    )
+    path = _requests_jsonl(tmp_path, [json.dumps(record), json.dumps({**record, "sequence": "two"})])
+    argv = [
+        "publish",
+        "--broker",
+        _url(listener),
+        "--topic",
+        "sz.fingerprints",
+        "--kind",
+        "fingerprint",
+        str(path),
+    ]
+    code, out, err = _run(capsys, *argv)
+    _usage_error(code, out, err, "line 2:", "sequence")
+    _no_connection(listener)
+
+
 def test_publish_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     missing = tmp_path / "none.jsonl"
     code, out, err = _run(capsys, "publish", "--broker", "kafka://127.0.0.1:9", "--topic", "x", str(missing))
