@@ -1,4 +1,5 @@
-"""Two workers and the global ``fingerprints`` table: a record taken in by one is found by both.
+"""The global ``fingerprints`` table on real workers: two workers find a record only one took in, and a
+worker restarted on its RocksDB directory still finds one taken in before.
 
 Requests are partitioned by request id and the two workers share the partitions, so a record taken
 in by the worker that reads its registry partition must reach the other through the table's
@@ -87,3 +88,37 @@ async def test_both_workers_find_a_fingerprint_only_one_of_them_took_in(
             w.stop()
     for w in workers:
         assert "Traceback" not in w.log()
+
+
+async def test_a_worker_restarted_on_its_rocksdb_directory_still_finds_the_fingerprint(
+    broker: Broker, tmp_path: Path, codec: Codec, catalogue: Catalogue
+) -> None:
+    """The global table on ``table_store=rocksdb``: the record taken in before a restart is found after it."""
+    tag = os.urandom(4).hex()
+    topics = Topics(prefix=f"r{tag}.", app_id=f"rk{tag}")
+    await create_topics(broker, topics, PARTITIONS)
+    env = {"CROSSBOUND_KAFKA__TABLE_STORE": "rocksdb", "CROSSBOUND_KAFKA__DATA_DIR": str(tmp_path / "data")}
+    rng = random.Random(3)
+    fixture = examples.load(SID).fixtures["accept"]
+    request, record = examples.refresh_registered(fixture, rng, time.time())
+    outcomes: list[tuple[int, str]] = []
+    for run in range(2):
+        worker = Worker(broker, topics, tmp_path / f"w{run}.log", partitions=PARTITIONS, env=env).start()
+        try:
+            await asyncio.to_thread(wait_until_ready, worker.proc, worker.metrics_port, 60.0)  # type: ignore[arg-type]
+            async with Bus(broker.bootstrap, topics, codec, catalogue) as bus:
+                if run == 0:
+                    await bus.send(*encode_fingerprint(record, codec, topics))
+                for _ in range(200):  # before the restart, until the record is taken in
+                    asked = _request_on(request, rng.randrange(PARTITIONS), rng)
+                    await bus.send(*encode_request(asked, codec, catalogue, topics))
+                    rid = str(asked["request_id"])
+                    await bus.wait_for(lambda rid=rid: rid in bus.verdicts, timeout_s=30, what=rid)
+                    outcomes.append((run, bus.verdicts[rid][0]["outcome"]))
+                    if outcomes[-1][1] == "ACCEPT":
+                        break
+                    await asyncio.sleep(0.2)
+        finally:
+            worker.stop()
+        assert "Traceback" not in worker.log()
+    assert [o for o in outcomes if o[0] == 1] == [(1, "ACCEPT")], outcomes  # found at once after the restart
