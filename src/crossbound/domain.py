@@ -86,6 +86,10 @@ class DeadLetterReason(StrEnum):
     KEY_EXPIRED = "key_expired"
     NOT_AUTHORISED = "not_authorised"
     WRONG_ATTESTER = "wrong_attester"
+    # a document fingerprint on a registry topic (crossbound.pipeline.fingerprints)
+    FINGERPRINT_INCONSISTENT = "fingerprint_inconsistent"
+    FINGERPRINT_STALE = "fingerprint_stale"
+    FINGERPRINT_CONFLICT = "fingerprint_conflict"
     INTERNAL_ERROR = "internal_error"
 
     @classmethod

@@ -36,6 +36,9 @@ Metrics (all label values are short, bounded codes)::
                                                                                  outgoing guard
     crossbound_signature_refused_total     counter    side, reason               inputs the signature check
                                                                                  refused (dead-lettered)
+    crossbound_fingerprints_total          counter    side, result               registry records taken
+                                                                                 in: stored (new or
+                                                                                 superseding) or repeat
     crossbound_pruned_total                counter    table                      table entries the sweep
                                                                                  removed past their window
                                                                                  or retention
@@ -48,9 +51,10 @@ Latency buckets (seconds): 0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 2.5 5 10 30 60 1
 Label values:
 
 * ``side``: ``hk`` or ``sz``.
-* ``kind``: ``request`` or ``attestation``.
-* ``where``: ``pending``, ``answered`` or ``usage`` (an entry of that table), or ``quota`` (a record on
-  the hop topic).
+* ``result`` (of ``crossbound_fingerprints_total``): ``stored`` or ``repeat``.
+* ``kind``: ``request``, ``attestation`` or ``fingerprint`` (a record of a registry topic).
+* ``where``: ``pending``, ``answered``, ``usage`` or ``fingerprints`` (an entry of that table), or
+  ``quota`` (a record on the hop topic).
 * ``what``: ``cluster_id``, ``topics``, ``changelogs`` or ``offsets`` (see
   :mod:`crossbound.runtime.resets`).
 * ``record``: ``attestation_request`` or ``verdict``; with ``reason`` (of the outgoing guard) ``form``,
@@ -102,10 +106,12 @@ __all__ = [
 SIDES: Final[frozenset[str]] = frozenset(side.topic for side in Side)
 """Values of the ``side`` label."""
 
-KINDS: Final[frozenset[str]] = frozenset({"request", "attestation"})
+KINDS: Final[frozenset[str]] = frozenset({"request", "attestation", "fingerprint"})
 """Values of the ``kind`` label of ``crossbound_records_total``."""
 
-_UNREADABLE_WHERE: Final[frozenset[str]] = frozenset({"pending", "answered", "usage", "quota"})
+_UNREADABLE_WHERE: Final[frozenset[str]] = frozenset(
+    {"pending", "answered", "usage", "quota", "fingerprints"}
+)
 """Values of the ``where`` label of ``crossbound_unreadable_total``."""
 _TABLES: Final[frozenset[str]] = frozenset({"pending", "answered", "usage"})
 """Values of the ``table`` label of ``crossbound_pruned_total``."""
@@ -113,19 +119,17 @@ _TABLES: Final[frozenset[str]] = frozenset({"pending", "answered", "usage"})
 _RESET_WHAT: Final[frozenset[str]] = frozenset({"cluster_id", "topics", "changelogs", "offsets"})
 """Values of the ``what`` label of ``crossbound_broker_reset_total``."""
 _BLOCKED_RECORDS: Final[frozenset[str]] = frozenset({"attestation_request", "verdict"})
-_OUTPUT_RECORDS: Final[frozenset[str]] = frozenset(
-    {
-        "verdict",
-        "attestation_request",
-        "hop_record",
-        "dead_letter",
-        "pending",
-        "answered",
-        "quota_usage",
-        "audit_entry",
-        "checkpoint",
-    }
-)
+_WRITES: Final = frozenset({"pending", "answered", "quota_usage", "fingerprints"})  # table writes
+_OUTPUT_RECORDS: Final = _WRITES | {
+    "verdict",
+    "attestation_request",
+    "hop_record",
+    "dead_letter",
+    "audit_entry",
+    "checkpoint",
+}
+_FINGERPRINT_RESULTS: Final[frozenset[str]] = frozenset({"stored", "repeat"})
+"""Values of the ``result`` label of ``crossbound_fingerprints_total``."""
 _OUTPUT_FAILURES: Final[frozenset[str]] = frozenset({"too_large", "refused", "lost"})
 _SIGNATURE_REFUSALS: Final[frozenset[str]] = frozenset(
     {"unsigned", "unknown_signer", "bad_signature", "key_expired", "not_authorised", "wrong_attester"}
@@ -312,6 +316,14 @@ class Metrics:
             ("side", "reason"),
             registry=registry,
         )
+        self.fingerprints_total: Final = Counter(
+            "crossbound_fingerprints_total",
+            "Registry records taken into the fingerprints table, by the side of their registry topic and "
+            "result: stored (a new digest, or a higher sequence superseding the one held) or repeat (the "
+            "record held, again: a redelivery). Refused ones are dead letters.",
+            ("side", "result"),
+            registry=registry,
+        )
         self.pruned_total: Final = Counter(
             "crossbound_pruned_total",
             "Table entries the sweep removed because their window or retention had passed (pending: "
@@ -495,6 +507,12 @@ class Metrics:
             _check_member("type", type_, _AUDIT_RECORDS)
             child = self._audited[(side, type_)] = self.audit_records_total.labels(side, type_)
         child.inc(n)
+
+    def fingerprint(self, side: str, result: str) -> None:
+        """Count one registry record of ``side`` taken in: ``stored`` or ``repeat``."""
+        _check_member("side", side, SIDES)
+        _check_member("result", result, _FINGERPRINT_RESULTS)
+        self.fingerprints_total.labels(side, result).inc()
 
     def pruned(self, table: str, n: int) -> None:
         """Count ``n`` entries of ``table`` that the sweep removed past their window or retention."""

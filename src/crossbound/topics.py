@@ -9,6 +9,8 @@
 ``<side>.audit``                that side's audit log: hash-chained entries of what was decided,
                                 signed checkpoints of its chain heads, the other side's checkpoints
                                 (see :mod:`crossbound.audit`); never compacted
+``<side>.fingerprints``         the registry: document fingerprints that side's data sources issued
+                                (compacted, keyed by digest; see :mod:`crossbound.pipeline.fingerprints`)
 ==============================  ===============================================================
 
 plus the worker's internal ``<app>.quota`` (requests repartitioned by their limit key) and Faust's table
@@ -18,7 +20,7 @@ without our topic prefix; ``conf.id`` is the app id as long as the Faust app ``v
 (:class:`crossbound.settings.TopicsSettings`). Every record
 of a request is keyed by its ``request_id`` and partitioned with Kafka's default murmur2 partitioner,
 so that a request and its attestation meet on one partition; all these topics have the same
-partition count.
+partition count, but for the changelog of the global table ``fingerprints``, which has one.
 
 The layout is a setting (``pipeline.topic_layout``). ``shared`` is the table above. ``per_institution``
 adds, for each registered participant (its side and its key, see :mod:`crossbound.participants`), its
@@ -37,14 +39,27 @@ from typing import Final, Literal
 
 from crossbound.domain import Side
 
-__all__ = ["AUDIT_TABLE", "KINDS", "SIDES", "TABLES", "Layout", "TopicKind", "Topics", "wire_side"]
+__all__ = [
+    "AUDIT_TABLE",
+    "KINDS",
+    "REPLICATED_TABLES",
+    "SIDES",
+    "TABLES",
+    "Layout",
+    "TopicKind",
+    "Topics",
+    "wire_side",
+]
 
 Layout = Literal["shared", "per_institution"]
 
 SIDES: Final[tuple[str, ...]] = tuple(side.topic for side in Side)  # as topic names spell them: hk, sz
 KINDS = ("requests", "attestation-requests", "attestations", "verdicts", "deadletter")
-TABLES = ("pending", "answered", "quota_usage")  # the worker's Faust tables, one changelog each
+TABLES = ("pending", "answered", "quota_usage", "fingerprints")  # the worker's tables, one changelog each
 AUDIT_TABLE = "audit_heads"  # the audit's chain heads (crossbound.audit.chains), with audit.enabled
+# Global tables (every worker holds all of them): one changelog partition, as Faust's GlobalTable
+# needs with several workers (faust/tables/globaltable.py: else a recovery loop).
+REPLICATED_TABLES = ("fingerprints",)
 
 
 class TopicKind(StrEnum):
@@ -57,6 +72,7 @@ class TopicKind(StrEnum):
     CHANGELOG = "changelog"
     INTERNAL = "internal"
     AUDIT = "audit"
+    REGISTRY = "registry"
 
 
 _KIND_OF = {
@@ -116,6 +132,14 @@ class Topics:
         """Both sides' audit logs."""
         return [self.audit(s) for s in SIDES]
 
+    def fingerprints(self, side: str) -> str:
+        """The registry of ``side``: fingerprints of the documents its data sources issued (compacted).
+
+        One per side in both layouts: a fingerprint is looked up by whoever verifies the document,
+        not only by one institution.
+        """
+        return self.name(side, "fingerprints")
+
     def of_participant(self, side: str, key: str, kind: str) -> str:
         """``<prefix><side>.<key>.<kind>``: one participant's own topic of ``kind``."""
         if kind not in KINDS or kind == "deadletter":
@@ -161,6 +185,10 @@ class Topics:
         """The repartition topic of stateful limit checks."""
         return f"{self.prefix}{self.app_id}.quota"
 
+    def registries(self) -> list[str]:
+        """The registry topics of both sides, which the registry agent consumes."""
+        return [self.fingerprints(s) for s in SIDES]
+
     def inputs(self) -> list[str]:
         """What the main agent consumes: the shared request and attestation topics, and under
         ``per_institution`` the participants' own."""
@@ -177,12 +205,13 @@ class Topics:
 
     def all(self) -> list[str]:
         """Every topic the pipeline itself reads or writes (not the table changelogs)."""
-        return [self.name(s, k) for s in SIDES for k in KINDS] + [self.quota]
+        return [self.name(s, k) for s in SIDES for k in KINDS] + [self.quota, *self.registries()]
 
     def kinds(self) -> dict[str, TopicKind]:
         """Every topic of a deployment, changelogs included, with its kind."""
         kinds = {self.name(s, k): _KIND_OF[k] for s in SIDES for k in KINDS}
         kinds[self.quota] = TopicKind.INTERNAL
+        kinds.update(dict.fromkeys(self.registries(), TopicKind.REGISTRY))
         kinds.update(dict.fromkeys(self.changelogs(), TopicKind.CHANGELOG))
         kinds.update(self.participant_topics())
         kinds.update(dict.fromkeys(self.audits(), TopicKind.AUDIT))

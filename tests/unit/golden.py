@@ -65,7 +65,8 @@ class _Recorder:
     def tables(self) -> None:
         """The tables' final contents (what their changelogs would hold), sorted by key."""
         h = self.h
-        for name, table in (("pending", h.pending), ("answered", h.answered), ("usage", h.usage)):
+        tables = (("pending", h.pending), ("answered", h.answered), ("usage", h.usage))
+        for name, table in (*tables, ("fingerprints", h.fingerprints)):
             for key in sorted(table):
                 self.lines.append(
                     json.dumps(
@@ -122,23 +123,29 @@ def mix_run() -> list[str]:
     return rec.lines
 
 
-def _fixture_cases() -> Iterator[tuple[str, dict[str, Any], dict[str, Any] | None]]:
+def _beside(request_file: Path, kind: str) -> dict[str, Any] | None:
+    """The fixture's ``<name>.<kind>.json`` (its attestation, or its registry record), if it has one."""
+    path = request_file.with_name(request_file.name.replace(".request.", f".{kind}."))
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def _fixture_cases() -> Iterator[tuple[str, dict[str, Any], dict[str, Any] | None, dict[str, Any] | None]]:
     for request_file in sorted(EXAMPLES.glob("*/*.request.json")):
-        attestation_file = request_file.with_name(request_file.name.replace(".request.", ".attestation."))
         request = json.loads(request_file.read_text(encoding="utf-8"))
-        attestation = (
-            json.loads(attestation_file.read_text(encoding="utf-8")) if attestation_file.exists() else None
-        )
-        yield f"{request_file.parent.name}/{request_file.name.split('.')[0]}", request, attestation
+        name = f"{request_file.parent.name}/{request_file.name.split('.')[0]}"
+        yield name, request, _beside(request_file, "attestation"), _beside(request_file, "fingerprint")
 
 
 def fixtures_run() -> list[str]:
     """Every fixture under examples/, each in a fresh harness at the fixtures' evaluation time."""
     proto = Harness.from_dirs()
     lines: list[str] = []
-    for name, request, attestation in _fixture_cases():
+    for name, request, attestation, fingerprint in _fixture_cases():
         h = Harness(proto.codec, proto.catalogue, now=FIXTURE_NOW)
         rec = _Recorder(h)
+        if fingerprint is not None:  # the data source publishes before the request
+            h.send_fingerprint(fingerprint)
+            rec.step(f"{name}:fingerprint")
         h.send_request(request)
         rec.step(f"{name}:request")
         if attestation is not None:

@@ -93,6 +93,7 @@ PUBLIC = {
     "crossbound.topics": [
         "AUDIT_TABLE",
         "KINDS",
+        "REPLICATED_TABLES",
         "SIDES",
         "TABLES",
         "Layout",

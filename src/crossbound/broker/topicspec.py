@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from crossbound.settings import TopicSettings, TopicsSettings
-from crossbound.topics import Topics
+from crossbound.topics import REPLICATED_TABLES, Topics
 
 __all__ = ["CHECKED_CONFIGS", "ObservedTopic", "TopicSpec", "mismatches", "topic_configs", "topic_specs"]
 
@@ -73,11 +73,14 @@ def topic_configs(settings: TopicSettings) -> dict[str, str]:
 
 
 def topic_specs(topics: Topics, settings: TopicsSettings, partitions: int) -> dict[str, TopicSpec]:
-    """Every topic of ``topics`` (changelogs included) with the settings of its kind."""
+    """Every topic of ``topics`` (changelogs included) with the settings of its kind; a global table's
+    changelog has one partition."""
     specs = {}
+    single = {topics.changelog(t) for t in REPLICATED_TABLES}
     for name, kind in topics.kinds().items():
         kind_settings = settings.for_kind(kind.value)
-        specs[name] = TopicSpec(partitions, kind_settings.replication_factor, topic_configs(kind_settings))
+        n = 1 if name in single else partitions
+        specs[name] = TopicSpec(n, kind_settings.replication_factor, topic_configs(kind_settings))
     return specs
 
 

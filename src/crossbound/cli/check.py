@@ -3,6 +3,8 @@
 It reads the files ``publish`` reads, so a file can be checked before it is sent. Requests go through
 one in-memory pipeline in file order, as one worker would see them; each attestation is matched to
 its request by ``request_id``. A request with no attestation is reported at its request stage.
+``--fingerprints`` names the data sources' registry records (``core/fingerprint`` in JSON form),
+taken in first, in file order, so that requests of a fingerprint-mode scenario find them.
 
 Exit codes: 0 evaluated; 1 with ``--fail-on`` when an outcome is at least that severe (a request
 still waiting for its attestation counts with its outcome so far, which can only get worse); 2 when
@@ -46,6 +48,12 @@ def add_parser(sub: Subparsers) -> None:
     p.add_argument("request", metavar="REQUESTS", help="requests file, or - for standard input")
     p.add_argument("--scenario", help="scenario id every request must be for")
     p.add_argument("--attestation", type=Path, metavar="ATTESTATIONS", help="the data holders' answers")
+    p.add_argument(
+        "--fingerprints",
+        type=Path,
+        metavar="FINGERPRINTS",
+        help="document fingerprints the data sources published, taken in before the requests",
+    )
     p.add_argument("--now", help="evaluation time, RFC 3339 (default: now)")
     p.add_argument(
         "--fail-on",
@@ -110,11 +118,12 @@ def check_documents(
     now: datetime,
     *,
     names: tuple[str, str] = ("requests", "attestations"),
+    fingerprints: tuple[str, list[Document]] = ("fingerprints", []),
 ) -> list[dict[str, Any]]:
     """One result per request, in order: its verdict, or its request-stage result.
 
-    Raises :class:`InputError` when an input cannot be evaluated (what the worker would dead-letter),
-    naming the file (``names``) and line.
+    ``fingerprints`` (file name, records) are taken in first. Raises :class:`InputError` when an
+    input cannot be evaluated (what the worker would dead-letter), naming the file (``names``) and line.
     """
     from crossbound.testing import Harness
 
@@ -125,6 +134,13 @@ def check_documents(
         raise InputError(
             f"--scenario: unknown scenario {scenario!r}; known: {sorted(harness.catalogue.scenarios)}"
         )
+    for doc in fingerprints[1]:
+        where = f"{fingerprints[0]}: line {doc.line}"
+        try:
+            out = harness.send_fingerprint(doc.value)
+        except InputError as exc:
+            raise InputError(f"{where}: {exc}") from None
+        _outcome(out, where)  # a dead letter raises
     results: dict[str, dict[str, Any] | None] = {}
     for doc in requests:
         where = f"{names[0]}: line {doc.line}"
@@ -164,7 +180,16 @@ def run(args: argparse.Namespace) -> int:
     requests = read_documents(args.request)
     attestations = [] if args.attestation is None else read_documents(args.attestation)
     names = (str(args.request), str(args.attestation))
-    results = check_documents(settings, args.scenario, requests, attestations, now, names=names)
+    fingerprints = [] if args.fingerprints is None else read_documents(args.fingerprints)
+    results = check_documents(
+        settings,
+        args.scenario,
+        requests,
+        attestations,
+        now,
+        names=names,
+        fingerprints=(str(args.fingerprints), fingerprints),
+    )
     for result in results:
         if args.json:
             print(json.dumps(result, sort_keys=True, ensure_ascii=False))

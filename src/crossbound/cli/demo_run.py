@@ -6,7 +6,10 @@ Both sides are played through :mod:`crossbound.client`, as institutions would ru
 :class:`~crossbound.client.Institution` and awaits its verdict, each data holder answers through its
 :class:`~crossbound.client.Attester`. With a participant registry (``pipeline.participants``) they sign
 and verify, with the keys ``crossbound registry generate`` wrote beside it, and the worker is given
-the registry and the topic layout. The operator's :class:`~crossbound.testing.live.LiveBus` sends the
+the registry and the topic layout. The data sources of the fingerprint-mode scenarios first publish
+their documents' fingerprints on ``sz.fingerprints`` (:func:`register`); the demo waits until the
+worker has taken them in (its ``crossbound_fingerprints_total``), then those scenarios' requests are
+answered by lookup with the rest. The operator's :class:`~crossbound.testing.live.LiveBus` sends the
 raw bytes no client would and reads the dead letters. :func:`summarise` and :func:`render` are pure:
 the summary as one JSON-ready object (``demo --json``) and as the lines people read.
 """
@@ -22,7 +25,7 @@ import tempfile
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,21 +44,24 @@ from crossbound.participants import Registry
 from crossbound.rules import Catalogue
 from crossbound.runtime.worker import check_security, for_broker, load_components
 from crossbound.settings import Settings
+from crossbound.testing.encoding import encode_fingerprint
 from crossbound.testing.institutions import Institutions
 from crossbound.testing.live import LiveBus
 from crossbound.testing.processes import start_worker_process, stop_process, wait_until_ready
 from crossbound.testing.stats import percentile
-from crossbound.testing.traffic import Case, Traffic
+from crossbound.testing.traffic import FINGERPRINT_VARIANTS, Case, Traffic, fingerprint_scenarios
 from crossbound.topics import Topics
 
 __all__ = [
     "DEMO_TIMEOUT_S",
     "DemoResult",
     "participants_env",
+    "register",
     "render",
     "run_demo",
     "security_env",
     "simulate",
+    "stored_fingerprints",
     "summarise",
 ]
 
@@ -143,6 +149,40 @@ async def simulate(
     return result
 
 
+async def register(
+    bootstrap: str,
+    topics: Topics,
+    codec: Codec,
+    catalogue: Catalogue,
+    records: list[dict[str, Any]],
+    stored: Callable[[], int],
+    timeout_s: float,
+    security: ClientSecurity = PLAINTEXT,
+) -> None:
+    """Publish the data sources' fingerprint ``records`` and wait until ``stored()`` (the worker's count
+    of records taken in) reaches their number: a request sent before would not find its record."""
+    async with LiveBus(bootstrap, topics, codec, catalogue, security=security) as bus:
+        for record in records:
+            await bus.send(*encode_fingerprint(record, codec, topics))
+        await bus.producer.flush()
+    end = time.monotonic() + timeout_s
+    while await asyncio.to_thread(stored) < len(records):
+        if time.monotonic() > end:
+            raise CrossboundError(
+                f"the worker took in fewer than {len(records)} fingerprints in {timeout_s} s"
+            )
+        await asyncio.sleep(0.2)
+
+
+def stored_fingerprints(metrics_text: str | None) -> int:
+    """``crossbound_fingerprints_total{result="stored"}`` over both sides, from a /metrics page."""
+    total = 0.0
+    for line in (metrics_text or "").splitlines():
+        if line.startswith("crossbound_fingerprints_total{") and 'result="stored"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return int(total)
+
+
 def summarise(result: DemoResult, metrics_text: str | None, rate: float = 0.0) -> dict[str, Any]:
     """The demo's summary as one JSON-ready object."""
     outcomes: Counter[str] = Counter(v["outcome"] for v in result.verdicts.values())
@@ -170,6 +210,8 @@ def summarise(result: DemoResult, metrics_text: str | None, rate: float = 0.0) -
         for v in result.verdicts.values()
         if all(f["code"] != "ATTESTATION_TIMEOUT" for f in v["findings"])
     ]
+    looked_up = {k.decode() for k, c in result.cases.items() if c.scenario_id in fingerprint_scenarios()}
+    by_lookup = [latency_ms(v) for rid, v in result.verdicts.items() if rid in looked_up]
     elapsed = max(1e-9, result.finished - result.started)
     summary: dict[str, Any] = {
         "published": result.published,
@@ -188,6 +230,10 @@ def summarise(result: DemoResult, metrics_text: str | None, rate: float = 0.0) -
             "p50": round(percentile(answered, 0.5), 1),
             "p99": round(percentile(answered, 0.99), 1),
         },
+        "latency_ms_by_fingerprint_lookup": {
+            "p50": round(percentile(by_lookup, 0.5), 1),
+            "p99": round(percentile(by_lookup, 0.99), 1),
+        },
         "throughput_per_s": round(result.answered / elapsed, 1),
         "elapsed_s": round(elapsed, 2),
         "attestation_timeout_s": DEMO_TIMEOUT_S,
@@ -199,6 +245,7 @@ def summarise(result: DemoResult, metrics_text: str | None, rate: float = 0.0) -
             if line.startswith("crossbound_verdicts_total{"):
                 total += float(line.rsplit(" ", 1)[1])
         summary["metrics_verdicts_total"] = int(total)
+        summary["fingerprints_stored"] = stored_fingerprints(metrics_text)
     return summary
 
 
@@ -231,11 +278,17 @@ def render(summary: dict[str, Any]) -> Iterator[str]:
         f"p50 {summary['latency_ms_without_timeouts']['p50']} ms, "
         f"p99 {summary['latency_ms_without_timeouts']['p99']} ms"
     )
+    fp = summary["latency_ms_by_fingerprint_lookup"]
+    yield f"latency of the requests answered by fingerprint lookup p50 {fp['p50']} ms, p99 {fp['p99']} ms"
     paced = f"published at {summary['rate_per_s']:g}/s" if summary["rate_per_s"] else "published in one burst"
     yield f"throughput {summary['throughput_per_s']} results/s over {summary['elapsed_s']} s ({paced})"
     yield f"outcomes as the simulation intended: {summary['expected_matched']}/{summary['published']}"
     if "metrics_verdicts_total" in summary:
         yield f"crossbound_verdicts_total on /metrics: {summary['metrics_verdicts_total']}"
+        yield (
+            f"fingerprints the data sources registered: {summary['fingerprints_stored']} "
+            "(the *_fingerprint scenarios are answered by lookup, with no attestation round trip)"
+        )
 
 
 def _fetch(url: str) -> str | None:
@@ -330,8 +383,25 @@ def run_demo(
             tail = (log_dir / "worker.log").read_text(errors="replace")[-3000:]
             raise CrossboundError(f"{exc}; worker log:\n{tail}") from None
         say(f"crossbound demo: worker ready after {time.monotonic() - started:.1f} s (consumer group joined)")
-        cases = list(Traffic(seed=seed).mix(count))
-
+        traffic = Traffic(seed=seed)
+        kinds = [(s, v) for s in fingerprint_scenarios() for v in FINGERPRINT_VARIANTS][:count]
+        cases = list(traffic.mix(count - len(kinds)))  # --count is every request: the mix, then these
+        registered = [traffic.fingerprint_case(s, v) for s, v in kinds]
+        records = [record for case in registered for record in case.fingerprints]
+        say(f"crossbound demo: the data sources publish {len(records)} document fingerprints")
+        run_closed(
+            register(
+                bootstrap,
+                topics,
+                codec,
+                catalogue,
+                records,
+                lambda: stored_fingerprints(_fetch(metrics_url)),
+                timeout_s=60.0,
+                security=security,
+            )
+        )
+        cases += registered
         say(f"crossbound demo: publishing {count} requests across {len(catalogue.scenarios)} scenarios")
         result = run_closed(
             simulate(

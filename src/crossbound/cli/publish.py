@@ -1,4 +1,5 @@
-"""``crossbound publish``: JSON requests or attestations in, encoded records out, keyed by request_id.
+"""``crossbound publish``: JSON requests or attestations in, encoded records out, keyed by request_id
+(document fingerprints, ``--kind fingerprint``, keyed by their digest).
 
 Every object is encoded before anything connects, so a bad one stops the command with nothing sent.
 The topic must exist: it is looked up first (in a Metadata request for all topics, which creates
@@ -44,9 +45,9 @@ def add_parser(sub: Subparsers) -> None:
     p.add_argument("--topic", required=True, help="the topic to publish to, e.g. hk.requests")
     p.add_argument(
         "--kind",
-        choices=["request", "attestation"],
+        choices=["request", "attestation", "fingerprint"],
         default="request",
-        help="what FILE holds (default request)",
+        help="what FILE holds (default request; fingerprint: registry records, keyed by digest)",
     )
     p.add_argument("file", metavar="FILE", help="JSON lines or JSON objects, or - for standard input")
     add_paths_flags(p)
@@ -57,21 +58,26 @@ def add_parser(sub: Subparsers) -> None:
 def encode_documents(settings: Settings, kind: str, docs: Sequence[Document]) -> list[tuple[bytes, bytes]]:
     """Encode every object; an unusable one stops everything, naming its line."""
     from crossbound.codec import Codec, SchemaRegistry
-    from crossbound.codec.jsonform import attestation_from_json, request_from_json
+    from crossbound.codec.jsonform import attestation_from_json, from_json, request_from_json
     from crossbound.rules import load_catalogue
 
     registry = SchemaRegistry.load(settings.pipeline.schemas_dir)
     codec = Codec(registry, settings.pipeline.max_record_bytes)
     catalogue = load_catalogue(settings.pipeline.rulesets_dir, registry)
-    convert = request_from_json if kind == "request" else attestation_from_json
-    subject = "core/request" if kind == "request" else "core/attestation"
+    subject = f"core/{kind}"
     records: list[tuple[bytes, bytes]] = []
     for doc in docs:
         try:
-            record = convert(doc.value, codec, catalogue)
+            if kind == "fingerprint":
+                record = from_json(doc.value, registry.current(subject).raw)
+                key = record["digest"]
+            else:
+                convert = request_from_json if kind == "request" else attestation_from_json
+                record = convert(doc.value, codec, catalogue)
+                key = record["request_id"]
         except InputError as exc:
             raise InputError(f"line {doc.line}: {exc}") from None
-        records.append((record["request_id"].encode(), codec.encode(subject, record)))
+        records.append((key.encode(), codec.encode(subject, record)))
     return records
 
 

@@ -141,6 +141,7 @@ class ScenarioView:
     attestation_subject: str
     attestation_fields: tuple[FieldView, ...]
     rules: tuple[RuleView, ...]
+    verification: str = "attestation"  # or how a fingerprint-mode scenario looks its document up
 
     def as_json(self) -> dict[str, Any]:
         """JSON-ready form: the row's keys, but ``rules`` lists the rules; fields grouped by class."""
@@ -161,6 +162,7 @@ class ScenarioView:
                 "fields": _grouped_json(self.attestation_fields),
             },
             "rules": [r.as_json() for r in self.rules],
+            "verification": self.verification,
         }
 
 
@@ -250,6 +252,15 @@ def scenario_rows(catalogue: Catalogue) -> list[ScenarioRow]:
     return [scenario_row(catalogue.scenarios[sid]) for sid in sorted(catalogue.scenarios)]
 
 
+def _verification(rs: RuleSet) -> str:
+    mode = rs.fingerprint
+    if mode is None:
+        return "attestation"
+    return (
+        f"fingerprint: a {mode.document_type} looked up by {mode.digest_field}, subject {mode.subject_field}"
+    )
+
+
 def scenario_view(rs: RuleSet, registry: SchemaRegistry) -> ScenarioView:
     """Everything about one scenario: sides, purposes, flags, fields by class, rules."""
     return ScenarioView(
@@ -267,6 +278,7 @@ def scenario_view(rs: RuleSet, registry: SchemaRegistry) -> ScenarioView:
         request_fields=_fields(registry, rs.request_subject),
         attestation_subject=rs.attestation_subject,
         attestation_fields=_fields(registry, rs.attestation_subject),
+        verification=_verification(rs),
         rules=tuple(
             RuleView(
                 id=r.id,
@@ -352,7 +364,8 @@ def format_scenario(view: ScenarioView) -> str:
             f"{_yes(view.personal_data)}; leaves the mainland (PIPL): {_yes(view.pipl_outbound)}; "
             f"sensitive: {_yes(view.sensitive_personal_data)}",
         ),
-        ("no attestation in time", view.timeout_severity),
+        ("verification", view.verification),
+        ("no attestation in time", view.timeout_severity if view.verification == "attestation" else "-"),
         ("sources", ", ".join(view.sources) or "-"),
     ]
     width = max(len(k) for k, _ in facts)

@@ -19,6 +19,7 @@ __all__ = [
     "Consent",
     "DeadLetter",
     "Finding",
+    "Fingerprint",
     "Institution",
     "PendingRequest",
     "QuotaCheck",
@@ -55,6 +56,25 @@ class Consent(TypedDict):
     expires_at: datetime
     withdrawn: bool
     legal_basis: Literal["CONSENT", "CONTRACT_NECESSITY", "GBA_SC", "SCC_FILED"]
+
+
+class Fingerprint(TypedDict):
+    """``crossbound.Fingerprint`` (``core/fingerprint``): a document fingerprint on a registry topic."""
+
+    digest: str
+    digest_alg: DigestAlg
+    document_type: str
+    issuer_side: SideSymbol
+    issuer: Institution
+    subject_ref_hmac: str
+    hmac_key_id: str
+    issued_at: datetime
+    valid_from: datetime
+    valid_until: datetime
+    revoked: bool
+    revoked_at: datetime | None
+    revocation_reason: str | None
+    sequence: int
 
 
 class Request(TypedDict):

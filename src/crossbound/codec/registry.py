@@ -7,7 +7,8 @@ Files are named ``<subject>.v<N>.avsc`` below the schemas directory, for example
 resolution). At load time each older version is checked with Apache Avro's reader/writer
 compatibility checker, so a schema change that would break old records fails start-up.
 
-Payload schemas (under ``scenarios/``) must give every top-level field a ``class``:
+Payload schemas (under ``scenarios/``), and ``core/fingerprint`` (the registry record a fingerprint-mode
+scenario's rules read as its attestation), must give every top-level field a ``class``:
 ``C`` crosses in clear, ``D`` crosses only as a 64-hex digest, ``B`` crosses only as a yes/no or band
 value (see README, "Field classes"). Data that never leaves its side has no field at all. Strings
 that cross declare a ``form`` and class B ints a ``range`` (:mod:`crossbound.codec.forms`); each
@@ -106,7 +107,8 @@ def _load_file(root: Path, path: Path) -> SchemaVersion:
     except Exception as exc:
         raise SchemaError(path, f"not a valid Avro schema: {exc}") from exc
     fp = bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO"))
-    classes = _check_field_classes(path, raw) if subject.startswith("scenarios/") else {}
+    classed = subject.startswith("scenarios/") or subject == "core/fingerprint"
+    classes = _check_field_classes(path, raw) if classed else {}
     checks = compile_checks(path, subject, raw)
     bands = {c.path[0]: c for c in checks if c.cls == "B"}
     declared = tuple(c for c in checks if c.form is not None or c.range is not None)

@@ -86,7 +86,7 @@ class BudgetedTable(MutableMapping[bytes, bytes]):
     """A table whose writes are checked against its changelog topic first (a write that would not fit
     raises :class:`OutputTooLarge` and changes nothing). Keys of ``pending`` and ``answered`` are
     request ids, so the dead letter names the request; a ``quota_usage`` key is not one (the hop's
-    error path names the request instead)."""
+    error path names the request instead), nor a ``fingerprints`` key (a side and a digest)."""
 
     def __init__(
         self,
@@ -101,7 +101,7 @@ class BudgetedTable(MutableMapping[bytes, bytes]):
         self.name = name
         self.topic = topic
         self.limit = limits.limit(topic)
-        self.by_request_id = name != "quota_usage"
+        self.by_request_id = name in ("pending", "answered")
 
     def __setitem__(self, key: bytes, value: bytes) -> None:
         size = record_size(key, value)

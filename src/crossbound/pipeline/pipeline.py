@@ -3,7 +3,8 @@
 A runtime (the Faust worker in :mod:`crossbound.runtime.app`, the broker-free
 :class:`crossbound.testing.Harness`) maps its events onto :class:`Pipeline` and produces what it returns:
 
-* every consumed record, of the public input topics and of the internal hop topic ``<app>.quota``,
+* every consumed record, of the public input topics (the registry topics ``<side>.fingerprints``
+  included, :mod:`~crossbound.pipeline.fingerprints`) and of the internal hop topic ``<app>.quota``,
   goes to :meth:`Pipeline.handle`;
 * records for the internal hop topic go back to :meth:`Pipeline.handle` at the partition of their
   key: through the broker in the worker, in-process with :meth:`Pipeline.loop` in the Harness;
@@ -44,6 +45,7 @@ from crossbound.participants import Registry
 from crossbound.pipeline.attestations import Attestations
 from crossbound.pipeline.budget import BudgetedTable, OutputLimits
 from crossbound.pipeline.decoding import DeadLetter, Decoder
+from crossbound.pipeline.fingerprints import FingerprintRegistry
 from crossbound.pipeline.hops import HOP, Hops
 from crossbound.pipeline.outputs import Outputs
 from crossbound.pipeline.records import Incoming, Outgoing
@@ -70,12 +72,15 @@ class Tables:
     """The state a pipeline keeps, all keyed by bytes; Faust tables in the worker, dicts in tests.
 
     ``pending`` and ``answered`` are keyed by request id (Avro ``PendingRequest``; an 8-byte
-    forget-at prefix, then Avro ``AnsweredRequest``); ``usage`` by hop key (Avro ``QuotaUsage``).
+    forget-at prefix, then Avro ``AnsweredRequest``); ``usage`` by hop key (Avro ``QuotaUsage``);
+    ``fingerprints`` by side and digest (an 8-byte source offset, then Avro ``Fingerprint``): a
+    global table in the worker (see :mod:`~crossbound.pipeline.fingerprints`).
     """
 
     pending: State
     answered: State
     usage: State
+    fingerprints: State
 
 
 class Pipeline:
@@ -102,7 +107,9 @@ class Pipeline:
                 *(
                     BudgetedTable(table, name, topics.changelog(name), limits, metrics)
                     for name, table in zip(
-                        TABLES, (tables.pending, tables.answered, tables.usage), strict=True
+                        TABLES,
+                        (tables.pending, tables.answered, tables.usage, tables.fingerprints),
+                        strict=True,
                     )
                 )
             )
@@ -123,9 +130,12 @@ class Pipeline:
             tables.answered, codec, pending, int(dedupe_retention_s * 1000), metrics, clock
         )
         timeout_ms = int(attestation_timeout_s * 1000)
+        self.fingerprints = FingerprintRegistry(
+            tables.fingerprints, decoder, answered, outputs, metrics, on_error
+        )
         self.requests = Requests(
             decoder, pending, answered, outputs, metrics, on_error, clock, timeout_ms, partitions,
-            self.signatures,
+            self.signatures, fingerprints=self.fingerprints,
         )  # fmt: skip
         self.attestations = Attestations(
             decoder, pending, answered, outputs, metrics, on_error, clock, partitions, self.signatures
@@ -142,6 +152,12 @@ class Pipeline:
             self._routes[topics.attestations(side)] = (
                 side,
                 self.attestations.on_attestation,
+                self._input_failed,
+            )
+        for side in SIDES:
+            self._routes[topics.fingerprints(side)] = (
+                side,
+                self.fingerprints.on_fingerprint,
                 self._input_failed,
             )
         for topic, (side, kind) in topics.participant_inputs().items():  # per_institution layout

@@ -1,5 +1,8 @@
 """A request: decode, key and partition, sides, duplicates, request rules; then reject it or park it.
 
+A request of a scenario in fingerprint mode is not parked: it is answered at once from the registry
+(:meth:`~crossbound.pipeline.fingerprints.FingerprintRegistry.answer`).
+
 Redelivery (at-least-once): a request this process already handled is handled silently (its output
 went to this process's live producer, which delivers it). A request handled by an earlier process
 (killed after producing, before committing) re-emits what the first delivery produced, byte for byte,
@@ -19,7 +22,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from crossbound.codec.records import PendingRequest, Request
 from crossbound.domain import DeadLetterReason
@@ -34,6 +37,9 @@ from crossbound.pipeline.stores import AnsweredStore, PendingStore
 from crossbound.rules import Context, Outcome, evaluate, outcome_of
 from crossbound.rules.engine import OnError
 from crossbound.topics import wire_side
+
+if TYPE_CHECKING:  # the registry module imports this one (via attestations)
+    from crossbound.pipeline.fingerprints import FingerprintRegistry
 
 __all__ = ["REQUEST", "Requests", "check_key"]
 
@@ -71,8 +77,11 @@ class Requests:
         timeout_ms: int,
         partitions: int | None,
         signatures: Signatures | None = None,
+        *,
+        fingerprints: FingerprintRegistry,
     ) -> None:
         self.decoder = decoder
+        self.fingerprints = fingerprints
         self.pending = pending
         self.answered = answered
         self.outputs = outputs
@@ -144,6 +153,8 @@ class Requests:
             verdict = self.outputs.verdict(rs, request, findings, {}, now, rec.partition)
             self.answered.answer(key, request, body, (rec.topic, rec.partition, rec.offset), None, verdict)
             return [verdict]
+        if rs.fingerprint is not None:  # verified by the registry: answered now, nothing to ask
+            return self.fingerprints.answer(rs, rec, request, payload, body, findings, now)
         now_ms = int(now_s * 1000)
         deadline = now_ms + rs.timeout_ms(self.timeout_ms)
         parked: PendingRequest = {

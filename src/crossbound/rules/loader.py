@@ -53,7 +53,8 @@ from crossbound.codec.forms import FORMS
 from crossbound.domain import Side
 from crossbound.errors import RuleSetError
 from crossbound.rules.compiler import Compiler
-from crossbound.rules.model import STAGES, Rule, RuleSet, Severity
+from crossbound.rules.fingerprint import fingerprint_rules
+from crossbound.rules.model import STAGES, FingerprintMode, Rule, RuleSet, Severity
 from crossbound.rules.stateful import steps
 
 __all__ = [
@@ -67,6 +68,8 @@ __all__ = [
 
 ENVELOPE_FILE = "envelope.toml"
 _FLAGS = ("personal_data", "pipl_outbound", "sensitive_personal_data")
+_FINGERPRINT_KEYS = ("verification", "document_type", "digest_field", "subject_field")
+FINGERPRINT_SCHEMA = "core/fingerprint"  # what a fingerprint-mode scenario's attestation rules read
 _SCENARIO_KEYS = {
     "id",
     "version",
@@ -87,6 +90,7 @@ _SCENARIO_KEYS = {
     "platform_status",
     "limits_authority",
     *_FLAGS,
+    *_FINGERPRINT_KEYS,
 }
 # Whether a public source puts the scenario on the Shenzhen-Hong Kong data validation platform itself;
 # ``status`` says how far the *scheme* is (live, public limits, illustrative), which is another thing.
@@ -126,6 +130,7 @@ class ScenarioHeader:
     pipl_outbound_reason: str
     platform_status: str
     limits_authority: str
+    fingerprint: FingerprintMode | None = None
 
     def cel_scenario(self) -> dict[str, Any]:
         """What a common rule's ``applies_if`` reads as ``scenario``."""
@@ -209,6 +214,31 @@ def _pipl_reason(path: Path, head: Mapping[str, Any], personal_data: bool) -> st
     return reason.strip()
 
 
+def _fingerprint_mode(path: Path, head: Mapping[str, Any]) -> FingerprintMode | None:
+    """``verification = "fingerprint"`` and what the lookup needs; None for live attestation.
+
+    A scenario in this mode reads the registry record as its ``attestation`` (schema
+    ``core/fingerprint``): its attestation-stage rules judge the record that was found.
+    """
+    mode = head.get("verification", "attestation")
+    given = [k for k in _FINGERPRINT_KEYS[1:] if k in head]
+    if mode == "attestation":
+        if given:
+            raise RuleSetError(path, f'[scenario] {", ".join(given)} need verification = "fingerprint"')
+        return None
+    if mode != "fingerprint":
+        raise RuleSetError(path, '[scenario] verification must be "attestation" or "fingerprint"')
+    values = {k: v for k in _FINGERPRINT_KEYS[1:] if isinstance(v := head.get(k), str) and v}
+    missing = [k for k in _FINGERPRINT_KEYS[1:] if k not in values]
+    if missing:
+        raise RuleSetError(path, f'[scenario] verification = "fingerprint" needs {", ".join(missing)}')
+    if not FORMS["code"].matches(values["document_type"]):
+        raise RuleSetError(path, f"[scenario] document_type must be a code ({FORMS['code'].description})")
+    if head.get("attestation_schema", FINGERPRINT_SCHEMA) != FINGERPRINT_SCHEMA:
+        raise RuleSetError(path, f'[scenario] verification = "fingerprint" reads {FINGERPRINT_SCHEMA}')
+    return FingerprintMode(**values)
+
+
 def _header(path: Path, doc: Mapping[str, Any]) -> ScenarioHeader:
     head = doc.get("scenario")
     if not isinstance(head, dict):
@@ -259,6 +289,8 @@ def _header(path: Path, doc: Mapping[str, Any]) -> ScenarioHeader:
     authority = head.get("limits_authority", "")
     if not isinstance(authority, str):
         raise RuleSetError(path, "[scenario] limits_authority must be a string")
+    fingerprint = _fingerprint_mode(path, head)
+    attestation_default = f"scenarios/{sid}/attestation" if fingerprint is None else FINGERPRINT_SCHEMA
     return ScenarioHeader(
         id=sid,
         version=head["version"],
@@ -268,7 +300,7 @@ def _header(path: Path, doc: Mapping[str, Any]) -> ScenarioHeader:
         attester_side=attester,
         purposes=tuple(purposes),
         request_subject=head.get("request_schema", f"scenarios/{sid}/request"),
-        attestation_subject=head.get("attestation_schema", f"scenarios/{sid}/attestation"),
+        attestation_subject=head.get("attestation_schema", attestation_default),
         timeout_severity=timeout_severity,
         attestation_timeout_s=None if timeout_s is None else float(timeout_s),
         description=str(head.get("description", "")),
@@ -278,6 +310,7 @@ def _header(path: Path, doc: Mapping[str, Any]) -> ScenarioHeader:
         pipl_outbound_reason=reason,
         platform_status=str(platform),
         limits_authority=authority.strip(),
+        fingerprint=fingerprint,
         **flags,
     )
 
@@ -304,12 +337,20 @@ def _load_scenario(
             comp.check_path(head.purpose_field, "request", "[scenario] purpose_field")
         except RuleSetError as exc:
             raise RuleSetError(path, f"[scenario] purpose_field: {exc.fault}") from None
+    if head.fingerprint is not None:
+        for key in ("digest_field", "subject_field"):
+            try:
+                comp.check_path(getattr(head.fingerprint, key), "request", f"[scenario] {key}")
+            except RuleSetError as exc:
+                raise RuleSetError(path, f"[scenario] {key}: {exc.fault}") from None
     own = comp.rules(doc)
     env_path, env_doc = envelope
     try:
         common = _compiler(head, env_path, registry, skew).rules(env_doc) if env_doc.get("rules") else ()
     except RuleSetError as exc:
         raise RuleSetError(env_path, f"for scenario {head.id}: {exc.fault}", exc.rule_id) from None
+    if head.fingerprint is not None:  # the registry record's rules, built from the header
+        common += comp.rules({"rules": fingerprint_rules(head.fingerprint)})
     clash = {r.id for r in common} & {r.id for r in own}
     if clash:
         raise RuleSetError(path, f"rule ids {sorted(clash)} are already common rules in {env_path.name}")
@@ -343,6 +384,7 @@ def _load_scenario(
             platform_status=head.platform_status,
             limits_authority=head.limits_authority,
             sensitive_personal_data=head.sensitive_personal_data,
+            fingerprint=head.fingerprint,
         )
     )
 

@@ -12,6 +12,7 @@ __all__ = [
     "STAGES",
     "Context",
     "Finding",
+    "FingerprintMode",
     "Outcome",
     "Rule",
     "RuleSet",
@@ -137,6 +138,22 @@ class Step:
 
 
 @dataclass(frozen=True, slots=True)
+class FingerprintMode:
+    """A scenario verified by fingerprint lookup (``verification = "fingerprint"``), as on the platform.
+
+    The data source publishes the fingerprint of each document when it issues it; a request is then
+    answered at once from the registry (:mod:`crossbound.pipeline.fingerprints`), with no attestation
+    round trip. ``digest_field`` is the request path of the digest of what the subject handed over
+    (the lookup key), ``subject_field`` the path of the HMAC compared with the record's subject
+    reference, ``document_type`` the one type of document the scenario accepts.
+    """
+
+    document_type: str
+    digest_field: str
+    subject_field: str
+
+
+@dataclass(frozen=True, slots=True)
 class RuleSet:
     """A scenario's versioned rule set, compiled once."""
 
@@ -167,6 +184,7 @@ class RuleSet:
     common_rule_ids: frozenset[str] = frozenset()
     steps: tuple[Step, ...] = ()
     by_stage: Mapping[str, tuple[Rule, ...]] = field(default_factory=dict)
+    fingerprint: FingerprintMode | None = None  # None: verified by live attestation
 
     def stage(self, name: str) -> tuple[Rule, ...]:
         """The rules of one stage, in file order."""

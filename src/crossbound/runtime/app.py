@@ -9,7 +9,11 @@ Agents:
 * ``validate`` consumes ``hk/sz.requests`` and ``hk/sz.attestations`` as one stream keyed by
   request_id, with the ``pending`` and ``answered`` tables;
 * ``quota`` consumes ``<app>.quota`` (requests repartitioned by their limit key: the hop records) with
-  the ``quota_usage`` table.
+  the ``quota_usage`` table;
+* ``registry`` consumes ``hk/sz.fingerprints`` (the data sources' document fingerprints, keyed by
+  digest) into ``fingerprints``, a *global* table: every worker holds all of it, so a request finds
+  its document's record on whatever partition the request came (see
+  :mod:`crossbound.pipeline.fingerprints` for the choice and its cost).
 
 Both take events in batches (``take_events``): Faust's per-event cost is the bottleneck, and batching
 amortises part of it (measured in benchmarks/). Tables place each key by Kafka's murmur2 partitioner
@@ -68,7 +72,7 @@ from crossbound.runtime.sending import Send, Sender
 from crossbound.runtime.tablestore import table_store_settings
 from crossbound.runtime.worker import Components
 from crossbound.settings import Settings
-from crossbound.topics import AUDIT_TABLE, TABLES, Topics
+from crossbound.topics import AUDIT_TABLE, REPLICATED_TABLES, TABLES, Topics
 
 __all__ = ["FAUST_SPEEDUPS", "QuietMonitor", "build_app", "faust_credentials", "faust_speedups"]
 
@@ -145,16 +149,26 @@ def faust_speedups(stock: frozenset[str]) -> dict[str, Any]:
     return chosen
 
 
-def _raw_table(app: faust.App, name: str, partitions: int, configs: dict[str, str]) -> Any:
-    # Topics.kinds() names the changelog topics the worker prepares
+def _raw_table(
+    app: faust.App, name: str, partitions: int, configs: dict[str, str], *, replicated: bool = False
+) -> Any:
+    """A table of bytes; ``replicated``: a global table, all of it on every worker.
+
+    A global table has one changelog partition and recovers one record at a time: what Faust's
+    GlobalTable needs with several workers, or one can loop in recovery (faust/tables/globaltable.py).
+    """
+    # Topics.kinds() and changelogs() name the changelog topics the worker prepares
     assert name in (*TABLES, AUDIT_TABLE), name
-    table: Any = app.Table(
+    assert replicated == (name in REPLICATED_TABLES), name
+    recovery: dict[str, Any] = {"recovery_buffer_size": 1} if replicated else {}
+    table: Any = (app.GlobalTable if replicated else app.Table)(
         name,
         key_type=bytes,
         value_type=bytes,
-        partitions=partitions,
-        use_partitioner=True,
+        partitions=1 if replicated else partitions,
+        use_partitioner=True,  # keys placed by murmur2, not by the event's partition
         extra_topic_configs=configs,  # should Faust create the changelog itself (the worker does first)
+        **recovery,
     )
     # Faust picks "json" for bytes; our keys and values are already bytes (request ids, Avro records).
     table.key_serializer = "raw"
@@ -282,18 +296,20 @@ def build_app(
     )
     inputs = app.topic(*topics.inputs(), partitions=partitions, **_RAW)
     quota_in = app.topic(topics.quota, partitions=partitions, **_RAW)
+    registry_in = app.topic(*topics.registries(), partitions=partitions, **_RAW)
     for name in topics.all():  # declared so Faust knows them; created beforehand by the worker
         app.topic(name, partitions=partitions, **_RAW)
     changelog_configs = topic_configs(changelog)
     pending = _raw_table(app, "pending", partitions, changelog_configs)
     answered = _raw_table(app, "answered", partitions, changelog_configs)
     usage = _raw_table(app, "quota_usage", partitions, changelog_configs)
+    fingerprints = _raw_table(app, "fingerprints", partitions, changelog_configs, replicated=True)
     pipeline = Pipeline(
         components.codec,
         components.catalogue,
         metrics,
         topics,
-        Tables(pending, answered, usage),
+        Tables(pending, answered, usage, fingerprints),
         attestation_timeout_s=pipe.attestation_timeout_s,
         dedupe_retention_s=pipe.dedupe_retention_s,
         partitions=partitions,
@@ -332,19 +348,21 @@ def build_app(
 
     handle = pipeline.handle
 
-    async def run(stream: Any, audited: str) -> None:
-        # the pipeline's error policy answers every record, the sender every refused output
+    async def run(stream: Any, audited: str | None) -> None:
+        # the pipeline's error policy answers every record, the sender every refused output;
+        # ``audited``: the audit stream of its decisions (None: the registry's records decide nothing)
         out = sender()
+        audit_here = None if audited is None else audit
         async for events in stream.take_events(batch, within=within):
             for event in events:
                 rec = incoming(event)
                 outs = handle(rec)
-                if audit is not None:  # each decision's entry, in the same batch (transaction)
-                    outs = audit.of_input(audited, outs, rec, event.message.headers)
+                if audit_here is not None and audited is not None:  # each decision's entry, same batch
+                    outs = audit_here.of_input(audited, outs, rec, event.message.headers)
                 await out.send(outs, rec)
             await out.settle()  # before the next batch: Faust acknowledges this one's offsets then
-            if audit is not None:
-                audit.persist(audited)  # acknowledged: the chains' heads may now be saved
+            if audit_here is not None and audited is not None:
+                audit_here.persist(audited)  # acknowledged: the chains' heads may now be saved
 
     @app.agent(inputs, name="validate")
     async def validate(stream: Any) -> None:
@@ -353,6 +371,10 @@ def build_app(
     @app.agent(quota_in, name="quota")  # the hop records come back here, at their key's partition
     async def quota(stream: Any) -> None:
         await run(stream, "hop")
+
+    @app.agent(registry_in, name="registry")  # document fingerprints into the global table
+    async def registry(stream: Any) -> None:
+        await run(stream, None)
 
     async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         metrics.set_ready(False)

@@ -247,6 +247,7 @@ _KIND_DEFAULTS: dict[str, dict[str, Any]] = {
     "changelog": {"retention_ms": -1, "cleanup_policy": "compact"},
     "internal": {"retention_ms": 7 * _DAY_MS, "cleanup_policy": "delete"},
     "audit": {"retention_ms": -1, "cleanup_policy": "delete"},
+    "registry": {"retention_ms": -1, "cleanup_policy": "compact"},
 }
 
 
@@ -296,6 +297,11 @@ class TopicsSettings(BaseModel):
         default_factory=_default("audit"),
         description="<side>.audit: kept forever and never compacted (an audit trail is kept for years, "
         "and a compacted chain would lose entries); archive it before any retention is set",
+    )
+    registry: TopicSettings = Field(
+        default_factory=_default("registry"),
+        description="<side>.fingerprints: compacted and kept forever, keyed by document digest: the "
+        "latest record of every document its data sources issued (a revocation included) stays",
     )
 
     @model_validator(mode="before")

@@ -1,4 +1,4 @@
-"""Requests and attestations in JSON form → the (topic, key, value) an institution would publish.
+"""Requests, attestations and fingerprints in JSON form → the (topic, key, value) one would publish.
 
 One place for what the Harness, the live bus and the tests' transports all do before they publish:
 validate and encode the JSON form, key the record by its request id, and put it on its side's topic;
@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from crossbound.codec import Codec
-from crossbound.codec.jsonform import Catalogue, attestation_from_json, request_from_json
+from crossbound.codec.jsonform import Catalogue, attestation_from_json, from_json, request_from_json
 from crossbound.domain import Side
 from crossbound.errors import DecodeError
 from crossbound.signing import Binding, RecordKind, Signer
 from crossbound.topics import Topics
 
-__all__ = ["Keyring", "encode_attestation", "encode_request"]
+__all__ = ["Keyring", "encode_attestation", "encode_fingerprint", "encode_request"]
 
 Headers = tuple[tuple[str, bytes], ...]
 _SIGNED = {  # subject -> kind, the institution field that signs it, the side field
@@ -67,3 +67,12 @@ def encode_attestation(
     record = attestation_from_json(attestation, codec, catalogue)
     topic = topics.attestations(Side(record["attester_side"]).topic)
     return topic, record["request_id"].encode(), codec.encode("core/attestation", record)
+
+
+def encode_fingerprint(
+    fingerprint: Mapping[str, Any], codec: Codec, topics: Topics
+) -> tuple[str, bytes, bytes]:
+    """The issuer side's registry topic, the digest (the record key) and the encoded fingerprint."""
+    record = from_json(fingerprint, codec.registry.current("core/fingerprint").raw)
+    topic = topics.fingerprints(Side(record["issuer_side"]).topic)
+    return topic, record["digest"].encode(), codec.encode("core/fingerprint", record)

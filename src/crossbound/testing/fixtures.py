@@ -1,7 +1,8 @@
 """The scenarios' example fixtures, re-dated and re-keyed into fresh simulated cases.
 
 Every scenario ships three fixtures under ``examples/<scenario>/``: ``accept``, ``review`` and ``reject``
-(``<name>.request.json``, plus ``<name>.attestation.json`` when the data holder answers). Evaluated at
+(``<name>.request.json``, plus ``<name>.attestation.json`` when the data holder answers, or, in a
+fingerprint-mode scenario, ``<name>.fingerprint.json``: the registry record published before it). Evaluated at
 :data:`FIXTURE_TIME` (``crossbound check --now 2026-11-24T09:00:00Z``), each gives the outcome its name
 says. :func:`refresh` turns a fixture into a new case for another moment ``now``:
 
@@ -36,7 +37,17 @@ from crossbound.domain import local_date
 from crossbound.rules import Severity
 from crossbound.rules.loader import read_header
 
-__all__ = ["FIXTURE_NAMES", "FIXTURE_TIME", "Fixture", "ScenarioExamples", "discover", "load", "refresh"]
+__all__ = [
+    "FIXTURE_NAMES",
+    "FIXTURE_TIME",
+    "Fixture",
+    "ScenarioExamples",
+    "by_fingerprint",
+    "discover",
+    "load",
+    "refresh",
+    "refresh_registered",
+]
 
 FIXTURE_TIME: Final = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 FIXTURE_NAMES: Final[tuple[str, ...]] = ("accept", "review", "reject")
@@ -56,6 +67,7 @@ class Fixture:
     name: str
     request: Mapping[str, Any]
     attestation: Mapping[str, Any] | None
+    fingerprint: Mapping[str, Any] | None = None  # the registry record, in fingerprint mode
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +97,12 @@ def discover(examples_dir: Path | None = None, rulesets_dir: Path | None = None)
     )
 
 
+def by_fingerprint(scenario_id: str, rulesets_dir: Path | None = None) -> bool:
+    """Whether the scenario's rule set is in fingerprint mode (its fixtures carry a ``.fingerprint.json``)."""
+    path = (rulesets_dir or default_rulesets_dir()) / f"{scenario_id}.toml"
+    return read_header(path).fingerprint is not None
+
+
 def _read_json(path: Path) -> dict[str, Any]:
     data = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict):
@@ -104,8 +122,13 @@ def load(
     fixtures: dict[str, Fixture] = {}
     for name in FIXTURE_NAMES:
         request = _read_json(folder / f"{name}.request.json")
-        answer = folder / f"{name}.attestation.json"
-        fixtures[name] = Fixture(name, request, _read_json(answer) if answer.is_file() else None)
+        answer, record = folder / f"{name}.attestation.json", folder / f"{name}.fingerprint.json"
+        fixtures[name] = Fixture(
+            name,
+            request,
+            _read_json(answer) if answer.is_file() else None,
+            _read_json(record) if record.is_file() else None,
+        )
     head = read_header((rulesets_dir or default_rulesets_dir()) / f"{scenario_id}.toml")
     accept = fixtures["accept"].request
     return ScenarioExamples(
@@ -164,6 +187,24 @@ def refresh(fixture: Fixture, rng: random.Random, now: float) -> tuple[dict[str,
     Draws, in this order, the request id, the nonce, then one value per distinct 64-hex string (request
     first, then attestation, in document order) from ``rng``.
     """
+    request, attestation, _ = _refreshed(fixture, rng, now)
+    return request, attestation
+
+
+def refresh_registered(
+    fixture: Fixture, rng: random.Random, now: float
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A fresh copy of a fingerprint-mode ``fixture``'s request and registry record, as :func:`refresh`
+    does (the record's digest and subject reference follow the request's)."""
+    request, _, fingerprint = _refreshed(fixture, rng, now)
+    if fingerprint is None:
+        raise ValueError(f"fixture {fixture.name!r} has no fingerprint record")
+    return request, fingerprint
+
+
+def _refreshed(
+    fixture: Fixture, rng: random.Random, now: float
+) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any] | None]:
     request_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
     nonce = f"{rng.getrandbits(128):032x}"
     rewrite = _Refresh(rng, now)
@@ -174,4 +215,5 @@ def refresh(fixture: Fixture, rng: random.Random, now: float) -> tuple[dict[str,
     if fixture.attestation is not None:
         attestation = rewrite(fixture.attestation)
         attestation["request_id"] = request_id
-    return request, attestation
+    fingerprint = None if fixture.fingerprint is None else rewrite(fixture.fingerprint)
+    return request, attestation, fingerprint

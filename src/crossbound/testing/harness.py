@@ -8,6 +8,7 @@ to the public topics, decoded::
     h = Harness.from_dirs()                          # the shipped schemas and rule sets
     h.send_request(request_json)                     # JSON form, as in `crossbound check`
     h.send_attestation(attestation_json)
+    h.send_fingerprint(fingerprint_json)             # a data source's registry record
     h.advance(31)                                    # move the clock: attestation timeouts fire
     [v] = h.verdicts("hk")
 
@@ -35,7 +36,7 @@ from crossbound.pipeline import Incoming, Outgoing, Pipeline, Tables
 from crossbound.pipeline.budget import OutputLimits
 from crossbound.rules import Catalogue, load_catalogue
 from crossbound.signing import Signer
-from crossbound.testing.encoding import Keyring, encode_attestation, encode_request
+from crossbound.testing.encoding import Keyring, encode_attestation, encode_fingerprint, encode_request
 from crossbound.topics import Topics
 
 if TYPE_CHECKING:  # the recording module imports a Kafka client; the harness needs none
@@ -74,6 +75,7 @@ class Harness:
     pending: dict[bytes, bytes] = field(default_factory=dict)
     answered: dict[bytes, bytes] = field(default_factory=dict)
     usage: dict[bytes, bytes] = field(default_factory=dict)
+    fingerprints: dict[bytes, bytes] = field(default_factory=dict)
     published: list[Published] = field(default_factory=list)
     internal: list[Outgoing] = field(default_factory=list)  # records on the internal hop topic
     _offsets: dict[str, int] = field(default_factory=dict)
@@ -89,7 +91,7 @@ class Harness:
             self.catalogue,
             self.metrics,
             self.topics,
-            Tables(self.pending, self.answered, self.usage),
+            Tables(self.pending, self.answered, self.usage, self.fingerprints),
             attestation_timeout_s=self.attestation_timeout_s,
             partitions=self.partitions,
             clock=lambda: self.now,
@@ -147,6 +149,11 @@ class Harness:
         if self.keyring is None:
             return ()
         return self.keyring.headers(self.codec, key, value, int(self.now * 1000))
+
+    def send_fingerprint(self, fingerprint: Mapping[str, Any]) -> list[Published]:
+        """Publish a document fingerprint (JSON form) on its issuer side's registry topic."""
+        topic, key, value = encode_fingerprint(fingerprint, self.codec, self.topics)
+        return self.send(topic, key, value)
 
     def replay(
         self, records: Iterable[Recorded], *, rename: Callable[[str], str] | None = None

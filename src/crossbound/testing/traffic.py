@@ -49,6 +49,12 @@ outcome comes from the fixture's name; its findings are whatever the fixture tri
 which the tests compare), ``("ATTESTATION_NOT_FOUND",)`` for ``mismatch`` and
 ``("ATTESTATION_TIMEOUT",)`` for ``late``.
 
+Scenarios in fingerprint mode (:func:`fingerprint_scenarios`) are not in the mix: their cases come from
+:meth:`Traffic.fingerprint_case`, each with the data source's registry record to publish first
+(``Case.fingerprints``), in the variants ``FINGERPRINT_VARIANTS``: ``valid``, ``review`` and
+``invalid`` are the fixtures (``invalid``: a revoked document, ``FINGERPRINT_REVOKED``), ``mismatch``
+publishes no record (``FINGERPRINT_NOT_FOUND``).
+
 Traffic is seeded: the same seed gives the same cases (request ids, nonces, identifiers, digests,
 variants), whatever ``now`` is.
 """
@@ -69,7 +75,15 @@ from crossbound.codec import MAGIC, SchemaRegistry, SingleObjectFraming
 from crossbound.testing import fixtures as examples
 from crossbound.testing.handwritten import HANDWRITTEN, PCN, Drawn, Handwritten, ruleset
 
-__all__ = ["DEFAULT_WEIGHTS", "VARIANTS", "Case", "Traffic", "scenarios"]
+__all__ = [
+    "DEFAULT_WEIGHTS",
+    "FINGERPRINT_VARIANTS",
+    "VARIANTS",
+    "Case",
+    "Traffic",
+    "fingerprint_scenarios",
+    "scenarios",
+]
 
 VARIANTS: Final[tuple[str, ...]] = ("valid", "review", "invalid", "mismatch", "late", "undecodable")
 DEFAULT_WEIGHTS: Final[Mapping[str, float]] = {
@@ -80,6 +94,7 @@ DEFAULT_WEIGHTS: Final[Mapping[str, float]] = {
     "late": 0.05,
     "undecodable": 0.08,
 }
+FINGERPRINT_VARIANTS: Final[tuple[str, ...]] = ("valid", "review", "invalid", "mismatch")
 # Which fixture a fixture-based case starts from, per variant.
 _FIXTURE_OF: Final = {"valid": "accept", "review": "review", "invalid": "reject", "mismatch": "accept"}
 
@@ -90,8 +105,18 @@ def scenarios() -> tuple[str, ...]:
 
     The hand-written ones come first because that is the order seeded draws over the scenarios have
     always seen. Found by scanning ``examples/`` and ``rulesets/`` on the first call, not at import.
+    Scenarios in fingerprint mode are not among them: their cases need a registry record published
+    first (:meth:`Traffic.fingerprint_case`).
     """
-    return HANDWRITTEN + tuple(s for s in examples.discover() if s not in HANDWRITTEN)
+    return HANDWRITTEN + tuple(
+        s for s in examples.discover() if s not in HANDWRITTEN and not examples.by_fingerprint(s)
+    )
+
+
+@functools.cache
+def fingerprint_scenarios() -> tuple[str, ...]:
+    """Every scenario in fingerprint mode with fixtures (and their registry records), sorted."""
+    return tuple(s for s in examples.discover() if examples.by_fingerprint(s))
 
 
 def _sides(scenario_id: str) -> tuple[str, str]:
@@ -116,7 +141,8 @@ class Case:
     ``expected`` is ``ACCEPT``, ``REVIEW``, ``REJECT`` or ``DEADLETTER``; ``expected_codes`` are the
     finding codes (or, for a dead letter, the dead-letter reason) the case is built to trigger.
     For variant ``undecodable``, ``raw`` holds the bytes to publish (with ``key``) on the requester
-    side's requests topic instead of a request.
+    side's requests topic instead of a request. ``fingerprints`` are registry records (JSON form) to
+    publish before the request (fingerprint-mode scenarios only).
     """
 
     scenario_id: str
@@ -127,6 +153,7 @@ class Case:
     expected_codes: tuple[str, ...]
     raw: bytes | None = None
     key: bytes | None = None
+    fingerprints: tuple[dict[str, Any], ...] = ()
 
     @property
     def requester_side(self) -> str:
@@ -233,6 +260,20 @@ class Traffic:
         expected to be REJECTed with ``LIMIT_EXCEEDED`` (and then does not count towards the totals).
         """
         return [Case(PCN, "valid", *drawn) for drawn in self._handwritten.payments_for_one_payer(n, amount)]
+
+    def fingerprint_case(self, scenario_id: str, variant: str) -> Case:
+        """A case of a fingerprint-mode scenario: its fixture made fresh, with its registry record."""
+        if scenario_id not in fingerprint_scenarios():
+            raise ValueError(f"{scenario_id!r} is not a fingerprint-mode scenario with fixtures")
+        if variant not in FINGERPRINT_VARIANTS:
+            raise ValueError(f"unknown variant {variant!r}; known: {', '.join(FINGERPRINT_VARIANTS)}")
+        fixture = examples.load(scenario_id).fixtures[_FIXTURE_OF[variant]]
+        request, record = examples.refresh_registered(fixture, self._rng, self.now)
+        expected = {"valid": "ACCEPT", "review": "REVIEW"}.get(variant, "REJECT")
+        if variant == "mismatch":  # the source never published the document's fingerprint
+            return Case(scenario_id, variant, request, None, expected, ("FINGERPRINT_NOT_FOUND",))
+        codes = ("FINGERPRINT_REVOKED",) if variant == "invalid" else ()
+        return Case(scenario_id, variant, request, None, expected, codes, fingerprints=(record,))
 
     # -- the hand-written scenarios: drawn field by field ---------------------------------------------
 

@@ -29,10 +29,20 @@ NOW = "2026-11-24T09:00:00Z"
 REQUESTS = sorted(EXAMPLES.glob("*/*.request.json"))
 SBCCR = "sb_corporate_credit_report"
 SBCCR_ACCEPT = EXAMPLES / SBCCR / "accept.request.json"
+FINGERPRINT_MODE = {p.parent.name for p in EXAMPLES.glob("*/accept.fingerprint.json")}
 
 
 def _attestation_of(request_file: Path) -> Path:
     return request_file.with_name(request_file.name.replace(".request.", ".attestation."))
+
+
+def _answers_of(request_file: Path) -> list[str]:
+    """The flags that give ``check`` the fixture's answer: its attestation, or its registry record."""
+    attestation = _attestation_of(request_file)
+    fingerprint = request_file.with_name(request_file.name.replace(".request.", ".fingerprint."))
+    if fingerprint.exists():
+        return ["--fingerprints", str(fingerprint)]
+    return ["--attestation", str(attestation)] if attestation.exists() else []
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -83,9 +93,7 @@ def test_check_prints_the_verdict_its_example_file_names(
     capsys: pytest.CaptureFixture[str], request_file: Path
 ) -> None:
     scenario = request_file.parent.name
-    attestation = _attestation_of(request_file)
-    extra = ["--attestation", str(attestation)] if attestation.exists() else []
-    code, out, err = _check(capsys, scenario, request_file, *extra)
+    code, out, err = _check(capsys, scenario, request_file, *_answers_of(request_file))
     assert code == 0, err
     verdict = json.loads(out)
     assert verdict["outcome"] == request_file.name.split(".")[0].upper(), verdict["findings"]
@@ -94,7 +102,7 @@ def test_check_prints_the_verdict_its_example_file_names(
     assert verdict["decided_at"] == NOW
 
 
-@pytest.mark.parametrize("scenario", sorted({p.parent.name for p in REQUESTS}))
+@pytest.mark.parametrize("scenario", sorted({p.parent.name for p in REQUESTS} - FINGERPRINT_MODE))
 def test_check_without_attestation_reports_the_request_stage(
     capsys: pytest.CaptureFixture[str], scenario: str
 ) -> None:
@@ -105,6 +113,29 @@ def test_check_without_attestation_reports_the_request_stage(
     assert result["stage"] == "request"
     assert result["outcome_so_far"] == "ACCEPT"
     assert "outcome" not in result  # no verdict without the other side's answer
+
+
+@pytest.mark.parametrize("scenario", sorted(FINGERPRINT_MODE))
+def test_check_without_fingerprints_answers_a_fingerprint_mode_request_at_once(
+    capsys: pytest.CaptureFixture[str], scenario: str
+) -> None:
+    code, out, err = _check(capsys, scenario, EXAMPLES / scenario / "accept.request.json")
+    assert code == 0, err
+    verdict = json.loads(out)
+    assert verdict["outcome"] == "REJECT"  # nothing registered: no attestation to wait for
+    rejects = [f["code"] for f in verdict["findings"] if f["severity"] == "REJECT"]
+    assert rejects == ["FINGERPRINT_NOT_FOUND"]
+
+
+def test_check_refuses_a_fingerprint_the_worker_would_dead_letter(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    folder = EXAMPLES / "sb_personal_credit_report_fingerprint"
+    record = json.loads((folder / "accept.fingerprint.json").read_text())
+    record["valid_until"] = record["valid_from"]
+    bad = _write(tmp_path, "f.json", record)
+    result = _check(capsys, folder.name, folder / "accept.request.json", "--fingerprints", str(bad))
+    _usage_error(*result, "f.json: line 1", "fingerprint_inconsistent")
 
 
 # -- check: unusable input exits 2 and says why --------------------------------------------------
@@ -302,6 +333,42 @@ def test_publish_value_out_of_range_exits_2_naming_the_line(
     path = _requests_jsonl(tmp_path, [_valid_line(3), json.dumps(_sbccr_request(**changes))])
     code, out, err = _run(capsys, "publish", "--broker", _url(listener), "--topic", "x", str(path))
     _usage_error(code, out, err, "line 2:", field)
+    _no_connection(listener)
+
+
+def test_publish_encodes_fingerprints_keyed_by_their_digest() -> None:
+    from crossbound.cli.documents import read_documents
+    from crossbound.cli.publish import encode_documents
+    from crossbound.codec import Codec, SchemaRegistry
+
+    settings = settings_from_args(build_parser().parse_args(["publish", "--topic", "t", "f"]))
+    cases = EXAMPLES / "sb_personal_credit_report_fingerprint" / "cases" / "fp-revoked.fingerprints.jsonl"
+    docs = read_documents(cases)
+    codec = Codec(SchemaRegistry.load(default_schemas_dir()))
+    records = encode_documents(settings, "fingerprint", docs)
+    assert [key for key, _ in records] == [doc.value["digest"].encode() for doc in docs]
+    assert [codec.decode(value)[1]["sequence"] for _, value in records] == [1, 2]
+
+
+def test_publish_a_bad_fingerprint_exits_2_naming_the_line_without_connecting(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, listener: socket.socket
+) -> None:
+    record = json.loads(
+        (EXAMPLES / "sb_personal_credit_report_fingerprint" / "accept.fingerprint.json").read_text()
+    )
+    path = _requests_jsonl(tmp_path, [json.dumps(record), json.dumps({**record, "sequence": "two"})])
+    argv = [
+        "publish",
+        "--broker",
+        _url(listener),
+        "--topic",
+        "sz.fingerprints",
+        "--kind",
+        "fingerprint",
+        str(path),
+    ]
+    code, out, err = _run(capsys, *argv)
+    _usage_error(code, out, err, "line 2:", "sequence")
     _no_connection(listener)
 
 

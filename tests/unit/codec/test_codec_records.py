@@ -17,6 +17,7 @@ TOP_LEVEL = {
     "core/attestation_request": records.AttestationRequest,
     "core/verdict": records.Verdict,
     "core/deadletter": records.DeadLetter,
+    "core/fingerprint": records.Fingerprint,
     "internal/pending_request": records.PendingRequest,
     "internal/quota_check": records.QuotaCheck,
     "internal/quota_usage": records.QuotaUsage,
@@ -26,6 +27,7 @@ TOP_LEVEL = {
 NESTED = {
     ("core/request", ("requester_inst",)): records.Institution,
     ("core/request", ("consent",)): records.Consent,
+    ("core/fingerprint", ("issuer",)): records.Institution,
     ("core/verdict", ("findings",)): records.Finding,
     ("internal/pending_request", ("findings",)): records.StoredFinding,
     ("internal/quota_check", ("findings",)): records.StoredFinding,

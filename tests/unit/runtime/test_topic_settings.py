@@ -40,6 +40,7 @@ EXPECTED_DEFAULTS = {
     "changelog": (-1, "compact"),
     "internal": (7 * DAY_MS, "delete"),
     "audit": (-1, "delete"),  # an audit trail is never compacted
+    "registry": (-1, "compact"),
 }
 
 
@@ -178,10 +179,12 @@ def test_every_topic_has_a_kind() -> None:
     assert kinds["p.sz.verdicts"] is TopicKind.VERDICTS
     assert kinds["p.hk.deadletter"] is TopicKind.DEADLETTER
     assert kinds["p.app.quota"] is TopicKind.INTERNAL
+    assert kinds["p.sz.fingerprints"] is kinds["p.hk.fingerprints"] is TopicKind.REGISTRY
     assert [n for n, k in kinds.items() if k is TopicKind.CHANGELOG] == [
         "app-pending-changelog",
         "app-answered-changelog",
         "app-quota_usage-changelog",
+        "app-fingerprints-changelog",
         "app-audit_heads-changelog",
     ]
 
@@ -209,9 +212,10 @@ def test_changelog_names_and_configs_are_fausts() -> None:
 def test_topic_specs_per_kind() -> None:
     topics = Topics()
     specs = topic_specs(topics, Settings().topic_settings(), partitions=6)
-    assert len(specs) == 17  # 5 kinds x 2 sides, quota, 3 changelogs, 2 audit logs, the heads' changelog
+    assert len(specs) == 20  # 6 kinds x 2 sides, quota, 4 changelogs, 2 audit logs, the heads' changelog
     assert specs["sz.audit"].configs["retention.ms"] == "-1"
     assert specs["sz.audit"].configs["cleanup.policy"] == "delete"
+    assert specs.pop("crossbound-fingerprints-changelog").partitions == 1  # a global table's
     assert {s.partitions for s in specs.values()} == {6}
     assert {s.replication_factor for s in specs.values()} == {3}
     assert specs["hk.verdicts"].configs == {
@@ -221,6 +225,8 @@ def test_topic_specs_per_kind() -> None:
     }
     assert specs["crossbound-answered-changelog"].configs["cleanup.policy"] == "compact"
     assert specs["crossbound-answered-changelog"].configs["retention.ms"] == "-1"
+    assert specs["sz.fingerprints"].configs["cleanup.policy"] == "compact"  # the latest record per digest
+    assert specs["sz.fingerprints"].configs["retention.ms"] == "-1"
     single = topic_specs(topics, Settings().single_node().topic_settings(), partitions=6)
     assert {s.replication_factor for s in single.values()} == {1}
     assert {s.configs["min.insync.replicas"] for s in single.values()} == {"1"}

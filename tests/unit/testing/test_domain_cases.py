@@ -56,6 +56,7 @@ def test_the_cases_cover_the_review_s_findings() -> None:
         "sbpcr-",
         "pipl-c3-",
         "pipl-",
+        "fp-",
     ):
         assert any(n.startswith(prefix) for n in names), prefix
 
@@ -65,7 +66,9 @@ def _check(
 ) -> list[dict[str, Any]]:
     folder = EXAMPLES / scenario / "cases"
     requests, attestations = folder / f"{name}.requests.jsonl", folder / f"{name}.attestations.jsonl"
+    fingerprints = folder / f"{name}.fingerprints.jsonl"
     extra = ["--attestation", str(attestations)] if attestations.exists() else []
+    extra += ["--fingerprints", str(fingerprints)] if fingerprints.exists() else []
     argv = ["check", "--scenario", scenario, str(requests), *extra, "--now", now, "--json"]
     code = main(argv)
     out, err = capsys.readouterr()

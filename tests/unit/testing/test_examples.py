@@ -51,9 +51,12 @@ def test_every_scenario_has_the_three_fixtures() -> None:
 
 
 def test_fixtures_without_attestation_are_request_stage_rejects() -> None:
+    """Or are answered from the registry: a fingerprint-mode fixture carries its record instead."""
     for request_file in REQUESTS:
         att = request_file.with_name(request_file.name.replace(".request.", ".attestation."))
-        if not att.exists():
+        fingerprint = request_file.with_name(request_file.name.replace(".request.", ".fingerprint."))
+        assert not (att.exists() and fingerprint.exists())
+        if not att.exists() and not fingerprint.exists():
             assert request_file.name.startswith("reject.")
 
 

@@ -15,7 +15,8 @@ from crossbound.rules import Catalogue
 from crossbound.runtime.worker import scenario_sides
 from crossbound.testing.institutions import Institutions
 from crossbound.testing.participants import generate_registry
-from crossbound.testing.traffic import Traffic
+from crossbound.testing.traffic import Traffic, fingerprint_scenarios
+from crossbound.testing.traffic import scenarios as traffic_scenarios
 from crossbound.topics import Topics
 
 
@@ -62,9 +63,12 @@ def test_every_institution_the_traffic_names_is_in_a_generated_registry(
     scenarios = scenario_sides(catalogue)
     registry = load_registry(generate_registry(tmp_path / "reg", scenarios).path, scenarios)
     traffic = Traffic(seed=1)
+    live, by_lookup = set(traffic_scenarios()), set(fingerprint_scenarios())
+    assert live | by_lookup == set(scenarios)
     for scenario in scenarios:
         for variant in ("valid", "review", "invalid"):
-            case = traffic.case(scenario, variant)
+            made = traffic.case if scenario in live else traffic.fingerprint_case
+            case = made(scenario, variant)
             assert case.request is not None
             for role in ("requester", "attester"):
                 inst = case.request[f"{role}_inst"]

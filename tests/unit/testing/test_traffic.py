@@ -26,7 +26,15 @@ from crossbound.testing.synthetic import (
     random_hkid,
     random_unionpay_card,
 )
-from crossbound.testing.traffic import DEFAULT_WEIGHTS, VARIANTS, Case, Traffic, scenarios
+from crossbound.testing.traffic import (
+    DEFAULT_WEIGHTS,
+    FINGERPRINT_VARIANTS,
+    VARIANTS,
+    Case,
+    Traffic,
+    fingerprint_scenarios,
+    scenarios,
+)
 
 SCENARIOS = scenarios()
 NOW = 1_795_000_000.0  # 2026-11-18T07:46:40Z
@@ -161,7 +169,8 @@ def test_every_scenario_and_variant_reaches_its_expected_outcome(
 
 def test_every_scenario_of_the_catalogue_is_simulated(loaded: tuple[Codec, Catalogue]) -> None:
     _, catalogue = loaded
-    assert set(SCENARIOS) == set(catalogue.scenarios)
+    assert set(SCENARIOS) | set(fingerprint_scenarios()) == set(catalogue.scenarios)
+    assert not set(SCENARIOS) & set(fingerprint_scenarios())
     assert len(SCENARIOS) == len(set(SCENARIOS))
     assert SCENARIOS[: len(HANDWRITTEN)] == HANDWRITTEN
     assert list(FROM_FIXTURES) == sorted(FROM_FIXTURES)
@@ -584,3 +593,25 @@ def test_importing_the_traffic_modules_scans_nothing() -> None:
         "assert traffic.scenarios.cache_info().currsize == 1\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+@pytest.mark.parametrize("scenario", fingerprint_scenarios())
+@pytest.mark.parametrize("variant", FINGERPRINT_VARIANTS)
+def test_fingerprint_cases_reach_their_expected_outcome(
+    loaded: tuple[Codec, Catalogue], scenario: str, variant: str
+) -> None:
+    codec, catalogue = loaded
+    h = Harness(codec, catalogue, now=NOW)
+    case = Traffic(seed=3, now=NOW).fingerprint_case(scenario, variant)
+    assert case.attestation is None
+    for record in case.fingerprints:
+        assert h.send_fingerprint(record) == []  # taken in: nothing is published
+    assert case.request is not None
+    [verdict] = [p.record for p in h.send_request(case.request)]
+    assert verdict["outcome"] == case.expected
+    assert set(case.expected_codes) <= {f["code"] for f in verdict["findings"]}
+
+
+def test_fingerprint_cases_are_not_in_the_mix() -> None:
+    with pytest.raises(ValueError, match="unknown scenario"):
+        Traffic(seed=1, now=NOW).case(fingerprint_scenarios()[0], "valid")
