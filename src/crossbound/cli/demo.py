@@ -8,6 +8,9 @@ prints a summary. Every published record must come back as exactly one verdict o
 On a ``--broker`` where a worker already runs, the demo's worker would join that worker's consumer
 group and take over some of its partitions (and the demo's traffic would mix with real traffic), so
 the demo refuses unless told ``--join``; ``--app-id`` and ``--topic-prefix`` run it beside instead.
+
+``--secure`` runs it across the whole trust boundary on an Apache Kafka of its own (SASL_SSL, SCRAM,
+the registry's ACLs, signatures, the audit; :mod:`crossbound.cli.demo_secure`).
 """
 
 from __future__ import annotations
@@ -62,6 +65,12 @@ def add_parser(sub: Subparsers) -> None:
         action="store_true",
         help="with --broker: start the demo's worker even if the consumer group already has members",
     )
+    p.add_argument(
+        "--secure",
+        action="store_true",
+        help="the trust boundary: a generated registry, Apache Kafka with SASL_SSL, SCRAM users and ACLs, "
+        "every institution connected and signing as itself, forgery attempts, both audit logs verified",
+    )
     p.set_defaults(run=run)
 
 
@@ -105,6 +114,15 @@ def run(args: argparse.Namespace) -> int:
     from crossbound.cli.demo_run import run_demo
 
     settings = settings_from_args(args)
+    if args.secure:
+        from crossbound.cli.demo_secure import run_secure_demo
+
+        if settings.kafka.broker is not None or args.join or args.keep_running:
+            raise InputError(
+                "--secure starts its own Apache Kafka and stops it afterwards: no --broker, --join or "
+                "--keep-running"
+            )
+        return run_secure_demo(settings, count=args.count, as_json=args.json, seed=args.seed, rate=args.rate)
     if settings.kafka.broker is not None:
         if args.join:
             reach_broker(settings, "demo")
