@@ -33,13 +33,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from pydantic import SecretStr
-
 from crossbound.broker import EmbeddedBroker, apply_tansu_workarounds, find_tansu_binary, prepare_topics
 from crossbound.broker.closing import run_closed
 from crossbound.broker.net import free_port
 from crossbound.broker.security import PLAINTEXT, ClientSecurity
 from crossbound.broker.topicspec import topic_specs
+from crossbound.cli.demo_env import participants_env, security_env
 from crossbound.client import Identity
 from crossbound.codec import Codec
 from crossbound.codec.records import Verdict
@@ -60,11 +59,9 @@ __all__ = [
     "DEMO_TIMEOUT_S",
     "Boundary",
     "DemoResult",
-    "participants_env",
     "register",
     "render",
     "run_demo",
-    "security_env",
     "simulate",
     "stored_fingerprints",
     "summarise",
@@ -330,38 +327,6 @@ def _fetch(url: str) -> str | None:
             return str(resp.read().decode())
     except OSError:
         return None
-
-
-def security_env(settings: Settings) -> dict[str, str]:
-    """The demo's TLS and SASL settings as the worker child's environment (never its command line,
-    which every user of the machine can read)."""
-    env = {}
-    for name, value in settings.kafka.security:
-        if value is None:
-            continue
-        text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
-        env[f"CROSSBOUND_KAFKA__SECURITY__{name.upper()}"] = text
-    return env
-
-
-def participants_env(settings: Settings) -> dict[str, str]:
-    """The registry, topic layout, platform keys and audit as the worker child's environment (none
-    without a registry)."""
-    pipe = settings.pipeline
-    if pipe.participants is None:
-        return {}
-    keys = {
-        f"CROSSBOUND_PIPELINE__SIGNING_KEY_{side.upper()}": str(path)
-        for side, path in (("hk", pipe.signing_key_hk), ("sz", pipe.signing_key_sz))
-        if path is not None
-    }
-    return {
-        "CROSSBOUND_PIPELINE__PARTICIPANTS": str(pipe.participants),
-        "CROSSBOUND_PIPELINE__TOPIC_LAYOUT": pipe.topic_layout,
-        **keys,
-        "CROSSBOUND_AUDIT__ENABLED": "true" if settings.audit.enabled else "false",
-        "CROSSBOUND_AUDIT__CHECKPOINT_INTERVAL_S": str(settings.audit.checkpoint_interval_s),
-    }
 
 
 def run_demo(

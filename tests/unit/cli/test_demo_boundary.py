@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from crossbound.broker.security import ClientSecurity
 from crossbound.cli import main
-from crossbound.cli.demo_run import participants_env
+from crossbound.cli.demo_env import participants_env
 from crossbound.cli.demo_secure import SecureBoundary, passed, render, tamper
 from crossbound.client import Identity
 from crossbound.domain import Side
