@@ -33,7 +33,10 @@ from crossbound.cli.shared import (
 from crossbound.errors import InputError
 from crossbound.settings import Settings
 
-__all__ = ["add_parser", "group_members", "refuse_to_join", "run"]
+__all__ = ["COUNT", "SECURE_COUNT", "add_parser", "group_members", "refuse_to_join", "run"]
+
+COUNT = 600  # requests of the demo, by default
+SECURE_COUNT = 100  # and of demo --secure
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -48,7 +51,13 @@ def add_parser(sub: Subparsers) -> None:
     )
     add_broker_flag(p, embedded=True)
     add_paths_flags(p)
-    p.add_argument("--count", type=int, default=600, help="requests to publish (default 600)")
+    p.add_argument(
+        "--count",
+        type=int,
+        help=f"requests to publish (default {COUNT}; with --secure {SECURE_COUNT}: every client's TLS "
+        "connection and the worker's on a secured Kafka are slower, and a burst must stay within the "
+        "demo's attestation timeout)",
+    )
     add_json_flag(p, "the summary as one JSON object")
     p.add_argument(
         "--keep-running", action="store_true", help="leave the pipeline and /metrics up afterwards"
@@ -122,7 +131,8 @@ def run(args: argparse.Namespace) -> int:
                 "--secure starts its own Apache Kafka and stops it afterwards: no --broker, --join or "
                 "--keep-running"
             )
-        return run_secure_demo(settings, count=args.count, as_json=args.json, seed=args.seed, rate=args.rate)
+        count = SECURE_COUNT if args.count is None else args.count
+        return run_secure_demo(settings, count=count, as_json=args.json, seed=args.seed, rate=args.rate)
     if settings.kafka.broker is not None:
         if args.join:
             reach_broker(settings, "demo")
@@ -130,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
             refuse_to_join(settings)
     return run_demo(
         settings,
-        count=args.count,
+        count=COUNT if args.count is None else args.count,
         as_json=args.json,
         keep_running=args.keep_running,
         seed=args.seed,

@@ -45,6 +45,10 @@ from crossbound.topics import SIDES, Topics
 __all__ = ["SecureBoundary", "run_secure_demo", "tamper"]
 
 CHECKPOINT_INTERVAL_S = 2.0  # the demo is short: checkpoint often (the worker's stop adds the last)
+# The attestation timeout of the secured run: every client and the worker speak TLS and SCRAM to a
+# JVM broker, so a burst's answers take longer than the plain demo's 3 s allow on a busy machine
+# (they would come late: ``late_attestation``); the late cases wait this long instead.
+SECURE_TIMEOUT_S = 10.0
 
 
 @dataclass
@@ -262,4 +266,4 @@ def run_secure_demo(settings: Settings, *, count: int, as_json: bool, seed: int,
         say(f"crossbound demo --secure: {len(acls)} ACLs applied on {cluster.url} as User:admin")
         boundary = SecureBoundary(directory, generated, registry, mode.pki.ca_file, admin)
         return run_demo(secured, count=count, as_json=as_json, keep_running=False, seed=seed, rate=rate,
-                        boundary=boundary)  # fmt: skip
+                        boundary=boundary, attestation_timeout_s=SECURE_TIMEOUT_S)  # fmt: skip
