@@ -30,7 +30,13 @@ from pydantic import SecretStr
 from crossbound.audit import read_log, verify_log, write_log
 from crossbound.broker.acls import apply_acls, describe_acls
 from crossbound.broker.closing import run_closed
+from crossbound.broker.kafka import KafkaCluster
 from crossbound.broker.security import ClientSecurity
+from crossbound.cli.audit import read_topic
+from crossbound.cli.broker import secure_mode
+from crossbound.cli.demo_attempts import attempt_all
+from crossbound.cli.demo_run import run_demo
+from crossbound.cli.registry import scenarios_of
 from crossbound.client import Identity
 from crossbound.codec import Codec
 from crossbound.domain import Side
@@ -42,7 +48,7 @@ from crossbound.settings.security import SecuritySettings
 from crossbound.testing.participants import GeneratedRegistry, generate_registry
 from crossbound.topics import SIDES, Topics
 
-__all__ = ["SecureBoundary", "run_secure_demo", "tamper"]
+__all__ = ["SECURE_TIMEOUT_S", "SecureBoundary", "passed", "render", "run_secure_demo", "tamper"]
 
 CHECKPOINT_INTERVAL_S = 2.0  # the demo is short: checkpoint often (the worker's stop adds the last)
 # The attestation timeout of the secured run: every client and the worker speak TLS and SCRAM to a
@@ -58,7 +64,6 @@ class SecureBoundary:
     directory: Path
     generated: GeneratedRegistry
     registry: Registry
-    ca_file: Path
     admin: ClientSecurity
     logged_in: set[str] = dataclasses.field(default_factory=set)  # participant keys that connected
     played: int = 0  # how many of them played the traffic (before the attempts)
@@ -78,8 +83,6 @@ class SecureBoundary:
         self, bootstrap: str, topics: Topics, codec: Codec, catalogue: Catalogue
     ) -> list[dict[str, str]]:
         """Every forbidden attempt (the worker up), with the reason it was refused with."""
-        from crossbound.cli.demo_attempts import attempt_all
-
         self.played = len(self.logged_in)
         keyring = self.generated.keyring(self.registry)
         done = run_closed(
@@ -93,8 +96,6 @@ class SecureBoundary:
     def audit(self, bootstrap: str, topics: Topics) -> dict[str, Any]:
         """Both sides' logs exported (the worker stopped), each verified against the other's anchors,
         and a tampered copy of HK's."""
-        from crossbound.cli.audit import read_topic
-
         files = {side: self.directory / f"{side}.audit.jsonl" for side in SIDES}
         for side in SIDES:
             write_log(run_closed(read_topic(bootstrap, topics.audit(side), 2.0, self.admin)), files[side])
@@ -215,12 +216,14 @@ async def _acls_in_effect(bootstrap: str, security: ClientSecurity, wanted: set[
 
 
 def _secured_settings(
-    settings: Settings, url: str, directory: Path, generated: GeneratedRegistry
+    settings: Settings, url: str, directory: Path, ca_file: Path, generated: GeneratedRegistry
 ) -> Settings:
+    """The settings of the secured run: its broker as ``admin`` (the password file ``secure_mode``
+    wrote), the registry, ``per_institution``, both platform keys and the audit."""
     broker = directory / "broker"
     security = SecuritySettings(
         protocol="SASL_SSL",
-        ca_file=broker / "pki" / "ca.pem",
+        ca_file=ca_file,
         sasl_username="admin",
         sasl_password_file=broker / "admin.password",
     )
@@ -242,11 +245,6 @@ def _secured_settings(
 def run_secure_demo(settings: Settings, *, count: int, as_json: bool, seed: int, rate: float = 0.0) -> int:
     """Run ``demo --secure``; 0 when every request was answered as intended, every attempt refused
     with its reason, both audit logs verify and the tampered copy does not."""
-    from crossbound.broker.kafka import KafkaCluster
-    from crossbound.cli.broker import secure_mode
-    from crossbound.cli.demo_run import run_demo
-    from crossbound.cli.registry import scenarios_of
-
     say = (lambda msg: print(msg, file=sys.stderr)) if as_json else print
     directory = Path(tempfile.mkdtemp(prefix="crossbound-secure-demo-"))
     scenarios = scenarios_of(settings)
@@ -256,7 +254,7 @@ def run_secure_demo(settings: Settings, *, count: int, as_json: bool, seed: int,
     say(f"crossbound demo --secure: {len(registry.participants)} participants in {generated.path}")
     say("crossbound demo --secure: starting Apache Kafka (SASL_SSL, SCRAM-SHA-512, ACLs)")
     with KafkaCluster(1, libs=settings.kafka_libs, secure=mode) as cluster:
-        secured = _secured_settings(settings, cluster.url, directory, generated)
+        secured = _secured_settings(settings, cluster.url, directory, mode.pki.ca_file, generated)
         admin = ClientSecurity.from_settings(secured.kafka.security)
         keys = tuple((p.side.topic, p.key) for p in registry.participants)
         topics = Topics(prefix=secured.pipeline.topic_prefix, layout="per_institution", participants=keys)
@@ -264,6 +262,6 @@ def run_secure_demo(settings: Settings, *, count: int, as_json: bool, seed: int,
         run_closed(apply_acls(cluster.bootstrap, acls, security=admin))
         run_closed(_acls_in_effect(cluster.bootstrap, admin, set(acls)))
         say(f"crossbound demo --secure: {len(acls)} ACLs applied on {cluster.url} as User:admin")
-        boundary = SecureBoundary(directory, generated, registry, mode.pki.ca_file, admin)
+        boundary = SecureBoundary(directory, generated, registry, admin)
         return run_demo(secured, count=count, as_json=as_json, keep_running=False, seed=seed, rate=rate,
                         boundary=boundary, attestation_timeout_s=SECURE_TIMEOUT_S)  # fmt: skip

@@ -106,7 +106,7 @@ def test_each_participant_logs_in_as_its_own_user(tmp_path: Path, catalogue: Cat
     generated = generate_registry(tmp_path / "reg", scenarios)
     registry = load_registry(generated.path, scenarios)
     admin = ClientSecurity("SASL_SSL", None, "SCRAM-SHA-512", "admin", SecretStr("admin-secret"))
-    boundary = SecureBoundary(tmp_path, generated, registry, tmp_path / "ca.pem", admin)
+    boundary = SecureBoundary(tmp_path, generated, registry, admin)
     a, b = registry.participants[:2]
     for p in (a, b):
         security = boundary.login(Identity.of(p))
