@@ -8,6 +8,9 @@ prints a summary. Every published record must come back as exactly one verdict o
 On a ``--broker`` where a worker already runs, the demo's worker would join that worker's consumer
 group and take over some of its partitions (and the demo's traffic would mix with real traffic), so
 the demo refuses unless told ``--join``; ``--app-id`` and ``--topic-prefix`` run it beside instead.
+
+``--secure`` runs it across the whole trust boundary on an Apache Kafka of its own (SASL_SSL, SCRAM,
+the registry's ACLs, signatures, the audit; :mod:`crossbound.cli.demo_secure`).
 """
 
 from __future__ import annotations
@@ -30,7 +33,10 @@ from crossbound.cli.shared import (
 from crossbound.errors import InputError
 from crossbound.settings import Settings
 
-__all__ = ["add_parser", "group_members", "refuse_to_join", "run"]
+__all__ = ["COUNT", "SECURE_COUNT", "add_parser", "group_members", "refuse_to_join", "run"]
+
+COUNT = 600  # requests of the demo, by default
+SECURE_COUNT = 100  # and of demo --secure
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -45,7 +51,13 @@ def add_parser(sub: Subparsers) -> None:
     )
     add_broker_flag(p, embedded=True)
     add_paths_flags(p)
-    p.add_argument("--count", type=int, default=600, help="requests to publish (default 600)")
+    p.add_argument(
+        "--count",
+        type=int,
+        help=f"requests to publish (default {COUNT}; with --secure {SECURE_COUNT}: every client's TLS "
+        "connection and the worker's on a secured Kafka are slower, and a burst must stay within the "
+        "demo's attestation timeout)",
+    )
     add_json_flag(p, "the summary as one JSON object")
     p.add_argument(
         "--keep-running", action="store_true", help="leave the pipeline and /metrics up afterwards"
@@ -61,6 +73,12 @@ def add_parser(sub: Subparsers) -> None:
         "--join",
         action="store_true",
         help="with --broker: start the demo's worker even if the consumer group already has members",
+    )
+    p.add_argument(
+        "--secure",
+        action="store_true",
+        help="the trust boundary: a generated registry, Apache Kafka with SASL_SSL, SCRAM users and ACLs, "
+        "every institution connected and signing as itself, forgery attempts, both audit logs verified",
     )
     p.set_defaults(run=run)
 
@@ -105,6 +123,16 @@ def run(args: argparse.Namespace) -> int:
     from crossbound.cli.demo_run import run_demo
 
     settings = settings_from_args(args)
+    if args.secure:
+        from crossbound.cli.demo_secure import run_secure_demo
+
+        if settings.kafka.broker is not None or args.join or args.keep_running:
+            raise InputError(
+                "--secure starts its own Apache Kafka and stops it afterwards: no --broker, --join or "
+                "--keep-running"
+            )
+        count = SECURE_COUNT if args.count is None else args.count
+        return run_secure_demo(settings, count=count, as_json=args.json, seed=args.seed, rate=args.rate)
     if settings.kafka.broker is not None:
         if args.join:
             reach_broker(settings, "demo")
@@ -112,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
             refuse_to_join(settings)
     return run_demo(
         settings,
-        count=args.count,
+        count=COUNT if args.count is None else args.count,
         as_json=args.json,
         keep_running=args.keep_running,
         seed=args.seed,

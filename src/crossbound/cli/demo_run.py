@@ -11,7 +11,10 @@ their documents' fingerprints on ``sz.fingerprints`` (:func:`register`); the dem
 worker has taken them in (its ``crossbound_fingerprints_total``), then those scenarios' requests are
 answered by lookup with the rest. The operator's :class:`~crossbound.testing.live.LiveBus` sends the
 raw bytes no client would and reads the dead letters. :func:`summarise` and :func:`render` are pure:
-the summary as one JSON-ready object (``demo --json``) and as the lines people read.
+the summary as one JSON-ready object (``demo --json``) and as the lines people read. A
+:class:`Boundary` (``demo --secure``, :mod:`crossbound.cli.demo_secure`) connects each client as its
+participant, tries what participants may not do while the worker is up, and checks the audit logs
+once it has stopped; its part of the summary is ``trust_boundary``.
 """
 
 from __future__ import annotations
@@ -28,15 +31,15 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from pydantic import SecretStr
+from typing import Any, Protocol
 
 from crossbound.broker import EmbeddedBroker, apply_tansu_workarounds, find_tansu_binary, prepare_topics
 from crossbound.broker.closing import run_closed
 from crossbound.broker.net import free_port
 from crossbound.broker.security import PLAINTEXT, ClientSecurity
 from crossbound.broker.topicspec import topic_specs
+from crossbound.cli.demo_env import participants_env, security_env
+from crossbound.client import Identity
 from crossbound.codec import Codec
 from crossbound.codec.records import Verdict
 from crossbound.errors import CrossboundError
@@ -54,18 +57,41 @@ from crossbound.topics import Topics
 
 __all__ = [
     "DEMO_TIMEOUT_S",
+    "Boundary",
     "DemoResult",
-    "participants_env",
     "register",
     "render",
     "run_demo",
-    "security_env",
     "simulate",
     "stored_fingerprints",
     "summarise",
 ]
 
 DEMO_TIMEOUT_S = 3.0  # attestation timeout in the demo, so that "late" cases resolve quickly
+
+
+class Boundary(Protocol):
+    """What a secured demo adds (:class:`crossbound.cli.demo_secure.SecureBoundary`)."""
+
+    def login(self, who: Identity) -> ClientSecurity:
+        """How the client playing ``who`` connects: as ``who``."""
+
+    def attempts(
+        self, bootstrap: str, topics: Topics, codec: Codec, catalogue: Catalogue
+    ) -> list[dict[str, str]]:
+        """The forbidden attempts, run while the worker is up, each with how it was refused."""
+
+    def audit(self, bootstrap: str, topics: Topics) -> dict[str, Any]:
+        """Both sides' audit logs verified, once the worker has stopped."""
+
+    def summary(self, attempts: list[dict[str, str]], audit: dict[str, Any]) -> dict[str, Any]:
+        """The summary's ``trust_boundary`` object."""
+
+    def passed(self, summary: dict[str, Any]) -> bool:
+        """Whether the summary shows the boundary held."""
+
+    def render(self, summary: dict[str, Any]) -> Iterator[str]:
+        """Its lines of the summary."""
 
 
 @dataclass
@@ -82,8 +108,9 @@ class DemoResult:
 
     @property
     def answered(self) -> int:
-        """Verdicts (verified or refused) plus dead letters."""
-        return len(self.verdicts) + len(self.refused) + len(self.dead_letters)
+        """Requests with an outcome: a verdict (verified or refused) or a dead letter. A request with
+        both (its timeout's verdict, then its late answer's dead letter) counts once."""
+        return len({*self.verdicts, *self.refused, *self.dead_letters})
 
 
 async def simulate(
@@ -96,14 +123,18 @@ async def simulate(
     rate: float = 0.0,
     security: ClientSecurity = PLAINTEXT,
     registry: Registry | None = None,
+    login: Callable[[Identity], ClientSecurity] | None = None,
 ) -> DemoResult:
     """Publish every case (at ``rate`` per second, or in one burst when 0) through its requester's
     client, let the data holders' clients answer, and collect until each case is answered (a verified
     verdict, a refused one, or a dead letter). Each request is stamped ``created_at`` when it is sent.
-    With ``registry``, every client signs and verifies (:mod:`crossbound.testing.institutions`)."""
+    With ``registry``, every client signs and verifies (:mod:`crossbound.testing.institutions`); with
+    ``login``, each connects as the participant it plays (the operator's bus as ``security``)."""
     result = DemoResult()
     progress = sys.stderr.isatty()
-    clients = Institutions(bootstrap, topics, codec, catalogue, cases, security=security, registry=registry)
+    clients = Institutions(
+        bootstrap, topics, codec, catalogue, cases, security=security, registry=registry, login=login
+    )
     # the operator's view: the dead letters, and the raw bytes no institution's client would send
     async with LiveBus(bootstrap, topics, codec, catalogue, security=security, holders=False) as bus, clients:
         outcome = clients.outcome
@@ -123,8 +154,9 @@ async def simulate(
             result.cases[key] = case
         result.published = len(result.cases)
 
-        def answered() -> int:
-            return len(outcome.verdicts) + len(outcome.refused) + len(bus.dead_letters)
+        def answered() -> int:  # as DemoResult.answered counts them
+            dead = {(key or b"").decode() for key, _, _ in bus.dead_letters}
+            return len({*outcome.verdicts, *outcome.refused, *dead})
 
         end = time.monotonic() + deadline_s
         while answered() < len(cases) and time.monotonic() < end:
@@ -183,8 +215,13 @@ def stored_fingerprints(metrics_text: str | None) -> int:
     return int(total)
 
 
-def summarise(result: DemoResult, metrics_text: str | None, rate: float = 0.0) -> dict[str, Any]:
-    """The demo's summary as one JSON-ready object."""
+def summarise(
+    result: DemoResult,
+    metrics_text: str | None,
+    rate: float = 0.0,
+    attestation_timeout_s: float = DEMO_TIMEOUT_S,
+) -> dict[str, Any]:
+    """The demo's summary as one JSON-ready object (``attestation_timeout_s``: the worker's)."""
     outcomes: Counter[str] = Counter(v["outcome"] for v in result.verdicts.values())
     reasons: Counter[str] = Counter(d["reason"] for d in result.dead_letters.values())
     by_scenario: dict[str, Counter[str]] = {}
@@ -236,7 +273,7 @@ def summarise(result: DemoResult, metrics_text: str | None, rate: float = 0.0) -
         },
         "throughput_per_s": round(result.answered / elapsed, 1),
         "elapsed_s": round(elapsed, 2),
-        "attestation_timeout_s": DEMO_TIMEOUT_S,
+        "attestation_timeout_s": attestation_timeout_s,
         "rate_per_s": rate or None,
     }
     if metrics_text is not None:
@@ -299,33 +336,19 @@ def _fetch(url: str) -> str | None:
         return None
 
 
-def security_env(settings: Settings) -> dict[str, str]:
-    """The demo's TLS and SASL settings as the worker child's environment (never its command line,
-    which every user of the machine can read)."""
-    env = {}
-    for name, value in settings.kafka.security:
-        if value is None:
-            continue
-        text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
-        env[f"CROSSBOUND_KAFKA__SECURITY__{name.upper()}"] = text
-    return env
-
-
-def participants_env(settings: Settings) -> dict[str, str]:
-    """The registry and topic layout as the worker child's environment (none without a registry)."""
-    pipe = settings.pipeline
-    if pipe.participants is None:
-        return {}
-    return {
-        "CROSSBOUND_PIPELINE__PARTICIPANTS": str(pipe.participants),
-        "CROSSBOUND_PIPELINE__TOPIC_LAYOUT": pipe.topic_layout,
-    }
-
-
 def run_demo(
-    settings: Settings, *, count: int, as_json: bool, keep_running: bool, seed: int, rate: float = 0.0
+    settings: Settings,
+    *,
+    count: int,
+    as_json: bool,
+    keep_running: bool,
+    seed: int,
+    rate: float = 0.0,
+    boundary: Boundary | None = None,
+    attestation_timeout_s: float = DEMO_TIMEOUT_S,
 ) -> int:
-    """Run the demo; exit code 0 when every record was answered as intended."""
+    """Run the demo; exit code 0 when every record was answered as intended (and, with ``boundary``,
+    when it held)."""
     if count < 1:
         raise CrossboundError("--count must be at least 1")
     check_security(settings)
@@ -358,7 +381,7 @@ def run_demo(
             tansu=tansu,
             extra=[
                 "--attestation-timeout",
-                str(DEMO_TIMEOUT_S),
+                str(attestation_timeout_s),
                 "--partitions",
                 str(settings.kafka.partitions),
                 *replication,
@@ -414,20 +437,28 @@ def run_demo(
                 rate=rate,
                 security=security,
                 registry=components.participants,
+                login=None if boundary is None else boundary.login,
             )
         )
+        attempts = [] if boundary is None else boundary.attempts(bootstrap, topics, codec, catalogue)
         if worker.poll() is not None:
             tail = (log_dir / "worker.log").read_text(errors="replace")[-3000:]
             raise CrossboundError(f"the worker exited with code {worker.returncode}:\n{tail}")
-        summary = summarise(result, _fetch(metrics_url), rate)
+        summary = summarise(result, _fetch(metrics_url), rate, attestation_timeout_s)
+        if boundary is not None:
+            stop_process(worker)  # a clean stop: the audit's last checkpoints
+            say("crossbound demo: worker stopped; exporting and verifying both audit logs")
+            summary["trust_boundary"] = boundary.summary(attempts, boundary.audit(bootstrap, topics))
         if as_json:
             print(json.dumps(summary, sort_keys=True))
         else:
             for line in render(summary):
+                print(line)
+            for line in [] if boundary is None else boundary.render(summary):
                 print(line)
         if keep_running:
             say(f"pipeline up: broker {url}, metrics {metrics_url}; Ctrl-C to stop")
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
             signal.sigwait({signal.SIGINT, signal.SIGTERM})
     ok = summary["unanswered"] == 0 and summary["expected_matched"] == summary["published"]
-    return 0 if ok else 1
+    return 0 if ok and (boundary is None or boundary.passed(summary)) else 1

@@ -4,8 +4,10 @@ Every requester a case names gets its :class:`~crossbound.client.Institution` an
 its :class:`~crossbound.client.Attester`, each on its own topics (``per_institution``) or its side's
 (``shared``), signing and verifying when a registry and the participants' keys are given (the
 registry's directory holds ``keys/<key_id>.private.pem``, as ``crossbound registry generate`` writes
-them), unsigned otherwise. :meth:`Institutions.run` publishes a case's request through its requester
-and waits for the verdict; its data holder answers with the case's attestation (none: unanswered).
+them), unsigned otherwise. Each connects with ``security``, or, given ``login``, as the participant
+it plays (its own SCRAM user, as ``crossbound demo --secure`` runs them). :meth:`Institutions.run`
+publishes a case's request through its requester and waits for the verdict; its data holder answers
+with the case's attestation (none: unanswered).
 A verdict that does not arrive in time is no outcome (the demo finds those requests dead-lettered).
 A case whose requester is not registered cannot be sent signed: :class:`~crossbound.client.IdentityError`.
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,6 +66,7 @@ class Institutions:
         *,
         security: ClientSecurity = PLAINTEXT,
         registry: Registry | None = None,
+        login: Callable[[Identity], ClientSecurity] | None = None,
     ) -> None:
         self.outcome = Outcome()
         self.answers: dict[str, Mapping[str, Any]] = {}
@@ -78,7 +81,9 @@ class Institutions:
             assert participant is not None  # identity() found it
             return Trust.load(registry, who, keys / f"{participant.keys[0].key_id}.private.pem")
 
-        common: dict[str, Any] = {"security": security}
+        def connect(who: Identity) -> ClientSecurity:
+            return security if login is None else login(who)
+
         for case in cases:
             if case.request is None:
                 continue
@@ -86,13 +91,20 @@ class Institutions:
             if (req["scheme"], req["id"]) not in self.requesters:
                 who = identity(req, Side(case.requester_side), registry)
                 self.requesters[req["scheme"], req["id"]] = Institution(
-                    bootstrap, who, topics, codec, catalogue, trust=trust(who), **common
+                    bootstrap, who, topics, codec, catalogue, trust=trust(who), security=connect(who)
                 )
             att = case.request["attester_inst"]
             if (att["scheme"], att["id"]) not in self.attesters:
                 who = identity(att, Side(case.attester_side), registry)
                 self.attesters[att["scheme"], att["id"]] = Attester(
-                    bootstrap, who, topics, codec, catalogue, self._answer, trust=trust(who), **common
+                    bootstrap,
+                    who,
+                    topics,
+                    codec,
+                    catalogue,
+                    self._answer,
+                    trust=trust(who),
+                    security=connect(who),
                 )
         self._stack = contextlib.AsyncExitStack()
 

@@ -40,3 +40,20 @@ def test_the_summary_gives_the_latency_of_requests_answered_by_lookup() -> None:
     assert summary["latency_ms_by_fingerprint_lookup"] == {"p50": 12.0, "p99": 12.0}
     assert summary["fingerprints_stored"] == 9
     assert any("answered by fingerprint lookup p50 12.0 ms" in line for line in render(summary))
+
+
+def test_a_request_with_a_verdict_and_a_late_answers_dead_letter_counts_once() -> None:
+    case = next(iter(Traffic(seed=1).mix(1, scenarios=["sb_corporate_credit_report"], weights={"late": 1})))
+    assert case.request_id is not None
+    created = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+    result = DemoResult(published=1, started=0.0, finished=1.0)
+    result.cases[case.request_id.encode()] = case
+    result.verdicts[case.request_id] = {
+        "outcome": "REVIEW",
+        "findings": [{"code": "ATTESTATION_TIMEOUT"}],
+        "request_created_at": created,
+        "decided_at": created + timedelta(seconds=3),
+    }
+    result.dead_letters[case.request_id] = {"reason": "late_attestation"}
+    assert result.answered == 1
+    assert summarise(result, None)["unanswered"] == 0

@@ -4,11 +4,14 @@ registry is given (the key files beside it), unsigned without one."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
-from crossbound.client import IdentityError
+from crossbound.broker.security import ClientSecurity
+from crossbound.client import Identity, IdentityError, KafkaWire
 from crossbound.codec import Codec
 from crossbound.participants import load_registry
 from crossbound.rules import Catalogue
@@ -39,6 +42,25 @@ def test_signed_with_the_registrys_keys_each_on_its_own_topics(
         assert participant is not None
         assert inst.trust.signer.key_id == participant.keys[0].key_id
         assert inst.reads.startswith(f"{participant.side.topic}.{participant.key}.")
+
+
+def test_with_a_login_each_client_connects_as_the_participant_it_plays(
+    tmp_path: Path, codec: Codec, catalogue: Catalogue
+) -> None:
+    cases = list(Traffic(seed=3).mix(20))
+    shared = ClientSecurity("SASL_SSL", None, "SCRAM-SHA-512", "admin", SecretStr("admin-secret"))
+
+    def login(who: Identity) -> ClientSecurity:
+        return dataclasses.replace(shared, username=who.key, password=SecretStr(f"{who.key}-secret"))
+
+    made = Institutions("unused:9092", Topics(), codec, catalogue, cases, security=shared, login=login)
+    clients = [*made.requesters.values(), *made.attesters.values()]
+    assert clients
+    for client in clients:
+        assert isinstance(client.wire, KafkaWire)
+        assert client.wire.security.username == client.identity.key
+    without = Institutions("unused:9092", Topics(), codec, catalogue, cases, security=shared)
+    assert {c.wire.security.username for c in without.requesters.values()} == {"admin"}
 
 
 def test_unsigned_without_a_registry_and_unregistered_ones_cannot_sign(
