@@ -204,7 +204,15 @@ async def on_recovery_completed(self: Any, generation_id: int = 0) -> None:
         # Faust resumes the stream partitions first: what it delivers from them during the seek
         # advances read offsets that the seek then resets (false gaps)
         self.log.info("Seek stream partitions to committed offsets.")
-        await self._wait(consumer.perform_seek(), timeout=self.app.conf.broker_request_timeout)
+        from faust.tables.recovery import RebalanceAgain, ServiceStopped
+
+        try:
+            await self._wait(consumer.perform_seek(), timeout=self.app.conf.broker_request_timeout)
+        except (ServiceStopped, RebalanceAgain):
+            # the worker stopped, or another rebalance began, during the seek: Faust's caller has
+            # already left this task for the same reason, so raising would only log "Task exception
+            # was never retrieved"; the next recovery (if any) resumes the streams
+            return
     consumer.resume_partitions({tp for tp in assignment if not self._is_changelog_tp(tp)})
     self.completed.set()
     self.log.dev("Resume stream partitions")

@@ -188,7 +188,9 @@ async def test_resume_after_a_suspension_still_clears() -> None:
 class FakeRecovery:
     """The attributes ``Recovery.on_recovery_completed`` reads; records the order of seek and resume."""
 
-    def __init__(self, calls: list[str]) -> None:
+    def __init__(self, calls: list[str], stop_during_seek: bool = False) -> None:
+        self.stop_during_seek = stop_during_seek
+
         async def noop(*a: Any, **k: Any) -> None:
             return None
 
@@ -230,6 +232,10 @@ class FakeRecovery:
 
     async def _wait(self, coro: Any, timeout: float | None = None) -> None:  # noqa: ASYNC109
         await coro
+        if self.stop_during_seek:  # what Faust's _wait raises when the service stops meanwhile
+            from faust.tables.recovery import ServiceStopped
+
+            raise ServiceStopped()
 
 
 async def test_recovery_seeks_the_streams_before_it_resumes_them() -> None:
@@ -238,3 +244,11 @@ async def test_recovery_seeks_the_streams_before_it_resumes_them() -> None:
     calls: list[str] = []
     await Recovery.on_recovery_completed(FakeRecovery(calls), 3)  # type: ignore[arg-type]
     assert calls == ["seek", "resume ['r.hk.requests']", "resume_flow"]
+
+
+async def test_a_worker_stopped_during_the_seek_ends_recovery_quietly_and_resumes_nothing() -> None:
+    from faust.tables.recovery import Recovery
+
+    calls: list[str] = []
+    await Recovery.on_recovery_completed(FakeRecovery(calls, stop_during_seek=True), 3)  # type: ignore[arg-type]
+    assert calls == ["seek"]
