@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from crossbound.codec import Codec
 from crossbound.codec.jsonform import Catalogue, attestation_from_json, from_json, request_from_json
 from crossbound.domain import Side
 from crossbound.errors import DecodeError
+from crossbound.participants import Registry
 from crossbound.signing import Binding, RecordKind, Signer
 from crossbound.topics import Topics
 
@@ -35,6 +37,18 @@ class Keyring:
     builds its own headers)."""
 
     signers: Mapping[tuple[str, str], Signer]
+
+    @classmethod
+    def from_key_dir(cls, registry: Registry, directory: Path) -> Keyring:
+        """The signer of every participant whose first key is in ``directory`` as
+        ``<key_id>.private.pem`` (as ``crossbound registry generate`` writes them); others sign nothing."""
+        return cls(
+            {
+                (p.scheme.value, p.identifier): Signer.from_pem_file(path, p.keys[0].key_id)
+                for p in registry.participants
+                if p.keys and (path := directory / f"{p.keys[0].key_id}.private.pem").is_file()
+            }
+        )
 
     def headers(self, codec: Codec, key: bytes, value: bytes, now_ms: int) -> Headers:
         """The signature header of an encoded request, attestation or fingerprint; () when its

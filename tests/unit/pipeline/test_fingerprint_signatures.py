@@ -21,7 +21,7 @@ from crossbound.rules import Catalogue
 from crossbound.runtime.worker import scenario_sides
 from crossbound.signing import Binding, RecordKind, Signer
 from crossbound.testing import Harness, Published
-from crossbound.testing.encoding import encode_fingerprint
+from crossbound.testing.encoding import Keyring, encode_fingerprint
 from crossbound.testing.participants import GeneratedRegistry, generate_registry
 from crossbound.topics import Topics
 from helpers import EXAMPLES, load_json
@@ -219,3 +219,13 @@ def test_per_institution_a_record_on_a_topic_not_its_issuers_is_not_authorised(
     h = _harness(generated, participants, _topics(participants, catalogue))
     out = _send(h, _record(), _signer(generated, ISSUER), topic=topic)  # signed by its issuer
     assert "registry topic of its issuer" in _refused(h, out, "not_authorised")
+
+
+def test_a_keyring_from_a_key_directory_signs_as_the_issuer(
+    generated: GeneratedRegistry, participants: Registry
+) -> None:
+    keyring = Keyring.from_key_dir(participants, generated.path.parent / "keys")  # as the demo's register()
+    h = _harness(generated, participants)
+    h.keyring = keyring
+    assert h.send_fingerprint(_record()) == []
+    _accepts(h)
