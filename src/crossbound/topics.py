@@ -28,7 +28,7 @@ own topics ``<side>.<key>.requests``, ``<side>.<key>.attestations`` (what it wri
 ``<side>.<key>.verdicts``, ``<side>.<key>.attestation-requests`` (what it reads), so that broker ACLs
 (:mod:`crossbound.participants.acls`) can give each institution its own topics and nothing else; and
 for each participant that may issue fingerprints (``issuers``: see
-:func:`crossbound.pipeline.fingerprints.issuers`) its own registry topic ``<side>.<key>.fingerprints``,
+:func:`crossbound.pipeline.issuers.issuers`) its own registry topic ``<side>.<key>.fingerprints``,
 which the worker reads with the shared ones into its one ``fingerprints`` table, and on which only a
 record that participant issued is taken in.
 Participant keys hold no dot, so ``<side>.<key>.`` is a prefix of that participant's topics only.
@@ -139,10 +139,10 @@ class Topics:
         return [self.audit(s) for s in SIDES]
 
     def fingerprints(self, side: str) -> str:
-        """The registry of ``side``: fingerprints of the documents its data sources issued (compacted).
-
-        One per side in both layouts: a fingerprint is looked up by whoever verifies the document,
-        not only by one institution.
+        """The shared registry of ``side``: fingerprints of the documents its data sources issued
+        (compacted). Under ``per_institution`` each issuer writes its own instead
+        (:meth:`registry_for`); all of them fill the one table, since a fingerprint is looked up by
+        whoever verifies the document, not only by one institution.
         """
         return self.name(side, "fingerprints")
 
