@@ -26,7 +26,11 @@ The layout is a setting (``pipeline.topic_layout``). ``shared`` is the table abo
 adds, for each registered participant (its side and its key, see :mod:`crossbound.participants`), its
 own topics ``<side>.<key>.requests``, ``<side>.<key>.attestations`` (what it writes) and
 ``<side>.<key>.verdicts``, ``<side>.<key>.attestation-requests`` (what it reads), so that broker ACLs
-(:mod:`crossbound.participants.acls`) can give each institution its own topics and nothing else.
+(:mod:`crossbound.participants.acls`) can give each institution its own topics and nothing else; and
+for each participant that may issue fingerprints (``issuers``: see
+:func:`crossbound.pipeline.issuers.issuers`) its own registry topic ``<side>.<key>.fingerprints``,
+which the worker reads with the shared ones into its one ``fingerprints`` table, and on which only a
+record that participant issued is taken in.
 Participant keys hold no dot, so ``<side>.<key>.`` is a prefix of that participant's topics only.
 """
 
@@ -75,6 +79,7 @@ class TopicKind(StrEnum):
     REGISTRY = "registry"
 
 
+_PARTICIPANT_KINDS = ("requests", "attestation-requests", "attestations", "verdicts", "fingerprints")
 _KIND_OF = {
     "requests": TopicKind.INPUTS,
     "attestation-requests": TopicKind.ATTESTATIONS,
@@ -97,6 +102,7 @@ class Topics:
     app_id: str = "crossbound"
     layout: Layout = "shared"
     participants: tuple[tuple[str, str], ...] = ()  # (side as topics spell it, key), per_institution only
+    issuers: tuple[tuple[str, str], ...] = ()  # those of them that may issue fingerprints: a registry topic
     # (scheme, identifier) -> key of each participant: who a record's institution is, for routing
     directory: Mapping[tuple[str, str], str] = field(default_factory=dict, hash=False)
 
@@ -133,16 +139,16 @@ class Topics:
         return [self.audit(s) for s in SIDES]
 
     def fingerprints(self, side: str) -> str:
-        """The registry of ``side``: fingerprints of the documents its data sources issued (compacted).
-
-        One per side in both layouts: a fingerprint is looked up by whoever verifies the document,
-        not only by one institution.
+        """The shared registry of ``side``: fingerprints of the documents its data sources issued
+        (compacted). Under ``per_institution`` each issuer writes its own instead
+        (:meth:`registry_for`); all of them fill the one table, since a fingerprint is looked up by
+        whoever verifies the document, not only by one institution.
         """
         return self.name(side, "fingerprints")
 
     def of_participant(self, side: str, key: str, kind: str) -> str:
         """``<prefix><side>.<key>.<kind>``: one participant's own topic of ``kind``."""
-        if kind not in KINDS or kind == "deadletter":
+        if kind not in _PARTICIPANT_KINDS:
             raise ValueError(f"participants have no {kind!r} topic")
         return f"{self.participant_prefix(side, key)}{kind}"
 
@@ -156,12 +162,29 @@ class Topics:
         """The participants' own topics with their kinds (none in the shared layout)."""
         if self.layout == "shared":
             return {}
-        return {
+        own = {
             self.of_participant(side, key, kind): _KIND_OF[kind]
             for side, key in self.participants
             for kind in KINDS
             if kind != "deadletter"
         }
+        return own | dict.fromkeys(self.participant_registries(), TopicKind.REGISTRY)
+
+    def participant_registries(self) -> dict[str, tuple[str, str]]:
+        """The issuers' own registry topics -> (side, key) of the participant that owns each
+        (none in the shared layout)."""
+        if self.layout == "shared":
+            return {}
+        return {self.of_participant(side, key, "fingerprints"): (side, key) for side, key in self.issuers}
+
+    def registry_for(self, side: str, issuer: Mapping[str, object]) -> str:
+        """The registry topic a record ``issuer`` (``{"scheme", "id"}``) issued goes on: its own under
+        ``per_institution`` when it is registered as an issuer, else the side's shared one."""
+        if self.layout == "per_institution":
+            key = self.directory.get((str(issuer.get("scheme")), str(issuer.get("id"))))
+            if key is not None and (side, key) in self.issuers:
+                return self.of_participant(side, key, "fingerprints")
+        return self.fingerprints(side)
 
     def for_institution(self, side: str, kind: str, institution: Mapping[str, object]) -> str:
         """The topic of ``kind`` that serves ``institution`` (a record's ``{"scheme", "id"}``): its own
@@ -186,8 +209,9 @@ class Topics:
         return f"{self.prefix}{self.app_id}.quota"
 
     def registries(self) -> list[str]:
-        """The registry topics of both sides, which the registry agent consumes."""
-        return [self.fingerprints(s) for s in SIDES]
+        """What the registry agent consumes: both sides' registry topics, and under
+        ``per_institution`` the issuers' own."""
+        return [self.fingerprints(s) for s in SIDES] + list(self.participant_registries())
 
     def inputs(self) -> list[str]:
         """What the main agent consumes: the shared request and attestation topics, and under
@@ -205,13 +229,14 @@ class Topics:
 
     def all(self) -> list[str]:
         """Every topic the pipeline itself reads or writes (not the table changelogs)."""
-        return [self.name(s, k) for s in SIDES for k in KINDS] + [self.quota, *self.registries()]
+        shared = [self.name(s, k) for s in SIDES for k in KINDS]
+        return [*shared, self.quota, *(self.fingerprints(s) for s in SIDES)]
 
     def kinds(self) -> dict[str, TopicKind]:
         """Every topic of a deployment, changelogs included, with its kind."""
         kinds = {self.name(s, k): _KIND_OF[k] for s in SIDES for k in KINDS}
         kinds[self.quota] = TopicKind.INTERNAL
-        kinds.update(dict.fromkeys(self.registries(), TopicKind.REGISTRY))
+        kinds.update(dict.fromkeys((self.fingerprints(s) for s in SIDES), TopicKind.REGISTRY))
         kinds.update(dict.fromkeys(self.changelogs(), TopicKind.CHANGELOG))
         kinds.update(self.participant_topics())
         kinds.update(dict.fromkeys(self.audits(), TopicKind.AUDIT))

@@ -4,6 +4,10 @@ their own topics only, reading with no consumer group; a client that claims anot
 identity is refused by the broker when it starts. The worker has the registry, so it checks the
 clients' signatures and signs its outputs, which the clients verify.
 
+A data source writes its signed fingerprints on its own registry topic, and is refused by the
+broker on another source's and on the shared one; a request of a fingerprint-mode scenario is then
+answered ACCEPT by lookup.
+
 The cluster is this module's own (``secured``, from :mod:`test_secured_kafka`).
 """
 
@@ -18,13 +22,18 @@ from typing import Any
 import pytest
 from aiokafka.errors import TopicAuthorizationFailedError
 from test_client import example
-from test_secured_kafka import ADMIN, Secured, secured, tls_sockets_closed
+from test_secured_kafka import ADMIN, Secured, acls_in_effect, producer, secured, tls_sockets_closed
 
+from crossbound.broker.acls import describe_acls
+from crossbound.cli.demo_run import stored_fingerprints
 from crossbound.client import Attester, Identity, Institution, Trust
 from crossbound.codec import Codec
 from crossbound.domain import Side
-from crossbound.participants import Participant
+from crossbound.participants import Acl, Participant, registry_acls
+from crossbound.pipeline.issuers import issuers
 from crossbound.rules import Catalogue
+from crossbound.testing.encoding import encode_fingerprint
+from crossbound.testing.traffic import Traffic
 from crossbound.topics import Topics
 from support import Worker
 
@@ -44,14 +53,9 @@ def trust(secured: Secured, who: Identity) -> Trust:
     return Trust.load(secured.registry, who, key_file)
 
 
-async def test_institution_and_data_holder_each_on_their_own_topics_under_their_acls(
-    secured: Secured, tmp_path: Path, codec: Codec, catalogue: Catalogue
-) -> None:
-    ex = example()
-    bank = Identity.from_registry(secured.registry, ex.DEFAULT_REQUESTER.key)
-    holder = Identity.from_registry(secured.registry, ex.DEFAULT_ATTESTER.key)
-    as_bank, as_holder = (secured.security(participant(secured, i)) for i in (bank, holder))
-    env = {
+def worker_env(secured: Secured) -> dict[str, str]:
+    """The worker as the super user, with the registry, the per_institution layout and its keys."""
+    return {
         "CROSSBOUND_KAFKA__SECURITY__PROTOCOL": "SASL_SSL",
         "CROSSBOUND_KAFKA__SECURITY__CA_FILE": str(secured.pki.ca_file),
         "CROSSBOUND_KAFKA__SECURITY__SASL_USERNAME": ADMIN[0],
@@ -61,6 +65,16 @@ async def test_institution_and_data_holder_each_on_their_own_topics_under_their_
         "CROSSBOUND_PIPELINE__SIGNING_KEY_HK": str(secured.generated.platform_key(Side.HK)),
         "CROSSBOUND_PIPELINE__SIGNING_KEY_SZ": str(secured.generated.platform_key(Side.SZ)),
     }
+
+
+async def test_institution_and_data_holder_each_on_their_own_topics_under_their_acls(
+    secured: Secured, tmp_path: Path, codec: Codec, catalogue: Catalogue
+) -> None:
+    ex = example()
+    bank = Identity.from_registry(secured.registry, ex.DEFAULT_REQUESTER.key)
+    holder = Identity.from_registry(secured.registry, ex.DEFAULT_ATTESTER.key)
+    as_bank, as_holder = (secured.security(participant(secured, i)) for i in (bank, holder))
+    env = worker_env(secured)
     worker_topics = Topics(prefix="", app_id=f"cl{os.urandom(4).hex()}")
     worker = Worker(secured.cluster, worker_topics, tmp_path / "worker.log", timeout_s=30, env=env).start()
     topics = secured.topics  # per_institution, no prefix: what the worker reads and writes
@@ -91,3 +105,74 @@ async def test_institution_and_data_holder_each_on_their_own_topics_under_their_
     finally:
         worker.stop()
     assert "Traceback" not in worker.log(), worker.log()[-3000:]
+
+
+async def test_a_data_source_writes_its_own_registry_topic_only_and_its_fingerprint_answers_a_lookup(
+    secured: Secured, tmp_path: Path, codec: Codec, catalogue: Catalogue
+) -> None:
+    registry = secured.registry
+    topics = Topics(
+        layout="per_institution",
+        participants=tuple((p.side.topic, p.key) for p in registry.participants),
+        issuers=issuers(registry, catalogue),
+        directory={(p.scheme.value, p.identifier): p.key for p in registry.participants},
+    )
+    case = Traffic(seed=7).fingerprint_case("sb_personal_credit_report_fingerprint", "valid")
+    assert case.request is not None
+    [record] = case.fingerprints
+    source = registry.find(record["issuer"]["scheme"], record["issuer"]["id"])
+    assert source is not None
+    other = next(p for p in registry.participants if (p.side.topic, p.key) in topics.issuers and p != source)
+    own, key, value = encode_fingerprint(record, codec, topics)
+    assert own == f"sz.{source.key}.fingerprints"
+    await acls_in_effect(secured, {Acl(source.principal, "TOPIC", "LITERAL", own, "WRITE")}, set())
+    assert set(registry_acls(registry, topics)) <= set(await _described(secured))
+    worker = Worker(
+        secured.cluster,
+        Topics(app_id=f"fp{os.urandom(4).hex()}"),
+        tmp_path / "worker.log",
+        timeout_s=30,
+        env=worker_env(secured),
+    ).start()  # it creates the issuers' registry topics
+    try:
+        await asyncio.to_thread(worker.wait_ready, 90.0)
+        headers = list(secured.generated.keyring(registry).headers(codec, key, value, _now_ms()))
+        async with producer(secured, source) as mine:
+            for theirs in (topics.of_participant("sz", other.key, "fingerprints"), "sz.fingerprints"):
+                with pytest.raises(TopicAuthorizationFailedError):
+                    await mine.send_and_wait(theirs, value, key=key, headers=headers)
+            await mine.send_and_wait(own, value, key=key, headers=headers)
+        deadline = asyncio.get_running_loop().time() + 60
+        while stored_fingerprints(worker.metrics()) < 1:
+            assert asyncio.get_running_loop().time() < deadline, "the worker did not take the fingerprint in"
+            await asyncio.sleep(0.2)
+        requester = Identity.from_registry(registry, _key_of(secured, case.request["requester_inst"]))
+        bank = Institution(
+            secured.cluster.bootstrap,
+            requester,
+            topics,
+            codec,
+            catalogue,
+            security=secured.security(participant(secured, requester)),
+            trust=trust(secured, requester),
+        )
+        async with bank:
+            verdict = await bank.request_and_wait(case.request, timeout_s=60)
+        assert (verdict["outcome"], verdict["findings"]) == ("ACCEPT", [])
+    finally:
+        worker.stop()
+    assert "Traceback" not in worker.log(), worker.log()[-3000:]
+
+
+async def _described(secured: Secured) -> list[Acl]:
+    return await describe_acls(secured.cluster.bootstrap, security=secured.admin)
+
+
+def _now_ms() -> int:
+    return int(datetime.now(UTC).timestamp() * 1000)
+
+
+def _key_of(secured: Secured, inst: dict[str, Any]) -> str:
+    found = secured.registry.find(inst["scheme"], inst["id"])
+    assert found is not None
+    return found.key

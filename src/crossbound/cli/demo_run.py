@@ -47,7 +47,7 @@ from crossbound.participants import Registry
 from crossbound.rules import Catalogue
 from crossbound.runtime.worker import check_security, for_broker, load_components
 from crossbound.settings import Settings
-from crossbound.testing.encoding import encode_fingerprint
+from crossbound.testing.encoding import Keyring, encode_fingerprint
 from crossbound.testing.institutions import Institutions
 from crossbound.testing.live import LiveBus
 from crossbound.testing.processes import start_worker_process, stop_process, wait_until_ready
@@ -190,10 +190,15 @@ async def register(
     stored: Callable[[], int],
     timeout_s: float,
     security: ClientSecurity = PLAINTEXT,
+    registry: Registry | None = None,
 ) -> None:
     """Publish the data sources' fingerprint ``records`` and wait until ``stored()`` (the worker's count
-    of records taken in) reaches their number: a request sent before would not find its record."""
-    async with LiveBus(bootstrap, topics, codec, catalogue, security=security) as bus:
+    of records taken in) reaches their number: a request sent before would not find its record. With
+    ``registry``, each is signed as its issuer (the keys beside it, as for the institutions' clients)."""
+    keyring = (
+        None if registry is None else Keyring.from_key_dir(registry, Path(registry.path).parent / "keys")
+    )
+    async with LiveBus(bootstrap, topics, codec, catalogue, security=security, keyring=keyring) as bus:
         for record in records:
             await bus.send(*encode_fingerprint(record, codec, topics))
         await bus.producer.flush()
@@ -422,6 +427,7 @@ def run_demo(
                 lambda: stored_fingerprints(_fetch(metrics_url)),
                 timeout_s=60.0,
                 security=security,
+                registry=components.participants,
             )
         )
         cases += registered

@@ -2,6 +2,11 @@
 (document fingerprints, ``--kind fingerprint``, keyed by their digest).
 
 Every object is encoded before anything connects, so a bad one stops the command with nothing sent.
+With ``--signing-key`` (a PEM private key, the institution's) and ``--key-id`` (its registry key id)
+every record is signed as a worker with a participant registry requires (:mod:`crossbound.signing`:
+bound to the record's side, its kind and its key), at the moment it is encoded: a request as its
+requester, an attestation as its attester, a fingerprint as its issuer, which must be the key's holder
+(the worker refuses any other signer as ``not_authorised``).
 The topic must exist: it is looked up first (in a Metadata request for all topics, which creates
 nothing), because a producer sending to a missing topic would have it auto-created (Tansu does, with 4
 partitions; so does a Kafka with ``auto.create.topics.enable``) and report success for records that no
@@ -13,7 +18,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from crossbound.broker.security import PLAINTEXT, ClientSecurity
 from crossbound.cli.documents import Document, read_documents
@@ -27,10 +34,15 @@ from crossbound.cli.shared import (
     run_on_broker,
     settings_from_args,
 )
+from crossbound.domain import Side
 from crossbound.errors import BrokerError, InputError
 from crossbound.settings import Settings
+from crossbound.signing import Binding, RecordKind, Signer
 
 __all__ = ["add_parser", "encode_documents", "publish_records", "run"]
+
+Headers = tuple[tuple[str, bytes], ...]
+_SIDE_FIELD = {"request": "requester_side", "attestation": "attester_side", "fingerprint": "issuer_side"}
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -50,13 +62,22 @@ def add_parser(sub: Subparsers) -> None:
         help="what FILE holds (default request; fingerprint: registry records, keyed by digest)",
     )
     p.add_argument("file", metavar="FILE", help="JSON lines or JSON objects, or - for standard input")
+    p.add_argument(
+        "--signing-key",
+        type=Path,
+        metavar="PEM",
+        help="sign every record with this private key (the institution's; with --key-id)",
+    )
+    p.add_argument("--key-id", metavar="ID", help="the registry key id of --signing-key")
     add_paths_flags(p)
     add_json_flag(p, 'one JSON line: {"published": N, "kind": ..., "topic": ...}')
     p.set_defaults(run=run)
 
 
-def encode_documents(settings: Settings, kind: str, docs: Sequence[Document]) -> list[tuple[bytes, bytes]]:
-    """Encode every object; an unusable one stops everything, naming its line."""
+def encode_documents(
+    settings: Settings, kind: str, docs: Sequence[Document], signer: Signer | None = None
+) -> list[tuple[bytes, bytes, Headers]]:
+    """Encode (and with ``signer``, sign) every object; an unusable one stops everything, naming its line."""
     from crossbound.codec import Codec, SchemaRegistry
     from crossbound.codec.jsonform import attestation_from_json, from_json, request_from_json
     from crossbound.rules import load_catalogue
@@ -65,7 +86,8 @@ def encode_documents(settings: Settings, kind: str, docs: Sequence[Document]) ->
     codec = Codec(registry, settings.pipeline.max_record_bytes)
     catalogue = load_catalogue(settings.pipeline.rulesets_dir, registry)
     subject = f"core/{kind}"
-    records: list[tuple[bytes, bytes]] = []
+    records: list[tuple[bytes, bytes, Headers]] = []
+    now_ms = int(time.time() * 1000)
     for doc in docs:
         try:
             if kind == "fingerprint":
@@ -77,7 +99,12 @@ def encode_documents(settings: Settings, kind: str, docs: Sequence[Document]) ->
                 key = record["request_id"]
         except InputError as exc:
             raise InputError(f"line {doc.line}: {exc}") from None
-        records.append((key.encode(), codec.encode(subject, record)))
+        value = codec.encode(subject, record)
+        headers: Headers = ()
+        if signer is not None:
+            binding = Binding(Side(record[_SIDE_FIELD[kind]]), RecordKind(kind), key.encode())
+            headers = signer.headers(value, binding, now_ms)
+        records.append((key.encode(), value, headers))
     return records
 
 
@@ -85,10 +112,10 @@ async def publish_records(
     settings: Settings,
     bootstrap: str,
     topic: str,
-    records: Sequence[tuple[bytes, bytes]],
+    records: Sequence[tuple[bytes, bytes, Headers]],
     security: ClientSecurity = PLAINTEXT,
 ) -> int:
-    """Produce ``records`` (key, value) to ``topic``; returns how many were written.
+    """Produce ``records`` (key, value, headers) to ``topic``; returns how many were written.
 
     Raises :class:`BrokerError` naming the topic when it does not exist on the broker (nothing sent).
     """
@@ -112,8 +139,8 @@ async def publish_records(
     )
     try:
         await producer.start()
-        for key, value in records:
-            await producer.send(topic, value=value, key=key)
+        for key, value, headers in records:
+            await producer.send(topic, value=value, key=key, headers=list(headers) or None)
         await producer.flush()
     finally:
         await producer.stop()
@@ -128,9 +155,12 @@ def _or_hidden(security: ClientSecurity) -> str:
 def run(args: argparse.Namespace) -> int:
     """Run ``crossbound publish``."""
     settings = settings_from_args(args)
+    if (args.signing_key is None) != (args.key_id is None):
+        raise InputError("--signing-key and --key-id go together")
+    signer = None if args.signing_key is None else Signer.from_pem_file(args.signing_key, args.key_id)
     docs = read_documents(args.file)
     try:
-        records = encode_documents(settings, args.kind, docs)
+        records = encode_documents(settings, args.kind, docs, signer)
     except InputError as exc:
         raise InputError(f"{args.file}: {exc}") from None
     security = client_security(settings)

@@ -6,13 +6,17 @@ Each *active* participant gets exactly:
   ``<side>.<key>.verdicts`` (its own verdicts);
 * WRITE on ``<side>.<key>.attestations`` if it may attest in some scenario, and READ on
   ``<side>.<key>.attestation-requests`` (what it is asked to attest);
+* WRITE on ``<side>.<key>.fingerprints``, its own registry topic, if it may issue fingerprints
+  (``topics.issuers``: it may attest in a fingerprint-mode scenario, see
+  :mod:`crossbound.pipeline.issuers`);
 * READ on consumer groups whose names start with ``<prefix><key>.`` (PREFIXED), so that it can
   consume in a group of its own and in no other institution's.
 
 Kafka allows nothing that no ACL allows (``allow.everyone.if.no.acl.found=false``, the default), and
 READ and WRITE imply DESCRIBE. So an institution cannot read another's verdicts or attestation
 requests, cannot write verdicts or attestation requests at all, and cannot write to another
-institution's request or attestation topic; suspended and revoked participants get nothing. The
+institution's request, attestation or registry topic (nor the shared ones); suspended and revoked
+participants get nothing. The
 worker is not given ACLs here: its principal is a super user of the cluster (``super.users``), the
 only principal that writes verdicts and attestation requests and reads every input.
 """
@@ -66,6 +70,8 @@ def registry_acls(registry: Registry, topics: Topics) -> list[Acl]:
             kinds += [("requests", "WRITE"), ("verdicts", "READ")]
         if p.may_attest:
             kinds += [("attestations", "WRITE"), ("attestation-requests", "READ")]
+        if (p.side.topic, p.key) in topics.issuers:
+            kinds += [("fingerprints", "WRITE")]
         for kind, operation in kinds:
             name = topics.of_participant(p.side.topic, p.key, kind)
             acls.add(Acl(p.principal, "TOPIC", "LITERAL", name, operation))

@@ -29,6 +29,12 @@ not after ``valid_from``, ``revoked`` without ``revoked_at`` or the reverse) is 
 ``fingerprint_inconsistent``; a key other than the digest as ``bad_key``; a record on the other
 side's topic as ``wrong_side``. Every refused record is a dead letter on its side, like any input.
 
+**Who issued it.** With a participant registry a record is taken in only when its issuer signed it,
+may issue its document type and (``per_institution``) sent it on its own registry topic, and it
+supersedes only a record of the same issuer (:mod:`~crossbound.pipeline.issuers`); these checks come
+once the record decodes and its key and side are right, before it is compared with what is held.
+Without a registry the records are taken as they come.
+
 **Order.** Publish the fingerprint, then the request: a request whose digest has no record when it is
 processed gets ``FINGERPRINT_NOT_FOUND`` (reject) and that answer stands; the requester sends a new
 request once the source has published. A worker that has not yet read a record written a moment ago
@@ -50,6 +56,7 @@ from crossbound.metrics import Metrics
 from crossbound.pipeline.attestations import _hops
 from crossbound.pipeline.decoding import DeadLetter, Decoder
 from crossbound.pipeline.guard import refuse_input
+from crossbound.pipeline.issuers import IssuerCheck
 from crossbound.pipeline.outputs import Outputs
 from crossbound.pipeline.records import Incoming, Outgoing
 from crossbound.pipeline.stores import AnsweredStore, State
@@ -89,8 +96,10 @@ class FingerprintRegistry:
         outputs: Outputs,
         metrics: Metrics,
         on_rule_error: Mapping[str, OnError],
+        issuers: IssuerCheck | None = None,
     ) -> None:
         self.table = table
+        self.issuers = issuers  # None: no participant registry, nothing checked
         self.decoder = decoder
         self.codec = decoder.codec
         self.answered = answered
@@ -115,6 +124,8 @@ class FingerprintRegistry:
             raise DeadLetter(DeadLetterReason.BAD_KEY, "record key must be the digest")
         if wire_side(fp["issuer_side"]) != side:
             raise DeadLetter(DeadLetterReason.WRONG_SIDE, "issuer_side differs from the topic's side")
+        if self.issuers is not None:
+            self.issuers.issuer(side, rec, fp)
         fault = _inconsistent(fp)
         if fault is not None:
             raise DeadLetter(DeadLetterReason.FINGERPRINT_INCONSISTENT, fault)
@@ -124,6 +135,8 @@ class FingerprintRegistry:
         held = None if raw is None else self._held(key, raw)
         if held is not None:
             offset, held_body, held_fp = held
+            if self.issuers is not None:
+                self.issuers.supersedes(side, fp, held_fp)
             if rec.offset <= offset or body == held_body:  # redelivered, or published again
                 self.metrics.fingerprint(side, "repeat")
                 return []

@@ -4,8 +4,9 @@ A runtime (the Faust worker in :mod:`crossbound.runtime.app`, the broker-free
 :class:`crossbound.testing.Harness`) maps its events onto :class:`Pipeline` and produces what it returns:
 
 * every consumed record, of the public input topics (the registry topics ``<side>.fingerprints``
-  included, :mod:`~crossbound.pipeline.fingerprints`) and of the internal hop topic ``<app>.quota``,
-  goes to :meth:`Pipeline.handle`;
+  and, under ``per_institution``, ``<side>.<key>.fingerprints`` included,
+  :mod:`~crossbound.pipeline.fingerprints`) and of the internal hop topic ``<app>.quota``, goes to
+  :meth:`Pipeline.handle`;
 * records for the internal hop topic go back to :meth:`Pipeline.handle` at the partition of their
   key: through the broker in the worker, in-process with :meth:`Pipeline.loop` in the Harness;
 * the timers call :meth:`Pipeline.sweep` (or :meth:`Pipeline.sweep_sourced`) and
@@ -47,6 +48,7 @@ from crossbound.pipeline.budget import BudgetedTable, OutputLimits
 from crossbound.pipeline.decoding import DeadLetter, Decoder
 from crossbound.pipeline.fingerprints import FingerprintRegistry
 from crossbound.pipeline.hops import HOP, Hops
+from crossbound.pipeline.issuers import IssuerCheck
 from crossbound.pipeline.outputs import Outputs
 from crossbound.pipeline.records import Incoming, Outgoing
 from crossbound.pipeline.requests import Requests
@@ -130,8 +132,11 @@ class Pipeline:
             tables.answered, codec, pending, int(dedupe_retention_s * 1000), metrics, clock
         )
         timeout_ms = int(attestation_timeout_s * 1000)
+        issuers = None
+        if participants is not None:  # registry records signed by their issuers, checked
+            issuers = IssuerCheck(participants, catalogue, topics, metrics, clock)
         self.fingerprints = FingerprintRegistry(
-            tables.fingerprints, decoder, answered, outputs, metrics, on_error
+            tables.fingerprints, decoder, answered, outputs, metrics, on_error, issuers
         )
         self.requests = Requests(
             decoder, pending, answered, outputs, metrics, on_error, clock, timeout_ms, partitions,
@@ -154,12 +159,10 @@ class Pipeline:
                 self.attestations.on_attestation,
                 self._input_failed,
             )
-        for side in SIDES:
-            self._routes[topics.fingerprints(side)] = (
-                side,
-                self.fingerprints.on_fingerprint,
-                self._input_failed,
-            )
+        registries = {topics.fingerprints(s): s for s in SIDES}
+        registries |= {topic: side for topic, (side, _) in topics.participant_registries().items()}
+        for topic, side in registries.items():
+            self._routes[topic] = (side, self.fingerprints.on_fingerprint, self._input_failed)
         for topic, (side, kind) in topics.participant_inputs().items():  # per_institution layout
             handle = self.requests.on_request if kind == "requests" else self.attestations.on_attestation
             self._routes[topic] = (side, handle, self._input_failed)

@@ -49,6 +49,7 @@ from crossbound.errors import ConfigError
 from crossbound.metrics import Metrics
 from crossbound.metrics_server import serve_metrics
 from crossbound.participants import Registry, load_registry
+from crossbound.pipeline.issuers import issuers
 from crossbound.rules import Catalogue, load_catalogue
 from crossbound.runtime.auditing import audit_signers
 from crossbound.runtime.brokerwatch import EXIT_BROKER_RESET, watch_broker
@@ -109,7 +110,8 @@ def load_components(settings: Settings, *, signers: bool = True) -> Components:
     known = () if participants is None else participants.participants
     keys = tuple((p.side.topic, p.key) for p in known)
     directory = {(p.scheme.value, p.identifier): p.key for p in known}
-    topics = Topics(pipe.topic_prefix, pipe.app_id, pipe.topic_layout, keys, directory)
+    issuing = () if participants is None else issuers(participants, catalogue)
+    topics = Topics(pipe.topic_prefix, pipe.app_id, pipe.topic_layout, keys, issuing, directory)
     loaded = _signers(settings, participants) if signers else {}
     return Components(codec, catalogue, topics, participants, loaded)
 

@@ -10,8 +10,9 @@ different field lists give the same bytes (no separator can be forged into a fie
 4. the key id (ASCII);
 5. the signing time, epoch milliseconds, as 8 bytes signed big-endian;
 6. the side the record belongs to, as records spell it (``HK``, ``SZ``);
-7. the record kind: ``request``, ``attestation``, ``verdict`` or ``attestation_request``;
-8. the record's Kafka key (the request id's UTF-8 bytes);
+7. the record kind: ``request``, ``attestation``, ``verdict``, ``attestation_request``,
+   ``audit_checkpoint`` or ``fingerprint``;
+8. the record's Kafka key (the request id's UTF-8 bytes; a fingerprint's digest);
 9. the record's value, exactly as produced.
 
 Fields 6-8 are the *binding*: what the record is bound to. Not the full topic name: a deployment's
@@ -48,6 +49,7 @@ class RecordKind(StrEnum):
     VERDICT = "verdict"
     ATTESTATION_REQUEST = "attestation_request"
     AUDIT_CHECKPOINT = "audit_checkpoint"  # a side's audit chain heads (crossbound.audit.checkpoint)
+    FINGERPRINT = "fingerprint"  # a data source's registry record (crossbound.pipeline.fingerprints)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from crossbound.codec import Codec
 from crossbound.codec.jsonform import Catalogue, attestation_from_json, from_json, request_from_json
 from crossbound.domain import Side
 from crossbound.errors import DecodeError
+from crossbound.participants import Registry
 from crossbound.signing import Binding, RecordKind, Signer
 from crossbound.topics import Topics
 
@@ -24,19 +26,33 @@ Headers = tuple[tuple[str, bytes], ...]
 _SIGNED = {  # subject -> kind, the institution field that signs it, the side field
     "core/request": (RecordKind.REQUEST, "requester_inst", "requester_side"),
     "core/attestation": (RecordKind.ATTESTATION, "attester_inst", "attester_side"),
+    "core/fingerprint": (RecordKind.FINGERPRINT, "issuer", "issuer_side"),
 }
 
 
 @dataclass(frozen=True, slots=True)
 class Keyring:
     """Institutions' signers by ``(scheme, id)``: a request is signed as its requester, an attestation
-    as its attester (what an honest institution does; a test that forges builds its own headers)."""
+    as its attester, a fingerprint as its issuer (what an honest institution does; a test that forges
+    builds its own headers)."""
 
     signers: Mapping[tuple[str, str], Signer]
 
+    @classmethod
+    def from_key_dir(cls, registry: Registry, directory: Path) -> Keyring:
+        """The signer of every participant whose first key is in ``directory`` as
+        ``<key_id>.private.pem`` (as ``crossbound registry generate`` writes them); others sign nothing."""
+        return cls(
+            {
+                (p.scheme.value, p.identifier): Signer.from_pem_file(path, p.keys[0].key_id)
+                for p in registry.participants
+                if p.keys and (path := directory / f"{p.keys[0].key_id}.private.pem").is_file()
+            }
+        )
+
     def headers(self, codec: Codec, key: bytes, value: bytes, now_ms: int) -> Headers:
-        """The signature header of an encoded request or attestation; () when its institution has no
-        signer here (or the bytes are neither)."""
+        """The signature header of an encoded request, attestation or fingerprint; () when its
+        institution has no signer here (or the bytes are none of these)."""
         try:
             version, record = codec.decode(value)
         except DecodeError:  # bytes a test sends on purpose: sent unsigned
@@ -72,7 +88,8 @@ def encode_attestation(
 def encode_fingerprint(
     fingerprint: Mapping[str, Any], codec: Codec, topics: Topics
 ) -> tuple[str, bytes, bytes]:
-    """The issuer side's registry topic, the digest (the record key) and the encoded fingerprint."""
+    """The issuer's registry topic (its own under ``per_institution``), the digest (the record key)
+    and the encoded fingerprint."""
     record = from_json(fingerprint, codec.registry.current("core/fingerprint").raw)
-    topic = topics.fingerprints(Side(record["issuer_side"]).topic)
+    topic = topics.registry_for(Side(record["issuer_side"]).topic, record["issuer"])
     return topic, record["digest"].encode(), codec.encode("core/fingerprint", record)

@@ -16,7 +16,8 @@ The clock is the harness's own (``h.now``), so timeouts and freshness are determ
 
 With ``participants`` (a registry) and ``signers`` (the worker's platform signer per side) the
 pipeline checks signatures and signs its outputs as the worker does; ``keyring`` signs what
-``send_request`` and ``send_attestation`` publish, as the institutions named in them.
+``send_request``, ``send_attestation`` and ``send_fingerprint`` publish, as the institutions named in
+them.
 """
 
 from __future__ import annotations
@@ -151,9 +152,9 @@ class Harness:
         return self.keyring.headers(self.codec, key, value, int(self.now * 1000))
 
     def send_fingerprint(self, fingerprint: Mapping[str, Any]) -> list[Published]:
-        """Publish a document fingerprint (JSON form) on its issuer side's registry topic."""
+        """Publish a document fingerprint (JSON form) on its issuer's registry topic."""
         topic, key, value = encode_fingerprint(fingerprint, self.codec, self.topics)
-        return self.send(topic, key, value)
+        return self.send(topic, key, value, headers=self._sign(key, value))
 
     def replay(
         self, records: Iterable[Recorded], *, rename: Callable[[str], str] | None = None

@@ -346,8 +346,9 @@ def test_publish_encodes_fingerprints_keyed_by_their_digest() -> None:
     docs = read_documents(cases)
     codec = Codec(SchemaRegistry.load(default_schemas_dir()))
     records = encode_documents(settings, "fingerprint", docs)
-    assert [key for key, _ in records] == [doc.value["digest"].encode() for doc in docs]
-    assert [codec.decode(value)[1]["sequence"] for _, value in records] == [1, 2]
+    assert [key for key, _, _ in records] == [doc.value["digest"].encode() for doc in docs]
+    assert [codec.decode(value)[1]["sequence"] for _, value, _ in records] == [1, 2]
+    assert [headers for _, _, headers in records] == [(), ()]  # no --signing-key: unsigned
 
 
 def test_publish_a_bad_fingerprint_exits_2_naming_the_line_without_connecting(

@@ -41,7 +41,11 @@ def test_check_names_the_entry_and_the_fault(registry_file: Path, capsys: pytest
 def test_acl_print_json_and_lines(registry_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["acl", "print", "--registry", str(registry_file), "--topic-prefix", "t.", "--json"]) == 0
     acls = json.loads(capsys.readouterr().out)
-    assert len(acls) == 21 * 5  # every generated participant requests and attests
+    # every generated participant requests and attests; every SZ one also issues fingerprints
+    sz = {a["principal"] for a in acls if a["name"].startswith("t.sz.")}
+    registries = [a for a in acls if a["name"].endswith(".fingerprints")]
+    assert sorted(a["principal"] for a in registries) == sorted(sz)
+    assert len(acls) == 21 * 5 + len(sz)
     assert {
         "principal": "User:hsbchkhhhkh",
         "resource_type": "TOPIC",
@@ -53,7 +57,7 @@ def test_acl_print_json_and_lines(registry_file: Path, capsys: pytest.CaptureFix
     } in acls
     assert main(["acl", "print", "--registry", str(registry_file)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 21 * 5
+    assert len(lines) == 21 * 5 + len(sz)
     assert all(
         line.startswith("kafka-acls.sh --bootstrap-server BOOTSTRAP --add --allow-principal User:")
         for line in lines

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import json
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from crossbound.broker.acls import stale_acls
 from crossbound.cli import main
 from crossbound.domain import Side
 from crossbound.participants import Acl, Registry, Status, acl_lines, load_registry, registry_acls
+from crossbound.pipeline.issuers import issuers
 from crossbound.rules import Catalogue
 from crossbound.runtime.worker import scenario_sides
 from crossbound.testing.participants import generate_registry
@@ -136,3 +138,42 @@ def test_stale_bindings_are_the_registry_principals_bindings_it_no_longer_implie
 def test_prune_needs_apply(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["acl", "print", "--registry", str(tmp_path / "none.toml"), "--prune"]) == 2
     assert "--prune goes with --apply" in capsys.readouterr().err
+
+
+def test_a_fingerprint_issuer_gets_write_on_its_own_registry_topic_only(
+    participants: Registry, catalogue: Catalogue, capsys: pytest.CaptureFixture[str]
+) -> None:
+    issuing = issuers(participants, catalogue)
+    assert ("sz", "icbkcnbjszn") in issuing
+    assert not [key for side, key in issuing if side == "hk"]  # every fingerprint scenario attests in SZ
+    topics = Topics(prefix="p.", layout="per_institution", issuers=issuing)
+    acls = registry_acls(participants, topics)
+    registry_writes = {(a.principal, a.name) for a in acls if a.name.endswith(".fingerprints")}
+    assert registry_writes == {(f"User:{key}", f"p.{side}.{key}.fingerprints") for side, key in issuing}
+    on_registries = [a for a in acls if "fingerprints" in a.name]
+    assert all(a.operation == "WRITE" and a.pattern_type == "LITERAL" for a in on_registries)
+    assert "p.sz.fingerprints" not in {a.name for a in acls}  # the shared registry: the worker's only
+    suspended = _only(participants, "icbkcnbjszn", status=Status.SUSPENDED)
+    assert registry_acls(suspended, topics) == []
+    assert main(["acl", "print", "--registry", participants.path, "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert {"principal": "User:icbkcnbjszn", "resource_type": "TOPIC", "pattern_type": "LITERAL",
+            "name": "sz.icbkcnbjszn.fingerprints", "operation": "WRITE", "permission": "ALLOW",
+            "host": "*"} in printed  # fmt: skip
+
+
+def test_registry_topics_are_the_issuers_own_under_per_institution() -> None:
+    layout = Topics(
+        layout="per_institution",
+        participants=(("sz", "src1"), ("sz", "bank2")),
+        issuers=(("sz", "src1"),),
+        directory={("BIC", "SRC1CNBJSZN"): "src1", ("BIC", "BANK2CNBJSZN"): "bank2"},
+    )
+    assert layout.participant_registries() == {"sz.src1.fingerprints": ("sz", "src1")}
+    assert layout.registries() == ["hk.fingerprints", "sz.fingerprints", "sz.src1.fingerprints"]
+    assert layout.kinds()["sz.src1.fingerprints"] is TopicKind.REGISTRY
+    assert layout.registry_for("sz", {"scheme": "BIC", "id": "SRC1CNBJSZN"}) == "sz.src1.fingerprints"
+    assert layout.registry_for("sz", {"scheme": "BIC", "id": "BANK2CNBJSZN"}) == "sz.fingerprints"
+    shared = Topics(participants=layout.participants, issuers=layout.issuers, directory=layout.directory)
+    assert shared.participant_registries() == {}
+    assert shared.registry_for("sz", {"scheme": "BIC", "id": "SRC1CNBJSZN"}) == "sz.fingerprints"
