@@ -1,7 +1,8 @@
 """Signed records: who said it, checked against the participant registry.
 
-Institutions sign their requests and attestations; the worker signs its verdicts and attestation
-requests with its side's platform key. A signature covers the exact record value and what the record
+Institutions sign their requests and attestations, data sources their fingerprint records; the
+worker signs its verdicts and attestation requests, and the audit's checkpoints, with its side's
+platform key. A signature covers the exact record value and what the record
 is bound to (side, kind, Kafka key) with a signing time (:func:`signed_bytes`, documented byte by byte
 there and in the README) and travels in one Kafka header (:data:`HEADER`, see
 :mod:`~crossbound.signing.header`). The algorithm is named in every signature and registry key, so
