@@ -28,7 +28,7 @@ EXPECTED = {
     "writes a verdict on its own verdict topic": "TopicAuthorizationFailedError",
     "consumes in bank": "GroupAuthorizationFailedError",
     "reads data holder": "TopicAuthorizationFailedError",
-    "publishes a document fingerprint as a data source": "TopicAuthorizationFailedError",
+    "publishes a document fingerprint on data source": "TopicAuthorizationFailedError",
     "sends an unsigned request": "unsigned",
     "signs a request with a key that is not its own": "bad_signature",
     "naming bank": "not_authorised",

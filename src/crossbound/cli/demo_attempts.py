@@ -156,9 +156,9 @@ async def attempt_all(
             cast.read(holder, cast.topic(other_holder, "attestation-requests")),
         ),
         (
-            Attempt(f"data holder {holder.key}", "publishes a document fingerprint as a data source "
-                    f"({topics.fingerprints('sz')})", "broker", "TopicAuthorizationFailedError"),
-            cast.write(holder, topics.fingerprints("sz"), b"f", forbidden, None),
+            Attempt(f"data source {holder.key}", "publishes a document fingerprint on data source "
+                    f"{other_holder.key}'s registry topic", "broker", "TopicAuthorizationFailedError"),
+            cast.write(holder, cast.topic(other_holder, "fingerprints"), b"f", forbidden, None),
         ),
     ):  # fmt: skip
         with _quiet_refusals():

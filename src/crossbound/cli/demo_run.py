@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from aiokafka import AIOKafkaProducer
+
 from crossbound.broker import EmbeddedBroker, apply_tansu_workarounds, find_tansu_binary, prepare_topics
 from crossbound.broker.closing import run_closed
 from crossbound.broker.net import free_port
@@ -191,17 +193,32 @@ async def register(
     timeout_s: float,
     security: ClientSecurity = PLAINTEXT,
     registry: Registry | None = None,
+    login: Callable[[Identity], ClientSecurity] | None = None,
 ) -> None:
     """Publish the data sources' fingerprint ``records`` and wait until ``stored()`` (the worker's count
     of records taken in) reaches their number: a request sent before would not find its record. With
-    ``registry``, each is signed as its issuer (the keys beside it, as for the institutions' clients)."""
+    ``registry``, each is signed as its issuer (the keys beside it, as for the institutions' clients);
+    with ``login`` too, each issuer publishes its own, connected as itself (on its own registry topic
+    under the per_institution layout's ACLs)."""
     keyring = (
         None if registry is None else Keyring.from_key_dir(registry, Path(registry.path).parent / "keys")
     )
-    async with LiveBus(bootstrap, topics, codec, catalogue, security=security, keyring=keyring) as bus:
-        for record in records:
-            await bus.send(*encode_fingerprint(record, codec, topics))
-        await bus.producer.flush()
+    by_issuer: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for record in records:
+        issuer = record["issuer"]
+        by_issuer.setdefault((issuer["scheme"], issuer["id"]), []).append(record)
+    for (scheme, ident), theirs in by_issuer.items():
+        found = None if registry is None or login is None else registry.find(scheme, ident)
+        as_who = security if found is None or login is None else login(Identity.of(found))
+        # a producer alone: a data source may write its registry topic and read nothing of the bus's
+        async with AIOKafkaProducer(bootstrap_servers=bootstrap, **as_who.aiokafka_kwargs()) as producer:
+            for record in theirs:
+                topic, key, value = encode_fingerprint(record, codec, topics)
+                signed = (
+                    () if keyring is None else keyring.headers(codec, key, value, int(time.time() * 1000))
+                )
+                await producer.send(topic, value=value, key=key, headers=list(signed) or None)
+            await producer.flush()
     end = time.monotonic() + timeout_s
     while await asyncio.to_thread(stored) < len(records):
         if time.monotonic() > end:
@@ -428,6 +445,7 @@ def run_demo(
                 timeout_s=60.0,
                 security=security,
                 registry=components.participants,
+                login=None if boundary is None else boundary.login,
             )
         )
         cases += registered

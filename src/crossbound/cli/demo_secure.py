@@ -43,6 +43,7 @@ from crossbound.domain import Side
 from crossbound.errors import CrossboundError
 from crossbound.participants import Participant, Registry, load_registry, registry_acls
 from crossbound.rules import Catalogue
+from crossbound.runtime.worker import load_components
 from crossbound.settings import Settings
 from crossbound.settings.security import SecuritySettings
 from crossbound.testing.participants import GeneratedRegistry, generate_registry
@@ -180,8 +181,8 @@ def render(summary: dict[str, Any]) -> Iterator[str]:
         f"verdicts they refused: {refused}"
     )
     yield (
-        "the data sources' fingerprints were published by the operator (the super user): under these "
-        "ACLs no participant writes a registry topic"
+        "the data sources published their documents' fingerprints each as itself, signed, on its own "
+        "registry topic"
     )
     yield "what participants may not do, each connected as itself:"
     for a in boundary["attempts"]:
@@ -256,8 +257,8 @@ def run_secure_demo(settings: Settings, *, count: int, as_json: bool, seed: int,
     with KafkaCluster(1, libs=settings.kafka_libs, secure=mode) as cluster:
         secured = _secured_settings(settings, cluster.url, directory, mode.pki.ca_file, generated)
         admin = ClientSecurity.from_settings(secured.kafka.security)
-        keys = tuple((p.side.topic, p.key) for p in registry.participants)
-        topics = Topics(prefix=secured.pipeline.topic_prefix, layout="per_institution", participants=keys)
+        # the topics as the worker names them (its per_institution layout, the issuers' registry topics)
+        topics = load_components(secured, signers=False).topics
         acls = registry_acls(registry, topics)
         run_closed(apply_acls(cluster.bootstrap, acls, security=admin))
         run_closed(_acls_in_effect(cluster.bootstrap, admin, set(acls)))
