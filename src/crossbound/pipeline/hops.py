@@ -90,10 +90,15 @@ class Hops:
         """One hop of the stateful stage, at its key: read the state, decide, update, pass on or answer."""
         assert rec.value is not None
         codec = self.codec
-        chk = cast(QuotaCheck, codec.decode(rec.value, (HOP,))[1])
-        request = cast(Request, codec.decode(chk["request"])[1])
-        rs = self.decoder.ruleset(request["scenario_id"], chk["request_id"])
-        payload = codec.decode(request["payload"])[1]
+        in_hand = self.outputs.in_hand.take(rec.value)  # produced by this process: no decode
+        if in_hand is None:
+            chk = cast(QuotaCheck, codec.decode(rec.value, (HOP,))[1])
+            request = cast(Request, codec.decode(chk["request"])[1])
+            rs = self.decoder.ruleset(request["scenario_id"], chk["request_id"])
+            payload = codec.decode(request["payload"])[1]
+        else:
+            chk, request, payload = in_hand
+            rs = self.decoder.ruleset(request["scenario_id"], chk["request_id"])
         steps: list[QuotaStep] = chk["steps"] or [{"index": 0, "key": chk["quota_key"]}]
         request_id = chk["request_id"]
         now = datetime.fromtimestamp(self.clock(), UTC)
@@ -145,7 +150,7 @@ class Hops:
         if rest and outcome_of(findings) is not Outcome.REJECT:
             source = chk["source_topic"], chk["source_partition"]
             out = self.outputs.hop_record(
-                request, rest, findings, attested, chk["request"], source, new_members
+                request, rest, findings, attested, chk["request"], source, new_members, payload
             )
         else:
             out = self.outputs.verdict(rs, request, findings, attested, now, chk["source_partition"])
