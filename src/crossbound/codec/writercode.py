@@ -47,27 +47,8 @@ def zigzag(n: int) -> bytes:
     return bytes(out)
 
 
-_SMALL = tuple(zigzag(n) for n in range(64))  # 0..63: one byte each
-
-
-def _long(buf: bytearray, n: int) -> None:
-    if 0 <= n < 64:
-        buf += _SMALL[n]
-    else:
-        buf += zigzag(n)
-
-
-def _string(buf: bytearray, s: str) -> None:
-    b = s.encode()
-    n = len(b)
-    buf += _SMALL[n] if n < 64 else zigzag(n)
-    buf += b
-
-
-def _bytes(buf: bytearray, b: bytes) -> None:
-    n = len(b)
-    buf += _SMALL[n] if n < 64 else zigzag(n)
-    buf += b
+_SMALL_MAX = 4096  # lengths and counts below this: one cached bytes object each (a digest's 64 is two)
+_SMALL = tuple(zigzag(n) for n in range(_SMALL_MAX))
 
 
 class _Unsupported(Exception):
@@ -77,8 +58,7 @@ class _Unsupported(Exception):
 class _Gen:
     def __init__(self, named: Mapping[str, Any]) -> None:
         self.named = named
-        self.env: dict[str, Any] = {"_long": _long, "_string": _string, "_bytes": _bytes}
-        self.env.update(_FLOAT=_FLOAT, _DOUBLE=_DOUBLE)
+        self.env: dict[str, Any] = {"_zigzag": zigzag, "_S": _SMALL, "_FLOAT": _FLOAT, "_DOUBLE": _DOUBLE}
         self.lines: list[str] = []
         self.n = 0
         self.open: set[str] = set()  # named types being generated: a reference back is recursion
@@ -125,15 +105,18 @@ class _Gen:
         if kind == "boolean":
             add(f"{pad}buf += b'\\x01' if {expr} else b'\\x00'")
         elif kind in ("int", "long"):
-            add(f"{pad}_long(buf, {expr})")
+            v = self.var("n")
+            add(f"{pad}{v} = {expr}")
+            add(f"{pad}buf += _S[{v}] if 0 <= {v} < {_SMALL_MAX} else _zigzag({v})")
         elif kind == "float":
             add(f"{pad}buf += _FLOAT({expr})")
         elif kind == "double":
             add(f"{pad}buf += _DOUBLE({expr})")
-        elif kind == "bytes":
-            add(f"{pad}_bytes(buf, {expr})")
-        elif kind == "string":
-            add(f"{pad}_string(buf, {expr})")
+        elif kind in ("bytes", "string"):
+            v = self.var("b")
+            add(f"{pad}{v} = {expr}.encode()" if kind == "string" else f"{pad}{v} = {expr}")
+            self._length(v, pad)
+            add(f"{pad}buf += {v}")
         elif kind == "fixed":
             add(f"{pad}buf += {expr}")
         elif kind == "enum":
@@ -145,7 +128,7 @@ class _Gen:
             v, item = self.var("a"), self.var("i")
             add(f"{pad}{v} = {expr}")
             add(f"{pad}if len({v}) > 0:")
-            add(f"{pad}    _long(buf, len({v}))")
+            self._length(v, pad + "    ")
             add(f"{pad}    for {item} in {v}:")
             self.emit(schema["items"], item, pad + "        ")
             add(f"{pad}buf += b'\\x00'")
@@ -153,13 +136,19 @@ class _Gen:
             v, key, val = self.var("m"), self.var("k"), self.var("v")
             add(f"{pad}{v} = {expr}")
             add(f"{pad}if len({v}) > 0:")
-            add(f"{pad}    _long(buf, len({v}))")
+            self._length(v, pad + "    ")
             add(f"{pad}    for {key}, {val} in {v}.items():")
-            add(f"{pad}        _string(buf, {key})")
+            self.emit("string", key, pad + "        ")
             self.emit(schema["values"], val, pad + "        ")
             add(f"{pad}buf += b'\\x00'")
         else:
             raise _Unsupported(f"type {kind}")
+
+    def _length(self, v: str, pad: str) -> None:
+        """The length of ``v`` as a long (never negative)."""
+        n = self.var("n")
+        self.lines.append(f"{pad}{n} = len({v})")
+        self.lines.append(f"{pad}buf += _S[{n}] if {n} < {_SMALL_MAX} else _zigzag({n})")
 
     def _union(self, branches: list[Any], expr: str, pad: str) -> None:
         others = [i for i, b in enumerate(branches) if b != "null"]
