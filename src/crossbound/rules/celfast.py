@@ -18,6 +18,7 @@ same-typed strings, booleans, integers or nulls (or a null against a string, boo
 arithmetic on two integers (within int64) or two doubles, ordering of two integers, two strings, two
 doubles (not NaN), or two dates and timestamps (a date being midnight in
 :data:`~crossbound.domain.LOCAL_TZ`, as :mod:`crossbound.rules.cel` converts it), logic over booleans.
+A decimal (an Avro ``decimal``: amounts) is read as the library reads it, as the nearest double.
 Anything else (a missing key, a float, mixed types, a non-boolean operand) raises :class:`Fallback`,
 and the caller evaluates the expression with the CEL library, so errors and CEL's commutative
 ``&&``/``||`` keep the library's semantics exactly. ``tests/unit/rules/test_rules_celfast.py`` checks
@@ -29,6 +30,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from crossbound.domain import LOCAL_TZ
@@ -94,6 +96,13 @@ def _root(name: str) -> Fast:
     raise _Unsupported
 
 
+def _decimal(v: Decimal) -> float:
+    """An Avro decimal as the library reads it: a double (the nearest, as ``float`` rounds)."""
+    if not v.is_finite():
+        raise _FALLBACK
+    return float(v)
+
+
 def _step(base: Fast, key: str, top: bool) -> Fast:
     """A key's value; below a root's own fields, a date is not converted for CEL, so it falls back."""
 
@@ -102,7 +111,10 @@ def _step(base: Fast, key: str, top: bool) -> Fast:
         if type(obj) is not dict or key not in obj:
             raise _FALLBACK
         value = obj[key]
-        if not top and type(value) is date:
+        kind = type(value)
+        if kind is Decimal:
+            return _decimal(value)
+        if not top and kind is date:
             raise _FALLBACK
         return value
 
@@ -364,7 +376,8 @@ def _item(inner: Fast, index: int) -> Fast:
         v = inner(ctx)
         if type(v) is not list or not 0 <= index < len(v):
             raise _FALLBACK
-        return v[index]
+        value = v[index]
+        return _decimal(value) if type(value) is Decimal else value
 
     return item
 

@@ -1,7 +1,7 @@
 """The Python form of CEL expressions (crossbound.rules.celfast) agrees with the CEL library.
 
 For every ``when`` and ``cel`` expression of the shipped rule sets, generated contexts (each path it
-reads absent, null, or holding a boolean, integer, float, string, date, timestamp, list or map, the
+reads absent, null, or holding a boolean, integer, float, decimal, string, date, timestamp, list or map, the
 expression's own literals among the strings) are evaluated both ways: wherever the Python form
 decides, it returns what the library returns; where the library raises, the Python form does not
 decide; and a compiled program's answer (Python form, else library) is the library's, errors included.
@@ -13,6 +13,7 @@ import random
 import re
 import tomllib
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -54,6 +55,8 @@ def _values(rng: random.Random, literals: list[str]) -> Any:
         rng.randint(-3, 30),
         rng.choice([0, 1, 2, 9, 10, 2**53 + 1, 2**63 - 1]),
         rng.choice([0.5, 1.0, 2.0, -1.0, 49999.5, float("nan"), float("inf")]),
+        rng.choice([Decimal("0.00"), Decimal("4999.99"), Decimal("1234567890123456.78"), Decimal("NaN")]),
+        Decimal(rng.randint(-(10**8), 10**8)).scaleb(-2),  # an Avro decimal: an amount
         rng.choice(literals) if literals else "X",
         rng.choice(["", "X", "OTHER", "2025-26"]),
         day,
@@ -165,3 +168,21 @@ def test_fallback_keeps_the_library_semantics() -> None:
         CelProgram("payload.n + 1 > 0")(big)
     with pytest.raises(OverflowError):
         CelProgram("payload.n * 2 > 0")(big)
+
+
+def test_decimals_are_decided_as_the_library_reads_them() -> None:
+    """An amount (Avro decimal) is a double to the library: the Python form reads it so, and decides."""
+    amounts = {
+        "a": Decimal("4999.99"),
+        "b": Decimal("1234567890123456.78"),
+        "c": Decimal("1234567890123456.79"),
+    }
+    ctx = Context(request={}, payload=amounts, now=NOW)
+    for expr, value in (
+        ("double(payload.a) * 1.0 + 0.01 <= 5000.0", True),
+        ("payload.b >= payload.c", True),  # one double apart as decimals, the same double
+    ):
+        prog = CelProgram(expr)
+        assert prog.fast is not None
+        assert prog.fast(ctx) is value
+        assert prog.program.execute(cel_context(ctx, prog.roots)) is value
