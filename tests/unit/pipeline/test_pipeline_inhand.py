@@ -1,4 +1,6 @@
-"""Hop records kept decoded for a hop in the same process: no decode, and the same outputs as with one."""
+"""What a hop needs, kept decoded in the process that produced it: its record, and its key's state.
+
+No decode where the bytes are this process's own, and the same outputs as with one."""
 
 from __future__ import annotations
 
@@ -50,12 +52,34 @@ def test_a_hop_in_process_decodes_neither_its_record_nor_the_request(monkeypatch
     assert "core/request" not in decoded  # the request inside the hop record
 
 
+def test_a_key_state_this_process_wrote_last_is_not_decoded_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    h = Harness.from_dirs(now=NOW)
+    first, second = payment(1), payment(2)  # other people, at the same institutions' keys (C10)
+    h.send_request(first[0])
+    h.send_attestation(first[1])
+    h.send_request(second[0])
+    decoded: list[str] = []
+    decode: Callable[..., Any] = h.codec.decode
+
+    def counting(data: bytes, expected: Any = None) -> Any:
+        decoded.append(h.codec.peek(data).subject)
+        return decode(data, expected)
+
+    monkeypatch.setattr(h.codec, "decode", counting)
+    hops = len(h.internal)
+    h.send_attestation(second[1])
+    assert len(h.internal) > hops
+    assert set(h.pipeline.hops.states) & set(h.usage), "a key written twice"
+    assert "internal/quota_usage" not in decoded
+
+
 def test_a_hop_decoded_from_its_bytes_gives_the_same_outputs(monkeypatch: pytest.MonkeyPatch) -> None:
     """As where the hop runs in another process: every output byte the same."""
     cases = [payment(i) for i in range(6)]
     kept = _published(Harness.from_dirs(now=NOW), cases)
     cold = Harness.from_dirs(now=NOW)
     monkeypatch.setattr(cold.pipeline.outputs, "in_hand", InHand(max_kept=0))
+    monkeypatch.setattr(cold.pipeline.hops, "max_states", 0)
     taken: list[bytes] = []
     monkeypatch.setattr(InHand, "take", lambda self, value: taken.append(value))
     assert _published(cold, cases) == kept
