@@ -140,7 +140,9 @@ class Attestations:
         steps = _hops(rs, request, payload, now) if rs.steps else []
         source = parked["source_topic"], parked["source_partition"], parked["source_offset"]
         if steps and outcome_of(findings) is not Outcome.REJECT:
-            out = self.outputs.hop_record(request, steps, findings, attested, parked["request"], source[:2])
+            out = self.outputs.hop_record(
+                request, steps, findings, attested, parked["request"], source[:2], payload=payload
+            )
         else:
             out = self.outputs.verdict(rs, request, findings, attested, now, rec.partition)
         # answered first, then no longer pending: a fault in between leaves the request parked (it times out)

@@ -85,15 +85,23 @@ class Hops:
         self.metrics = metrics
         self.on_rule_error = on_rule_error
         self.clock = clock
+        # the last state this process wrote per key, with its bytes: read back while the table holds them
+        self.states: dict[bytes, tuple[bytes, QuotaUsage]] = {}
+        self.max_states = 10_000
 
     def on_hop(self, side: str, rec: Incoming) -> list[Outgoing]:
         """One hop of the stateful stage, at its key: read the state, decide, update, pass on or answer."""
         assert rec.value is not None
         codec = self.codec
-        chk = cast(QuotaCheck, codec.decode(rec.value, (HOP,))[1])
-        request = cast(Request, codec.decode(chk["request"])[1])
-        rs = self.decoder.ruleset(request["scenario_id"], chk["request_id"])
-        payload = codec.decode(request["payload"])[1]
+        in_hand = self.outputs.in_hand.take(rec.value)  # produced by this process: no decode
+        if in_hand is None:
+            chk = cast(QuotaCheck, codec.decode(rec.value, (HOP,))[1])
+            request = cast(Request, codec.decode(chk["request"])[1])
+            rs = self.decoder.ruleset(request["scenario_id"], chk["request_id"])
+            payload = codec.decode(request["payload"])[1]
+        else:
+            chk, request, payload = in_hand
+            rs = self.decoder.ruleset(request["scenario_id"], chk["request_id"])
         steps: list[QuotaStep] = chk["steps"] or [{"index": 0, "key": chk["quota_key"]}]
         request_id = chk["request_id"]
         now = datetime.fromtimestamp(self.clock(), UTC)
@@ -145,7 +153,7 @@ class Hops:
         if rest and outcome_of(findings) is not Outcome.REJECT:
             source = chk["source_topic"], chk["source_partition"]
             out = self.outputs.hop_record(
-                request, rest, findings, attested, chk["request"], source, new_members
+                request, rest, findings, attested, chk["request"], source, new_members, payload
             )
         else:
             out = self.outputs.verdict(rs, request, findings, attested, now, chk["source_partition"])
@@ -153,13 +161,31 @@ class Hops:
             state["replies"] = add_reply(replies, request_id, out, LAST_MAX)
         prune(state["windows"], state["members"], period)
         state["touched_at"] = int(now.timestamp() * 1000)
-        self.usage[key] = codec.encode(USAGE, state)
+        value = self.usage[key] = codec.encode(USAGE, state)
+        self._keep(key, value, state)
         self.answered.mark_done_here(here)
         return [out]
 
+    def _keep(self, key: bytes, value: bytes, state: QuotaUsage) -> None:
+        """Keep ``state`` decoded beside the bytes just written for it (the oldest key dropped when full)."""
+        states = self.states
+        if len(states) >= self.max_states:
+            if not states:  # max_states 0: nothing is kept
+                return
+            del states[next(iter(states))]
+        states[key] = value, state
+
     def _state(self, key: bytes, scenario: str, request_id: str, findings: list[Finding]) -> QuotaUsage:
-        """The state of ``key``; if unreadable, dropped and empty, with a REVIEW finding (see the module)."""
+        """The state of ``key``; if unreadable, dropped and empty, with a REVIEW finding (see the module).
+
+        Not decoded when the table still holds the bytes this process last wrote for the key: the
+        state written is kept beside them (a hot key, such as an institution's C10 count, is
+        read and rewritten at every request).
+        """
         raw = self.usage.get(key)
+        kept = self.states.pop(key, None)  # taken: a hop that fails after changing it leaves nothing
+        if raw and kept is not None and kept[0] == raw:
+            return kept[1]
         if raw:
             try:
                 state = cast(QuotaUsage, self.codec.decode(raw, (USAGE,))[1])

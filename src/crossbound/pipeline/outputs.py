@@ -26,6 +26,7 @@ from crossbound.domain import DeadLetterReason
 from crossbound.metrics import Metrics
 from crossbound.pipeline.budget import OutputLimits, OutputTooLarge, record_size
 from crossbound.pipeline.guard import Guard
+from crossbound.pipeline.inhand import InHand
 from crossbound.pipeline.records import Incoming, Outgoing
 from crossbound.rules import Finding, Outcome, RuleSet, outcome_of
 from crossbound.topics import Topics, wire_side
@@ -78,6 +79,7 @@ class Outputs:
         # the signature header a verdict or attestation request gets on its way out (signatures.py)
         self.signature_reserve: tuple[tuple[str, bytes], ...] = ()
         self._requester_only: dict[str, frozenset[str]] = {}
+        self.in_hand = InHand()  # hop records kept decoded for a hop in this process (inhand.py)
 
     def _fit(self, record: str, out: Outgoing, request_id: str) -> Outgoing:
         """``out``, if it fits its topic's budget; else :class:`OutputTooLarge` (counted)."""
@@ -250,8 +252,13 @@ class Outputs:
         request_bytes: bytes,
         source: tuple[str, int],
         new_members: Sequence[str] = (),
+        payload: dict[str, Any] | None = None,
     ) -> Outgoing:
-        """The request on its way to its next stateful hop, keyed (and so partitioned) by the hop's key."""
+        """The request on its way to its next stateful hop, keyed (and so partitioned) by the hop's key.
+
+        With ``payload`` (the request's, decoded), the record, the request and the payload are kept
+        decoded for the hop, should it run in this process (:mod:`~crossbound.pipeline.inhand`).
+        """
         record: QuotaCheck = {
             "request_id": request["request_id"],
             "quota_key": steps[0]["key"],
@@ -264,5 +271,9 @@ class Outputs:
             "source_partition": source[1],
         }
         value = self.codec.encode("internal/quota_check", record)
-        out = Outgoing(self.topics.quota, steps[0]["key"].encode(), value)
-        return self._fit("hop_record", out, request["request_id"])
+        out = self._fit(
+            "hop_record", Outgoing(self.topics.quota, steps[0]["key"].encode(), value), request["request_id"]
+        )
+        if payload is not None:
+            self.in_hand.keep(value, (record, request, payload))
+        return out

@@ -1,23 +1,26 @@
-"""The CEL forms the rule sets use most, translated to Python closures that agree with the CEL library.
+"""The CEL forms the rule sets use, translated to Python closures that agree with the CEL library.
 
 A rule's ``when`` and most ``cel`` checks are comparisons of one field with a literal, joined by
 ``&&``, ``||`` and ``!``: the CEL library takes tens of microseconds per call for them (converting
 the context and crossing into its runtime), a closure well under one. :func:`translate` parses an
-expression of the subset below and returns such a closure, or None for anything else (arithmetic,
-functions such as ``size`` or ``double``, durations, maps, ternaries), which then runs on the
-library alone.
+expression of the subset below and returns such a closure, or None for anything else (division,
+other functions and macros, unsigned literals), which then runs on the library alone.
 
 Subset: field paths from a root (``payload.op``, ``consent.legal_basis``, ``now``) and a list item
 (``payload.types[0]``), literals (integers, decimals such as ``0.9``, quoted strings without escapes,
 ``true``, ``false``, ``null``), lists of string literals after ``in``, ``has(path)``, ``size(list)``,
-``double(number)``, ``+``, ``-``, ``*``, ``!``, ``&&``, ``||``, ``==``, ``!=``, ``<``, ``<=``, ``>``, ``>=``,
-``in``, parentheses.
+``double(number)``, ``duration('<n>h')``, a map literal of string keys to integers indexed at once
+(``{'A': 0, 'B': 1}[payload.band]``), ``c ? a : b``, ``+``, ``-``, ``*``, ``!``, ``&&``, ``||``, ``==``,
+``!=``, ``<``, ``<=``, ``>``, ``>=``, ``in``, parentheses.
 
 A closure computes a value only where its meaning is plain: a path whose keys all exist, equality of
 same-typed strings, booleans, integers or nulls (or a null against a string, boolean or integer),
-arithmetic on two integers (within int64) or two doubles, ordering of two integers, two strings, two
-doubles (not NaN), or two dates and timestamps (a date being midnight in
-:data:`~crossbound.domain.LOCAL_TZ`, as :mod:`crossbound.rules.cel` converts it), logic over booleans.
+arithmetic on two integers (within int64) or two doubles, the difference of two timestamps, a
+timestamp moved by a duration (within datetime's range), ordering of two integers, two strings, two
+doubles (not NaN), two durations, or two dates and timestamps (a date being midnight in
+:data:`~crossbound.domain.LOCAL_TZ`, as :mod:`crossbound.rules.cel` converts it), logic over booleans,
+a map key that is in the map.
+A decimal (an Avro ``decimal``: amounts) is read as the library reads it, as the nearest double.
 Anything else (a missing key, a float, mixed types, a non-boolean operand) raises :class:`Fallback`,
 and the caller evaluates the expression with the CEL library, so errors and CEL's commutative
 ``&&``/``||`` keep the library's semantics exactly. ``tests/unit/rules/test_rules_celfast.py`` checks
@@ -28,7 +31,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from operator import add, ge, gt, le, lt, mul, sub
 from typing import Any
 
 from crossbound.domain import LOCAL_TZ
@@ -46,7 +51,7 @@ class Fallback(Exception):
 _FALLBACK = Fallback()
 _TOKEN = re.compile(
     r"\s*(?:(?P<float>\d+\.\d+(?![\deEuU]))|(?P<num>\d+(?![\d.eEuU]))|(?P<str>'[^'\\\n]*'|\"[^\"\\\n]*\")"
-    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<op>&&|\|\||==|!=|<=|>=|[<>!().,\[\]+*-]))"
+    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<op>&&|\|\||==|!=|<=|>=|[<>!().,\[\]{}?:+*-]))"
 )
 _KEYWORDS = {"true": True, "false": False, "null": None}
 _SIMPLE = (str, bool, int)  # equality with null is False for these, as in the library
@@ -94,6 +99,13 @@ def _root(name: str) -> Fast:
     raise _Unsupported
 
 
+def _decimal(v: Decimal) -> float:
+    """An Avro decimal as the library reads it: a double (the nearest, as ``float`` rounds)."""
+    if not v.is_finite():
+        raise _FALLBACK
+    return float(v)
+
+
 def _step(base: Fast, key: str, top: bool) -> Fast:
     """A key's value; below a root's own fields, a date is not converted for CEL, so it falls back."""
 
@@ -102,7 +114,10 @@ def _step(base: Fast, key: str, top: bool) -> Fast:
         if type(obj) is not dict or key not in obj:
             raise _FALLBACK
         value = obj[key]
-        if not top and type(value) is date:
+        kind = type(value)
+        if kind is Decimal:
+            return _decimal(value)
+        if not top and kind is date:
             raise _FALLBACK
         return value
 
@@ -143,12 +158,7 @@ def _equal(a: Any, b: Any) -> bool:
     raise _FALLBACK
 
 
-_ORDER: dict[str, Callable[[Any, Any], bool]] = {
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-}
+_ORDER: dict[str, Callable[[Any, Any], bool]] = {"<": lt, "<=": le, ">": gt, ">=": ge}
 
 
 def _ordered(op: str, left: Fast, right: Fast) -> Fast:
@@ -157,7 +167,7 @@ def _ordered(op: str, left: Fast, right: Fast) -> Fast:
     def order(ctx: Context) -> bool:
         a, b = left(ctx), right(ctx)
         ta, tb = type(a), type(b)
-        if ta is tb and (ta in (int, str) or (ta is float and a == a and b == b)):  # NaN: the library
+        if ta is tb and (ta in (int, str, timedelta) or (ta is float and a == a and b == b)):  # NaN: library
             return cmp(a, b)
         if ta in (date, datetime) and tb in (date, datetime):
             if ta is tb is date:
@@ -192,9 +202,18 @@ class _Parser:
         return t
 
     def parse(self) -> Fast:
-        fn = self.disjunction()
+        fn = self.conditional()
         self.take("end")
         return fn
+
+    def conditional(self) -> Fast:
+        test = self.disjunction()
+        if self.peek() != ("op", "?"):
+            return test
+        self.i += 1
+        then = self.conditional()
+        self.take("op", ":")
+        return _choice(test, then, self.conditional())
 
     def disjunction(self) -> Fast:
         left = self.conjunction()
@@ -252,12 +271,19 @@ class _Parser:
             return _const(text)
         if (kind, text) == ("op", "("):
             self.i += 1
-            inner = self.disjunction()
+            inner = self.conditional()
             self.take("op", ")")
             return inner
+        if (kind, text) == ("op", "{"):
+            return self.map_index()
+        if kind == "name" and text == "duration" and self.toks[self.i + 1] == ("op", "("):
+            self.i += 2
+            span = _duration(self.take("lit"))
+            self.take("op", ")")
+            return _const(span)
         if kind == "name" and text in ("double", "size") and self.toks[self.i + 1] == ("op", "("):
             self.i += 2
-            inner = self.disjunction()
+            inner = self.conditional()
             self.take("op", ")")
             return _double(inner) if text == "double" else _size(inner)
         if kind == "name" and text == "has":
@@ -297,6 +323,27 @@ class _Parser:
             fn = _step(fn, k, depth == 0)
         return fn, keys[-1], len(keys) == 1
 
+    def map_index(self) -> Fast:
+        """A map literal of string keys and integer values, indexed at once: ``{'A': 0, ...}[key]``."""
+        self.take("op", "{")
+        entries: dict[Any, Any] = {}
+        while True:
+            key = self.take("lit")
+            self.take("op", ":")
+            value = self.take("lit")
+            if type(key) is not str or type(value) is not int or key in entries:
+                raise _Unsupported  # a repeated key is an error in CEL: the library says so
+            entries[key] = value
+            if self.peek() == ("op", ","):
+                self.i += 1
+                continue
+            self.take("op", "}")
+            break
+        self.take("op", "[")
+        index = self.conditional()
+        self.take("op", "]")
+        return _lookup(entries, index)
+
     def literal_list(self) -> tuple[Any, ...]:
         self.take("op", "[")
         values = []
@@ -313,11 +360,7 @@ class _Parser:
 
 
 _INT64 = (-(2**63), 2**63 - 1)
-_ARITH: dict[str, Callable[[Any, Any], Any]] = {
-    "+": lambda a, b: a + b,
-    "-": lambda a, b: a - b,
-    "*": lambda a, b: a * b,
-}
+_ARITH: dict[str, Callable[[Any, Any], Any]] = {"+": add, "-": sub, "*": mul}
 
 
 def _arithmetic(op: str, left: Fast, right: Fast) -> Fast:
@@ -327,6 +370,8 @@ def _arithmetic(op: str, left: Fast, right: Fast) -> Fast:
     def arith(ctx: Context) -> Any:
         a, b = left(ctx), right(ctx)
         ta = type(a)
+        if ta in _TEMPORAL or type(b) in _TEMPORAL:
+            return _temporal(op, a, b)
         if ta is not type(b) or ta not in (int, float):
             raise _FALLBACK
         result = fn(a, b)
@@ -335,6 +380,27 @@ def _arithmetic(op: str, left: Fast, right: Fast) -> Fast:
         return result
 
     return arith
+
+
+_TEMPORAL = (date, datetime, timedelta)
+
+
+def _temporal(op: str, a: Any, b: Any) -> Any:
+    """Timestamps (dates as the library converts them) and durations: their difference, a moment
+    moved by a duration, two durations added or subtracted; out of range or anything else: the library."""
+    ta, tb = type(a), type(b)
+    try:
+        if ta is timedelta and tb is timedelta and op != "*":
+            return a + b if op == "+" else a - b
+        if tb is timedelta and op in ("+", "-"):
+            return _moment(a) + b if op == "+" else _moment(a) - b
+        if ta is timedelta and op == "+":
+            return a + _moment(b)
+        if op == "-" and ta is not timedelta and tb is not timedelta:
+            return _moment(a) - _moment(b)
+    except OverflowError:
+        pass
+    raise _FALLBACK
 
 
 def _double(inner: Fast) -> Fast:
@@ -364,9 +430,35 @@ def _item(inner: Fast, index: int) -> Fast:
         v = inner(ctx)
         if type(v) is not list or not 0 <= index < len(v):
             raise _FALLBACK
-        return v[index]
+        value = v[index]
+        return _decimal(value) if type(value) is Decimal else value
 
     return item
+
+
+_DURATION = re.compile(r"(\d{1,6})h")
+
+
+def _duration(text: Any) -> timedelta:
+    """``duration('720h')``: whole hours only (the form the rule sets use); anything else: the library."""
+    m = _DURATION.fullmatch(text) if type(text) is str else None
+    if m is None:
+        raise _Unsupported
+    return timedelta(hours=int(m[1]))
+
+
+def _lookup(entries: dict[str, int], index: Fast) -> Fast:
+    def lookup(ctx: Context) -> int:
+        key = index(ctx)
+        if type(key) is not str or key not in entries:  # no such key: an error, the library's
+            raise _FALLBACK
+        return entries[key]
+
+    return lookup
+
+
+def _choice(test: Fast, then: Fast, otherwise: Fast) -> Fast:
+    return lambda ctx: then(ctx) if _boolean(test(ctx)) else otherwise(ctx)
 
 
 def _or(left: Fast, right: Fast) -> Fast:

@@ -2,7 +2,9 @@
 
 Faults are injected through the Harness's public seam, its codec: the Nth encode or decode of one
 subject raises, at each stage a record goes through (request, payload, parking, attestation, each
-stateful hop, each output, the sweeper before and after a restart). Then every request must have
+stateful hop, each output, the sweeper before and after a restart). A hop decodes its record only where
+another process produced it (:mod:`crossbound.pipeline.inhand`), so the faults of those decodes run
+with nothing kept in hand (phase ``cold``). Then every request must have
 exactly one outcome, a verdict or a dead letter on its requester side, and an attestation at most one
 dead letter of its own; nothing may raise out of the harness.
 """
@@ -16,6 +18,7 @@ from typing import Any
 import pytest
 
 from crossbound.codec import Codec, SchemaRegistry
+from crossbound.pipeline.inhand import InHand
 from crossbound.rules import Catalogue
 from crossbound.testing import Harness
 from crossbound.testing import fixtures as examples
@@ -87,7 +90,9 @@ def _run(
     registry, catalogue = shipped
     codec = FaultyCodec(registry)
     h = Harness(codec, catalogue, now=examples.FIXTURE_TIME.timestamp())
-    if fault is not None and phase == "send":
+    if phase == "cold":  # every hop record decoded from its bytes, as in another process
+        h.pipeline.outputs.in_hand = InHand(max_kept=0)
+    if fault is not None and phase in ("send", "cold"):
         codec.arm(*fault)
     for request, attestation in _cases(h.now):
         out = h.send_request(request)
@@ -95,7 +100,7 @@ def _run(
             h.send_attestation(attestation)
     if phase == "restart":
         h.restart()  # a new process: nothing cached, the sweeper decodes what is parked
-    if fault is not None and phase != "send":
+    if fault is not None and phase in ("sweep", "restart"):
         codec.arm(*fault)
     h.advance(h.attestation_timeout_s + 1)
     if fault is not None:
@@ -145,16 +150,20 @@ SEND_FAULTS = [
     ("decode", PCN_ATTESTATION, 1),  # the attestation's payload
     ("encode", "internal/answered_request", 1),  # remembering the attestation's answer (the first hop)
     ("encode", "internal/quota_check", 1),  # output: the first hop record
-    ("decode", "internal/quota_check", 1),  # hop 1 (members)
     ("encode", "internal/quota_usage", 1),  # hop 1's state
     ("encode", "internal/quota_check", 2),  # hop 1's output: the hop record of hop 2
-    ("decode", "internal/quota_check", 2),  # hop 2 (volume)
     ("encode", "internal/quota_usage", 2),  # hop 2's state
-    ("decode", "internal/quota_check", 3),  # hop 3 (ledger)
-    ("decode", PCN_REQUEST, 4),  # hop 3 decoding the payload it carries
     ("encode", "internal/quota_usage", 3),  # hop 3's state
     ("encode", "core/verdict", 1),  # output: hop 3's verdict
     ("encode", "core/verdict", 2),  # output: the rejected request's verdict
+]
+COLD_FAULTS = [  # hop records from another process: decoded
+    ("decode", "internal/quota_check", 1),  # hop 1 (members)
+    ("decode", "internal/quota_check", 2),  # hop 2 (volume)
+    ("decode", "internal/quota_check", 3),  # hop 3 (ledger)
+    ("decode", "core/request", 2),  # hop 1 decoding the request it carries
+    ("decode", PCN_REQUEST, 2),  # hop 1 decoding its payload
+    ("decode", PCN_REQUEST, 4),  # hop 3 decoding the payload it carries
 ]
 SWEEP_FAULTS = [
     ("encode", "core/verdict", 1),  # output: the timeout verdict
@@ -173,6 +182,7 @@ RESTART_FAULTS = [
 @pytest.mark.parametrize(
     ("phase", "fault"),
     [("send", f) for f in SEND_FAULTS]
+    + [("cold", f) for f in COLD_FAULTS]
     + [("sweep", f) for f in SWEEP_FAULTS]
     + [("restart", f) for f in RESTART_FAULTS],
     ids=lambda v: v if isinstance(v, str) else ":".join(map(str, v)),
