@@ -85,100 +85,33 @@ themselves are thread-safe, so the HTTP exposition thread may read them at any t
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from crossbound.domain import Side
-
-__all__ = [
-    "DEAD_LETTER_REASON_PATTERN",
-    "FINDING_SEVERITIES",
-    "KINDS",
-    "LATENCY_BUCKETS",
-    "OUTCOMES",
-    "SIDES",
-    "Metrics",
-]
-
-SIDES: Final[frozenset[str]] = frozenset(side.topic for side in Side)
-"""Values of the ``side`` label."""
-
-KINDS: Final[frozenset[str]] = frozenset({"request", "attestation", "fingerprint"})
-"""Values of the ``kind`` label of ``crossbound_records_total``."""
-
-_UNREADABLE_WHERE: Final[frozenset[str]] = frozenset(
-    {"pending", "answered", "usage", "quota", "fingerprints"}
+from crossbound.metrics.labels import (
+    AUDIT_RECORDS,
+    BLOCKED_REASONS,
+    BLOCKED_RECORDS,
+    DEAD_LETTER_REASON_PATTERN,
+    FINDING_SEVERITIES,
+    FINGERPRINT_RESULTS,
+    KINDS,
+    LATENCY_BUCKETS,
+    OUTCOMES,
+    OUTPUT_FAILURES,
+    OUTPUT_RECORDS,
+    RESET_WHAT,
+    SIDES,
+    SIGNATURE_REFUSALS,
+    TABLES,
+    UNREADABLE_WHERE,
+    check_member,
+    check_name,
 )
-"""Values of the ``where`` label of ``crossbound_unreadable_total``."""
-_TABLES: Final[frozenset[str]] = frozenset({"pending", "answered", "usage"})
-"""Values of the ``table`` label of ``crossbound_pruned_total``."""
 
-_RESET_WHAT: Final[frozenset[str]] = frozenset({"cluster_id", "topics", "changelogs", "offsets"})
-"""Values of the ``what`` label of ``crossbound_broker_reset_total``."""
-_BLOCKED_RECORDS: Final[frozenset[str]] = frozenset({"attestation_request", "verdict"})
-_WRITES: Final = frozenset({"pending", "answered", "quota_usage", "fingerprints"})  # table writes
-_OUTPUT_RECORDS: Final = _WRITES | {
-    "verdict",
-    "attestation_request",
-    "hop_record",
-    "dead_letter",
-    "audit_entry",
-    "checkpoint",
-}
-_FINGERPRINT_RESULTS: Final[frozenset[str]] = frozenset({"stored", "repeat"})
-"""Values of the ``result`` label of ``crossbound_fingerprints_total``."""
-_OUTPUT_FAILURES: Final[frozenset[str]] = frozenset({"too_large", "refused", "lost"})
-_SIGNATURE_REFUSALS: Final[frozenset[str]] = frozenset(
-    {"unsigned", "unknown_signer", "bad_signature", "key_expired", "not_authorised", "wrong_attester"}
-)
-"""Values of the ``reason`` label of ``crossbound_signature_refused_total``."""
-_AUDIT_RECORDS: Final[frozenset[str]] = frozenset({"entry", "checkpoint", "anchor"})
-"""Values of the ``type`` label of ``crossbound_audit_records_total``."""
-_BLOCKED_REASONS: Final[frozenset[str]] = frozenset({"form", "range", "class", "pi"})
-"""Values of the ``record`` and ``reason`` labels of ``crossbound_outgoing_blocked_total``."""
-
-OUTCOMES: Final[frozenset[str]] = frozenset({"ACCEPT", "REVIEW", "REJECT"})
-"""Values of the ``outcome`` label of ``crossbound_verdicts_total``."""
-
-FINDING_SEVERITIES: Final[frozenset[str]] = frozenset({"reject", "review", "warn"})
-"""Values of the ``severity`` label of ``crossbound_findings_total``."""
-
-DEAD_LETTER_REASON_PATTERN: Final[re.Pattern[str]] = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-"""What a dead-letter ``reason`` must look like: a short machine code, never free text."""
-
-LATENCY_BUCKETS: Final[tuple[float, ...]] = (
-    0.005,
-    0.01,
-    0.025,
-    0.05,
-    0.1,
-    0.25,
-    0.5,
-    1.0,
-    2.5,
-    5.0,
-    10.0,
-    30.0,
-    60.0,
-    120.0,
-    300.0,
-)
-"""Bucket upper bounds of ``crossbound_verdict_latency_seconds``, in seconds (+Inf is added)."""
-
-_NAME_PATTERN: Final[re.Pattern[str]] = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
-
-
-def _check_member(label: str, value: str, allowed: frozenset[str]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{label} must be one of {sorted(allowed)}, got {value!r}")
-
-
-def _check_name(label: str, value: str) -> None:
-    if not isinstance(value, str) or not _NAME_PATTERN.match(value):
-        raise ValueError(f"{label} must be an identifier (letters, digits, _ . : -), got {value!r}")
+__all__ = ["Metrics"]
 
 
 class Metrics:
@@ -360,8 +293,8 @@ class Metrics:
         key = (side, kind)
         child = self._records.get(key)
         if child is None:
-            _check_member("side", side, SIDES)
-            _check_member("kind", kind, KINDS)
+            check_member("side", side, SIDES)
+            check_member("kind", kind, KINDS)
             child = self._records[key] = self.records_total.labels(side, kind)
         child.inc()
 
@@ -370,8 +303,8 @@ class Metrics:
         key = (side, scenario)
         child = self._requests.get(key)
         if child is None:
-            _check_member("side", side, SIDES)
-            _check_name("scenario", scenario)
+            check_member("side", side, SIDES)
+            check_name("scenario", scenario)
             child = self._requests[key] = self.requests_total.labels(side, scenario)
         child.inc()
 
@@ -389,9 +322,9 @@ class Metrics:
         key = (side, scenario, outcome)
         children = self._verdicts.get(key)
         if children is None:
-            _check_member("side", side, SIDES)
-            _check_name("scenario", scenario)
-            _check_member("outcome", outcome, OUTCOMES)
+            check_member("side", side, SIDES)
+            check_name("scenario", scenario)
+            check_member("outcome", outcome, OUTCOMES)
             children = self._verdicts[key] = (
                 self.verdicts_total.labels(side, scenario, outcome),
                 self.verdict_latency_seconds.labels(side, scenario),
@@ -405,9 +338,9 @@ class Metrics:
         key = (scenario, rule, severity)
         child = self._findings.get(key)
         if child is None:
-            _check_name("scenario", scenario)
-            _check_name("rule", rule)
-            _check_member("severity", severity, FINDING_SEVERITIES)
+            check_name("scenario", scenario)
+            check_name("rule", rule)
+            check_member("severity", severity, FINDING_SEVERITIES)
             child = self._findings[key] = self.findings_total.labels(scenario, rule, severity)
         child.inc()
 
@@ -416,8 +349,8 @@ class Metrics:
         key = (scenario, rule)
         child = self._rule_errors.get(key)
         if child is None:
-            _check_name("scenario", scenario)
-            _check_name("rule", rule)
+            check_name("scenario", scenario)
+            check_name("rule", rule)
             child = self._rule_errors[key] = self.rule_errors_total.labels(scenario, rule)
         child.inc()
 
@@ -426,7 +359,7 @@ class Metrics:
         key = (side, reason)
         child = self._dead_letters.get(key)
         if child is None:
-            _check_member("side", side, SIDES)
+            check_member("side", side, SIDES)
             if not isinstance(reason, str) or not DEAD_LETTER_REASON_PATTERN.match(reason):
                 raise ValueError(f"reason must be a short machine code like 'too_large', got {reason!r}")
             child = self._dead_letters[key] = self.dead_letters_total.labels(side, reason)
@@ -437,8 +370,8 @@ class Metrics:
         key = (side, scenario)
         child = self._attestation_requests.get(key)
         if child is None:
-            _check_member("side", side, SIDES)
-            _check_name("scenario", scenario)
+            check_member("side", side, SIDES)
+            check_name("scenario", scenario)
             child = self._attestation_requests[key] = self.attestation_requests_total.labels(side, scenario)
         child.inc()
 
@@ -452,7 +385,7 @@ class Metrics:
         """
         for scenario, count in counts.items():
             if scenario not in self._pending_scenarios:
-                _check_name("scenario", scenario)
+                check_name("scenario", scenario)
                 self._pending_scenarios.add(scenario)
             self.pending_attestations.labels(scenario).set(count)
         for scenario in self._pending_scenarios.difference(counts):
@@ -466,7 +399,7 @@ class Metrics:
     def found_broker_reset(self, what: tuple[str, ...]) -> None:
         """The broker lost the worker's state: count each kind of evidence, set the gauge, not ready."""
         for kind in what:
-            _check_member("what", kind, _RESET_WHAT)
+            check_member("what", kind, RESET_WHAT)
             self.broker_reset_total.labels(kind).inc()
         self._reset_found = True
         self.broker_reset_found.set(1)
@@ -478,45 +411,45 @@ class Metrics:
 
     def unreadable(self, where: str) -> None:
         """Count one record of the pipeline's own (a table entry, a ``quota`` hop) that did not decode."""
-        _check_member("where", where, _UNREADABLE_WHERE)
+        check_member("where", where, UNREADABLE_WHERE)
         self.unreadable_total.labels(where).inc()
 
     def outgoing_blocked(self, record: str, reason: str) -> None:
         """Count one record the outgoing guard did not send (rare: no cached child)."""
-        _check_member("record", record, _BLOCKED_RECORDS)
-        _check_member("reason", reason, _BLOCKED_REASONS)
+        check_member("record", record, BLOCKED_RECORDS)
+        check_member("reason", reason, BLOCKED_REASONS)
         self.outgoing_blocked_total.labels(record, reason).inc()
 
     def output_failed(self, record: str, reason: str) -> None:
         """Count one record not written (rare: no cached child); see ``crossbound_outputs_failed_total``."""
-        _check_member("record", record, _OUTPUT_RECORDS)
-        _check_member("reason", reason, _OUTPUT_FAILURES)
+        check_member("record", record, OUTPUT_RECORDS)
+        check_member("reason", reason, OUTPUT_FAILURES)
         self.outputs_failed_total.labels(record, reason).inc()
 
     def signature_refused(self, side: str, reason: str) -> None:
         """Count one input the signature check refused (rare: no cached child)."""
-        _check_member("side", side, SIDES)
-        _check_member("reason", reason, _SIGNATURE_REFUSALS)
+        check_member("side", side, SIDES)
+        check_member("reason", reason, SIGNATURE_REFUSALS)
         self.signature_refused_total.labels(side, reason).inc()
 
     def audited(self, side: str, type_: str, n: int = 1) -> None:
         """Count ``n`` audit records of ``type_`` written to ``side``'s audit topic."""
         child = self._audited.get((side, type_))
         if child is None:
-            _check_member("side", side, SIDES)
-            _check_member("type", type_, _AUDIT_RECORDS)
+            check_member("side", side, SIDES)
+            check_member("type", type_, AUDIT_RECORDS)
             child = self._audited[(side, type_)] = self.audit_records_total.labels(side, type_)
         child.inc(n)
 
     def fingerprint(self, side: str, result: str) -> None:
         """Count one registry record of ``side`` taken in: ``stored`` or ``repeat``."""
-        _check_member("side", side, SIDES)
-        _check_member("result", result, _FINGERPRINT_RESULTS)
+        check_member("side", side, SIDES)
+        check_member("result", result, FINGERPRINT_RESULTS)
         self.fingerprints_total.labels(side, result).inc()
 
     def pruned(self, table: str, n: int) -> None:
         """Count ``n`` entries of ``table`` that the sweep removed past their window or retention."""
-        _check_member("table", table, _TABLES)
+        check_member("table", table, TABLES)
         self.pruned_total.labels(table).inc(n)
 
     def set_build_info(self, version: str) -> None:
@@ -531,7 +464,7 @@ class Metrics:
 
         A reload of the same scenario replaces its previous series, so each scenario has exactly one.
         """
-        _check_name("scenario", scenario)
+        check_name("scenario", scenario)
         previous = self._rulesets.get(scenario)
         if previous is not None and previous != (version, digest):
             self.ruleset_info.remove(scenario, *previous)
