@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import stat
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -25,6 +26,12 @@ def test_the_shipped_maven_descriptor_pins_the_version_the_code_expects() -> Non
     pom = kafka_jars._pom_text()
     assert re.search(r"<kafka.version>([^<]+)</kafka.version>", pom)[1] == KAFKA_VERSION  # type: ignore[index]
     assert "<artifactId>kafka_2.13</artifactId>" in pom
+
+
+def test_the_shipped_maven_descriptor_is_well_formed_xml() -> None:
+    # Maven refuses a POM that is not XML (a "--" inside a comment, say) on a machine with no cache.
+    root = ElementTree.fromstring(kafka_jars._pom_text())
+    assert root.tag == "{http://maven.apache.org/POM/4.0.0}project"
 
 
 def test_three_nodes_form_a_three_voter_quorum_with_replicated_internal_topics(tmp_path: Path) -> None:
