@@ -145,47 +145,73 @@ async def relay(
             await task
 
 
-def trust(registry: Registry, made: GeneratedRegistry, who: Identity) -> Trust:
-    return Trust.load(registry, who, made.private_key(f"{who.key}-1"))
+@dataclass
+class Parties:
+    """The example's bank and data holder as the relay's registry knows them, and their clients."""
+
+    relay: Relay
+    registry: Registry
+    made: GeneratedRegistry
+    ex: ModuleType
+    bank: Identity
+    holder: Identity
+    bootstrap: str
+    topics: Topics
+    codec: Codec
+    catalogue: Catalogue
+
+    def request(self) -> dict[str, Any]:
+        """A fresh KYC request of the bank to the data holder."""
+        req: dict[str, Any] = self.ex.kyc_request(self.holder, datetime.now(UTC))
+        req["consent"]["recipient_inst"] = self.bank.institution
+        return req
+
+    def trust(self, who: Identity) -> Trust:
+        return Trust.load(self.registry, who, self.made.private_key(f"{who.key}-1"))
+
+    def institution(self) -> Institution:
+        trust = self.trust(self.bank)
+        return Institution(self.bootstrap, self.bank, self.topics, self.codec, self.catalogue, trust=trust)
+
+    def attester(self, wire: KafkaWire | None = None) -> Attester:
+        holder, answer, trust = self.holder, self.ex.answer, self.trust(self.holder)
+        return Attester(
+            self.bootstrap, holder, self.topics, self.codec, self.catalogue, answer, trust=trust, wire=wire
+        )
 
 
-async def test_signed_clients_on_a_broker_verify_and_refuse(
+@pytest.fixture
+def parties(
     relay: tuple[Relay, Registry, GeneratedRegistry],
     broker: Broker,
     topics: Topics,
     codec: Codec,
     catalogue: Catalogue,
-) -> None:
+) -> Parties:
     r, registry, made = relay
     ex = example()
     bank = Identity.from_registry(registry, ex.DEFAULT_REQUESTER.key)
     holder = Identity.from_registry(registry, ex.DEFAULT_ATTESTER.key)
+    return Parties(r, registry, made, ex, bank, holder, broker.bootstrap, topics, codec, catalogue)
 
-    def request() -> dict[str, Any]:
-        req: dict[str, Any] = ex.kyc_request(holder, datetime.now(UTC))
-        req["consent"]["recipient_inst"] = bank.institution
-        return req
 
-    attester = Attester(
-        broker.bootstrap, holder, topics, codec, catalogue, ex.answer, trust=trust(registry, made, holder)
-    )
-    institution = Institution(
-        broker.bootstrap, bank, topics, codec, catalogue, trust=trust(registry, made, bank)
-    )
+async def test_signed_clients_on_a_broker_verify_and_refuse(parties: Parties) -> None:
+    r, made, bank = parties.relay, parties.made, parties.bank
+    attester, institution = parties.attester(), parties.institution()
     async with attester, institution:
-        verdict = await institution.request_and_wait(request(), timeout_s=30)
+        verdict = await institution.request_and_wait(parties.request(), timeout_s=30)
         assert verdict["outcome"] == "ACCEPT"
-        assert r.verified == [f"requests {bank.key}", f"attestations {holder.key}"]  # signed as themselves
+        assert r.verified == [f"requests {bank.key}", f"attestations {parties.holder.key}"]  # as themselves
 
         r.forge["verdicts"] = r.signers[Side.SZ]  # the other side's platform key: not HK's
         with pytest.raises(VerdictRefused) as caught:
-            await institution.request_and_wait(request(), timeout_s=30)
+            await institution.request_and_wait(parties.request(), timeout_s=30)
         assert caught.value.reason == "unknown_signer"
 
         r.forge = {
             "attestation-requests": Signer.from_pem_file(made.private_key(f"{bank.key}-1"), f"{bank.key}-1")
         }
-        await institution.publish(request())
+        await institution.publish(parties.request())
         labels = {"record": "attestation_request", "reason": "unknown_signer"}
         for _ in range(300):
             if attester.metrics.value("crossbound_client_refused_total", **labels) == 1:
@@ -202,30 +228,17 @@ async def test_signed_clients_on_a_broker_verify_and_refuse(
 
 
 async def test_a_data_holder_in_a_group_answers_what_came_while_it_was_down(
-    relay: tuple[Relay, Registry, GeneratedRegistry],
-    broker: Broker,
-    topics: Topics,
-    codec: Codec,
-    catalogue: Catalogue,
+    parties: Parties, topics: Topics
 ) -> None:
-    r, registry, made = relay
-    ex = example()
-    bank = Identity.from_registry(registry, ex.DEFAULT_REQUESTER.key)
-    holder = Identity.from_registry(registry, ex.DEFAULT_ATTESTER.key)
-    request: dict[str, Any] = ex.kyc_request(holder, datetime.now(UTC))
-    request["consent"]["recipient_inst"] = bank.institution
-    group = f"{topics.prefix}{holder.key}.holder"
+    r, request = parties.relay, parties.request()
+    group = f"{topics.prefix}{parties.holder.key}.holder"
 
     def attester() -> Attester:
-        wire = KafkaWire(broker.bootstrap, group_id=group)
-        answer, mine = ex.answer, trust(registry, made, holder)
-        return Attester(broker.bootstrap, holder, topics, codec, catalogue, answer, trust=mine, wire=wire)
+        return parties.attester(KafkaWire(parties.bootstrap, group_id=group))
 
     async with attester():
         pass  # joined once: the group starts at the end
-    institution = Institution(
-        broker.bootstrap, bank, topics, codec, catalogue, trust=trust(registry, made, bank)
-    )
+    institution = parties.institution()
     async with institution:
         request_id = await institution.publish(request)
         for _ in range(300):

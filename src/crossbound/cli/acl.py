@@ -21,9 +21,7 @@ from crossbound.cli.shared import (
     add_json_flag,
     add_paths_flags,
     add_setting,
-    client_security,
-    reach_broker,
-    run_on_broker,
+    connect_broker,
     settings_from_args,
 )
 from crossbound.errors import InputError
@@ -77,11 +75,13 @@ def run(args: argparse.Namespace) -> int:
         for line in acl_lines(acls, url):
             print(line)
     if args.apply:
-        security = client_security(settings)
-        url, bootstrap = reach_broker(settings, "acl print --apply")
+        broker = connect_broker(settings, "acl print --apply")
         principals = {p.principal for p in components.participants.participants}
-        sent, pruned = run_on_broker(url, _apply(bootstrap, acls, principals, args.prune, security), security)
-        print(f"applied {sent} ACL(s), deleted {pruned} on {url} as {security.describe()}", file=sys.stderr)
+        sent, pruned = broker.run(_apply(broker.bootstrap, acls, principals, args.prune, broker.security))
+        print(
+            f"applied {sent} ACL(s), deleted {pruned} on {broker.url} as {broker.security.describe()}",
+            file=sys.stderr,
+        )
     return 0
 
 

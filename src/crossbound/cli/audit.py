@@ -24,9 +24,7 @@ from crossbound.cli.shared import (
     add_json_flag,
     add_paths_flags,
     add_setting,
-    client_security,
-    reach_broker,
-    run_on_broker,
+    connect_broker,
     settings_from_args,
 )
 from crossbound.topics import SIDES, Topics
@@ -101,10 +99,9 @@ def run_export(args: argparse.Namespace) -> int:
     from crossbound.audit import write_log
 
     settings = settings_from_args(args)
-    security = client_security(settings)
-    url, bootstrap = reach_broker(settings, "audit export")
+    broker = connect_broker(settings, "audit export")
     topic = Topics(prefix=settings.pipeline.topic_prefix).audit(args.side)
-    n = write_log(run_on_broker(url, read_topic(bootstrap, topic, args.idle, security), security), args.out)
+    n = write_log(broker.run(read_topic(broker.bootstrap, topic, args.idle, broker.security)), args.out)
     if args.json:
         print(json.dumps({"exported": n, "topic": topic, "out": str(args.out)}))
     else:

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import socket
 from collections.abc import Coroutine, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeAlias, TypeVar
 
@@ -27,6 +28,7 @@ from crossbound.errors import BrokerError, InputError
 from crossbound.settings import Settings, parse_broker_url
 
 __all__ = [
+    "Broker",
     "Subparsers",
     "add_broker_flag",
     "add_json_flag",
@@ -34,6 +36,7 @@ __all__ = [
     "add_security_flags",
     "add_setting",
     "client_security",
+    "connect_broker",
     "env_name",
     "reach_broker",
     "run_on_broker",
@@ -168,6 +171,27 @@ def reach_broker(settings: Settings, command: str) -> tuple[str, str]:
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
     raise BrokerError(f"cannot reach broker {url} ({reason})")
+
+
+@dataclass(frozen=True)
+class Broker:
+    """The broker a command uses, reached, and the security its clients connect with."""
+
+    url: str
+    bootstrap: str
+    security: ClientSecurity
+
+    def run(self, work: Coroutine[Any, Any, T]) -> T:
+        """:func:`run_on_broker` on this broker."""
+        return run_on_broker(self.url, work, self.security)
+
+
+def connect_broker(settings: Settings, command: str) -> Broker:
+    """The command's broker: its clients' security loaded (:func:`client_security`), then one of its
+    hosts reached (:func:`reach_broker`, whose errors it raises)."""
+    security = client_security(settings)
+    url, bootstrap = reach_broker(settings, command)
+    return Broker(url, bootstrap, security)
 
 
 def run_on_broker(url: str, work: Coroutine[Any, Any, T], security: ClientSecurity | None = None) -> T:

@@ -26,17 +26,14 @@ type only); serving goes on.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Unpack
 
 from aiokafka.errors import KafkaError
 
-from crossbound.broker.security import PLAINTEXT, ClientSecurity
-from crossbound.client.endpoint import Endpoint
-from crossbound.client.identity import Identity, Trust
-from crossbound.client.metrics import ClientMetrics
-from crossbound.client.wire import KafkaWire, Received, Wire
+from crossbound.client.endpoint import Endpoint, Options
+from crossbound.client.identity import Identity
+from crossbound.client.wire import Received
 from crossbound.codec import Codec
 from crossbound.codec.jsonform import Catalogue, attestation_from_json
 from crossbound.errors import DecodeError, InputError
@@ -54,6 +51,8 @@ log = logging.getLogger(__name__)
 class Attester(Endpoint):
     """A data holder answering with ``answer``: see the module docstring."""
 
+    reads_topic = "attestation-requests"
+
     def __init__(
         self,
         bootstrap: str,
@@ -62,24 +61,9 @@ class Attester(Endpoint):
         codec: Codec,
         catalogue: Catalogue,
         answer: Answer,
-        *,
-        security: ClientSecurity = PLAINTEXT,
-        trust: Trust | None = None,
-        wire: Wire | None = None,
-        metrics: ClientMetrics | None = None,
-        clock: Callable[[], float] = time.time,
+        **options: Unpack[Options],
     ) -> None:
-        super().__init__(
-            KafkaWire(bootstrap, security) if wire is None else wire,
-            identity,
-            topics,
-            codec,
-            catalogue,
-            trust=trust,
-            metrics=metrics,
-            clock=clock,
-            reads=identity.topic(topics, "attestation-requests"),
-        )
+        super().__init__(bootstrap, identity, topics, codec, catalogue, **options)
         self.answer = answer
         self.answered = 0  # attestations sent
 

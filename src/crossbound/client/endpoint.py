@@ -11,47 +11,71 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
-from typing import Self
+from typing import ClassVar, Self, TypedDict, Unpack
 
+from crossbound.broker.security import PLAINTEXT, ClientSecurity
 from crossbound.client.identity import Identity, Trust
 from crossbound.client.metrics import ClientMetrics
-from crossbound.client.wire import Received, Wire
+from crossbound.client.wire import KafkaWire, Received, Wire
 from crossbound.codec import Codec
 from crossbound.codec.jsonform import Catalogue
 from crossbound.signing import Binding, RecordKind, Refused
 from crossbound.topics import Topics
 
-__all__ = ["Endpoint"]
+__all__ = ["Endpoint", "Options"]
 
 _POLL_MS = 100
 
 
+class Options(TypedDict, total=False):
+    """The keywords both clients take, each optional.
+
+    ``security`` connects to ``bootstrap`` (default plaintext), or ``wire`` is a ready connection;
+    ``trust`` signs and verifies (None, the default: the unsigned path of a deployment without a
+    registry); ``metrics`` counts (default: a fresh :class:`ClientMetrics`); ``clock`` gives epoch
+    seconds (default :func:`time.time`).
+    """
+
+    security: ClientSecurity
+    trust: Trust | None
+    wire: Wire | None
+    metrics: ClientMetrics | None
+    clock: Callable[[], float]
+
+
 class Endpoint:
-    """An institution's connection: reads ``reads``, sends signed records (base of the two clients)."""
+    """An institution's connection: reads ``reads``, sends signed records (base of the two clients).
+
+    A subclass names the topic it reads in ``reads_topic`` (the identity's topic of that name).
+    """
+
+    reads_topic: ClassVar[str]
 
     def __init__(
         self,
-        wire: Wire,
+        bootstrap: str,
         identity: Identity,
         topics: Topics,
         codec: Codec,
         catalogue: Catalogue,
-        *,
-        trust: Trust | None,
-        metrics: ClientMetrics | None,
-        clock: Callable[[], float],
-        reads: str,
+        **options: Unpack[Options],
     ) -> None:
-        self.wire = wire
+        unknown = options.keys() - Options.__optional_keys__
+        if unknown:
+            raise TypeError(f"unexpected keyword arguments: {', '.join(sorted(unknown))}")
+        wire = options.get("wire")
+        metrics = options.get("metrics")
+        self.wire = KafkaWire(bootstrap, options.get("security", PLAINTEXT)) if wire is None else wire
         self.identity = identity
         self.topics = topics
         self.codec = codec
         self.catalogue = catalogue
-        self.trust = trust
+        self.trust = options.get("trust")
         self.metrics = ClientMetrics() if metrics is None else metrics
-        self.clock = clock
-        self.reads = reads
+        self.clock = options.get("clock", time.time)
+        self.reads = identity.topic(topics, self.reads_topic)
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Self:

@@ -18,23 +18,18 @@ key names; otherwise :class:`~crossbound.client.VerdictRefused`, counted, and th
 from __future__ import annotations
 
 import asyncio
-import time
+import functools
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from crossbound.broker.security import PLAINTEXT, ClientSecurity
 from crossbound.client.endpoint import Endpoint
 from crossbound.client.errors import ClientError, IdentityError, VerdictRefused, VerdictTimeout
-from crossbound.client.identity import Identity, Trust
-from crossbound.client.metrics import ClientMetrics
-from crossbound.client.wire import KafkaWire, Received, Wire
-from crossbound.codec import Codec
-from crossbound.codec.jsonform import Catalogue, request_from_json
+from crossbound.client.wire import Received
+from crossbound.codec.jsonform import request_from_json
 from crossbound.codec.records import Verdict
 from crossbound.errors import DecodeError
 from crossbound.signing import RecordKind
-from crossbound.topics import Topics
 
 __all__ = ["Institution"]
 
@@ -45,35 +40,16 @@ class Institution(Endpoint):
     """An institution that requests: see the module docstring.
 
     ``bootstrap`` and ``security`` connect it (or pass a ready ``wire``); ``trust`` signs and verifies
-    (None: the unsigned path of a deployment without a registry); ``clock`` gives epoch seconds.
+    (None: the unsigned path of a deployment without a registry); ``clock`` gives epoch seconds
+    (the keywords: :class:`~crossbound.client.endpoint.Options`).
     """
 
-    def __init__(
-        self,
-        bootstrap: str,
-        identity: Identity,
-        topics: Topics,
-        codec: Codec,
-        catalogue: Catalogue,
-        *,
-        security: ClientSecurity = PLAINTEXT,
-        trust: Trust | None = None,
-        wire: Wire | None = None,
-        metrics: ClientMetrics | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__(
-            KafkaWire(bootstrap, security) if wire is None else wire,
-            identity,
-            topics,
-            codec,
-            catalogue,
-            trust=trust,
-            metrics=metrics,
-            clock=clock,
-            reads=identity.topic(topics, "verdicts"),
-        )
-        self._waiting: dict[str, asyncio.Future[Verdict]] = {}
+    reads_topic = "verdicts"
+
+    @functools.cached_property
+    def _waiting(self) -> dict[str, asyncio.Future[Verdict]]:
+        """The futures of the verdicts awaited, by request id (made on first use)."""
+        return {}
 
     def encode(self, request: Mapping[str, Any]) -> tuple[str, bytes]:
         """The request id and encoded value of ``request`` (JSON form, envelope filled in)."""

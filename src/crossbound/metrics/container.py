@@ -114,6 +114,133 @@ from crossbound.metrics.labels import (
 __all__ = ["Metrics"]
 
 
+# Every metric family: its type, the attribute that holds it (its name without the "crossbound_"
+# prefix), its help text and label names, in the order they are registered (and exposed).
+_FAMILIES: Final[tuple[tuple[type[Counter | Gauge | Histogram], str, str, tuple[str, ...]], ...]] = (
+    (Counter, "records_total", "Records consumed, by side and kind.", ("side", "kind")),
+    (Counter, "requests_total", "Requests decoded and accepted for evaluation.", ("side", "scenario")),
+    (
+        Counter,
+        "verdicts_total",
+        "Verdicts emitted; side is the requesting side the verdict goes to.",
+        ("side", "scenario", "outcome"),
+    ),
+    (Counter, "findings_total", "Rule findings reported in verdicts.", ("scenario", "rule", "severity")),
+    (Counter, "rule_errors_total", "Rules that raised instead of passing or failing.", ("scenario", "rule")),
+    (
+        Counter,
+        "dead_letters_total",
+        "Records sent to a dead-letter topic, by short reason code.",
+        ("side", "reason"),
+    ),
+    (
+        Counter,
+        "attestation_requests_total",
+        "Attestation requests sent; side is the attesting side they were sent to.",
+        ("side", "scenario"),
+    ),
+    (
+        Histogram,
+        "verdict_latency_seconds",
+        "Seconds from a request's created_at to its verdict being emitted "
+        "(includes waiting for the other side's attestation).",
+        ("side", "scenario"),
+    ),
+    (
+        Gauge,
+        "pending_attestations",
+        "Requests parked waiting for an attestation, set by the periodic sweep.",
+        ("scenario",),
+    ),
+    (Gauge, "build_info", "Always 1; the version label is the running crossbound version.", ("version",)),
+    (
+        Gauge,
+        "ruleset_info",
+        "Always 1; the loaded rule set of each scenario and a sha256 prefix of its file.",
+        ("scenario", "version", "digest"),
+    ),
+    (
+        Gauge,
+        "ready",
+        "1 when the worker has its partitions and recovered its tables, 0 while rebalancing.",
+        (),
+    ),
+    (
+        Counter,
+        "rebalances_total",
+        "Consumer-group rebalances this worker went through (each revokes then reassigns partitions).",
+        (),
+    ),
+    (
+        Counter,
+        "unreadable_total",
+        "Records the pipeline wrote itself that no longer decode, by where they were met (pending, "
+        "answered, usage: a table entry; quota: a hop record): dropped, so no later record of "
+        "their key meets them again.",
+        ("where",),
+    ),
+    (
+        Counter,
+        "broker_reset_total",
+        "The broker lost this worker's state, by the evidence found (cluster_id, topics, "
+        "changelogs, offsets); the worker then exits to be restarted.",
+        ("what",),
+    ),
+    (
+        Gauge,
+        "broker_reset_found",
+        "1 once the worker found that its broker lost its state; it stays not ready and exits.",
+        (),
+    ),
+    (
+        Counter,
+        "outgoing_blocked_total",
+        "Records about to cross that the outgoing guard did not send (a field outside its declared "
+        "form, range or class, or personal data in clear); their input was dead-lettered.",
+        ("record", "reason"),
+    ),
+    (
+        Counter,
+        "outputs_failed_total",
+        "Records the worker did not write, by record and why: too_large (over the size budget of "
+        "its topic, checked before sending), refused (the producer or broker refused it); their "
+        "input was dead-lettered instead. lost: a dead letter that could not be sent either.",
+        ("record", "reason"),
+    ),
+    (
+        Counter,
+        "signature_refused_total",
+        "Requests and attestations the signature check refused (dead-lettered with the same "
+        "reason), by side and reason.",
+        ("side", "reason"),
+    ),
+    (
+        Counter,
+        "fingerprints_total",
+        "Registry records taken into the fingerprints table, by the side of their registry topic and "
+        "result: stored (a new digest, or a higher sequence superseding the one held) or repeat (the "
+        "record held, again: a redelivery). Refused ones are dead letters.",
+        ("side", "result"),
+    ),
+    (
+        Counter,
+        "pruned_total",
+        "Table entries the sweep removed because their window or retention had passed (pending: "
+        "answered but still parked; answered: past expires_at plus the dedupe retention; usage: no "
+        "current window left), by table.",
+        ("table",),
+    ),
+    (
+        Counter,
+        "audit_records_total",
+        "Records written to the audit topics, by side of the audit topic and type: entry (one "
+        "decision, hash-chained), checkpoint (the side's chain heads, signed), anchor (the other "
+        "side's checkpoint, kept here).",
+        ("side", "type"),
+    ),
+)
+
+
 class Metrics:
     """Every crossbound metric, registered on the given registry, with cached label children.
 
@@ -126,153 +253,43 @@ class Metrics:
     caller that needs them; per-message code uses the methods.
     """
 
+    registry: Final[CollectorRegistry]
+    records_total: Counter
+    requests_total: Counter
+    verdicts_total: Counter
+    findings_total: Counter
+    rule_errors_total: Counter
+    dead_letters_total: Counter
+    attestation_requests_total: Counter
+    verdict_latency_seconds: Histogram
+    pending_attestations: Gauge
+    build_info: Gauge
+    ruleset_info: Gauge
+    ready: Gauge
+    rebalances_total: Counter
+    unreadable_total: Counter
+    broker_reset_total: Counter
+    broker_reset_found: Gauge
+    outgoing_blocked_total: Counter
+    outputs_failed_total: Counter
+    signature_refused_total: Counter
+    fingerprints_total: Counter
+    pruned_total: Counter
+    audit_records_total: Counter
+
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.registry: Final[CollectorRegistry] = registry
-        self.records_total: Final = Counter(
-            "crossbound_records_total",
-            "Records consumed, by side and kind.",
-            ("side", "kind"),
-            registry=registry,
-        )
-        self.requests_total: Final = Counter(
-            "crossbound_requests_total",
-            "Requests decoded and accepted for evaluation.",
-            ("side", "scenario"),
-            registry=registry,
-        )
-        self.verdicts_total: Final = Counter(
-            "crossbound_verdicts_total",
-            "Verdicts emitted; side is the requesting side the verdict goes to.",
-            ("side", "scenario", "outcome"),
-            registry=registry,
-        )
-        self.findings_total: Final = Counter(
-            "crossbound_findings_total",
-            "Rule findings reported in verdicts.",
-            ("scenario", "rule", "severity"),
-            registry=registry,
-        )
-        self.rule_errors_total: Final = Counter(
-            "crossbound_rule_errors_total",
-            "Rules that raised instead of passing or failing.",
-            ("scenario", "rule"),
-            registry=registry,
-        )
-        self.dead_letters_total: Final = Counter(
-            "crossbound_dead_letters_total",
-            "Records sent to a dead-letter topic, by short reason code.",
-            ("side", "reason"),
-            registry=registry,
-        )
-        self.attestation_requests_total: Final = Counter(
-            "crossbound_attestation_requests_total",
-            "Attestation requests sent; side is the attesting side they were sent to.",
-            ("side", "scenario"),
-            registry=registry,
-        )
-        self.verdict_latency_seconds: Final = Histogram(
-            "crossbound_verdict_latency_seconds",
-            "Seconds from a request's created_at to its verdict being emitted "
-            "(includes waiting for the other side's attestation).",
-            ("side", "scenario"),
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
-        )
-        self.pending_attestations: Final = Gauge(
-            "crossbound_pending_attestations",
-            "Requests parked waiting for an attestation, set by the periodic sweep.",
-            ("scenario",),
-            registry=registry,
-        )
-        self.build_info: Final = Gauge(
-            "crossbound_build_info",
-            "Always 1; the version label is the running crossbound version.",
-            ("version",),
-            registry=registry,
-        )
-        self.ruleset_info: Final = Gauge(
-            "crossbound_ruleset_info",
-            "Always 1; the loaded rule set of each scenario and a sha256 prefix of its file.",
-            ("scenario", "version", "digest"),
-            registry=registry,
-        )
-        self.ready: Final = Gauge(
-            "crossbound_ready",
-            "1 when the worker has its partitions and recovered its tables, 0 while rebalancing.",
-            registry=registry,
-        )
-        self.rebalances_total: Final = Counter(
-            "crossbound_rebalances_total",
-            "Consumer-group rebalances this worker went through (each revokes then reassigns partitions).",
-            registry=registry,
-        )
-        self.unreadable_total: Final = Counter(
-            "crossbound_unreadable_total",
-            "Records the pipeline wrote itself that no longer decode, by where they were met (pending, "
-            "answered, usage: a table entry; quota: a hop record): dropped, so no later record of "
-            "their key meets them again.",
-            ("where",),
-            registry=registry,
-        )
-        self.broker_reset_total: Final = Counter(
-            "crossbound_broker_reset_total",
-            "The broker lost this worker's state, by the evidence found (cluster_id, topics, "
-            "changelogs, offsets); the worker then exits to be restarted.",
-            ("what",),
-            registry=registry,
-        )
-        self.broker_reset_found: Final = Gauge(
-            "crossbound_broker_reset_found",
-            "1 once the worker found that its broker lost its state; it stays not ready and exits.",
-            registry=registry,
-        )
+        self.registry = registry
+        for kind, attribute, help_, labels in _FAMILIES:
+            if Metrics.__annotations__.get(attribute) != kind.__name__:  # the table and the types agree
+                raise TypeError(f"Metrics.{attribute} is not declared as a {kind.__name__}")
+            name = "crossbound_" + attribute
+            family: Counter | Gauge | Histogram
+            if kind is Histogram:
+                family = Histogram(name, help_, labels, buckets=LATENCY_BUCKETS, registry=registry)
+            else:
+                family = kind(name, help_, labels, registry=registry)
+            setattr(self, attribute, family)
         self._reset_found = False
-        self.outgoing_blocked_total: Final = Counter(
-            "crossbound_outgoing_blocked_total",
-            "Records about to cross that the outgoing guard did not send (a field outside its declared "
-            "form, range or class, or personal data in clear); their input was dead-lettered.",
-            ("record", "reason"),
-            registry=registry,
-        )
-        self.outputs_failed_total: Final = Counter(
-            "crossbound_outputs_failed_total",
-            "Records the worker did not write, by record and why: too_large (over the size budget of "
-            "its topic, checked before sending), refused (the producer or broker refused it); their "
-            "input was dead-lettered instead. lost: a dead letter that could not be sent either.",
-            ("record", "reason"),
-            registry=registry,
-        )
-        self.signature_refused_total: Final = Counter(
-            "crossbound_signature_refused_total",
-            "Requests and attestations the signature check refused (dead-lettered with the same "
-            "reason), by side and reason.",
-            ("side", "reason"),
-            registry=registry,
-        )
-        self.fingerprints_total: Final = Counter(
-            "crossbound_fingerprints_total",
-            "Registry records taken into the fingerprints table, by the side of their registry topic and "
-            "result: stored (a new digest, or a higher sequence superseding the one held) or repeat (the "
-            "record held, again: a redelivery). Refused ones are dead letters.",
-            ("side", "result"),
-            registry=registry,
-        )
-        self.pruned_total: Final = Counter(
-            "crossbound_pruned_total",
-            "Table entries the sweep removed because their window or retention had passed (pending: "
-            "answered but still parked; answered: past expires_at plus the dedupe retention; usage: no "
-            "current window left), by table.",
-            ("table",),
-            registry=registry,
-        )
-        self.audit_records_total: Final = Counter(
-            "crossbound_audit_records_total",
-            "Records written to the audit topics, by side of the audit topic and type: entry (one "
-            "decision, hash-chained), checkpoint (the side's chain heads, signed), anchor (the other "
-            "side's checkpoint, kept here).",
-            ("side", "type"),
-            registry=registry,
-        )
 
         self._records: dict[tuple[str, str], Counter] = {}
         self._audited: dict[tuple[str, str], Counter] = {}

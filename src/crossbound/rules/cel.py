@@ -7,9 +7,12 @@ root once per context and shares it between the programs of one request. Avro da
 midnight in :data:`~crossbound.domain.LOCAL_TZ`, so CEL compares them with timestamps as the local
 calendar day they are.
 
-Most expressions of the shipped rule sets also have a Python form (:mod:`crossbound.rules.celfast`),
+Every ``when`` and ``cel`` check of the shipped rule sets also has a Python form
+(:mod:`crossbound.rules.celfast`; ``tests/unit/rules/test_rules_celfast.py`` fails if one has not),
 which a program runs first: it answers where the values are plainly typed and otherwise hands the
-expression to the library, converting nothing it does not read.
+expression to the library, converting nothing it does not read. An expression outside that subset
+(a rule set's own) runs on the library alone, and so does ``applies_if``, which reads ``scenario``
+and runs once per load.
 """
 
 from __future__ import annotations
