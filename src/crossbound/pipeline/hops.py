@@ -111,12 +111,14 @@ class Hops:
         findings = [finding(f) for f in chk["findings"]]
         state = self._state(key, rs.scenario_id, request_id, findings)
         index = steps[0]["index"]
-        if index >= len(rs.steps):  # the rule set changed since the request was routed: answer now
-            return [
-                self.outputs.verdict(
-                    rs, request, findings, dict(chk["attested"]), now, chk["source_partition"]
-                )
-            ]
+        if index >= len(rs.steps):  # the rule set changed since the request was routed: answer now,
+            if self.answered.handled_here(here):  # once per process, as any hop this process decided
+                return []
+            verdict = self.outputs.verdict(
+                rs, request, findings, dict(chk["attested"]), now, chk["source_partition"]
+            )
+            self.answered.mark_done_here(here)
+            return [verdict]
         step = rs.steps[index]
         replies, counted_ids = state["replies"] or b"", state["counted"] or b""  # None: older versions
         if state["touched_at"] + self.answered.retention_ms <= now.timestamp() * 1000:

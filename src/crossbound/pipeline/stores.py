@@ -40,6 +40,7 @@ __all__ = ["AnsweredStore", "Parked", "PendingStore", "State"]
 
 log = logging.getLogger(__name__)
 ANSWERED = "internal/answered_request"
+PENDING = "internal/pending_request"
 
 State = MutableMapping[bytes, bytes]
 """A table: bytes keys (request ids, hop keys) to Avro bytes; a Faust table in the worker, a dict in tests."""
@@ -61,7 +62,7 @@ class PendingStore:
 
     def park(self, key: bytes, parked: PendingRequest, request: Request, payload: dict[str, Any]) -> None:
         """Park a request: write the table, keep its decoded form, and note its deadline."""
-        raw = self.table[key] = self.codec.encode("internal/pending_request", parked)
+        raw = self.table[key] = self.codec.encode(PENDING, parked)
         cache = self.cache
         if len(cache) >= self.max_cached:
             del cache[next(iter(cache))]
@@ -74,8 +75,8 @@ class PendingStore:
         hit = self.cache.get(key)
         if hit is not None and hit[0] == raw:
             return hit[1], hit[2], hit[3]
-        parked = cast(PendingRequest, self.codec.decode(raw)[1])
-        request = cast(Request, self.codec.decode(parked["request"])[1])
+        parked = cast(PendingRequest, self.codec.decode(raw, (PENDING,))[1])  # another type: unreadable
+        request = cast(Request, self.codec.decode(parked["request"], ("core/request",))[1])
         rs = self.decoder.ruleset(request["scenario_id"], request["request_id"])
         payload = self.decoder.payload(rs, request["payload"], rs.request_subject, request["request_id"])
         return parked, request, payload
@@ -85,7 +86,7 @@ class PendingStore:
         hit = self.cache.get(key)
         if hit is not None and hit[0] == raw:
             return hit[1]
-        return cast(PendingRequest, self.codec.decode(raw)[1])
+        return cast(PendingRequest, self.codec.decode(raw, (PENDING,))[1])
 
     def remove(self, key: bytes) -> None:
         """The request is answered: out of the table and the cache."""

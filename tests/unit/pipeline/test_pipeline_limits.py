@@ -106,6 +106,26 @@ def test_an_unreadable_pending_entry_is_counted_not_raised(shipped: tuple[Schema
     assert h.registry.get_sample_value("crossbound_unreadable_total", {"where": "pending"}) == 1.0
 
 
+def test_a_pending_entry_of_another_record_type_is_unreadable_and_the_sweep_goes_on(
+    shipped: tuple[SchemaRegistry, Catalogue],
+) -> None:
+    """An entry that decodes, but as another record: the sweep raised KeyError on it, losing its batch."""
+    registry, catalogue = shipped
+    h = Harness(Codec(registry), catalogue, now=examples.FIXTURE_TIME.timestamp())
+    cases = [Traffic(seed=s, now=h.now).case("sb_corporate_credit_report", "valid") for s in (1, 2)]
+    for case in cases:
+        assert case.request is not None
+        h.send_request(case.request)  # parked, each
+    usage = {"windows": {}, "members": {}, "replies": b"", "counted": b"", "touched_at": 0}
+    h.pending[b"another-type"] = h.codec.encode("internal/quota_usage", usage)
+    h.restart()
+    outs = h.advance(h.attestation_timeout_s + 1)
+    assert sorted(o.record["request_id"] for o in outs) == sorted(c.request_id for c in cases)
+    assert all(o.topic == h.topics.verdicts("hk") for o in outs)
+    assert not h.pending
+    assert h.registry.get_sample_value("crossbound_unreadable_total", {"where": "pending"}) == 1.0
+
+
 def test_an_unreadable_hop_record_is_counted_not_raised(shipped: tuple[SchemaRegistry, Catalogue]) -> None:
     registry, catalogue = shipped
     h = Harness(Codec(registry), catalogue)

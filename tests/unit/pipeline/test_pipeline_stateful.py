@@ -371,6 +371,25 @@ def test_a_hop_whose_step_the_new_rule_set_no_longer_has_is_answered_with_what_i
     assert after.usage == {}  # nothing counted at a step that no longer exists
 
 
+def test_a_hop_whose_step_is_gone_is_answered_once_by_a_process(tmp_path: Path) -> None:
+    """Redelivered after a redeploy (a crash, a new rule set): one repeat, then silent in that process.
+
+    Before, this branch recorded nothing as done, so every later delivery of the hop to the same
+    process (each rebalance before a commit) sent its verdict once more.
+    """
+    before = Harness.from_dirs(now=NOW)
+    request, attestation = payment("s1")
+    before.send_request(request)
+    before.send_attestation(attestation)
+    *_, last = hop_records(before)
+    after = Harness.from_dirs(rulesets=_without_quota_rules(tmp_path), now=NOW)
+    [verdict] = after.pipeline.handle(last)  # the one repeat of this crash
+    assert verdict.topic == after.topics.verdicts("hk")
+    assert [after.pipeline.handle(last) for _ in range(3)] == [[], [], []]
+    after.pipeline.answered.done_here.clear()  # another new process: it answers once more
+    assert len(after.pipeline.handle(last)) == 1
+
+
 class _Largest(StatefulCheck):
     """A check written for this test: the largest amount per key and window stays within the limit."""
 
