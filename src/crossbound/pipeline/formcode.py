@@ -7,8 +7,8 @@ each test exactly as :class:`~crossbound.codec.forms.FieldCheck` defines it and 
 the first fault found is the same one.
 
 A plain path (field names only) is read as :meth:`FieldCheck.values` reads it: each step ``.get`` on a
-dict, anything else or a null ending it with no value. Other paths (array items, map values) call
-:meth:`FieldCheck.values`.
+dict, anything else or a null ending it with no value. Other paths (array items, map values) are
+nested loops visiting the values :meth:`FieldCheck.values` returns, in its order.
 """
 
 from __future__ import annotations
@@ -43,6 +43,28 @@ def _tests(index: int, tests: Sequence[Test], env: dict[str, Any], pad: str) -> 
     return lines
 
 
+def _walk(path: Sequence[str], body: list[str]) -> str:
+    """Nested loops over a path with array items or map values, visiting the values in
+    :meth:`FieldCheck.values`'s order (depth first is its level-by-level order), nulls skipped; the
+    indent the tests go at."""
+    pad, here = "    ", "record"
+    for depth, step in enumerate(path):
+        var = "v" if depth == len(path) - 1 else f"w{depth}"
+        if step == "[]":  # a list's items; on a dict, as values() does, its "[]" entry
+            on_dict = f"({here}.get('[]'),) if isinstance({here}, dict) else ()"
+            source = f"{here} if isinstance({here}, list) else {on_dict}"
+        elif step == "{}":
+            source = f"{here}.values() if isinstance({here}, dict) else ()"
+        else:
+            source = f"({here}.get({step!r}),) if isinstance({here}, dict) else ()"
+        body.append(f"{pad}for {var} in ({source}):")
+        pad += "    "
+        body.append(f"{pad}if {var} is not None:")
+        pad += "    "
+        here = var
+    return pad
+
+
 def compile_faults(checks: Sequence[tuple[FieldCheck, Sequence[Test]]]) -> Fault:
     """A function returning the index of the first check whose value fails, and the fault, or None."""
     env: dict[str, Any] = {}
@@ -61,9 +83,8 @@ def compile_faults(checks: Sequence[tuple[FieldCheck, Sequence[Test]]]) -> Fault
             body.append(f"{pad}if v is not None:")
             body.extend(_tests(i, tests, env, pad + "    "))
         else:
-            env[f"c{i}"] = chk
-            body.append(f"    for v in c{i}.values(record):")
-            body.extend(_tests(i, tests, env, "        "))
+            pad = _walk(chk.path, body)
+            body.extend(_tests(i, tests, env, pad))
     body.append("    return None")
     namespace: dict[str, Any] = {}
     exec(compile("\n".join(body), "<form checks>", "exec"), env, namespace)  # noqa: S102  our own code

@@ -45,7 +45,7 @@ from crossbound.errors import DecodeError
 from crossbound.metrics import Metrics
 from crossbound.pipeline.attestations import finding
 from crossbound.pipeline.decoding import Decoder
-from crossbound.pipeline.ledger import add_counted, add_reply, check, find_reply, is_counted
+from crossbound.pipeline.ledger import add_counted, append_reply, check, find_reply, is_counted
 from crossbound.pipeline.outputs import Outputs
 from crossbound.pipeline.records import Incoming, Outgoing
 from crossbound.pipeline.stores import AnsweredStore, State
@@ -85,8 +85,9 @@ class Hops:
         self.metrics = metrics
         self.on_rule_error = on_rule_error
         self.clock = clock
-        # the last state this process wrote per key, with its bytes: read back while the table holds them
-        self.states: dict[bytes, tuple[bytes, QuotaUsage]] = {}
+        # the last state this process wrote per key, with its bytes and the offsets of its remembered
+        # replies (ledger.append_reply): read back while the table holds those bytes
+        self.states: dict[bytes, tuple[bytes, QuotaUsage, list[int] | None]] = {}
         self.max_states = 10_000
 
     def on_hop(self, side: str, rec: Incoming) -> list[Outgoing]:
@@ -109,7 +110,7 @@ class Hops:
         here = f"quota|{request_id}|{steps[0]['index']}".encode()
         key = chk["quota_key"].encode()
         findings = [finding(f) for f in chk["findings"]]
-        state = self._state(key, rs.scenario_id, request_id, findings)
+        state, starts = self._state(key, rs.scenario_id, request_id, findings)
         index = steps[0]["index"]
         if index >= len(rs.steps):  # the rule set changed since the request was routed: answer now,
             if self.answered.handled_here(here):  # once per process, as any hop this process decided
@@ -124,6 +125,7 @@ class Hops:
         if state["touched_at"] + self.answered.retention_ms <= now.timestamp() * 1000:
             # older than the retention: no redelivered hop needs them (the sweep trims keys left alone)
             replies = counted_ids = state["replies"] = state["counted"] = b""
+            starts = []
         done = find_reply(replies, request_id)
         if done is not None:  # a redelivered hop: answer as before, count nothing twice
             return self.answered.send_again(here, done)
@@ -160,43 +162,46 @@ class Hops:
         else:
             out = self.outputs.verdict(rs, request, findings, attested, now, chk["source_partition"])
         if step.kind != "volume":
-            state["replies"] = add_reply(replies, request_id, out, LAST_MAX)
+            state["replies"], starts = append_reply(replies, starts, request_id, out, LAST_MAX)
         prune(state["windows"], state["members"], period)
         state["touched_at"] = int(now.timestamp() * 1000)
         value = self.usage[key] = codec.encode(USAGE, state)
-        self._keep(key, value, state)
+        self._keep(key, value, state, starts)
         self.answered.mark_done_here(here)
         return [out]
 
-    def _keep(self, key: bytes, value: bytes, state: QuotaUsage) -> None:
+    def _keep(self, key: bytes, value: bytes, state: QuotaUsage, starts: list[int] | None) -> None:
         """Keep ``state`` decoded beside the bytes just written for it (the oldest key dropped when full)."""
         states = self.states
         if len(states) >= self.max_states:
             if not states:  # max_states 0: nothing is kept
                 return
             del states[next(iter(states))]
-        states[key] = value, state
+        states[key] = value, state, starts
 
-    def _state(self, key: bytes, scenario: str, request_id: str, findings: list[Finding]) -> QuotaUsage:
+    def _state(
+        self, key: bytes, scenario: str, request_id: str, findings: list[Finding]
+    ) -> tuple[QuotaUsage, list[int] | None]:
         """The state of ``key``; if unreadable, dropped and empty, with a REVIEW finding (see the module).
 
         Not decoded when the table still holds the bytes this process last wrote for the key: the
         state written is kept beside them (a hot key, such as an institution's C10 count, is
-        read and rewritten at every request).
+        read and rewritten at every request), with the offsets of its remembered replies (None when
+        decoded: :func:`~crossbound.pipeline.ledger.append_reply` walks them then).
         """
         raw = self.usage.get(key)
         kept = self.states.pop(key, None)  # taken: a hop that fails after changing it leaves nothing
         if raw and kept is not None and kept[0] == raw:
-            return kept[1]
+            return kept[1], kept[2]
         if raw:
             try:
                 state = cast(QuotaUsage, self.codec.decode(raw, (USAGE,))[1])
                 check(state["replies"] or b"", state["counted"] or b"")
-                return state
+                return state, None
             except (DecodeError, ValueError):
                 del self.usage[key]
                 self.metrics.unreadable("usage")
                 ledger = key.split(b"|", 1)[0].decode(errors="replace")
                 log.error("unreadable %s ledger entry met by request %r: reset", ledger, request_id)
                 findings.append(Finding(f"{scenario}:ledger", Severity.REVIEW, "", LEDGER_UNREADABLE))
-        return {"windows": {}, "members": {}, "replies": b"", "counted": b"", "touched_at": 0}
+        return {"windows": {}, "members": {}, "replies": b"", "counted": b"", "touched_at": 0}, []

@@ -25,7 +25,16 @@ import struct
 
 from crossbound.pipeline.records import Outgoing
 
-__all__ = ["add_counted", "add_reply", "check", "digest", "find_reply", "is_counted", "reply_count"]
+__all__ = [
+    "add_counted",
+    "add_reply",
+    "append_reply",
+    "check",
+    "digest",
+    "find_reply",
+    "is_counted",
+    "reply_count",
+]
 
 DIGEST = 16
 _HEAD = struct.Struct(">16sI")  # digest, length of the reply after it
@@ -74,6 +83,18 @@ def find_reply(replies: bytes, request_id: str) -> Outgoing | None:
 
 def add_reply(replies: bytes, request_id: str, out: Outgoing, keep: int) -> bytes:
     """``replies`` with what the hop produced for ``request_id`` added, and only the last ``keep`` kept."""
+    return append_reply(replies, None, request_id, out, keep)[0]
+
+
+def append_reply(
+    replies: bytes, starts: list[int] | None, request_id: str, out: Outgoing, keep: int
+) -> tuple[bytes, list[int]]:
+    """:func:`add_reply`, and the offset of each entry in the result.
+
+    ``starts``: the offsets of ``replies``' entries, if known (a hop keeps them beside the state it
+    wrote last), so that a key's remembered replies are not walked again at every hop; None walks them
+    (and fails with ValueError if they do not parse).
+    """
     topic = out.topic.encode()
     key = b"" if out.key is None else out.key
     packed = b"".join(
@@ -86,9 +107,14 @@ def add_reply(replies: bytes, request_id: str, out: Outgoing, keep: int) -> byte
             out.value,
         )
     )
+    if starts is None:
+        starts = [at for at, _, _ in _entries(replies)]
+    starts = [*starts, len(replies)]
     replies += _HEAD.pack(digest(request_id), len(packed)) + packed
-    entries = _entries(replies)
-    return replies[entries[-keep][0] :] if len(entries) > keep else replies
+    if len(starts) <= keep:
+        return replies, starts
+    cut = starts[-keep]
+    return replies[cut:], [at - cut for at in starts[-keep:]]
 
 
 def reply_count(replies: bytes) -> int:
