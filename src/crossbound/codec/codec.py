@@ -9,7 +9,10 @@ tables, the hop topic) carry an input whole plus their own fields, so they may b
 :class:`~crossbound.errors.DecodeError` with a short ``reason`` (``too_large``, ``bad_magic``,
 ``unknown_schema``, ``wrong_record_type``, ``undecodable``); nothing from fastavro leaks out of this module.
 Records are written by a writer generated per schema version (:mod:`~crossbound.codec.writercode`:
-fastavro's bytes, at a fraction of its cost), or by fastavro where no writer could be generated.
+fastavro's bytes, at a fraction of its cost), or by fastavro where no writer could be generated. They are
+read, when written with their subject's current version, by a reader generated per schema
+(:mod:`~crossbound.codec.readercode`: fastavro's records, or a refusal); an older version is read into
+the current one by fastavro (schema resolution), as is any schema no reader could be generated for.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any, cast
 from fastavro import schemaless_reader, schemaless_writer
 
 from crossbound.codec.framing import Framing, SingleObjectFraming
+from crossbound.codec.readercode import Reader, compile_reader
 from crossbound.codec.registry import SchemaRegistry, SchemaVersion
 from crossbound.codec.writercode import Writer, compile_writer
 from crossbound.errors import DecodeError, SchemaError
@@ -40,8 +44,9 @@ class Codec:
         self.registry = registry
         self.max_record_bytes = max_record_bytes
         self.framing: Framing = SingleObjectFraming() if framing is None else framing
-        # per framing key: the writer version, and the reader schema (None when the writer is current)
-        self._by_key: dict[bytes, tuple[SchemaVersion, Any]] = {}
+        # per framing key: the writer version, the reader schema (None when the writer is current), and
+        # the generated reader (None: fastavro reads it)
+        self._by_key: dict[bytes, tuple[SchemaVersion, Any, Reader | None]] = {}
         # per subject: its current version, header and generated writer (None: fastavro writes it)
         self._writers: dict[str, tuple[SchemaVersion, bytes, Writer | None]] = {}
         for subject in registry.subjects:
@@ -53,7 +58,10 @@ class Codec:
                 clash = self._by_key.get(key)
                 if clash is not None:
                     raise SchemaError(ver.path, f"same framing key as {clash[0].path}")
-                self._by_key[key] = (ver, None if ver is current else current.parsed)
+                if ver is current:
+                    self._by_key[key] = (ver, None, compile_reader(ver.parsed))
+                else:
+                    self._by_key[key] = (ver, current.parsed, None)
 
     def encode(self, subject: str, record: Mapping[str, Any]) -> bytes:
         """Encode ``record`` with the current version of ``subject``."""
@@ -75,7 +83,7 @@ class Codec:
 
     def peek(self, data: bytes) -> SchemaVersion:
         """The schema version a record was written with, checking the header only."""
-        return self._writer(data)[0]
+        return self._by_key_of(data)[0]
 
     def decode_input(
         self, data: bytes, expected: Collection[str] | None = None
@@ -94,22 +102,33 @@ class Codec:
 
         ``expected`` limits which subjects are acceptable (e.g. only ``core/request`` on a requests topic).
         """
-        version, reader = self._writer(data)
+        version, reader, generated = self._by_key_of(data)
         if expected is not None and version.subject not in expected:
             raise DecodeError("wrong_record_type", f"a {version.subject} record is not expected here")
+        if generated is not None:
+            try:
+                # bytes: a slice of a bytearray or memoryview would not be the bytes fastavro returns
+                record, end = generated(data if type(data) is bytes else bytes(data), self.framing.header_len)
+            except Exception as exc:
+                raise DecodeError(
+                    "undecodable", f"body does not decode as {version.subject} v{version.version}"
+                ) from exc
+            if end != len(data):
+                raise DecodeError("undecodable", f"{len(data) - end} trailing bytes after the record")
+            return version, record
         body = BytesIO(data)
         body.seek(self.framing.header_len)
         try:
-            record = schemaless_reader(body, version.parsed, reader)
+            read = schemaless_reader(body, version.parsed, reader)
         except Exception as exc:
             raise DecodeError(
                 "undecodable", f"body does not decode as {version.subject} v{version.version}"
             ) from exc
         if body.tell() != len(data):
             raise DecodeError("undecodable", f"{len(data) - body.tell()} trailing bytes after the record")
-        return version, cast(dict[str, Any], record)  # every subject's top level is a record
+        return version, cast(dict[str, Any], read)  # every subject's top level is a record
 
-    def _writer(self, data: bytes) -> tuple[SchemaVersion, Any]:
+    def _by_key_of(self, data: bytes) -> tuple[SchemaVersion, Any, Reader | None]:
         key = self.framing.peek(data)
         found = self._by_key.get(key)
         if found is None:

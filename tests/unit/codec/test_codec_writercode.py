@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from codec_values import values
 from fastavro import parse_schema
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,49 +19,6 @@ from crossbound.testing import fixtures as examples
 CODEC = Harness.from_dirs().codec
 REGISTRY: SchemaRegistry = CODEC.registry
 SUBJECTS = sorted(REGISTRY.subjects)
-
-
-def values(schema: Any, named: dict[str, Any]) -> st.SearchStrategy[Any]:
-    """Values of ``schema`` that fastavro writes."""
-    if isinstance(schema, list):
-        return st.one_of(*(values(b, named) for b in schema))
-    if isinstance(schema, str):
-        schema = named.get(schema, {"type": schema})
-    kind = schema["type"]
-    if isinstance(kind, (dict, list)) or kind in named:
-        return values(kind, named)
-    logical = schema.get("logicalType")
-    if logical == "timestamp-millis":
-        return st.datetimes(datetime(1900, 1, 1), datetime(2200, 1, 1), timezones=st.just(UTC))
-    if logical == "date":
-        return st.dates(date(1900, 1, 1), date(2200, 1, 1))
-    if logical == "decimal":
-        digits = schema["precision"] - schema["scale"]
-        return st.decimals(-(10**digits) + 1, 10**digits - 1, places=schema["scale"], allow_nan=False)
-    simple: dict[str, st.SearchStrategy[Any]] = {
-        "null": st.none(),
-        "boolean": st.booleans(),
-        "int": st.integers(-(2**31), 2**31 - 1),
-        "long": st.integers(-(2**63), 2**63 - 1),
-        "float": st.floats(width=32),
-        "double": st.floats(),
-        "bytes": st.binary(max_size=90),  # past 63: a length of two varint bytes
-        "string": st.text(max_size=90),
-    }
-    if kind in simple:
-        return simple[kind]
-    if kind == "fixed":
-        return st.binary(min_size=schema["size"], max_size=schema["size"])
-    if kind == "enum":
-        return st.sampled_from(schema["symbols"])
-    if kind == "array":
-        return st.lists(values(schema["items"], named), max_size=3)
-    if kind == "map":
-        return st.dictionaries(st.text(max_size=8), values(schema["values"], named), max_size=3)
-    assert kind == "record", kind
-    required = {f["name"]: values(f["type"], named) for f in schema["fields"] if "default" not in f}
-    optional = {f["name"]: values(f["type"], named) for f in schema["fields"] if "default" in f}
-    return st.fixed_dictionaries(required, optional=optional)  # a field left out: its default
 
 
 @pytest.mark.parametrize("subject", SUBJECTS)
