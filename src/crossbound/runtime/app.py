@@ -40,7 +40,8 @@ a timer (and the shutdown) writes the signed checkpoints (:mod:`crossbound.runti
 
 Faust's own per-event cost is the larger part of a verdict's (benchmarks/faust_profile.py splits a
 worker's CPU by package). :data:`FAUST_SPEEDUPS` names the Faust settings this worker changes from
-Faust's defaults to cut it, none of which changes what is delivered or committed;
+Faust's defaults to cut it, and the patch of Faust's consumer loop (:mod:`crossbound.runtime.faustloop`),
+none of which changes what is delivered or committed;
 ``kafka.faust_stock`` leaves any of them at Faust's default, so benchmarks/faust_tuning.py can measure
 what each buys in one run.
 """
