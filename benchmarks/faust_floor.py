@@ -6,8 +6,9 @@ record to a raw, murmur2-partitioned table (as crossbound's dedupe table), and s
 with the same settings and client workarounds as ``crossbound worker`` on that engine: on Tansu the
 Tansu client workarounds and a 3 s session timeout, on Kafka neither (Kafka refuses sessions under 6 s).
 
-``--tuned`` adds the worker's Faust speed-ups (``crossbound.runtime.app.FAUST_SPEEDUPS``); without it
-the floor runs on Faust's defaults, the reference the worker's figures are compared with.
+``--tuned`` adds the worker's Faust speed-ups (``crossbound.runtime.app.FAUST_SPEEDUPS``, the
+consumer loop's included); without it the floor runs on Faust's defaults, the reference the
+worker's figures are compared with.
 
     python benchmarks/faust_floor.py BOOTSTRAP SRC DST APP_ID [--engine tansu|kafka] [--tuned]
 """
@@ -24,6 +25,7 @@ import uvloop
 
 from crossbound.broker import ENGINES, apply_tansu_workarounds
 from crossbound.runtime.app import faust_speedups
+from crossbound.runtime.faustloop import LOOP_SPEEDUPS, install_loop_speedups
 from crossbound.settings import KafkaSettings
 
 
@@ -49,6 +51,7 @@ def main(bootstrap: str, src_name: str, dst_name: str, app_id: str, engine: str,
         table_standby_replicas=0,
         **(faust_speedups(frozenset()) if tuned else {}),
     )
+    install_loop_speedups(app, LOOP_SPEEDUPS if tuned else ())
     raw: dict[str, Any] = {
         "key_type": bytes,
         "value_type": bytes,

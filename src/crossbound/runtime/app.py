@@ -40,7 +40,8 @@ a timer (and the shutdown) writes the signed checkpoints (:mod:`crossbound.runti
 
 Faust's own per-event cost is the larger part of a verdict's (benchmarks/faust_profile.py splits a
 worker's CPU by package). :data:`FAUST_SPEEDUPS` names the Faust settings this worker changes from
-Faust's defaults to cut it, none of which changes what is delivered or committed;
+Faust's defaults to cut it, and the patch of Faust's consumer loop (:mod:`crossbound.runtime.faustloop`),
+none of which changes what is delivered or committed;
 ``kafka.faust_stock`` leaves any of them at Faust's default, so benchmarks/faust_tuning.py can measure
 what each buys in one run.
 """
@@ -67,6 +68,7 @@ from crossbound.runtime.eos import (
     install_idempotent_producer,
 )
 from crossbound.runtime.faustfix import install_delivery_fixes
+from crossbound.runtime.faustloop import install_loop_speedups
 from crossbound.runtime.limits import output_limits
 from crossbound.runtime.sending import Send, Sender
 from crossbound.runtime.tablestore import table_store_settings
@@ -131,6 +133,9 @@ class QuietMonitor(Monitor):
 FAUST_SPEEDUPS: dict[str, dict[str, Any]] = {
     # no per-event counters, timestamps and deques in Faust's Monitor
     "quiet_monitor": {"Monitor": QuietMonitor},
+    # no tasks and asyncio.wait per record in Faust's consumer loop when a delivery need not wait
+    # (no settings: a patch, runtime/faustloop.py, installed by build_app)
+    "direct_delivery": {},
 }
 
 
@@ -294,6 +299,7 @@ def build_app(
         worker_redirect_stdouts=False,
         **speedups,
     )
+    install_loop_speedups(app, FAUST_SPEEDUPS.keys() - kafka.faust_stock)
     inputs = app.topic(*topics.inputs(), partitions=partitions, **_RAW)
     quota_in = app.topic(topics.quota, partitions=partitions, **_RAW)
     registry_in = app.topic(*topics.registries(), partitions=partitions, **_RAW)
