@@ -50,6 +50,12 @@ class HopTimes:
                 f"E {msg.topic} {msg.partition} {msg.offset} {yielded:.6f} {when:.6f} {settled:.6f} {size}\n"
             )
 
+    def close(self) -> None:
+        """Flush and close the file (the worker leaves it to the process's exit)."""
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+
     async def probe(self) -> None:
         """Sleep :data:`PROBE_S` over and over; write how late each wake-up was (the loop was busy)."""
         flushed = time.monotonic()
