@@ -233,7 +233,7 @@ def _lag(lags: list[float], seconds: float) -> str:
     p99 = tail_percentiles(lags)[1] * 1000 if lags else 0.0
     return (
         f"wake-ups late >= 1 ms: {len(late)}, p99 {p99:.1f} ms, worst {worst:.1f} ms, "
-        f"late in all {sum(late):.2f} s of {seconds:.0f} s"
+        f"late in all {sum(late):.2f} s (over the warm-up, the {seconds:.0f} s and the drain)"
     )
 
 
@@ -250,6 +250,7 @@ async def run_rate(
     seconds: float,
     env: dict[str, str],
     warmup_s: float,
+    idle_s: float = 0.0,
 ) -> dict[str, Any]:
     stamps = Path(tempfile.mkdtemp(prefix="crossbound-hops-")) / "hops.txt"
     phase = Phase(broker, codec, catalogue, "lh", env={ENV: str(stamps), **env})
@@ -268,6 +269,7 @@ async def run_rate(
         async with bus:
             await bus.send(*bus.encode_case(cases[0], int(time.time() * 1000)))
             await bus.wait_for(lambda: len(bus.verdicts) == 1, timeout_s=60, what="the warm-up verdict")
+            await asyncio.sleep(idle_s)  # the worker ready and idle first (--idle)
             probe = asyncio.create_task(loop_lag(stop, lags))
             start = time.perf_counter()
             for i, case in enumerate(cases[1:]):
@@ -327,15 +329,18 @@ async def main(args: argparse.Namespace) -> None:
             if args.before:
                 before = env | dict(b.split("=", 1) for b in args.before)
                 print(f"[kafka] before, workers with {before}:", flush=True)
-                await run_rate(broker, codec, catalogue, traffic, rate, args.seconds, before, args.warmup)
+                await run_rate(
+                    broker, codec, catalogue, traffic, rate, args.seconds, before, args.warmup, args.idle
+                )
                 print(f"[kafka] after, workers with {env or 'the defaults'}:", flush=True)
-            await run_rate(broker, codec, catalogue, traffic, rate, args.seconds, env, args.warmup)
+            await run_rate(broker, codec, catalogue, traffic, rate, args.seconds, env, args.warmup, args.idle)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rates", type=lambda s: s.split(","), default=["50", "150", "half"])
     parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--idle", type=float, default=0.0, help="seconds idle after the first verdict")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds of the same load not followed")
     parser.add_argument("--attested", type=int, default=6000, help="requests of the peak measurement")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="worker settings")
