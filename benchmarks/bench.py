@@ -14,7 +14,8 @@ picks some):
    two_workers: request-only again with two worker processes in one consumer group;
 4. latency: attested requests paced at half of the attested peak just measured (or ``--rate``);
    latency = request created_at -> verdict decided_at, p50/p99/p99.9, and a histogram PNG beside
-   ``bench.json`` in ``--out`` (benchmarks/histogram.py). ``--latency-before NAME=VALUE`` measures it
+   ``bench.json`` in ``--out`` (benchmarks/histogram.py), after ``--warmup`` seconds of the same load
+   (measured apart: a fresh worker and broker are slow at first). ``--latency-before NAME=VALUE`` measures it
    first with the workers under other settings: a before/after in one run.
 
 The workers are started and ready before the backlog is published at full speed; throughput is
@@ -31,7 +32,7 @@ the figures (and the counts they were measured with), the Kafka/Tansu ratio of e
 engines have (when both ran), and the run's CPUs, engines and wall-clock seconds.
 
     python benchmarks/bench.py [--engines tansu,kafka] [--phases P,...] [--passthrough N] [--requests N]
-                               [--attested N] [--rate R] [--seconds S] [--out DIR]
+                               [--attested N] [--rate R] [--seconds S] [--warmup S] [--out DIR]
                                [--latency-before NAME=VALUE ...]
 """
 
@@ -79,7 +80,16 @@ SCENARIOS = ("sb_corporate_credit_report", "nb_hk_resident_consumer_credit", "pa
 WORKER_ARGS: dict[str, list[str]] = {"tansu": [], "kafka": ["--replication-factor", "1"]}
 
 #: Figures that are not measurements (no Kafka/Tansu ratio).
-_NOT_RATIOS = frozenset({"counts", "latency_rate_per_s", "before_latency_rate_per_s", "wall_s"})
+_NOT_RATIOS = frozenset(
+    {
+        "counts",
+        "latency_rate_per_s",
+        "before_latency_rate_per_s",
+        "wall_s",
+        "latency_warmup_s",
+        "before_latency_warmup_s",
+    }
+)
 
 
 class Phase:
@@ -172,20 +182,21 @@ async def backlog_phase(phase: Phase, cases: list[Any]) -> tuple[float, float]:
 
 
 async def latency_phase(
-    phase: Phase, traffic: Traffic, rate: float, seconds: float
-) -> tuple[list[float], float]:
+    phase: Phase, traffic: Traffic, rate: float, seconds: float, warmup_s: float = 0.0
+) -> tuple[list[float], float, list[float]]:
     """Attested requests at a paced rate, each stamped created_at when sent; latency to decided_at.
 
-    Returns the latencies (ms) and the drain: seconds from the last request sent to the last verdict
-    decided. A drain well over the p99 means the pipeline did not keep up with the rate: the latencies
-    then measure a queue, not the pipeline.
+    The first ``warmup_s`` seconds of the load (the worker's and a fresh broker's warm-up) are paced
+    the same but measured apart. Returns the latencies (ms) after the warm-up, the drain (seconds from
+    the last request sent to the last verdict decided: a drain well over the p99 means the pipeline
+    did not keep up with the rate, and the latencies measure a queue), and the warm-up's latencies.
     """
     await phase.start_workers()
-    n = int(rate * seconds)
-    cases = [traffic.case(SCENARIOS[i % 3], "valid") for i in range(n + 1)]
+    n, warm_n = int(rate * seconds), int(rate * warmup_s)
+    cases = [traffic.case(SCENARIOS[i % 3], "valid") for i in range(warm_n + n + 1)]
     try:
         async with phase.bus as bus:
-            # warm-up: one request and its verdict, so nothing cold is in the measured latencies
+            # one request and its verdict, so nothing cold is in the measured latencies
             await bus.send(*bus.encode_case(cases[0], int(time.time() * 1000)))
             await bus.wait_for(lambda: len(bus.verdicts) == 1, timeout_s=60, what="the warm-up verdict")
             start = time.perf_counter()
@@ -195,17 +206,18 @@ async def latency_phase(
                     await asyncio.sleep(delay)
                 await bus.send(*bus.encode_case(case, int(time.time() * 1000)))
             sent_end = time.time()
-            await bus.wait_for(lambda: len(bus.verdicts) >= n + 1, timeout_s=120, what="the paced load")
+            await bus.wait_for(lambda: len(bus.verdicts) >= len(cases), timeout_s=120, what="the paced load")
     finally:
         phase.stop()
-    warm = cases[0].request_id
-    latencies = [
-        (v["decided_at"] - v["request_created_at"]).total_seconds() * 1000
-        for v in phase.verdicts()
-        if v["request_id"] != warm
-    ]
+    warm = {case.request_id for case in cases[: warm_n + 1]}
+    latencies: list[float] = []
+    warming: list[float] = []
+    for v in phase.verdicts():
+        (warming if v["request_id"] in warm else latencies).append(
+            (v["decided_at"] - v["request_created_at"]).total_seconds() * 1000
+        )
     drain = max(v["decided_at"].timestamp() for v in phase.verdicts()) - sent_end
-    return latencies, max(0.0, drain)
+    return latencies, max(0.0, drain), warming[1:] if warming else warming
 
 
 PHASES = ("passthrough", "floor", "request_only", "attested", "two_workers", "latency")
@@ -322,7 +334,7 @@ async def latency_figures(
     if not rate:
         raise SystemExit("the latency phase needs --rate, or the attested phase to measure the peak")
     phase = Phase(broker, codec, catalogue, "lt", env=env)
-    lat, drain = await latency_phase(phase, traffic, rate, args.seconds)
+    lat, drain, warming = await latency_phase(phase, traffic, rate, args.seconds, args.warmup)
     p50, p99, p999 = tail_percentiles(lat)
     mean = statistics.fmean(lat)
     png = args.out / f"latency-{broker.engine}{'-before' if env else ''}.png"
@@ -338,6 +350,12 @@ async def latency_figures(
             else ""
         )
     )
+    if warming:
+        w50, w99, _ = tail_percentiles(warming)
+        say(
+            f"  the {args.warmup:g} s warm-up before it (same rate, not in the figures above): "
+            f"p50 {w50:.1f} ms, p99 {w99:.1f} ms, max {max(warming):.1f} ms"
+        )
     say(
         f"histogram: {png} (bars: verdicts per {bin_ms:.2f} ms bin; ticks every {tick_ms:g} ms; lines: "
         f"p50 green, p99 orange, p99.9 red, the {LATENCY_GOAL_MS:g} ms goal blue)"
@@ -348,6 +366,8 @@ async def latency_figures(
         "latency_ms_p999": round(p999, 1),
         "latency_ms_mean": round(mean, 1),
         "latency_rate_per_s": round(rate),
+        "latency_warmup_s": args.warmup,
+        "latency_warmup_ms_p99": round(tail_percentiles(warming)[1], 1) if warming else None,
         "latency_drain_s": round(drain, 2),
         "latency_png": str(png),
     }
@@ -373,7 +393,7 @@ def ratios(over: dict[str, Any], under: dict[str, Any]) -> dict[str, float]:
     return {
         key: round(over[key] / under[key], 3)
         for key in sorted(over.keys() & under.keys() - _NOT_RATIOS)
-        if isinstance(under[key], int | float) and under[key]
+        if isinstance(under[key], int | float) and isinstance(over[key], int | float) and under[key]
     }
 
 
@@ -438,6 +458,13 @@ if __name__ == "__main__":
     parser.add_argument("--attested", type=int, default=15_000)
     parser.add_argument("--rate", type=float, help="latency phase rate (default: half the attested peak)")
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=5.0,
+        help="seconds of the paced load before the measured --seconds, measured apart (a fresh worker "
+        "and broker are slow for their first seconds)",
+    )
     parser.add_argument(
         "--latency-before",
         action="append",

@@ -49,7 +49,7 @@ what each buys in one run.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from time import monotonic
+from time import monotonic, time
 from typing import Any
 
 import faust
@@ -69,6 +69,7 @@ from crossbound.runtime.eos import (
 )
 from crossbound.runtime.faustfix import install_delivery_fixes
 from crossbound.runtime.faustloop import install_loop_speedups
+from crossbound.runtime.hoptimes import hop_times_from_env
 from crossbound.runtime.limits import output_limits
 from crossbound.runtime.sending import Send, Sender
 from crossbound.runtime.tablestore import table_store_settings
@@ -353,6 +354,7 @@ def build_app(
         return Sender(send, pipeline, metrics, topics, on_fatal, pipeline.outputs.limits)
 
     handle = pipeline.handle
+    stamps = hop_times_from_env()  # debug only, off by default: per-event times for benchmarks/
 
     async def run(stream: Any, audited: str | None) -> None:
         # the pipeline's error policy answers every record, the sender every refused output;
@@ -360,13 +362,19 @@ def build_app(
         out = sender()
         audit_here = None if audited is None else audit
         async for events in stream.take_events(batch, within=within):
+            sent: list[float] | None = None if stamps is None else []
+            yielded = 0.0 if stamps is None else time()
             for event in events:
                 rec = incoming(event)
                 outs = handle(rec)
                 if audit_here is not None and audited is not None:  # each decision's entry, same batch
                     outs = audit_here.of_input(audited, outs, rec, event.message.headers)
                 await out.send(outs, rec)
+                if sent is not None:
+                    sent.append(time())
             await out.settle()  # before the next batch: Faust acknowledges this one's offsets then
+            if stamps is not None and sent is not None:
+                stamps.batch(events, yielded, sent, time())
             if audit_here is not None and audited is not None:
                 audit_here.persist(audited)  # acknowledged: the chains' heads may now be saved
 
@@ -432,6 +440,9 @@ def build_app(
 
         swept: set[int] = set()
         sweeps = sender()
+
+    if stamps is not None:
+        app.task(stamps.probe)
 
     @app.timer(interval=max(10.0, pipe.sweep_interval_s))
     async def housekeeping() -> None:
