@@ -95,8 +95,10 @@ class CelProgram:
         if self.fast is not None:
             try:
                 return self.fast(ctx)
-            except Fallback:
-                pass
+            except Fallback as shared:
+                # one shared instance: a raise adds its frames to the instance's traceback, which would
+                # grow with every fallback and keep each context (a request's values) alive
+                shared.__traceback__ = None
         return self.program.execute(cel_context(ctx, self.roots))
 
 

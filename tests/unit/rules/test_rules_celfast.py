@@ -189,3 +189,23 @@ def test_decimals_are_decided_as_the_library_reads_them() -> None:
         assert prog.fast is not None
         assert prog.fast(ctx) is value
         assert prog.program.execute(cel_context(ctx, prog.roots)) is value
+
+
+def test_a_fallback_keeps_no_frames_of_the_contexts_it_left() -> None:
+    """The Python form signals "ask the library" with one shared exception: its traceback must not grow
+    with every fallback (it would keep each request's context alive for the life of the process)."""
+    prog = CelProgram("payload.n == 1")  # a float: the Python form falls back to the library
+    ctx = Context(request={}, payload={"n": 1.0}, now=NOW)
+    for _ in range(50):
+        assert prog(ctx) is True
+    shared: list[BaseException] = []
+    try:
+        assert prog.fast is not None
+        prog.fast(ctx)
+    except Fallback as exc:
+        shared.append(exc)
+    assert shared, "the Python form should fall back on a float"
+    depth, tb = 0, shared[0].__traceback__
+    while tb is not None:
+        depth, tb = depth + 1, tb.tb_next
+    assert depth <= 3  # this raise's own frames only, not 50 earlier ones
