@@ -34,6 +34,8 @@ from typing import Any
 
 from fastavro.read import LOGICAL_READERS
 
+from crossbound.codec.codegen import CodeGen
+
 __all__ = ["Reader", "StricterThanFastavro", "compile_reader", "read_long"]
 
 Reader = Callable[[bytes, int], tuple[dict[str, Any], int]]
@@ -86,30 +88,22 @@ class _Unsupported(Exception):
     """The schema has a form this generator does not read: fastavro reads it."""
 
 
-class _Gen:
+class _Gen(CodeGen):
+    CONST_PREFIX = "K"
+
     def __init__(self, named: Mapping[str, Any]) -> None:
-        self.named = named
-        self.env: dict[str, Any] = {
-            "_Z": _ZIGZAG,
-            "_long": read_long,
-            "_bad_index": _bad_index,
-            "_bad_count": _bad_count,
-            "_eof": _eof,
-            "_float": struct.Struct("<f").unpack_from,
-            "_double": struct.Struct("<d").unpack_from,
-        }
-        self.lines: list[str] = []
-        self.n = 0
-        self.open: set[str] = set()  # named types being generated: a reference back is recursion
-
-    def var(self, prefix: str) -> str:
-        self.n += 1
-        return f"{prefix}{self.n}"
-
-    def const(self, value: Any) -> str:
-        name = self.var("K")
-        self.env[name] = value
-        return name
+        super().__init__(
+            named,
+            {
+                "_Z": _ZIGZAG,
+                "_long": read_long,
+                "_bad_index": _bad_index,
+                "_bad_count": _bad_count,
+                "_eof": _eof,
+                "_float": struct.Struct("<f").unpack_from,
+                "_double": struct.Struct("<d").unpack_from,
+            },
+        )
 
     def resolve(self, schema: Any) -> Any:
         """``schema`` with a primitive's name as its dict form and a named type's reference as its

@@ -26,6 +26,8 @@ from typing import Any
 
 from fastavro.write import LOGICAL_WRITERS
 
+from crossbound.codec.codegen import CodeGen
+
 __all__ = ["Writer", "compile_writer"]
 
 Writer = Callable[[bytes, Mapping[str, Any]], bytes]
@@ -55,22 +57,9 @@ class _Unsupported(Exception):
     """The schema has a form this generator does not write: fastavro writes it."""
 
 
-class _Gen:
+class _Gen(CodeGen):
     def __init__(self, named: Mapping[str, Any]) -> None:
-        self.named = named
-        self.env: dict[str, Any] = {"_zigzag": zigzag, "_S": _SMALL, "_FLOAT": _FLOAT, "_DOUBLE": _DOUBLE}
-        self.lines: list[str] = []
-        self.n = 0
-        self.open: set[str] = set()  # named types being generated: a reference back is recursion
-
-    def var(self, prefix: str) -> str:
-        self.n += 1
-        return f"{prefix}{self.n}"
-
-    def const(self, value: Any) -> str:
-        name = self.var("k")
-        self.env[name] = value
-        return name
+        super().__init__(named, {"_zigzag": zigzag, "_S": _SMALL, "_FLOAT": _FLOAT, "_DOUBLE": _DOUBLE})
 
     def emit(self, schema: Any, expr: str, pad: str) -> None:
         """Lines that append ``expr``'s encoding, per ``schema``, to ``buf``."""

@@ -6,10 +6,15 @@ tests import it by name.
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, date, datetime
 from typing import Any
 
 from hypothesis import strategies as st
+
+from crossbound.codec import Codec
+from crossbound.testing import Harness
+from crossbound.testing import fixtures as examples
 
 
 def values(schema: Any, named: dict[str, Any]) -> st.SearchStrategy[Any]:
@@ -53,3 +58,17 @@ def values(schema: Any, named: dict[str, Any]) -> st.SearchStrategy[Any]:
     required = {f["name"]: values(f["type"], named) for f in schema["fields"] if "default" not in f}
     optional = {f["name"]: values(f["type"], named) for f in schema["fields"] if "default" in f}
     return st.fixed_dictionaries(required, optional=optional)  # a field left out: its default
+
+
+def answer_one_attested_request(codec: Codec) -> Harness:
+    """A payment_connect_northbound request and its attestation through a Harness on ``codec``; the
+    verdict must be ACCEPT, after the scenario's stateful hops. Returns the Harness."""
+    case = examples.load("payment_connect_northbound").fixtures["accept"]
+    h = Harness(codec, Harness.from_dirs().catalogue, now=examples.FIXTURE_TIME.timestamp())
+    request, attestation = examples.refresh(case, random.Random(1), h.now)
+    assert attestation is not None
+    h.send_request(request)
+    [verdict] = [p.record for p in h.send_attestation(attestation) if p.topic.endswith(".verdicts")]
+    assert verdict["outcome"] == "ACCEPT"
+    assert h.internal  # its stateful hops too
+    return h
