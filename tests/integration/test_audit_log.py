@@ -80,18 +80,21 @@ async def test_the_audit_survives_a_killed_worker_and_verifies(
     entries = [i for i, line in enumerate(lines) if json.loads(line)["record"]["type"] == "entry"]
     assert len(entries) >= 300  # every verdict of HK's requests, and the repeats of the crash
     tampered = tmp_path / "tampered.jsonl"
-    # a chain's sixth entry, in a chain with one entry at that seq (a crash fork has two: dropping one
-    # of them leaves the other, which the next entry does not link to: "altered", not "missing")
-    at_5 = Counter(
-        json.loads(lines[i])["record"]["chain"] for i in entries if json.loads(lines[i])["record"]["seq"] == 5
+    # an entry dropped from the middle of a chain: one that is alone at its seq in its chain, and whose
+    # successor is alone at the next (a crash fork has two entries at a seq: dropping one of them leaves
+    # the other, which the next entry does not link to: "altered", not "missing"). Which seqs forked
+    # depends on where the kill fell, so the sixth entry is preferred but not required.
+    records = [json.loads(lines[i])["record"] for i in entries]
+    per_seq = Counter((r["chain"], r["seq"]) for r in records)
+    choices = sorted(
+        (abs(r["seq"] - 5), r["seq"], i)
+        for i, r in zip(entries, records, strict=True)
+        if r["seq"] >= 1 and per_seq[(r["chain"], r["seq"])] == 1 and per_seq[(r["chain"], r["seq"] + 1)] == 1
     )
-    cut = next(
-        i
-        for i in entries
-        if json.loads(lines[i])["record"]["seq"] == 5 and at_5[json.loads(lines[i])["record"]["chain"]] == 1
-    )
+    assert choices, "no chain has two consecutive entries outside a crash fork"
+    _, seq, cut = choices[0]
     tampered.write_text("\n".join(lines[:cut] + lines[cut + 1 :]) + "\n")
     args = ["audit", "verify", str(tampered), "--anchors", sz, "--registry", registry, "--json"]
     assert main(args) == 1
     first_problem = json.loads(capsys.readouterr().out.splitlines()[-1])["problems"][0]
-    assert first_problem["problem"] == "is missing: seq 6 links to an entry not in the log"
+    assert first_problem["problem"] == f"is missing: seq {seq + 1} links to an entry not in the log"
