@@ -76,25 +76,35 @@ async def test_the_audit_survives_a_killed_worker_and_verifies(
     hk, sz = str(files["hk"]), str(files["sz"])
     assert main(["audit", "verify", hk, "--anchors", sz, "--registry", registry]) == 0
     assert main(["audit", "verify", sz, "--anchors", hk, "--registry", registry]) == 0
-    lines = files["hk"].read_text().splitlines()
-    entries = [i for i, line in enumerate(lines) if json.loads(line)["record"]["type"] == "entry"]
-    assert len(entries) >= 300  # every verdict of HK's requests, and the repeats of the crash
+    records = [json.loads(line)["record"] for line in files["hk"].read_text().splitlines()]
+    # every verdict of HK's requests, and the repeats of the crash
+    assert sum(r["type"] == "entry" for r in records) >= 300
+    side, seq, lines, cut = _an_entry_to_drop(files)
     tampered = tmp_path / "tampered.jsonl"
-    # an entry dropped from the middle of a chain: one that is alone at its seq in its chain, and whose
-    # successor is alone at the next (a crash fork has two entries at a seq: dropping one of them leaves
-    # the other, which the next entry does not link to: "altered", not "missing"). Which seqs forked
-    # depends on where the kill fell, so the sixth entry is preferred but not required.
-    records = [json.loads(lines[i])["record"] for i in entries]
-    per_seq = Counter((r["chain"], r["seq"]) for r in records)
-    choices = sorted(
-        (abs(r["seq"] - 5), r["seq"], i)
-        for i, r in zip(entries, records, strict=True)
-        if r["seq"] >= 1 and per_seq[(r["chain"], r["seq"])] == 1 and per_seq[(r["chain"], r["seq"] + 1)] == 1
-    )
-    assert choices, "no chain has two consecutive entries outside a crash fork"
-    _, seq, cut = choices[0]
     tampered.write_text("\n".join(lines[:cut] + lines[cut + 1 :]) + "\n")
-    args = ["audit", "verify", str(tampered), "--anchors", sz, "--registry", registry, "--json"]
+    other = files["sz" if side == "hk" else "hk"]
+    args = ["audit", "verify", str(tampered), "--anchors", str(other), "--registry", registry, "--json"]
     assert main(args) == 1
     first_problem = json.loads(capsys.readouterr().out.splitlines()[-1])["problems"][0]
     assert first_problem["problem"] == f"is missing: seq {seq + 1} links to an entry not in the log"
+
+
+def _an_entry_to_drop(files: dict[str, Path]) -> tuple[str, int, list[str], int]:
+    """An entry to drop from the middle of a chain with no crash fork (a fork's abandoned branch is
+    judged against the surviving one, which a cut would shorten), the sixth preferred: its side, seq,
+    that side's log lines and the entry's line. Which chains forked depends on where the kill fell."""
+    for side in ("hk", "sz"):
+        lines = files[side].read_text().splitlines()
+        records = {i: json.loads(line)["record"] for i, line in enumerate(lines)}
+        entries = {i: r for i, r in records.items() if r["type"] == "entry"}
+        per_seq = Counter((r["chain"], r["seq"]) for r in entries.values())
+        forked = {chain for (chain, _), n in per_seq.items() if n > 1}
+        choices = sorted(
+            (abs(r["seq"] - 5), r["seq"], i)
+            for i, r in entries.items()
+            if r["chain"] not in forked and r["seq"] >= 1 and (r["chain"], r["seq"] + 1) in per_seq
+        )
+        if choices:
+            _, seq, cut = choices[0]
+            return side, seq, lines, cut
+    raise AssertionError("every chain of both sides has a crash fork")
