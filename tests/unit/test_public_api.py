@@ -18,6 +18,7 @@ PUBLIC = {
         "Identity",
         "IdentityError",
         "Institution",
+        "Issuer",
         "KafkaWire",
         "Received",
         "Trust",

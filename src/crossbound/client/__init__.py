@@ -5,6 +5,8 @@
   :class:`VerdictRefused`, never returns as good);
 * :class:`Attester` serves the attestation requests addressed to a data holder with an async
   callback, after checking the platform signed them, and signs and sends the answers;
+* :class:`Issuer` publishes the signed fingerprints of the documents a data source issues (fingerprint
+  mode), and revokes them;
 * :class:`Identity` is who the client acts as, :class:`Trust` its signer and the registry it
   verifies against (no ``Trust``: the unsigned path of a deployment without a registry);
 * :func:`normalise_identifier`, :func:`hmac_identifier`, :func:`document_digest`: what an institution
@@ -22,6 +24,7 @@ from crossbound.client.errors import ClientError, IdentityError, VerdictRefused,
 from crossbound.client.identifiers import document_digest, hmac_identifier, normalise_identifier
 from crossbound.client.identity import Identity, Trust, institution_signer
 from crossbound.client.institution import Institution
+from crossbound.client.issuer import Issuer
 from crossbound.client.metrics import ClientMetrics
 from crossbound.client.wire import KafkaWire, Received, Wire
 
@@ -33,6 +36,7 @@ __all__ = [
     "Identity",
     "IdentityError",
     "Institution",
+    "Issuer",
     "KafkaWire",
     "Received",
     "Trust",

@@ -1,7 +1,8 @@
 """What an institution's two clients share: one wire, a reading task, signing out and checking in.
 
 :class:`Endpoint` starts its :class:`~crossbound.client.wire.Wire` on the one topic the client reads
-(an institution its verdicts, a data holder its attestation requests), hands every record read to
+(an institution its verdicts, a data holder its attestation requests; a data source that only issues
+fingerprints reads nothing), hands every record read to
 :meth:`Endpoint.handle` from one background task (a fetch's records concurrently), signs what it
 sends as the institution (:meth:`Endpoint.send`) and checks what it reads against the platform's
 keys (:meth:`Endpoint.check`).
@@ -48,10 +49,11 @@ class Options(TypedDict, total=False):
 class Endpoint:
     """An institution's connection: reads ``reads``, sends signed records (base of the two clients).
 
-    A subclass names the topic it reads in ``reads_topic`` (the identity's topic of that name).
+    A subclass names the topic it reads in ``reads_topic`` (the identity's topic of that name), or
+    None for a client that only sends (no consumer, no reading task).
     """
 
-    reads_topic: ClassVar[str]
+    reads_topic: ClassVar[str | None]
 
     def __init__(
         self,
@@ -75,12 +77,13 @@ class Endpoint:
         self.trust = options.get("trust")
         self.metrics = ClientMetrics() if metrics is None else metrics
         self.clock = options.get("clock", time.time)
-        self.reads = identity.topic(topics, self.reads_topic)
+        self.reads = None if self.reads_topic is None else identity.topic(topics, self.reads_topic)
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Self:
         await self.wire.start(self.reads)
-        self._task = asyncio.create_task(self._read())
+        if self.reads is not None:
+            self._task = asyncio.create_task(self._read())
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:

@@ -1,6 +1,7 @@
 """The client's counters, on a registry the institution passes (or one of the client's own).
 
-* ``crossbound_client_sent_total{record}``: requests and attestations the broker acknowledged;
+* ``crossbound_client_sent_total{record}``: requests, attestations and fingerprints the broker
+  acknowledged;
 * ``crossbound_client_refused_total{record, reason}``: verdicts and attestation requests the client
   refused (the reasons of :mod:`crossbound.client.errors`), never answered nor returned as good;
 * ``crossbound_client_answer_failed_total``: attestation requests left unanswered because the

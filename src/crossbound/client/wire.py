@@ -47,10 +47,10 @@ class Received(Protocol):
 
 
 class Wire(Protocol):
-    """A producer and a reader of one topic."""
+    """A producer and a reader of one topic (or of none: a client that only sends)."""
 
-    async def start(self, read: str) -> None:
-        """Connect; read ``read`` from its current end on."""
+    async def start(self, read: str | None) -> None:
+        """Connect; read ``read`` from its current end on (None: produce only)."""
 
     async def stop(self) -> None:
         """Disconnect."""
@@ -81,11 +81,18 @@ class KafkaWire:
         self._consumer: AIOKafkaConsumer | None = None
         self._handled = False  # a fetch was returned and not committed yet (group_id only)
 
-    async def start(self, read: str) -> None:
+    async def start(self, read: str | None) -> None:
         """Start the producer and a consumer of every partition of ``read``: at its end, or (with
-        ``group_id``) where the group stopped."""
+        ``group_id``) where the group stopped. With ``read`` None, the producer alone."""
         kwargs = self.security.aiokafka_kwargs()
         self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=2, **kwargs)
+        if read is None:
+            try:
+                await self._producer.start()
+            except BaseException:
+                await self.stop()
+                raise
+            return
         self._consumer = AIOKafkaConsumer(
             read,
             bootstrap_servers=self.bootstrap,

@@ -29,6 +29,7 @@ __all__ = [
     "StoredFinding",
     "Verdict",
     "WindowTotal",
+    "fingerprint_fault",
 ]
 
 SideSymbol = Literal["HK", "SZ"]
@@ -75,6 +76,16 @@ class Fingerprint(TypedDict):
     revoked_at: datetime | None
     revocation_reason: str | None
     sequence: int
+
+
+def fingerprint_fault(fp: Fingerprint) -> str | None:
+    """Why the fields of ``fp`` contradict each other, or None: what the worker refuses as
+    ``fingerprint_inconsistent`` and an issuing client checks before it sends."""
+    if fp["valid_until"] <= fp["valid_from"]:
+        return "valid_until must be after valid_from"
+    if fp["revoked"] != (fp["revoked_at"] is not None):
+        return "revoked_at must be set exactly when revoked is true"
+    return None
 
 
 class Request(TypedDict):

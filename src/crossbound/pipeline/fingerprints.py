@@ -49,7 +49,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, cast
 
-from crossbound.codec.records import Fingerprint, Request
+from crossbound.codec.records import Fingerprint, Request, fingerprint_fault
 from crossbound.domain import DeadLetterReason
 from crossbound.errors import DecodeError
 from crossbound.metrics import Metrics
@@ -75,14 +75,6 @@ _OFFSET = struct.Struct(">q")  # a table value: the source offset of the record 
 def table_key(side: str, digest: str) -> bytes:
     """The ``fingerprints`` key of a digest registered on ``side`` (``hk``/``sz``): ``sz:<digest>``."""
     return f"{side}:{digest}".encode()
-
-
-def _inconsistent(fp: Fingerprint) -> str | None:
-    if fp["valid_until"] <= fp["valid_from"]:
-        return "valid_until must be after valid_from"
-    if fp["revoked"] != (fp["revoked_at"] is not None):
-        return "revoked_at must be set exactly when revoked is true"
-    return None
 
 
 class FingerprintRegistry:
@@ -126,7 +118,7 @@ class FingerprintRegistry:
             raise DeadLetter(DeadLetterReason.WRONG_SIDE, "issuer_side differs from the topic's side")
         if self.issuers is not None:
             self.issuers.issuer(side, rec, fp)
-        fault = _inconsistent(fp)
+        fault = fingerprint_fault(fp)
         if fault is not None:
             raise DeadLetter(DeadLetterReason.FINGERPRINT_INCONSISTENT, fault)
         key = table_key(side, fp["digest"])

@@ -56,7 +56,7 @@ class MemoryWire:
         self.offset = 0
         self.started = self.stopped = False
 
-    async def start(self, read: str) -> None:
+    async def start(self, read: str | None) -> None:
         self.read, self.offset, self.started = read, len(self.memory.topics.get(read, [])), True
 
     async def stop(self) -> None:
@@ -93,7 +93,7 @@ class Platform:
         self.memory.on_send = self.received
 
     def received(self, rec: Rec) -> None:
-        if rec.topic.rsplit(".", 1)[-1] not in ("requests", "attestations"):
+        if rec.topic.rsplit(".", 1)[-1] not in ("requests", "attestations", "fingerprints"):
             return
         self.publish(self.harness.send(rec.topic, rec.key, rec.value))
 
