@@ -14,9 +14,10 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from crossbound.client import Identity, Trust
+from crossbound.client.endpoint import Endpoint
 from crossbound.client.wire import Headers, Received
 from crossbound.codec import Codec
 from crossbound.domain import Side
@@ -26,6 +27,9 @@ from crossbound.signing import HEADER, Binding, RecordKind, Signer
 from crossbound.testing import Harness, Published
 from crossbound.testing.participants import GeneratedRegistry
 from crossbound.testing.traffic import Case
+from crossbound.topics import Topics
+
+E = TypeVar("E", bound=Endpoint)
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,22 @@ class World:
 
     def clock(self) -> float:
         return self.harness.now
+
+    def client(
+        self, cls: type[E], identity: Identity, *args: Any, signed: bool = True, topics: Topics | None = None
+    ) -> E:
+        """A client ``cls`` (after its identity, ``args``) of ``identity`` over this world's broker."""
+        return cls(  # type: ignore[call-arg]
+            "unused:9092",
+            identity,
+            topics or self.harness.topics,
+            self.codec,
+            self.catalogue,
+            *args,
+            trust=self.trust(identity) if signed else None,
+            wire=self.memory.wire(),
+            clock=self.clock,
+        )
 
     @property
     def request(self) -> dict[str, Any]:

@@ -35,32 +35,11 @@ class Holder:
 
 
 def attester(world: World, holder: Holder) -> Attester:
-    me = world.identity("attester")
-    return Attester(
-        "unused:9092",
-        me,
-        world.harness.topics,
-        world.codec,
-        world.catalogue,
-        holder,
-        trust=world.trust(me),
-        wire=world.memory.wire(),
-        clock=world.clock,
-    )
+    return world.client(Attester, world.identity("attester"), holder)
 
 
 def requester(world: World) -> Institution:
-    me = world.identity("requester")
-    return Institution(
-        "unused:9092",
-        me,
-        world.harness.topics,
-        world.codec,
-        world.catalogue,
-        trust=world.trust(me),
-        wire=world.memory.wire(),
-        clock=world.clock,
-    )
+    return world.client(Institution, world.identity("requester"))
 
 
 async def until(predicate: Any) -> None:

@@ -28,17 +28,7 @@ from crossbound.topics import Topics
 
 
 def institution(world: World, *, signed: bool = True, topics: Topics | None = None) -> Institution:
-    me = world.identity("requester")
-    return Institution(
-        "unused:9092",
-        me,
-        topics or world.harness.topics,
-        world.codec,
-        world.catalogue,
-        trust=world.trust(me) if signed else None,
-        wire=world.memory.wire(),
-        clock=world.clock,
-    )
+    return world.client(Institution, world.identity("requester"), signed=signed, topics=topics)
 
 
 def refused(inst: Institution, reason: str) -> float:

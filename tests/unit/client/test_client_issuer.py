@@ -29,32 +29,12 @@ def identity_of(world: World, inst: dict[str, Any]) -> Identity:
     return Identity.of(participant)
 
 
-def issuer(world: World, fingerprint: dict[str, Any], *, signed: bool = True) -> Issuer:
-    me = identity_of(world, fingerprint["issuer"])
-    return Issuer(
-        "unused:9092",
-        me,
-        world.harness.topics,
-        world.codec,
-        world.catalogue,
-        trust=world.trust(me) if signed else None,
-        wire=world.memory.wire(),
-        clock=world.clock,
-    )
+def issuer(world: World, fingerprint: dict[str, Any]) -> Issuer:
+    return world.client(Issuer, identity_of(world, fingerprint["issuer"]))
 
 
 def institution(world: World, request: dict[str, Any]) -> Institution:
-    me = identity_of(world, request["requester_inst"])
-    return Institution(
-        "unused:9092",
-        me,
-        world.harness.topics,
-        world.codec,
-        world.catalogue,
-        trust=world.trust(me),
-        wire=world.memory.wire(),
-        clock=world.clock,
-    )
+    return world.client(Institution, identity_of(world, request["requester_inst"]))
 
 
 def bare(fingerprint: dict[str, Any]) -> dict[str, Any]:
