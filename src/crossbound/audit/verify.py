@@ -37,6 +37,7 @@ from crossbound.signing import Verifier
 __all__ = ["Report", "verify_log"]
 
 _ENTRY_FIELDS = {"chain": str, "seq": int, "prev": str, "digest": str, "at_ms": int, "findings": list}
+_DECISION_FIELDS = ("kind", "topic", "request_id", "outcome")
 
 
 @dataclass
@@ -85,8 +86,14 @@ def _is_entry(obj: Any) -> bool:
     """Whether ``obj`` has an entry's shape (so that no value in a hostile file makes the checks fail)."""
     if not isinstance(obj, dict) or not all(isinstance(obj.get(k), t) for k, t in _ENTRY_FIELDS.items()):
         return False
+    if not all(isinstance(obj.get(k), str | None) for k in _DECISION_FIELDS):
+        return False  # what a decision is compared by (entry.decision) must be hashable
     source = obj.get("source")
-    return (source is None or isinstance(source, dict)) and all(isinstance(f, str) for f in obj["findings"])
+    if source is not None and not (
+        isinstance(source, dict) and all(isinstance(v, str | int | None) for v in source.values())
+    ):
+        return False
+    return all(isinstance(f, str) for f in obj["findings"])
 
 
 class _Log:
