@@ -52,6 +52,7 @@ from typing import Any
 
 from floors import PARTITIONS, cpu_seconds, faust_floor_phase, passthrough
 from histogram import histogram_png, tail_percentiles
+from paced import paced_cases, send_paced, warm_up
 
 from crossbound._data import default_rulesets_dir, default_schemas_dir
 from crossbound.broker import (
@@ -192,21 +193,11 @@ async def latency_phase(
     did not keep up with the rate, and the latencies measure a queue), and the warm-up's latencies.
     """
     await phase.start_workers()
-    n, warm_n = int(rate * seconds), int(rate * warmup_s)
-    cases = [traffic.case(SCENARIOS[i % 3], "valid") for i in range(warm_n + n + 1)]
+    cases, warm_n = paced_cases(traffic, SCENARIOS, rate, seconds, warmup_s)
     try:
         async with phase.bus as bus:
-            # one request and its verdict, so nothing cold is in the measured latencies
-            await bus.send(*bus.encode_case(cases[0], int(time.time() * 1000)))
-            await bus.wait_for(lambda: len(bus.verdicts) == 1, timeout_s=60, what="the warm-up verdict")
-            start = time.perf_counter()
-            for i, case in enumerate(cases[1:]):
-                delay = start + i / rate - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                await bus.send(*bus.encode_case(case, int(time.time() * 1000)))
-            sent_end = time.time()
-            await bus.wait_for(lambda: len(bus.verdicts) >= len(cases), timeout_s=120, what="the paced load")
+            await warm_up(bus, cases[0])
+            sent_end = await send_paced(bus, cases[1:], rate, len(cases))
     finally:
         phase.stop()
     warm = {case.request_id for case in cases[: warm_n + 1]}

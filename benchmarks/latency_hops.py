@@ -37,6 +37,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from bench import SCENARIOS, Phase, backlog_phase
 from histogram import tail_percentiles
+from paced import paced_cases, send_paced, warm_up
 
 from crossbound._data import default_rulesets_dir, default_schemas_dir
 from crossbound.broker import ensure_topics, make_broker, remove_tansu_workarounds
@@ -260,24 +261,17 @@ async def run_rate(
     stamped = {n: dataclasses.replace(s, configs={**s.configs, **APPEND_TIME}) for n, s in specs.items()}
     await ensure_topics(broker.bootstrap, stamped)
     await phase.start_workers()
-    n, warm_n = int(rate * seconds), int(rate * warmup_s)
-    cases = [traffic.case(SCENARIOS[i % 3], "valid") for i in range(warm_n + n + 1)]
+    cases, warm_n = paced_cases(traffic, SCENARIOS, rate, seconds, warmup_s)
+    n = len(cases) - warm_n - 1
     lags: list[float] = []
     stop = asyncio.Event()
     load_start = _load()
     try:
         async with bus:
-            await bus.send(*bus.encode_case(cases[0], int(time.time() * 1000)))
-            await bus.wait_for(lambda: len(bus.verdicts) == 1, timeout_s=60, what="the warm-up verdict")
+            await warm_up(bus, cases[0])
             await asyncio.sleep(idle_s)  # the worker ready and idle first (--idle)
             probe = asyncio.create_task(loop_lag(stop, lags))
-            start = time.perf_counter()
-            for i, case in enumerate(cases[1:]):
-                delay = start + i / rate - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                await bus.send(*bus.encode_case(case, int(time.time() * 1000)))
-            await bus.wait_for(lambda: len(bus.verdicts) >= len(cases), timeout_s=120, what="the paced load")
+            await send_paced(bus, cases[1:], rate, len(cases))
             stop.set()
             await probe
             await asyncio.sleep(1.5)  # the worker's stamps are flushed once a second

@@ -4,7 +4,9 @@ What is checked, in order, each problem naming the chain and seq (or the file li
 
 1. every line is an audit record of this side: an entry (whose ``digest`` must be the SHA-256 of its
    canonical bytes, :mod:`~crossbound.audit.entry`) or a checkpoint;
-2. each chain's links, order and forks (:mod:`~crossbound.audit.tree`);
+2. each chain's links, order and forks (:mod:`~crossbound.audit.tree`); an abandoned attestation
+   request is accepted when its request is settled on a surviving branch of any chain of this log
+   or, given ``anchors``, of the other side's (where its verdict is: the request's side logs it);
 3. each checkpoint of this side: its signature, by a ``[[platform]]`` key of this side in the
    registry, valid when it signed (:mod:`~crossbound.audit.checkpoint`), and every head it names is
    an entry of the log (a checkpoint vouches for what was logged up to its heads: what is dropped or
@@ -28,13 +30,14 @@ from typing import Any
 from crossbound.audit.checkpoint import verify_checkpoint
 from crossbound.audit.entry import digest_of
 from crossbound.audit.export import Logged
-from crossbound.audit.tree import Chain, Problem
+from crossbound.audit.tree import Chain, Problem, settles
 from crossbound.participants import Registry
 from crossbound.signing import Verifier
 
 __all__ = ["Report", "verify_log"]
 
 _ENTRY_FIELDS = {"chain": str, "seq": int, "prev": str, "digest": str, "at_ms": int, "findings": list}
+_DECISION_FIELDS = ("kind", "topic", "request_id", "outcome")
 
 
 @dataclass
@@ -83,14 +86,21 @@ def _is_entry(obj: Any) -> bool:
     """Whether ``obj`` has an entry's shape (so that no value in a hostile file makes the checks fail)."""
     if not isinstance(obj, dict) or not all(isinstance(obj.get(k), t) for k, t in _ENTRY_FIELDS.items()):
         return False
+    if not all(isinstance(obj.get(k), str | None) for k in _DECISION_FIELDS):
+        return False  # what a decision is compared by (entry.decision) must be hashable
     source = obj.get("source")
-    return (source is None or isinstance(source, dict)) and all(isinstance(f, str) for f in obj["findings"])
+    if source is not None and not (
+        isinstance(source, dict) and all(isinstance(v, str | int | None) for v in source.values())
+    ):
+        return False
+    return all(isinstance(f, str) for f in obj["findings"])
 
 
 class _Log:
     """One exported log, sorted into chains and checkpoints."""
 
-    def __init__(self, records: Sequence[Logged], report: Report) -> None:
+    def __init__(self, records: Sequence[Logged], report: Report | None = None) -> None:
+        report = Report() if report is None else report  # None: the other side's, its problems not ours
         self.chains: dict[str, Chain] = {}
         self.checkpoints: list[tuple[int, dict[str, Any]]] = []
         sides: set[str] = set()
@@ -114,6 +124,21 @@ class _Log:
         self.side = next(iter(sides), None)
 
 
+class _Settled:
+    """Whether an abandoned attestation request's request has a final outcome on a surviving branch
+    of this log or of the anchors' (each log read once, when the first such request is asked about)."""
+
+    def __init__(self, log: _Log, anchors: Sequence[Logged] | None) -> None:
+        self.log, self.anchors = log, anchors
+        self.known: set[tuple[str, str, bytes]] | None = None
+
+    def __call__(self, entry: dict[str, Any]) -> bool:
+        if self.known is None:
+            logs = [self.log] if self.anchors is None else [self.log, _Log(self.anchors)]
+            self.known = {key for log in logs for chain in log.chains.values() for key in chain.outcomes()}
+        return any(key in self.known for key in settles(entry))
+
+
 def verify_log(
     records: Sequence[Logged],
     registry: Registry,
@@ -128,8 +153,9 @@ def verify_log(
     side = report.side = log.side
     if side is None:
         report.problems.append(Problem("the log holds no audit entry: nothing to verify"))
+    settled = _Settled(log, anchors)
     for chain in log.chains.values():
-        report.problems += chain.check(strict)
+        report.problems += chain.check(strict, settled)
         report.duplicates += chain.duplicates
         report.forks += chain.forks
     report.chains = len(log.chains)

@@ -24,10 +24,9 @@ from crossbound.cli.shared import (
     add_json_flag,
     add_paths_flags,
     add_setting,
-    client_security,
+    connect_broker,
     env_name,
     reach_broker,
-    run_on_broker,
     settings_from_args,
 )
 from crossbound.errors import InputError
@@ -105,14 +104,13 @@ async def group_members(bootstrap: str, group: str, security: ClientSecurity = P
 
 def refuse_to_join(settings: Settings) -> None:
     """InputError when the demo's worker would join a consumer group that already has members."""
-    url, bootstrap = reach_broker(settings, "demo")
+    broker = connect_broker(settings, "demo")
     group = settings.pipeline.app_id
-    security = client_security(settings)
-    members = run_on_broker(url, group_members(bootstrap, group, security), security)
+    members = broker.run(group_members(broker.bootstrap, group, broker.security))
     if members:
         raise InputError(
-            f"consumer group {group!r} on {url} has {members} member(s): a worker is running there, and "
-            "the demo's worker would join its group and take over some of its partitions. Pass --join "
+            f"consumer group {group!r} on {broker.url} has {members} member(s): a worker is running there, "
+            "and the demo's worker would join its group and take over some of its partitions. Pass --join "
             f"to do that anyway, or run beside it with another --app-id and --topic-prefix "
             f"({env_name('pipeline.app_id')}, {env_name('pipeline.topic_prefix')})"
         )

@@ -29,9 +29,7 @@ from crossbound.cli.shared import (
     add_broker_flag,
     add_json_flag,
     add_paths_flags,
-    client_security,
-    reach_broker,
-    run_on_broker,
+    connect_broker,
     settings_from_args,
 )
 from crossbound.domain import Side
@@ -163,9 +161,8 @@ def run(args: argparse.Namespace) -> int:
         records = encode_documents(settings, args.kind, docs, signer)
     except InputError as exc:
         raise InputError(f"{args.file}: {exc}") from None
-    security = client_security(settings)
-    url, bootstrap = reach_broker(settings, "publish")
-    count = run_on_broker(url, publish_records(settings, bootstrap, args.topic, records, security), security)
+    broker = connect_broker(settings, "publish")
+    count = broker.run(publish_records(settings, broker.bootstrap, args.topic, records, broker.security))
     if args.json:
         print(json.dumps({"published": count, "kind": args.kind, "topic": args.topic}))
     else:

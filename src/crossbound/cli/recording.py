@@ -11,9 +11,7 @@ from crossbound.cli.shared import (
     Subparsers,
     add_broker_flag,
     add_json_flag,
-    client_security,
-    reach_broker,
-    run_on_broker,
+    connect_broker,
     settings_from_args,
 )
 
@@ -51,9 +49,8 @@ def run_record(args: argparse.Namespace) -> int:
     from crossbound.testing.recording import record, write_jsonl
 
     settings = settings_from_args(args)
-    security = client_security(settings)
-    url, bootstrap = reach_broker(settings, "record")
-    records = run_on_broker(url, record(bootstrap, args.topic, idle_s=args.idle, security=security), security)
+    broker = connect_broker(settings, "record")
+    records = broker.run(record(broker.bootstrap, args.topic, idle_s=args.idle, security=broker.security))
     n = write_jsonl(records, args.out)
     if args.json:
         print(json.dumps({"recorded": n, "topics": args.topic, "out": str(args.out)}))
@@ -73,10 +70,9 @@ def run_replay(args: argparse.Namespace) -> int:
         return new + topic.removeprefix(old) if old and topic.startswith(old) else new + topic
 
     settings = settings_from_args(args)
-    security = client_security(settings)
-    url, bootstrap = reach_broker(settings, "replay")
-    n = run_on_broker(
-        url, replay(bootstrap, records, rename=rename, respond=args.respond, security=security), security
+    broker = connect_broker(settings, "replay")
+    n = broker.run(
+        replay(broker.bootstrap, records, rename=rename, respond=args.respond, security=broker.security)
     )
     if args.json:
         print(json.dumps({"replayed": n, "file": str(args.file)}))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 __all__ = ["CodeGen"]
@@ -12,6 +12,7 @@ class CodeGen:
     """Lines of one generated function, fresh variable names, and the constants its code refers to."""
 
     CONST_PREFIX = "k"
+    WHAT = "code"  # the generated code's file name: <avro WHAT>
 
     def __init__(self, named: Mapping[str, Any], env: dict[str, Any]) -> None:
         self.named = named  # the schema's named types, by full name
@@ -28,3 +29,12 @@ class CodeGen:
         name = self.var(self.CONST_PREFIX)
         self.env[name] = value
         return name
+
+    def function(self, name: str, params: str, setup: str, result: str) -> Callable[..., Any]:
+        """The generated function: ``def name(params):``, ``setup``, the lines, ``return result``."""
+        source = "\n".join([f"def {name}({params}):", f"    {setup}", *self.lines, f"    return {result}"])
+        namespace: dict[str, Any] = {}
+        code = compile(source + "\n", f"<avro {self.WHAT}>", "exec")
+        exec(code, self.env, namespace)  # noqa: S102  our own code
+        fn: Callable[..., Any] = namespace[name]
+        return fn

@@ -90,6 +90,7 @@ class _Unsupported(Exception):
 
 class _Gen(CodeGen):
     CONST_PREFIX = "K"
+    WHAT = "reader"
 
     def __init__(self, named: Mapping[str, Any]) -> None:
         super().__init__(
@@ -280,9 +281,5 @@ def compile_reader(writer: Mapping[str, Any], reader: Any = None) -> Reader | No
         gen.emit(writer, "record", "    ")
     except _Unsupported:
         return None
-    source = "\n".join(["def read(data, pos):", "    end = len(data)", *gen.lines])
-    source += "\n    return record, pos\n"
-    namespace: dict[str, Any] = {}
-    exec(compile(source, "<avro reader>", "exec"), gen.env, namespace)  # noqa: S102  our own code
-    fn: Reader = namespace["read"]
+    fn: Reader = gen.function("read", "data, pos", "end = len(data)", "record, pos")
     return fn

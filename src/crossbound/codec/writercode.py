@@ -58,6 +58,8 @@ class _Unsupported(Exception):
 
 
 class _Gen(CodeGen):
+    WHAT = "writer"
+
     def __init__(self, named: Mapping[str, Any]) -> None:
         super().__init__(named, {"_zigzag": zigzag, "_S": _SMALL, "_FLOAT": _FLOAT, "_DOUBLE": _DOUBLE})
 
@@ -175,9 +177,5 @@ def compile_writer(parsed: Mapping[str, Any]) -> Writer | None:
         gen.emit(parsed, "record", "    ")
     except _Unsupported:
         return None
-    source = "\n".join(["def write(header, record):", "    buf = bytearray(header)", *gen.lines])
-    source += "\n    return bytes(buf)\n"
-    namespace: dict[str, Any] = {}
-    exec(compile(source, "<avro writer>", "exec"), gen.env, namespace)  # noqa: S102  our own code
-    fn: Writer = namespace["write"]
+    fn: Writer = gen.function("write", "header, record", "buf = bytearray(header)", "bytes(buf)")
     return fn

@@ -31,9 +31,16 @@ def registry_and_signers(directory: Path) -> tuple[Registry, dict[Side, Signer]]
     return registry, {side: platform_signer(generated.platform_key(side), registry, side) for side in Side}
 
 
-def body(n: int, outcome: str = "ACCEPT", kind: str = "verdict") -> dict[str, Any]:
-    """The body of decision ``n`` (request id ``...n``)."""
-    topic = next(t for t, (side, k) in decided_kinds(Topics()).items() if side == "hk" and k == kind)
+def body(
+    n: int,
+    outcome: str = "ACCEPT",
+    kind: str = "verdict",
+    side: str = "hk",
+    source: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The body of decision ``n`` (request id ``...n``) logged by ``side``, taken for request ``n``'s
+    record (or for ``source``)."""
+    topic = next(t for t, (s, k) in decided_kinds(Topics()).items() if s == side and k == kind)
     return {
         "v": 1,
         "type": "entry",
@@ -43,8 +50,8 @@ def body(n: int, outcome: str = "ACCEPT", kind: str = "verdict") -> dict[str, An
         "scenario": "sb_corporate_credit_report",
         "ruleset_version": "1.0.0",
         "outcome": outcome,
-        "findings": [] if outcome == "ACCEPT" else ["C1_BAD"],
-        "source": {"topic": "hk.requests", "partition": n % 2, "offset": n},
+        "findings": [] if outcome in ("ACCEPT", "ASKED") else ["C1_BAD"],
+        "source": source or {"topic": "hk.requests", "partition": n % 2, "offset": n},
         "input": "ab" * 32,
         "output": f"{n:064x}",
         "input_sig": None,
@@ -63,19 +70,21 @@ class AuditLog:
     clock: int = T0
 
     def __post_init__(self) -> None:
-        self.chains = Chains(self.table, 2)
-        self.writer = self.chains.writer("in")
+        self.restart()
 
-    def decide(self, n: int, **kw: Any) -> dict[str, Any]:
-        """Log decision ``n`` on the chain of its partition."""
+    def decide(self, n: int, stream: str = "in", **kw: Any) -> dict[str, Any]:
+        """Log decision ``n`` on the chain of its partition (``side="sz"``: on SZ's log)."""
         self.clock += 10
-        entry = self.writer.append("hk", n % 2, body(n, **kw), self.clock)
-        self.hk.append(entry)
+        side = kw.get("side", "hk")
+        writer = self.writers.get(stream) or self.writers.setdefault(stream, self.chains.writer(stream))
+        entry = writer.append(side, n % 2, body(n, **kw), self.clock)
+        (self.hk if side == "hk" else self.sz).append(entry)
         return entry
 
     def checkpoint(self) -> dict[str, Any]:
         """HK's persisted heads, signed: anchored on SZ's log, then kept on HK's."""
-        self.writer.persist()
+        for writer in self.writers.values():
+            writer.persist()
         self.clock += 10
         heads = {c: h for c, h in self.chains.persisted.items() if c.startswith("hk.")}
         cp = make_checkpoint(self.signers[Side.HK], Side.HK, heads, self.clock)
@@ -94,6 +103,7 @@ class AuditLog:
         """A new process over the table as it was last persisted (what a crash leaves)."""
         self.chains = Chains(self.table, 2)
         self.writer = self.chains.writer("in")
+        self.writers = {"in": self.writer}
 
     @staticmethod
     def logged(records: list[dict[str, Any]]) -> list[Logged]:

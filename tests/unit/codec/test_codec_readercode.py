@@ -98,32 +98,32 @@ def test_every_truncation_reads_alike(subject: str, data: st.DataObject) -> None
         assert assert_read_alike(value[:cut]) == REFUSED  # Avro's encoding is prefix-free
 
 
-@pytest.mark.parametrize("subject", SUBJECTS)
-@SETTINGS
-@given(data=st.data())
-def test_single_byte_mutations_read_alike(subject: str, data: st.DataObject) -> None:
-    value = encoded(subject, data)
-    for _ in range(8):
-        at = data.draw(st.integers(HEADER, len(value) - 1))
-        byte = data.draw(st.integers(0, 255))
-        assert_read_alike(value[:at] + bytes([byte]) + value[at + 1 :])
+BYTE = st.integers(0, 255).map(lambda b: bytes([b]))
+FORGED = st.one_of(
+    st.sampled_from(HUGE).map(zigzag),
+    st.integers(-(2**63), 2**63 - 1).map(zigzag),
+    st.sampled_from(OVERLONG),
+    st.sampled_from(BAD_UTF8),
+)
 
 
 @pytest.mark.parametrize("subject", SUBJECTS)
+@pytest.mark.parametrize(
+    ("edits", "forge"),
+    [
+        pytest.param(8, BYTE, id="single-byte-mutations"),
+        pytest.param(6, FORGED, id="forged-lengths-overlong-varints-bad-utf8"),
+    ],
+)
 @SETTINGS
 @given(data=st.data())
-def test_forged_lengths_overlong_varints_and_bad_utf8_read_alike(subject: str, data: st.DataObject) -> None:
+def test_edited_bytes_read_alike(
+    subject: str, edits: int, forge: st.SearchStrategy[bytes], data: st.DataObject
+) -> None:
     value = encoded(subject, data)
-    for _ in range(6):
+    for _ in range(edits):
         at = data.draw(st.integers(HEADER, len(value) - 1))
-        forged = data.draw(
-            st.one_of(
-                st.sampled_from(HUGE).map(zigzag),
-                st.integers(-(2**63), 2**63 - 1).map(zigzag),
-                st.sampled_from(OVERLONG),
-                st.sampled_from(BAD_UTF8),
-            )
-        )
+        forged = data.draw(forge)
         replaced = data.draw(st.sampled_from([1, len(forged)]))  # a varint in place of one, or overwritten
         assert_read_alike(value[:at] + forged + value[at + replaced :])
 
