@@ -361,6 +361,8 @@ def build_app(
         # ``audited``: the audit stream of its decisions (None: the registry's records decide nothing)
         out = sender()
         audit_here = None if audited is None else audit
+        if stamps is not None:
+            stream.add_processor(stamps.processor(stream))  # runs before take_events' own
         async for events in stream.take_events(batch, within=within):
             sent: list[float] | None = None if stamps is None else []
             yielded = 0.0 if stamps is None else time()
@@ -442,6 +444,7 @@ def build_app(
         sweeps = sender()
 
     if stamps is not None:
+        stamps.install_consumer_stamps()
         app.task(stamps.probe)
 
     @app.timer(interval=max(10.0, pipe.sweep_interval_s))
