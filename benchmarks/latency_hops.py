@@ -115,6 +115,7 @@ class ConsumerPath:
         self.parsed: dict[tuple[str, int], list[tuple[int, int, float, float]]] = defaultdict(list)
         self.got: dict[tuple[str, int], list[tuple[int, int, float]]] = defaultdict(list)
         self.processed: dict[tuple[str, int, int], float] = {}
+        self.collections: list[tuple[float, float, int]] = []  # (ended, took s, generation)
 
     def add(self, parts: list[str]) -> None:
         kind = parts[0]
@@ -126,6 +127,8 @@ class ConsumerPath:
         elif kind == "G":
             first, last = int(parts[3]), int(parts[4])
             self.got[(parts[1], int(parts[2]))].append((first, last, float(parts[5])))
+        elif kind == "C":
+            self.collections.append((float(parts[1]), float(parts[2]), int(parts[3])))
         elif kind == "P":
             self.processed.setdefault((parts[1], int(parts[2]), int(parts[3])), float(parts[4]))
 
@@ -336,6 +339,16 @@ def _lag(lags: list[float], seconds: float) -> str:
     )
 
 
+def _collections(collections: list[tuple[float, float, int]]) -> str:
+    """Garbage collections by generation: how many, their pauses' sum and worst (the whole run)."""
+    parts = []
+    for gen in (0, 1, 2):
+        took = [t * 1000 for _, t, g in collections if g == gen]
+        if took:
+            parts.append(f"gen {gen}: {len(took)}, {sum(took):.1f} ms in all, worst {max(took):.2f} ms")
+    return "; ".join(parts) or "none stamped"
+
+
 def _load() -> str:
     return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -406,6 +419,7 @@ async def run_rate(
     for name, values in waits.items():
         print(f"[kafka]     {name:<56} {_p(values)} ms", flush=True)
     print(f"[kafka]     {fetch_note}", flush=True)
+    print(f"[kafka]   worker GC: {_collections(consumer.collections)}", flush=True)
     for who, figures in sorted(agent_cycles(events, bus).items()):
         print(f"[kafka]   agent {who}: " + "; ".join(f"{k} {_p(v)}" for k, v in figures.items()), flush=True)
     print(f"[kafka]   latency p50/max (ms) by second of the run: {by_second()}", flush=True)

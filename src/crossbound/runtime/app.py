@@ -463,6 +463,7 @@ def build_app(
 
     if stamps is not None:
         stamps.install_consumer_stamps()
+        stamps.install_gc_stamps()
         app.task(stamps.probe)
 
     @app.timer(interval=max(10.0, pipe.sweep_interval_s))

@@ -10,6 +10,7 @@ consumer's path from the broker to the agent is stamped at each of its steps::
     F <topic> <partition> <first> <last> <parsed> <drained>
     G <topic> <partition> <first> <last> <got>
     P <topic> <partition> <offset> <processed>
+    C <ended> <took> <generation>
 
 (times: ``time.time()`` seconds, the same clock as the records' ``created_at`` and ``decided_at``):
 *yielded* when ``take_events`` handed over the event's batch, *sent* when the event's outputs were
@@ -19,13 +20,16 @@ sent and answered (whether it brought records); ``F`` a partition's records of a
 parsed (the fetch result created) and drained by the consumer thread's ``getmany``; ``G`` the same
 records received by the main loop (the thread's answer crossed over); ``P`` an event reaching its
 stream's processors (the conductor and the topic's channel passed), before ``take_events`` buffers
-it. Nothing of a record's content is written: topic, partition and offset name it. Unset (the
-default), nothing is stamped or written, nothing is patched, and the agents run as before.
+it. ``C``: one garbage collection (``gc.callbacks``), when it ended, how long it held the
+interpreter, and its generation. Nothing of a record's content is written: topic, partition and
+offset name it. Unset (the default), nothing is stamped or written, nothing is patched, and the
+agents run as before.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import time
 from collections import deque
@@ -119,6 +123,20 @@ class HopTimes:
         result_cls.getall = stamped_getall
         fetcher_cls._proc_fetch_request = stamped_proc
         thread_cls.getmany = stamped_getmany
+
+    def install_gc_stamps(self) -> None:
+        """Write a ``C`` line per garbage collection (a ``gc.callbacks`` entry; debug only)."""
+        lines = self._lines
+        started = [0.0]
+
+        def collected(phase: str, info: dict[str, Any]) -> None:
+            if phase == "start":
+                started[0] = time.perf_counter()
+            else:
+                took = time.perf_counter() - started[0]
+                lines.append(f"C {time.time():.6f} {took:.6f} {info['generation']}\n")
+
+        gc.callbacks.append(collected)
 
     def _write_lines(self) -> None:
         out, lines = self._file(), self._lines

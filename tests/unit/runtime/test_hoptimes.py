@@ -44,3 +44,21 @@ def test_stream_processor_stamps_the_event_and_passes_its_value_on(tmp_path: Pat
     assert (kind, topic, partition, offset) == ("P", "hk.attestations", "1", "42")
     assert float(when) > 0
     assert "value" not in line
+
+
+def test_a_garbage_collection_is_stamped_with_its_pause_and_generation(tmp_path: Path) -> None:
+    import gc
+
+    path = tmp_path / "t.txt"
+    stamps = HopTimes(str(path))
+    before = list(gc.callbacks)
+    stamps.install_gc_stamps()
+    try:
+        gc.collect(1)
+    finally:
+        gc.callbacks[:] = before
+    stamps.close()
+    (line,) = path.read_text().splitlines()
+    kind, _, took, generation = line.split()
+    assert (kind, generation) == ("C", "1")
+    assert 0 <= float(took) < 10
