@@ -3,8 +3,9 @@
 Before this, an agent awaited every output of a batch (:meth:`~crossbound.runtime.sending.Sender.settle`,
 one produce round trip: the linger plus the broker's ``acks=all`` answer) before it took the next
 batch, and Faust's ``take_events`` buffer stayed closed meanwhile: a record that arrived during the
-settle waited for it in the stream (benchmarks/latency_hops.py: most of the worker's input wait at a
-paced load was records that arrived while their agent was in a batch).
+settle waited for it in the stream (benchmarks/latency_hops.py at 50/s, one run: of the records held
+over 5 ms between the main loop and the stream, 2,021 of 2,182 had arrived while their agent was in
+a batch).
 
 :class:`Settling` lets the agent go on. Each batch's sends (its sender's
 :meth:`~crossbound.runtime.sending.Sender.detach`) are settled by a task of their own, in the order
