@@ -25,7 +25,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import dataclasses
+import itertools
+import math
 import os
 import tempfile
 import time
@@ -104,21 +107,120 @@ async def read_back(
     return out
 
 
+class ConsumerPath:
+    """The worker's consumer stamps: the ``Q``, ``F``, ``G`` and ``P`` lines of
+    :mod:`crossbound.runtime.hoptimes`."""
+
+    def __init__(self) -> None:
+        self.fetches: list[tuple[float, float, bool]] = []  # (sent, answered, brought records)
+        self.parsed: dict[tuple[str, int], list[tuple[int, int, float, float]]] = defaultdict(list)
+        self.got: dict[tuple[str, int], list[tuple[int, int, float]]] = defaultdict(list)
+        self.processed: dict[tuple[str, int, int], float] = {}
+        self.collections: list[tuple[float, float, int]] = []  # (ended, took s, generation)
+
+    def add(self, parts: list[str]) -> None:
+        kind = parts[0]
+        if kind == "Q":
+            self.fetches.append((float(parts[1]), float(parts[2]), parts[3] == "1"))
+        elif kind == "F":
+            first, last = int(parts[3]), int(parts[4])
+            self.parsed[(parts[1], int(parts[2]))].append((first, last, float(parts[5]), float(parts[6])))
+        elif kind == "G":
+            first, last = int(parts[3]), int(parts[4])
+            self.got[(parts[1], int(parts[2]))].append((first, last, float(parts[5])))
+        elif kind == "C":
+            self.collections.append((float(parts[1]), float(parts[2]), int(parts[3])))
+        elif kind == "P":
+            self.processed.setdefault((parts[1], int(parts[2]), int(parts[3])), float(parts[4]))
+
+    def of(self, coords: tuple[str, int, int]) -> tuple[float, float, float, float] | None:
+        """(parsed, drained, got, processed) of the record at ``coords``: its first delivery."""
+        tp, offset = (coords[0], coords[1]), coords[2]
+        parsed = next(((p, d) for a, b, p, d in self.parsed.get(tp, ()) if a <= offset <= b), None)
+        got = next((g for a, b, g in self.got.get(tp, ()) if a <= offset <= b), None)
+        processed = self.processed.get(coords)
+        if parsed is None or got is None or processed is None:
+            return None
+        return parsed[0], parsed[1], got, processed
+
+    def in_flight(self, at: float) -> bool:
+        """Whether a fetch request was waiting at the broker at time ``at`` (one broker: one at a time)."""
+        i = bisect.bisect_right(self.fetches, (at, math.inf, True)) - 1
+        return i >= 0 and at < self.fetches[i][1]
+
+    def next_sent(self, at: float) -> float | None:
+        i = bisect.bisect_left(self.fetches, (at, -math.inf, False))
+        return self.fetches[i][0] if i < len(self.fetches) else None
+
+
 def worker_lines(
     path: Path,
-) -> tuple[dict[tuple[str, int, int], tuple[float, ...]], list[tuple[float, float]]]:
-    """The worker's debug stamps: events (yielded, sent, settled, batch size) and loop lags."""
+) -> tuple[dict[tuple[str, int, int], tuple[float, ...]], list[tuple[float, float]], ConsumerPath]:
+    """The worker's debug stamps: events (yielded, sent, settled, batch size), loop lags, and the
+    consumer's path."""
     events: dict[tuple[str, int, int], tuple[float, ...]] = {}
     lags: list[tuple[float, float]] = []
+    path_stamps = ConsumerPath()
     if not path.exists():
-        return events, lags
+        return events, lags, path_stamps
     for line in path.read_text().splitlines():
         parts = line.split()
         if parts[0] == "E":
             events[(parts[1], int(parts[2]), int(parts[3]))] = tuple(float(x) for x in parts[4:])
         elif parts[0] == "L":
             lags.append((float(parts[1]), float(parts[2])))
-    return events, lags
+        else:
+            path_stamps.add(parts)
+    path_stamps.fetches.sort()
+    return events, lags, path_stamps
+
+
+INPUT_WAIT = (
+    "appended -> fetch answered and parsed (consumer thread)",
+    "parsed -> drained by the thread's getmany",
+    "drained -> main loop got the records (thread crossing)",
+    "main loop got -> stream processor (conductor, channel)",
+    "stream processor -> take_events yielded (batch buffer)",
+    "TOTAL appended -> take_events yielded",
+)
+
+
+def input_wait(
+    records: dict[tuple[str, int, int], Any],
+    events: dict[tuple[str, int, int], Any],
+    consumer: ConsumerPath,
+    warm: set[str],
+) -> tuple[dict[str, list[float]], str]:
+    """The worker's input wait (every followed input record: requests, attestations, quota hops) in
+    its steps (ms), and how often a record's append found no fetch request waiting at the broker."""
+    segs: dict[str, list[float]] = {name: [] for name in INPUT_WAIT}
+    idle, waits = 0, []
+    for coords, stamp in events.items():
+        rec = records.get(coords)
+        if rec is None or rec[1] in warm:
+            continue
+        steps = consumer.of(coords)
+        if steps is None:
+            continue
+        appended = rec[0]
+        times = [appended, *steps, stamp[0]]
+        for name, a, b in zip(INPUT_WAIT, times, times[1:], strict=False):
+            segs[name].append((b - a) * 1000)
+        segs[INPUT_WAIT[-1]].append((stamp[0] - appended) * 1000)
+        if not consumer.in_flight(appended):
+            idle += 1
+            nxt = consumer.next_sent(appended)
+            if nxt is not None:
+                waits.append((nxt - appended) * 1000)
+    fetches = consumer.fetches
+    answered = [(b - a) * 1000 for a, b, _ in fetches]
+    gaps = [(n[0] - p[1]) * 1000 for p, n in itertools.pairwise(fetches)]
+    note = (
+        f"{len(fetches)} fetch requests (sent -> answered {_p(answered)} ms; answered -> next sent "
+        f"{_p(gaps)} ms); {idle} of {len(segs[INPUT_WAIT[0]])} records appended with no fetch waiting "
+        f"(append -> next fetch sent {_p(waits)} ms)"
+    )
+    return segs, note
 
 
 SEGMENTS = (
@@ -238,6 +340,16 @@ def _lag(lags: list[float], seconds: float) -> str:
     )
 
 
+def _collections(collections: list[tuple[float, float, int]]) -> str:
+    """Garbage collections by generation: how many, their pauses' sum and worst (the whole run)."""
+    parts = []
+    for gen in (0, 1, 2):
+        took = [t * 1000 for _, t, g in collections if g == gen]
+        if took:
+            parts.append(f"gen {gen}: {len(took)}, {sum(took):.1f} ms in all, worst {max(took):.2f} ms")
+    return "; ".join(parts) or "none stamped"
+
+
 def _load() -> str:
     return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -271,18 +383,24 @@ async def run_rate(
             await warm_up(bus, cases[0])
             await asyncio.sleep(idle_s)  # the worker ready and idle first (--idle)
             probe = asyncio.create_task(loop_lag(stop, lags))
+            cpu_start, start = phase.cpu(), time.perf_counter()
             await send_paced(bus, cases[1:], rate, len(cases))
+            cpu_load = (phase.cpu() - cpu_start, time.perf_counter() - start)
             stop.set()
             await probe
-            await asyncio.sleep(1.5)  # the worker's stamps are flushed once a second
+            cpu_idle_start = phase.cpu()
+            await asyncio.sleep(2.0)  # the worker idle (and its stamps flushed: once a second)
+            cpu_idle = phase.cpu() - cpu_idle_start
     finally:
         phase.stop()
     load_end = _load()
     t = phase.topics
     followed = [f(s) for s in SIDES for f in (t.requests, t.attestation_requests, t.attestations, t.verdicts)]
     records = await read_back(broker.bootstrap, [*followed, t.quota], phase.partitions, codec)
-    events, worker_lag = worker_lines(stamps)
-    segs, hops = follow(bus, records, events, {c.request_id for c in cases[: warm_n + 1]})
+    events, worker_lag, consumer = worker_lines(stamps)
+    warm = {c.request_id for c in cases[: warm_n + 1]}
+    segs, hops = follow(bus, records, events, warm)
+    waits, fetch_note = input_wait(records, events, consumer, warm)
     kinds = {r[2] for r in records.values()}
     print(
         f"[kafka] {rate:,.0f}/s for {seconds:g} s after {warmup_s:g} s of warm-up: "
@@ -292,9 +410,19 @@ async def run_rate(
     )
     for name, values in (segs | hops).items():
         print(f"[kafka]   {name:<58} {_p(values)} ms", flush=True)
+    print("[kafka]   the worker's input wait, every input record (requests, attestations, hops):", flush=True)
+    for name, values in waits.items():
+        print(f"[kafka]     {name:<56} {_p(values)} ms", flush=True)
+    print(f"[kafka]     {fetch_note}", flush=True)
+    print(f"[kafka]   worker GC: {_collections(consumer.collections)}", flush=True)
     for who, figures in sorted(agent_cycles(events, bus).items()):
         print(f"[kafka]   agent {who}: " + "; ".join(f"{k} {_p(v)}" for k, v in figures.items()), flush=True)
     print(f"[kafka]   latency p50/max (ms) by second of the run: {by_second()}", flush=True)
+    print(
+        f"[kafka]   worker CPU: {cpu_load[0]:.2f} s over the {cpu_load[1]:.1f} s of load and drain "
+        f"({100 * cpu_load[0] / cpu_load[1]:.0f} % of a core); idle after it {50 * cpu_idle:.0f} % of a core",
+        flush=True,
+    )
     lag_s = [late for _, late in worker_lag]
     print(f"[kafka]   worker loop: {_lag(lag_s, seconds)}", flush=True)
     print(f"[kafka]   bench loop:  {_lag(lags, seconds)}", flush=True)

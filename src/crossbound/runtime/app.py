@@ -72,6 +72,7 @@ from crossbound.runtime.faustloop import install_loop_speedups
 from crossbound.runtime.hoptimes import hop_times_from_env
 from crossbound.runtime.limits import output_limits
 from crossbound.runtime.sending import Send, Sender
+from crossbound.runtime.settling import Settling
 from crossbound.runtime.tablestore import table_store_settings
 from crossbound.runtime.worker import Components
 from crossbound.settings import Settings
@@ -361,22 +362,41 @@ def build_app(
         # ``audited``: the audit stream of its decisions (None: the registry's records decide nothing)
         out = sender()
         audit_here = None if audited is None else audit
-        async for events in stream.take_events(batch, within=within):
-            sent: list[float] | None = None if stamps is None else []
-            yielded = 0.0 if stamps is None else time()
-            for event in events:
-                rec = incoming(event)
-                outs = handle(rec)
-                if audit_here is not None and audited is not None:  # each decision's entry, same batch
-                    outs = audit_here.of_input(audited, outs, rec, event.message.headers)
-                await out.send(outs, rec)
-                if sent is not None:
-                    sent.append(time())
-            await out.settle()  # before the next batch: Faust acknowledges this one's offsets then
-            if stamps is not None and sent is not None:
-                stamps.batch(events, yielded, sent, time())
-            if audit_here is not None and audited is not None:
-                audit_here.persist(audited)  # acknowledged: the chains' heads may now be saved
+        if stamps is not None:
+            stream.add_processor(stamps.processor(stream))  # runs before take_events' own
+        # the audit's heads and exactly_once's transactions follow each batch: settled before the next
+        ahead = 0 if audit_here is not None or exactly_once else pipe.settle_ahead
+        settling = Settling(ahead) if ahead else None
+        try:
+            async for events in stream.take_events(batch, within=within):
+                sent: list[float] | None = None if stamps is None else []
+                yielded = 0.0 if stamps is None else time()
+                for event in events:
+                    rec = incoming(event)
+                    outs = handle(rec)
+                    if audit_here is not None and audited is not None:  # each decision's entry, same batch
+                        outs = audit_here.of_input(audited, outs, rec, event.message.headers)
+                    await out.send(outs, rec)
+                    if sent is not None:
+                        sent.append(time())
+                if settling is not None:  # acknowledged once settled, while the next batches are taken
+                    await settling.add(out.detach(), events, _stamped(events, yielded, sent))
+                    continue
+                await out.settle()  # before the next batch: Faust acknowledges this one's offsets then
+                if stamps is not None and sent is not None:
+                    stamps.batch(events, yielded, sent, time())
+                if audit_here is not None and audited is not None:
+                    audit_here.persist(audited)  # acknowledged: the chains' heads may now be saved
+            if settling is not None:
+                await settling.drain()
+        finally:
+            if settling is not None:
+                settling.cancel()
+
+    def _stamped(events: Any, yielded: float, sent: list[float] | None) -> Callable[[], None] | None:
+        if stamps is None or sent is None:
+            return None
+        return lambda: stamps.batch(events, yielded, sent, time())
 
     @app.agent(inputs, name="validate")
     async def validate(stream: Any) -> None:
@@ -442,6 +462,8 @@ def build_app(
         sweeps = sender()
 
     if stamps is not None:
+        stamps.install_consumer_stamps()
+        stamps.install_gc_stamps()
         app.task(stamps.probe)
 
     @app.timer(interval=max(10.0, pipe.sweep_interval_s))

@@ -28,12 +28,14 @@ A failure is classified by :func:`per_record`:
   (the worker: not ready, one ERROR line, exit with :data:`~crossbound.runtime.worker.EXIT_PRODUCER_FAILED`)
   and the error is raised, as before.
 
-The wait costs each batch one produce round trip (the linger plus the broker's answer); the agent's
-next batch is buffered by Faust meanwhile.
+The wait costs each batch one produce round trip (the linger plus the broker's answer). An agent may
+settle a batch while it takes the next ones (:meth:`Sender.detach`, :mod:`crossbound.runtime.settling`):
+its events are acknowledged when its settle is done.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn
@@ -135,6 +137,15 @@ class Sender:
         if dead_letter:
             self._dead_letters.add(id(out))
         self._inflight.append((rec, source, out, fut))
+
+    def detach(self) -> Sender:
+        """What was handed over since the last settle, as a sender of its own to settle apart (the
+        agent goes on with its next batch, :mod:`crossbound.runtime.settling`); this one starts empty."""
+        batch = copy.copy(self)  # the same producer, pipeline, metrics and limits
+        batch._inflight, batch._refused = self._inflight, self._refused
+        batch._dead_letters = self._dead_letters
+        self._inflight, self._refused, self._dead_letters = [], set(), set()
+        return batch
 
     async def settle(self) -> None:
         """Wait for every record handed over since the last call; handle what the broker refused.

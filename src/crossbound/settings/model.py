@@ -398,6 +398,15 @@ class PipelineSettings(BaseModel):
         description="how long an agent waits for a batch to fill: each of an attested request's two "
         "passes through the worker waits up to this at a paced load (README, Benchmarks)",
     )
+    settle_ahead: int = Field(
+        default=4,
+        ge=0,
+        le=64,
+        description="batches an agent may have awaiting their outputs while it takes the next ones "
+        "(their events are acknowledged once settled, at-least-once as before); 0: each batch is "
+        "settled before the next is taken. Audited streams and exactly_once always settle each batch "
+        "first (README, What sets the latency floor on Kafka)",
+    )
 
 
 class AuditSettings(BaseModel):
