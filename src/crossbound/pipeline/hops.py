@@ -37,7 +37,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
 from crossbound.codec import Codec
 from crossbound.codec.records import QuotaCheck, QuotaStep, QuotaUsage, Request
@@ -101,9 +101,12 @@ class Hops:
             request = cast(Request, codec.decode(chk["request"])[1])
             rs = self.decoder.ruleset(request["scenario_id"], chk["request_id"])
             payload = codec.decode(request["payload"])[1]
+            findings = [finding(f) for f in chk["findings"]]
+            memo: dict[Any, Any] = {}
         else:
-            chk, request, payload = in_hand[:3]
+            chk, request, payload, kept, memo = in_hand
             rs = self.decoder.ruleset(request["scenario_id"], chk["request_id"])
+            findings = list(kept)
         steps: list[QuotaStep] = chk["steps"] or [{"index": 0, "key": chk["quota_key"]}]
         request_id = chk["request_id"]
         now = datetime.fromtimestamp(self.clock(), UTC)
@@ -111,7 +114,6 @@ class Hops:
         period = self._periods(now_ms, now)
         here = f"quota|{request_id}|{steps[0]['index']}".encode()
         key = chk["quota_key"].encode()
-        findings = [finding(f) for f in chk["findings"]]
         state, starts = self._state(key, rs.scenario_id, request_id, findings)
         index = steps[0]["index"]
         if index >= len(rs.steps):  # the rule set changed since the request was routed: answer now,
@@ -139,7 +141,7 @@ class Hops:
             # hop after a crash were each decided again (3 copies of its verdict)
             return []
         counted = step.kind == "volume" and is_counted(counted_ids, request_id, known)
-        ctx = Context(request, payload, now, ruleset_version=rs.version)
+        ctx = Context(request, payload, now, ruleset_version=rs.version, memo=memo)
         new_members = list(chk["new_members"])
         if step.kind == "members":
             mark_member(step, state["windows"], period, new_members)
@@ -160,7 +162,7 @@ class Hops:
         if rest and outcome_of(findings) is not Outcome.REJECT:
             source = chk["source_topic"], chk["source_partition"]
             out = self.outputs.hop_record(
-                request, rest, findings, attested, chk["request"], source, new_members, payload
+                request, rest, findings, attested, chk["request"], source, new_members, payload, ctx.memo
             )
         else:
             out = self.outputs.verdict(rs, request, findings, attested, now, chk["source_partition"])
