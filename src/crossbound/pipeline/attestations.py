@@ -121,7 +121,7 @@ class Attestations:
             self.signatures.authorise_attestation(side, signer, att, request)
         findings = [finding(f) for f in parked["findings"]]
         attested: dict[str, str] = {}
-        memo: dict[Any, Any] = {}  # the request's own preconditions, as the attestation stage found them
+        memo = self.pending.memo(key, raw)  # the request's own preconditions, as evaluated so far
         now = datetime.fromtimestamp(self.clock(), UTC)
         status = att["status"]
         if status == "FOUND":
@@ -132,7 +132,9 @@ class Attestations:
             att_payload = self.decoder.payload(rs, att["payload"], rs.attestation_subject, request_id)
             att_checks = self.registry.current(rs.attestation_subject).input_checks
             refuse_input(att_checks, att_payload, request_id, rs.scenario_id, payload=True)
-            ctx = Context(request, payload, now, attestation=att_payload, ruleset_version=rs.version)
+            ctx = Context(
+                request, payload, now, attestation=att_payload, ruleset_version=rs.version, memo=memo
+            )
             findings += evaluate(rs.stage("attestation"), ctx, self.on_rule_error[rs.scenario_id])
             attested = {n: _text(att_payload.get(n)) for n in self.b_fields[rs.scenario_id]}
             memo = request_memo(ctx.memo)

@@ -131,3 +131,30 @@ def test_a_hop_in_process_takes_over_the_request_s_preconditions_and_findings(
     warm = published(Harness.from_dirs(now=NOW))
     assert warm == decoded
     assert len(runs) < cold_runs, (len(runs), cold_runs)
+
+
+def test_the_attestation_stage_takes_over_the_request_stage_s_preconditions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A request parked by this process: its preconditions over the request alone are not run again."""
+    from crossbound.rules.cel import CelProgram
+
+    runs: list[str] = []
+    call = CelProgram.__call__
+
+    def counting(self: CelProgram, ctx: Any) -> Any:
+        runs.append(self.expr)
+        return call(self, ctx)
+
+    monkeypatch.setattr(CelProgram, "__call__", counting)
+    ecny = examples.load("ecny_crossboundary_wallet").fixtures["accept"]
+    request, attestation = examples.refresh(ecny, random.Random(4), NOW)
+    assert attestation is not None
+    h = Harness.from_dirs(now=NOW)
+    h.send_request(request)
+    assert "payload.op == 'PAYMENT'" in runs  # a request-stage rule's precondition
+    runs.clear()
+    (verdict,) = [p for p in h.send_attestation(attestation) if p.topic == h.topics.verdicts("hk")]
+    assert verdict.record["outcome"] == "ACCEPT"
+    assert "payload.op == 'PAYMENT'" not in runs  # attestation-stage and stateful rules share it
+    assert any(r.startswith("double(attestation.") for r in runs)  # those reading the attestation ran
