@@ -8,19 +8,26 @@ less than wall time would. The script prints the microseconds per verdict and th
 scenario runs, so the cost of a bigger rule set is visible next to its size. The last line is one
 JSON object.
 
-    python benchmarks/rules_cost.py [--n N] [--scenario ID ...] [--compare SRC [--rounds R]]
+    python benchmarks/rules_cost.py [--n N] [--scenario ID ...] [--compare SRC [--rounds R]] [--calls]
 
 ``--compare SRC`` measures another checkout's ``src`` directory (e.g. ``git archive main src schemas
 rulesets examples | tar -x -C /tmp/base``, then ``--compare /tmp/base/src``) against this one in one
 run: R rounds, each running both in turn in fresh subprocesses, best figure per scenario of each side,
 then the ratio.
+
+``--calls`` counts instead of timing: one round per scenario under cProfile, the Python function calls
+per verdict (C functions included, as cProfile sees them), which the machine's load does not move, so
+two checkouts can be compared on a shared machine (``PYTHONPATH=/tmp/base/src python ... --calls``,
+then this one).
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
+import pstats
 import random
 import subprocess
 import sys
@@ -90,10 +97,35 @@ def measure(proto: Harness, scenario: str, n: int) -> float:
     return best
 
 
-def figures(scenarios: Sequence[str], n: int, quiet: bool = False) -> dict[str, dict[str, float]]:
-    """Each scenario's cost per verdict and rule count."""
+def calls(proto: Harness, scenario: str, n: int) -> float:
+    """Function calls per verdict in one round of ``n`` under cProfile (preparation excluded)."""
+    h = Harness(proto.codec, proto.catalogue, now=proto.now)
+    cases, side = prepare(h, scenario, n, 0)
+    profile = cProfile.Profile()
+    profile.enable()
+    run(h, cases, side)
+    profile.disable()
+    stats = pstats.Stats(profile)
+    total: int = stats.total_calls  # type: ignore[attr-defined]
+    return total / n
+
+
+def figures(
+    scenarios: Sequence[str], n: int, quiet: bool = False, count: bool = False
+) -> dict[str, dict[str, float]]:
+    """Each scenario's cost per verdict (``count``: calls per verdict) and rule count."""
     proto = Harness.from_dirs(now=time.time())
     out: dict[str, dict[str, float]] = {}
+    if count:
+        for sid in scenarios:
+            per = calls(proto, sid, n)
+            out[sid] = {
+                "calls_per_verdict": round(per, 1),
+                "rules": len(proto.catalogue.scenarios[sid].rules),
+            }
+            if not quiet:
+                print(f"{sid:42} {per:8.1f} calls/verdict", flush=True)
+        return out
     for sid in scenarios:
         us = measure(proto, sid, n)
         rules = len(proto.catalogue.scenarios[sid].rules)
@@ -144,14 +176,21 @@ def main() -> None:
     parser.add_argument("--scenario", action="append", help="only these scenarios (default: all)")
     parser.add_argument("--compare", metavar="SRC", help="another checkout's src directory to compare with")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of --compare")
+    parser.add_argument("--calls", action="store_true", help="count calls per verdict (cProfile), not time")
     parser.add_argument("--json-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     scenarios = args.scenario or list(examples.discover())
     if args.compare:
         compare(args.compare, scenarios, args.n, args.rounds)
         return
-    figs = figures(scenarios, args.n, quiet=args.json_only)
-    if not args.json_only:
+    figs = figures(scenarios, args.n, quiet=args.json_only, count=args.calls)
+    if args.calls and not args.json_only:
+        values = [f["calls_per_verdict"] for f in figs.values()]
+        print(
+            f"median {_median(values):.1f}, worst {max(values):.1f} calls/verdict "
+            f"over {len(values)} scenarios"
+        )
+    elif not args.json_only:
         values = [f["us_per_verdict"] for f in figs.values()]
         print(
             f"median {_median(values):.1f}, worst {max(values):.1f} us/verdict over {len(values)} scenarios"

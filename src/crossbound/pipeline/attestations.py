@@ -24,6 +24,7 @@ from crossbound.pipeline.requests import check_key
 from crossbound.pipeline.signatures import Signatures
 from crossbound.pipeline.stores import AnsweredStore, PendingStore
 from crossbound.rules import Catalogue, Context, Finding, Outcome, RuleSet, Severity, evaluate, outcome_of
+from crossbound.rules.compiler import request_memo
 from crossbound.rules.engine import OnError, applies
 from crossbound.rules.stateful import hop_key
 from crossbound.topics import wire_side
@@ -120,6 +121,7 @@ class Attestations:
             self.signatures.authorise_attestation(side, signer, att, request)
         findings = [finding(f) for f in parked["findings"]]
         attested: dict[str, str] = {}
+        memo = self.pending.memo(key, raw)  # the request's own preconditions, as evaluated so far
         now = datetime.fromtimestamp(self.clock(), UTC)
         status = att["status"]
         if status == "FOUND":
@@ -130,18 +132,21 @@ class Attestations:
             att_payload = self.decoder.payload(rs, att["payload"], rs.attestation_subject, request_id)
             att_checks = self.registry.current(rs.attestation_subject).input_checks
             refuse_input(att_checks, att_payload, request_id, rs.scenario_id, payload=True)
-            ctx = Context(request, payload, now, attestation=att_payload, ruleset_version=rs.version)
+            ctx = Context(
+                request, payload, now, attestation=att_payload, ruleset_version=rs.version, memo=memo
+            )
             findings += evaluate(rs.stage("attestation"), ctx, self.on_rule_error[rs.scenario_id])
             attested = {n: _text(att_payload.get(n)) for n in self.b_fields[rs.scenario_id]}
+            memo = request_memo(ctx.memo)
         else:
             findings.append(
                 Finding(f"{rs.scenario_id}:attestation", Severity.REJECT, "", f"ATTESTATION_{status}")
             )
-        steps = _hops(rs, request, payload, now) if rs.steps else []
+        steps, memo = _hops(rs, request, payload, now, memo) if rs.steps else ([], memo)
         source = parked["source_topic"], parked["source_partition"], parked["source_offset"]
         if steps and outcome_of(findings) is not Outcome.REJECT:
             out = self.outputs.hop_record(
-                request, steps, findings, attested, parked["request"], source[:2], payload=payload
+                request, steps, findings, attested, parked["request"], source[:2], payload=payload, memo=memo
             )
         else:
             out = self.outputs.verdict(rs, request, findings, attested, now, rec.partition)
@@ -151,11 +156,20 @@ class Attestations:
         return [out]
 
 
-def _hops(rs: RuleSet, request: Request, payload: dict[str, Any], now: datetime) -> list[QuotaStep]:
-    """The stateful hops this request must visit: those with a rule whose ``when`` holds."""
-    ctx = Context(request, payload, now, ruleset_version=rs.version)
-    return [
+def _hops(
+    rs: RuleSet,
+    request: Request,
+    payload: dict[str, Any],
+    now: datetime,
+    memo: dict[Any, Any] | None = None,
+) -> tuple[list[QuotaStep], dict[Any, Any]]:
+    """The stateful hops this request must visit: those with a rule whose ``when`` holds; and the
+    memo of the preconditions evaluated to find them (starting from ``memo``: the request's own
+    preconditions, already evaluated on these request and payload objects)."""
+    ctx = Context(request, payload, now, ruleset_version=rs.version, memo={} if memo is None else memo)
+    steps: list[QuotaStep] = [
         {"index": step.index, "key": hop_key(step, ctx)}
         for step in rs.steps
         if any(applies(rule, ctx) for rule in step.rules)
     ]
+    return steps, ctx.memo

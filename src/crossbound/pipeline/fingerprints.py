@@ -194,9 +194,12 @@ class FingerprintRegistry:
             findings = findings + evaluate(rs.stage("attestation"), ctx, self.on_rule_error[sid])
         assert rec.value is not None
         assert rec.key is not None
-        steps = _hops(rs, request, payload, now) if rs.steps else []
+        steps, memo = _hops(rs, request, payload, now) if rs.steps else ([], None)
         if steps and outcome_of(findings) is not Outcome.REJECT:
-            out = self.outputs.hop_record(request, steps, findings, {}, rec.value, (rec.topic, rec.partition))
+            source = rec.topic, rec.partition
+            out = self.outputs.hop_record(
+                request, steps, findings, {}, rec.value, source, payload=payload, memo=memo
+            )
         else:
             out = self.outputs.verdict(rs, request, findings, {}, now, rec.partition)
         self.answered.answer(rec.key, request, body, (rec.topic, rec.partition, rec.offset), None, out)

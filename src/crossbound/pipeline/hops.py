@@ -37,7 +37,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
 from crossbound.codec import Codec
 from crossbound.codec.records import QuotaCheck, QuotaStep, QuotaUsage, Request
@@ -45,7 +45,7 @@ from crossbound.errors import DecodeError
 from crossbound.metrics import Metrics
 from crossbound.pipeline.attestations import finding
 from crossbound.pipeline.decoding import Decoder
-from crossbound.pipeline.ledger import add_counted, append_reply, check, find_reply, is_counted
+from crossbound.pipeline.ledger import add_counted, append_reply, check, digest, find_reply, is_counted
 from crossbound.pipeline.outputs import Outputs
 from crossbound.pipeline.records import Incoming, Outgoing
 from crossbound.pipeline.stores import AnsweredStore, State
@@ -89,6 +89,7 @@ class Hops:
         # replies (ledger.append_reply): read back while the table holds those bytes
         self.states: dict[bytes, tuple[bytes, QuotaUsage, list[int] | None]] = {}
         self.max_states = 10_000
+        self._period: tuple[int, Mapping[str, int]] = (-1, {})  # the second they are of, the periods
 
     def on_hop(self, side: str, rec: Incoming) -> list[Outgoing]:
         """One hop of the stateful stage, at its key: read the state, decide, update, pass on or answer."""
@@ -100,16 +101,19 @@ class Hops:
             request = cast(Request, codec.decode(chk["request"])[1])
             rs = self.decoder.ruleset(request["scenario_id"], chk["request_id"])
             payload = codec.decode(request["payload"])[1]
+            findings = [finding(f) for f in chk["findings"]]
+            memo: dict[Any, Any] = {}
         else:
-            chk, request, payload = in_hand
+            chk, request, payload, kept, memo = in_hand
             rs = self.decoder.ruleset(request["scenario_id"], chk["request_id"])
+            findings = list(kept)
         steps: list[QuotaStep] = chk["steps"] or [{"index": 0, "key": chk["quota_key"]}]
         request_id = chk["request_id"]
         now = datetime.fromtimestamp(self.clock(), UTC)
-        period = periods(now)
+        now_ms = int(now.timestamp() * 1000)
+        period = self._periods(now_ms, now)
         here = f"quota|{request_id}|{steps[0]['index']}".encode()
         key = chk["quota_key"].encode()
-        findings = [finding(f) for f in chk["findings"]]
         state, starts = self._state(key, rs.scenario_id, request_id, findings)
         index = steps[0]["index"]
         if index >= len(rs.steps):  # the rule set changed since the request was routed: answer now,
@@ -122,11 +126,12 @@ class Hops:
             return [verdict]
         step = rs.steps[index]
         replies, counted_ids = state["replies"] or b"", state["counted"] or b""  # None: older versions
-        if state["touched_at"] + self.answered.retention_ms <= now.timestamp() * 1000:
+        if state["touched_at"] + self.answered.retention_ms <= now_ms:
             # older than the retention: no redelivered hop needs them (the sweep trims keys left alone)
             replies = counted_ids = state["replies"] = state["counted"] = b""
             starts = []
-        done = find_reply(replies, request_id)
+        known = digest(request_id)  # once per hop, for each look-up and addition below
+        done = find_reply(replies, request_id, known)
         if done is not None:  # a redelivered hop: answer as before, count nothing twice
             return self.answered.send_again(here, done)
         if self.answered.handled_here(here):
@@ -135,8 +140,8 @@ class Hops:
             # per institution) forgets all but its last COUNTED_MAX, and two deliveries of an older
             # hop after a crash were each decided again (3 copies of its verdict)
             return []
-        counted = step.kind == "volume" and is_counted(counted_ids, request_id)
-        ctx = Context(request, payload, now, ruleset_version=rs.version)
+        counted = step.kind == "volume" and is_counted(counted_ids, request_id, known)
+        ctx = Context(request, payload, now, ruleset_version=rs.version, memo=memo)
         new_members = list(chk["new_members"])
         if step.kind == "members":
             mark_member(step, state["windows"], period, new_members)
@@ -151,24 +156,34 @@ class Hops:
                 self.on_rule_error[rs.scenario_id],
             )
             if step.kind == "volume" and step.ledger in new_members and not counted:
-                state["counted"] = add_counted(counted_ids, request_id, COUNTED_MAX)
+                state["counted"] = add_counted(counted_ids, request_id, COUNTED_MAX, known)
         attested = dict(chk["attested"])
         rest = steps[1:]
         if rest and outcome_of(findings) is not Outcome.REJECT:
             source = chk["source_topic"], chk["source_partition"]
             out = self.outputs.hop_record(
-                request, rest, findings, attested, chk["request"], source, new_members, payload
+                request, rest, findings, attested, chk["request"], source, new_members, payload, ctx.memo
             )
         else:
             out = self.outputs.verdict(rs, request, findings, attested, now, chk["source_partition"])
         if step.kind != "volume":
-            state["replies"], starts = append_reply(replies, starts, request_id, out, LAST_MAX)
+            state["replies"], starts = append_reply(replies, starts, request_id, out, LAST_MAX, known)
         prune(state["windows"], state["members"], period)
-        state["touched_at"] = int(now.timestamp() * 1000)
+        state["touched_at"] = now_ms
         value = self.usage[key] = codec.encode(USAGE, state)
         self._keep(key, value, state, starts)
         self.answered.mark_done_here(here)
         return [out]
+
+    def _periods(self, now_ms: int, now: datetime) -> Mapping[str, int]:
+        """:func:`~crossbound.rules.stateful.periods` of ``now`` (``now_ms``: the same instant), worked
+        out once per second: the local zone is a whole-hour offset, so no day or year starts within one."""
+        second = now_ms // 1000
+        at, period = self._period
+        if at != second:
+            period = periods(now)
+            self._period = second, period
+        return period
 
     def _keep(self, key: bytes, value: bytes, state: QuotaUsage, starts: list[int] | None) -> None:
         """Keep ``state`` decoded beside the bytes just written for it (the oldest key dropped when full)."""

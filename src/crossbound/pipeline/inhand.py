@@ -6,8 +6,11 @@ Where the hop record stays in process (the Harness, which runs the hop topic in-
 worker whose hop lands on one of its own partitions) the producer had all three in hand a moment
 before, so :class:`InHand` keeps them, keyed by the record's bytes: the consuming hop takes them
 back only for exactly the bytes they were encoded into, so what it reads is what a decode of those
-bytes gives. Anything else (a record from another process, one evicted, a redelivery after it was
-taken) is decoded as before. The record is still encoded: it is what crosses the broker, and what
+bytes gives. Beside them it keeps the findings the record carries, as the producer had them, and the
+request's preconditions that read neither ``now`` nor an attestation, as already evaluated on that
+request and payload (:func:`crossbound.rules.compiler.request_memo`): the same values, one CEL run
+fewer per rule and hop. Anything else (a record from another process, one evicted, a redelivery
+after it was taken) is decoded as before. The record is still encoded: it is what crosses the broker, and what
 the output budget and the golden file see.
 
 The entries are bounded (``max_kept``, oldest dropped first): a hop record consumed by another
@@ -19,10 +22,12 @@ from __future__ import annotations
 from typing import Any
 
 from crossbound.codec.records import QuotaCheck, Request
+from crossbound.rules import Finding
 
 __all__ = ["Decoded", "InHand"]
 
-Decoded = tuple[QuotaCheck, Request, dict[str, Any]]  # the hop record, its request and payload
+# the hop record, its request and payload, its findings (as finding() reads them back), the memo
+Decoded = tuple[QuotaCheck, Request, dict[str, Any], tuple[Finding, ...], dict[Any, Any]]
 
 
 class InHand:

@@ -14,8 +14,11 @@ on the common path.
 * ``counted`` (volume hops): the 16-byte digests of the last ``keep`` request ids that added a subject.
 
 A digest, not the id: entries are of a fixed size and ids of any length cost the same. Two ids share
-a digest with probability about 2^-128 per pair. A field that does not parse this way (a broken or
-foreign writer) fails :func:`check` with ValueError: the hop treats the whole value as unreadable.
+a digest with probability about 2^-128 per pair. A hop works the digest out once (:func:`digest`) and
+hands it to each function here as ``known``, which otherwise works it out from the id.
+
+A field that does not parse this way (a broken or foreign writer) fails :func:`check` with
+ValueError: the hop treats the whole value as unreadable.
 """
 
 from __future__ import annotations
@@ -70,9 +73,9 @@ def check(replies: bytes, counted: bytes) -> None:
         raise ValueError("counted: not a whole number of digests")
 
 
-def find_reply(replies: bytes, request_id: str) -> Outgoing | None:
+def find_reply(replies: bytes, request_id: str, known: bytes | None = None) -> Outgoing | None:
     """What the hop produced for ``request_id``, if it is among the remembered ones."""
-    d = digest(request_id)
+    d = digest(request_id) if known is None else known
     if d not in replies:  # the common path: a request seen for the first time
         return None
     for at, seen, n in _entries(replies):
@@ -87,7 +90,12 @@ def add_reply(replies: bytes, request_id: str, out: Outgoing, keep: int) -> byte
 
 
 def append_reply(
-    replies: bytes, starts: list[int] | None, request_id: str, out: Outgoing, keep: int
+    replies: bytes,
+    starts: list[int] | None,
+    request_id: str,
+    out: Outgoing,
+    keep: int,
+    known: bytes | None = None,
 ) -> tuple[bytes, list[int]]:
     """:func:`add_reply`, and the offset of each entry in the result.
 
@@ -110,7 +118,8 @@ def append_reply(
     if starts is None:
         starts = [at for at, _, _ in _entries(replies)]
     starts = [*starts, len(replies)]
-    replies += _HEAD.pack(digest(request_id), len(packed)) + packed
+    d = digest(request_id) if known is None else known
+    replies += _HEAD.pack(d, len(packed)) + packed
     if len(starts) <= keep:
         return replies, starts
     cut = starts[-keep]
@@ -136,9 +145,9 @@ def _unpack(buf: bytes) -> Outgoing:
     return Outgoing(topic, key, buf[at:], None if partition < 0 else partition)
 
 
-def is_counted(counted: bytes, request_id: str) -> bool:
+def is_counted(counted: bytes, request_id: str, known: bytes | None = None) -> bool:
     """Whether ``request_id`` is among the last that added a subject (entries are 16-byte aligned)."""
-    d = digest(request_id)
+    d = digest(request_id) if known is None else known
     at = counted.find(d)
     while at >= 0:
         if at % DIGEST == 0:
@@ -147,6 +156,6 @@ def is_counted(counted: bytes, request_id: str) -> bool:
     return False
 
 
-def add_counted(counted: bytes, request_id: str, keep: int) -> bytes:
+def add_counted(counted: bytes, request_id: str, keep: int, known: bytes | None = None) -> bytes:
     """``counted`` with ``request_id`` added, and only the last ``keep`` kept."""
-    return (counted + digest(request_id))[-keep * DIGEST :]
+    return (counted + (digest(request_id) if known is None else known))[-keep * DIGEST :]

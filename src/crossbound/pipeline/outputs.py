@@ -29,6 +29,7 @@ from crossbound.pipeline.guard import Guard
 from crossbound.pipeline.inhand import InHand
 from crossbound.pipeline.records import Incoming, Outgoing
 from crossbound.rules import Finding, Outcome, RuleSet, outcome_of
+from crossbound.rules.compiler import request_memo
 from crossbound.topics import Topics, wire_side
 
 __all__ = ["DLQ_KEEP_BYTES", "Outputs", "source_time", "stored"]
@@ -253,11 +254,14 @@ class Outputs:
         source: tuple[str, int],
         new_members: Sequence[str] = (),
         payload: dict[str, Any] | None = None,
+        memo: Mapping[Any, Any] | None = None,
     ) -> Outgoing:
         """The request on its way to its next stateful hop, keyed (and so partitioned) by the hop's key.
 
-        With ``payload`` (the request's, decoded), the record, the request and the payload are kept
-        decoded for the hop, should it run in this process (:mod:`~crossbound.pipeline.inhand`).
+        With ``payload`` (the request's, decoded), the record, the request, the payload and the
+        findings are kept decoded for the hop, should it run in this process, with ``memo`` (a
+        context's memo of this request and payload, of which the request's own preconditions are
+        kept: :mod:`~crossbound.pipeline.inhand`).
         """
         record: QuotaCheck = {
             "request_id": request["request_id"],
@@ -275,5 +279,6 @@ class Outputs:
             "hop_record", Outgoing(self.topics.quota, steps[0]["key"].encode(), value), request["request_id"]
         )
         if payload is not None:
-            self.in_hand.keep(value, (record, request, payload))
+            kept = {} if memo is None else request_memo(memo)
+            self.in_hand.keep(value, (record, request, payload, tuple(findings), kept))
         return out

@@ -35,6 +35,7 @@ from crossbound.pipeline.records import Incoming, Outgoing
 from crossbound.pipeline.signatures import Signatures
 from crossbound.pipeline.stores import AnsweredStore, PendingStore
 from crossbound.rules import Context, Outcome, evaluate, outcome_of
+from crossbound.rules.compiler import request_memo
 from crossbound.rules.engine import OnError
 from crossbound.topics import wire_side
 
@@ -169,7 +170,9 @@ class Requests:
             "findings": stored(findings),
         }
         ask = self.outputs.attestation_request(rs, request, payload, deadline, rec.partition)
-        self.pending.park(key, parked, request, payload)  # state last: a fault before it changes nothing
+        self.pending.park(
+            key, parked, request, payload, request_memo(ctx.memo)
+        )  # state last: a fault before it changes nothing
         self.metrics.attestation_request(wire_side(rs.attester_side), scenario)
         return [ask]
 

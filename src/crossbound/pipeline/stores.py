@@ -1,7 +1,8 @@
 """The pipeline's two request tables, each with what this process keeps beside it.
 
 * :class:`PendingStore`: the ``pending`` table (requests waiting for their attestation), the decoded
-  form of what this process parked, and a heap of their deadlines;
+  form of what this process parked (with the request's own preconditions as its request stage
+  evaluated them: :func:`crossbound.rules.compiler.request_memo`), and a heap of their deadlines;
 * :class:`AnsweredStore`: the ``answered`` table (what answered each request, until it may be
   forgotten), a heap of those forget-at times, and the keys this process answered itself (for the
   dedupe retention after it answered them: the sweeper drops older ones, so their number follows
@@ -25,7 +26,7 @@ import logging
 import struct
 import time
 from collections import OrderedDict
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from datetime import datetime
 from typing import Any, cast
 
@@ -55,18 +56,26 @@ class PendingStore:
         self.table = table
         self.decoder = decoder
         self.codec: Codec = decoder.codec
-        self.cache: dict[bytes, tuple[bytes, PendingRequest, Request, dict[str, Any]]] = {}
+        self.cache: dict[bytes, tuple[bytes, PendingRequest, Request, dict[str, Any], Mapping[Any, Any]]] = {}
         self.max_cached = max_cached
         self.deadlines: list[tuple[int, bytes]] = []  # heap: when parked requests time out
         self.indexed = False
 
-    def park(self, key: bytes, parked: PendingRequest, request: Request, payload: dict[str, Any]) -> None:
-        """Park a request: write the table, keep its decoded form, and note its deadline."""
+    def park(
+        self,
+        key: bytes,
+        parked: PendingRequest,
+        request: Request,
+        payload: dict[str, Any],
+        memo: Mapping[Any, Any] | None = None,
+    ) -> None:
+        """Park a request: write the table, keep its decoded form (and ``memo``: its preconditions over
+        the request alone, on these request and payload objects), and note its deadline."""
         raw = self.table[key] = self.codec.encode(PENDING, parked)
         cache = self.cache
         if len(cache) >= self.max_cached:
             del cache[next(iter(cache))]
-        cache[key] = (raw, parked, request, payload)
+        cache[key] = (raw, parked, request, payload, {} if memo is None else memo)
         if self.indexed:
             heapq.heappush(self.deadlines, (parked["deadline"], key))
 
@@ -80,6 +89,11 @@ class PendingStore:
         rs = self.decoder.ruleset(request["scenario_id"], request["request_id"])
         payload = self.decoder.payload(rs, request["payload"], rs.request_subject, request["request_id"])
         return parked, request, payload
+
+    def memo(self, key: bytes, raw: bytes) -> dict[Any, Any]:
+        """The memo parked with the request (a copy), if :meth:`load` gives the cached objects; else empty."""
+        hit = self.cache.get(key)
+        return dict(hit[4]) if hit is not None and hit[0] == raw else {}
 
     def record(self, key: bytes, raw: bytes) -> PendingRequest:
         """The parked record alone (from the cache, else decoded)."""

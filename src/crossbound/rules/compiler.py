@@ -25,7 +25,12 @@ from crossbound.rules.dated import by_date, variants
 from crossbound.rules.model import STAGES, Context, Rule, Severity, WhenFn
 from crossbound.rules.stateful import STATEFUL
 
-__all__ = ["Compiler"]
+__all__ = ["Compiler", "request_memo"]
+
+# a precondition that reads the request alone (no ``now``, no attestation) has one value per request,
+# whatever the stage or hop: its memo entries are tagged so that a hop may take them over
+_REQUEST_ONLY = "when:request"
+_REQUEST_ROOTS = frozenset({"request", "payload", "consent"})
 
 _RULE_KEYS = {
     "id",
@@ -80,9 +85,11 @@ def _clear_text_fields(
 def _when(run: CelProgram) -> WhenFn:
     """A rule's precondition; rules sharing one (C9, C10, a quota's same_name) evaluate it once.
 
-    The memo is per request and stage: CEL costs tens of microseconds, the memo a dict lookup.
+    The memo is per request and stage: CEL costs tens of microseconds, the memo a dict lookup. A
+    precondition over the request alone is one a later hop of the same request may take over
+    (:func:`request_memo`).
     """
-    key = ("when", run.expr)
+    key = (_REQUEST_ONLY if set(run.roots) <= _REQUEST_ROOTS else "when", run.expr)
 
     def when(ctx: Context) -> bool:
         memo = ctx.memo
@@ -95,6 +102,12 @@ def _when(run: CelProgram) -> WhenFn:
         return bool(result)
 
     return when
+
+
+def request_memo(memo: Mapping[Any, Any]) -> dict[Any, Any]:
+    """The entries of a context's memo that hold for any context of the same request and payload
+    objects: the preconditions that read neither ``now`` nor the attestation."""
+    return {k: v for k, v in memo.items() if type(k) is tuple and k[0] == _REQUEST_ONLY}
 
 
 class Compiler:

@@ -316,11 +316,12 @@ def prune(windows: dict[str, WindowTotal], members: dict[str, list[str]], period
     A window's period tells its kind: day ordinals, years and 0 (``all``) never coincide, so a window
     is current exactly when its period is one of ``period``'s.
     """
-    current = set(period.values())
+    current = period.values()  # three periods: a scan of them costs less than building a set
     for rule_id in [r for r, w in windows.items() if w["period"] not in current]:
         del windows[rule_id]
-    for rule_id in [r for r in members if r not in windows]:
-        del members[rule_id]
+    if members:
+        for rule_id in [r for r in members if r not in windows]:
+            del members[rule_id]
 
 
 def mark_member(

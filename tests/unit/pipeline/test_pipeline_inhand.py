@@ -89,10 +89,72 @@ def test_a_hop_decoded_from_its_bytes_gives_the_same_outputs(monkeypatch: pytest
 def test_in_hand_entries_are_taken_once_and_bounded() -> None:
     hand = InHand(max_kept=2)
     for v in (b"a", b"b", b"c"):
-        hand.keep(v, ({}, {}, {}))  # type: ignore[typeddict-item]
+        hand.keep(v, ({}, {}, {}, (), {}))  # type: ignore[typeddict-item]
     assert hand.take(b"a") is None  # the oldest, dropped
     assert hand.take(bytes(bytearray(b"b"))) is not None  # equal bytes, not the same object
     assert hand.take(b"b") is None
     none = InHand(max_kept=0)
-    none.keep(b"a", ({}, {}, {}))  # type: ignore[typeddict-item]
+    none.keep(b"a", ({}, {}, {}, (), {}))  # type: ignore[typeddict-item]
     assert none.take(b"a") is None
+
+
+def test_a_hop_in_process_takes_over_the_request_s_preconditions_and_findings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The preconditions over the request alone, evaluated once for all its hops; no finding re-read."""
+    import crossbound.pipeline.hops as hops_module
+    from crossbound.rules.cel import CelProgram
+
+    runs: list[str] = []
+    call = CelProgram.__call__
+
+    def counting(self: CelProgram, ctx: Any) -> Any:
+        runs.append(self.expr)
+        return call(self, ctx)
+
+    ecny = examples.load("ecny_crossboundary_wallet").fixtures["accept"]  # ledger hops with a `when`
+    request, attestation = examples.refresh(ecny, random.Random(3), NOW)
+    assert attestation is not None
+
+    def published(h: Harness) -> list[tuple[Any, ...]]:
+        h.send_request(request)
+        runs.clear()
+        out = [(p.topic, p.key, p.value) for p in h.send_attestation(attestation)]
+        return out + [(o.topic, o.key, o.value) for o in h.internal]
+
+    monkeypatch.setattr(CelProgram, "__call__", counting)
+    cold = Harness.from_dirs(now=NOW)
+    cold.pipeline.outputs.in_hand = InHand(max_kept=0)
+    decoded = published(cold)
+    cold_runs = len(runs)
+    monkeypatch.setattr(hops_module, "finding", lambda raw: pytest.fail("a finding read back in hand"))
+    warm = published(Harness.from_dirs(now=NOW))
+    assert warm == decoded
+    assert len(runs) < cold_runs, (len(runs), cold_runs)
+
+
+def test_the_attestation_stage_takes_over_the_request_stage_s_preconditions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A request parked by this process: its preconditions over the request alone are not run again."""
+    from crossbound.rules.cel import CelProgram
+
+    runs: list[str] = []
+    call = CelProgram.__call__
+
+    def counting(self: CelProgram, ctx: Any) -> Any:
+        runs.append(self.expr)
+        return call(self, ctx)
+
+    monkeypatch.setattr(CelProgram, "__call__", counting)
+    ecny = examples.load("ecny_crossboundary_wallet").fixtures["accept"]
+    request, attestation = examples.refresh(ecny, random.Random(4), NOW)
+    assert attestation is not None
+    h = Harness.from_dirs(now=NOW)
+    h.send_request(request)
+    assert "payload.op == 'PAYMENT'" in runs  # a request-stage rule's precondition
+    runs.clear()
+    (verdict,) = [p for p in h.send_attestation(attestation) if p.topic == h.topics.verdicts("hk")]
+    assert verdict.record["outcome"] == "ACCEPT"
+    assert "payload.op == 'PAYMENT'" not in runs  # attestation-stage and stateful rules share it
+    assert any(r.startswith("double(attestation.") for r in runs)  # those reading the attestation ran

@@ -218,3 +218,16 @@ def test_a_hop_that_meets_replies_older_than_the_retention_drops_them() -> None:
     replies = _ledger(h)[1]["replies"]
     assert reply_count(replies) == 1
     assert find_reply(replies, last.request["request_id"]) is not None
+
+
+def test_a_hop_s_periods_follow_the_clock_across_a_local_midnight() -> None:
+    """Worked out once per second, and still the periods of the instant: the local day turns at 16:00 UTC."""
+    h = Harness.from_dirs(now=0.0)
+    hops = h.pipeline.hops
+    midnight = datetime(2026, 12, 31, 16, 0, tzinfo=UTC)  # 2027-01-01 00:00 in UTC+8
+    for at in (midnight.timestamp() - 0.000001, midnight.timestamp() - 0.5, midnight.timestamp()):
+        now = datetime.fromtimestamp(at, UTC)
+        assert hops._periods(int(now.timestamp() * 1000), now) == periods(now)
+    before = datetime.fromtimestamp(midnight.timestamp() - 1, UTC)
+    assert periods(before)["year"] == 2026
+    assert periods(midnight)["year"] == 2027

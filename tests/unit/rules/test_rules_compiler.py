@@ -11,6 +11,7 @@ from rules_builders import PCN, SB, append, assert_names, ctx, load_error, pcn_p
 
 from crossbound.codec import SchemaRegistry
 from crossbound.rules import Catalogue, Context, evaluate, load_catalogue
+from crossbound.rules.compiler import request_memo
 
 BROKEN_RULES = [
     pytest.param(
@@ -416,9 +417,39 @@ when = "payload.facility_ccy == 'HKD'"
     context = Context(request={}, payload={"facility_ccy": "HKD"}, now=ctx().now)
     assert [f.rule_id for f in evaluate(rules, context)] == ["SHARED-1", "SHARED-2"]  # both applied
     assert list(context.memo.values()) == [True]  # one entry: the second rule reused the first's result
-    context.memo[("when", "payload.facility_ccy == 'HKD'")] = False  # the memo is what the rules read
+    (key,) = context.memo
+    context.memo[key] = False  # the memo is what the rules read
     assert rules[1].when is not None
     assert rules[1].when(context) is False
+
+
+def test_only_preconditions_over_the_request_alone_are_carried(
+    rules_dir: Path, registry: SchemaRegistry
+) -> None:
+    """What a later hop of the request may take over: not a precondition that reads ``now``."""
+    for n, when in enumerate(("payload.facility_ccy == 'HKD'", "now > timestamp('2000-01-01T00:00:00Z')")):
+        append(
+            rules_dir / f"{SB}.toml",
+            f"""[[rules]]
+id = "CARRY-{n}"
+severity = "warn"
+check = "required"
+fields = ["payload.subject_uscc"]
+when = "{when}"
+""",
+        )
+    rules = [r for r in load_catalogue(rules_dir, registry).scenarios[SB].rules if r.id.startswith("CARRY")]
+    context = Context(request={}, payload={"facility_ccy": "HKD"}, now=ctx().now)
+    assert [f.rule_id for f in evaluate(rules, context)] == ["CARRY-0", "CARRY-1"]
+    assert len(context.memo) == 2
+    assert list(request_memo(context.memo).values()) == [True]  # the payload's, not the one over now
+    later = Context(
+        request={}, payload={"facility_ccy": "HKD"}, now=ctx().now, memo=request_memo(context.memo)
+    )
+    (key,) = later.memo
+    later.memo[key] = False  # a hop's context reads the carried value, not the CEL again
+    assert rules[0].when is not None
+    assert rules[0].when(later) is False
 
 
 def test_count_when_is_for_stateful_rules_only(rules_dir: Path, registry: SchemaRegistry) -> None:
