@@ -17,7 +17,13 @@ from crossbound.metrics import Metrics
 from crossbound.pipeline.partitioner import partition_for
 from crossbound.runtime import tablestore
 from crossbound.runtime.app import build_app
-from crossbound.runtime.tablestore import CACHE_BYTES, PartitionedStore, table_store_settings
+from crossbound.runtime.tablestore import (
+    CACHE_BYTES,
+    MEMTABLE_BYTES,
+    PartitionedStore,
+    shared_memory,
+    table_store_settings,
+)
 from crossbound.runtime.worker import load_components
 from crossbound.settings import KafkaSettings, Settings
 
@@ -104,3 +110,48 @@ def test_what_was_written_is_on_disk_for_the_next_process(tmp_path: Path) -> Non
     for key in keys:
         assert again._db_for_partition(partition_for(key, 4)).get(key) == b"ledger " + key
     assert again.rocksdb_options.cache.get_usage() <= CACHE_BYTES
+
+
+def _filled(store: Any, n: int = 3_000) -> Any:
+    """The database of partition 0 with ``n`` keys of incompressible values, flushed to a table file."""
+    db = store._db_for_partition(0)
+    for i in range(n):
+        db.put(f"k{i:05}".encode(), os.urandom(200))
+    db.flush()
+    return db
+
+
+def test_every_table_shares_the_process_cache_which_also_holds_the_memtables(tmp_path: Path) -> None:
+    shared_memory.cache_clear()  # a cache of this test's own: nothing read or written in it yet
+    app = _rocks(tmp_path)
+    stores = [app.tables[name].data for name in ("pending", "answered", "quota_usage", "fingerprints")]
+    cache, write_buffers = shared_memory()
+    assert all(s.rocksdb_options.cache is cache for s in stores)
+    assert all(s.rocksdb_options.write_buffers is write_buffers for s in stores)
+    assert (write_buffers.enabled(), write_buffers.get_buffer_size()) == (True, MEMTABLE_BYTES)
+    dbs = [s._db_for_partition(0) for s in stores]
+    assert cache.get_usage() < 2**20
+    for i, db in enumerate(dbs):
+        db.put(f"key {i}".encode(), b"value")
+    memtables = sum(db.property_int_value("rocksdb.cur-size-all-mem-tables") for db in dbs)
+    # the write buffer manager reserves the memtables' memory in the cache: the one bound is the cache's
+    assert write_buffers.get_usage() == memtables
+    assert memtables <= cache.get_usage() <= CACHE_BYTES
+
+
+def test_a_scan_leaves_the_cache_as_it_was_and_skips_the_offset_key(tmp_path: Path) -> None:
+    shared_memory.cache_clear()
+    store = _rocks(tmp_path).tables["quota_usage"].data
+    db = _filled(store)
+    db.put(store.offset_key, b"41")
+    cache = store.rocksdb_options.cache
+    before = cache.get_usage()
+    keys = list(store._visible_keys(db))
+    items = list(store._visible_items(db))
+    assert (len(keys), len(items)) == (3_000, 3_000)
+    assert store.offset_key not in keys
+    assert store.offset_key not in dict(items)
+    assert cache.get_usage() == before  # the scans read around the cache
+    for key in keys[::50]:
+        db.get(key)
+    assert cache.get_usage() > before + 50 * 4096 // 2  # the same blocks read by key are cached
