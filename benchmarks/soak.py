@@ -80,22 +80,20 @@ def send(h: Harness, case: Case) -> None:
 
 
 class _ScanItems(ItemsView[bytes, bytes]):
-    """A table's items read as the worker's store reads them: one iterator, not filling the cache."""
+    """A table's items read as the worker's store reads them: one iterator, not a get per key."""
 
     def __init__(self, table: RocksTable) -> None:
         super().__init__(table)
         self.table = table
 
     def __iter__(self) -> Iterator[tuple[bytes, bytes]]:
-        from crossbound.runtime.tablestore import scan_options
-
-        for key, value in self.table.db.items(read_opt=scan_options()):
+        for key, value in self.table.db.items():
             yield cast(bytes, key), cast(bytes, value)  # raw mode: bytes
 
 
 class RocksTable(MutableMapping[bytes, bytes]):
     """One table in a RocksDB database of its own, with the worker's bounded options (the process's
-    block cache and write buffer manager, shared by the three) and its scans' read options."""
+    block cache and write buffer manager, shared by the three)."""
 
     def __init__(self, path: Path) -> None:
         import rocksdict
@@ -128,10 +126,8 @@ class RocksTable(MutableMapping[bytes, bytes]):
         return isinstance(key, bytes) and key in self.db
 
     def __iter__(self) -> Iterator[bytes]:
-        from crossbound.runtime.tablestore import scan_options
-
         # RocksDB iterators read a snapshot: the sweeps delete while they walk
-        return cast(Iterator[bytes], self.db.keys(read_opt=scan_options()))
+        return cast(Iterator[bytes], self.db.keys())
 
     def items(self) -> _ScanItems:
         return _ScanItems(self)
