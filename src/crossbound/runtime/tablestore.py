@@ -45,9 +45,9 @@ def shared_memory() -> tuple[Any, Any]:
     """The process's block cache and the write buffer manager that reserves the memtables in it.
 
     Made on first use (not at import), once for the process: what RocksDB holds in memory is then
-    :data:`CACHE_BYTES` in all, whatever the number of tables and partitions (a cache per table and
-    two write buffers per database would be a bound per database, and each database holds on to dead
-    blocks of its compacted files until its own cache is full).
+    :data:`CACHE_BYTES` in all, whatever the number of tables and partitions (with a cache per table
+    and two write buffers per database, the bound grew with both, and each cache keeps the dead blocks
+    of compacted files until it is full).
     """
     import rocksdict
 
