@@ -23,10 +23,12 @@ goes (it is the test driver's, not the worker's).
 ``--store rocksdb`` keeps the three tables in RocksDB databases (rocksdict, with the worker's bounded
 options of :mod:`crossbound.runtime.tablestore`) in a temporary directory, as ``kafka.table_store=rocksdb``
 does, and adds the databases' size on disk to each row: RSS then shows what the process holds besides
-the tables' data, which stays on disk.
+the tables' data, which stays on disk. Its columns from RocksDB's properties (block cache, memtables,
+table readers) and glibc's heap (taken, in use, arenas) say what that RSS is made of; ``--tracemalloc``
+adds Python's side (slow: hours for a million).
 
     PYTHONPATH=src python benchmarks/soak.py [--requests 1000000] [--every 50000] [--per-day 50000]
-        [--store memory|rocksdb]
+        [--store memory|rocksdb] [--tracemalloc]
 """
 
 from __future__ import annotations
@@ -291,8 +293,10 @@ def main() -> None:
             if args.tracemalloc and first is None:
                 first = tracemalloc.take_snapshot()
     if first is not None:
-        grown = tracemalloc.take_snapshot().compare_to(first, "lineno")[:10]
-        print("Python allocations grown most since the first row:", *grown, sep="\n  ", file=sys.stderr)
+        own = [tracemalloc.Filter(inclusive=False, filename_pattern=tracemalloc.__file__)]
+        last = tracemalloc.take_snapshot().filter_traces(own)
+        changed = sorted(last.compare_to(first.filter_traces(own), "lineno"), key=lambda d: -d.size_diff)
+        print("Python allocations grown most since the first row:", *changed[:10], sep="\n ", file=sys.stderr)
     summary = {"store": args.store, "per_day": args.per_day, "population": args.population * args.chunk}
     summary["malloc_arena_max"] = os.environ.get("MALLOC_ARENA_MAX")
     print(json.dumps({**summary, "rows": rows}))
