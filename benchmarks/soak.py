@@ -23,23 +23,30 @@ goes (it is the test driver's, not the worker's).
 ``--store rocksdb`` keeps the three tables in RocksDB databases (rocksdict, with the worker's bounded
 options of :mod:`crossbound.runtime.tablestore`) in a temporary directory, as ``kafka.table_store=rocksdb``
 does, and adds the databases' size on disk to each row: RSS then shows what the process holds besides
-the tables' data, which stays on disk.
+the tables' data, which stays on disk. Its columns from RocksDB's properties (block cache, memtables,
+table readers) and glibc's heap (taken, in use, arenas) say what that RSS is made of; ``--tracemalloc``
+adds Python's side (slow: hours for a million).
 
     PYTHONPATH=src python benchmarks/soak.py [--requests 1000000] [--every 50000] [--per-day 50000]
-        [--store memory|rocksdb]
+        [--store memory|rocksdb] [--tracemalloc]
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
+import os
+import re
+import sys
 import tempfile
 import time
+import tracemalloc
 import uuid
-from collections.abc import Iterator, MutableMapping
+from collections.abc import ItemsView, Iterator, MutableMapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import psutil
 
@@ -74,8 +81,21 @@ def send(h: Harness, case: Case) -> None:
         h.send_attestation(case.attestation)
 
 
+class _ScanItems(ItemsView[bytes, bytes]):
+    """A table's items read as the worker's store reads them: one iterator, not a get per key."""
+
+    def __init__(self, table: RocksTable) -> None:
+        super().__init__(table)
+        self.table = table
+
+    def __iter__(self) -> Iterator[tuple[bytes, bytes]]:
+        for key, value in self.table.db.items():
+            yield cast(bytes, key), cast(bytes, value)  # raw mode: bytes
+
+
 class RocksTable(MutableMapping[bytes, bytes]):
-    """One table in a RocksDB database of its own, with the worker's bounded options."""
+    """One table in a RocksDB database of its own, with the worker's bounded options (the process's
+    block cache and write buffer manager, shared by the three)."""
 
     def __init__(self, path: Path) -> None:
         import rocksdict
@@ -83,7 +103,8 @@ class RocksTable(MutableMapping[bytes, bytes]):
         from crossbound.runtime.tablestore import BoundedOptions
 
         self.path = path
-        self.db = rocksdict.Rdict(str(path), BoundedOptions().as_options())
+        self.options = BoundedOptions()
+        self.db = rocksdict.Rdict(str(path), self.options.as_options())
         self.count = 0  # kept as it goes (a fresh database): a RocksDB count is a full scan
 
     def __getitem__(self, key: bytes) -> bytes:
@@ -107,13 +128,57 @@ class RocksTable(MutableMapping[bytes, bytes]):
         return isinstance(key, bytes) and key in self.db
 
     def __iter__(self) -> Iterator[bytes]:
-        return iter(self.db.keys())  # RocksDB iterators read a snapshot: the sweeps delete while they walk
+        # RocksDB iterators read a snapshot: the sweeps delete while they walk
+        return cast(Iterator[bytes], self.db.keys())
+
+    def items(self) -> _ScanItems:
+        return _ScanItems(self)
 
     def __len__(self) -> int:
         return self.count
 
     def disk_bytes(self) -> int:
         return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
+
+    def prop(self, name: str) -> int:
+        """One of RocksDB's integer properties of this database (``rocksdb.`` + ``name``)."""
+        return self.db.property_int_value(f"rocksdb.{name}") or 0
+
+
+class _Mallinfo2(ctypes.Structure):
+    _fields_ = [  # glibc's struct mallinfo2, in its order
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+            "keepcost",
+        )
+    ]  # fmt: skip
+
+
+def malloc_figures() -> dict[str, Any]:
+    """glibc's own account of the C heap: what it took from the system (``heap_mb``: all arenas plus
+    mmapped blocks), what of it is in use (``used_mb``), and how many arenas it has (``arenas``: one
+    per thread that allocated, up to 8 per core unless ``MALLOC_ARENA_MAX`` says fewer). Empty when
+    the C library is not glibc."""
+    try:
+        libc = ctypes.CDLL(None)
+        mallinfo2 = libc.mallinfo2
+    except (OSError, AttributeError):
+        return {}
+    mallinfo2.restype = _Mallinfo2
+    info = mallinfo2()
+    figures: dict[str, Any] = {
+        "heap_mb": round((info.arena + info.hblkhd) / 2**20, 1),
+        "used_mb": round((info.uordblks + info.hblkhd) / 2**20, 1),
+    }
+    libc.fopen.restype = ctypes.c_void_p
+    with tempfile.NamedTemporaryFile("r") as out:
+        stream = libc.fopen(out.name.encode(), b"w")
+        if stream:
+            libc.malloc_info(0, ctypes.c_void_p(stream))
+            libc.fclose(ctypes.c_void_p(stream))
+            figures["arenas"] = len(re.findall(r"<heap nr=", out.read()))
+    return figures
 
 
 def _size(table: MutableMapping[bytes, bytes]) -> int:
@@ -134,10 +199,26 @@ def sample(h: Harness, done: int, started: float) -> dict[str, Any]:
         row[f"{name}_kb"] = round(_size(table) / 1024)
     row["parked_cache"] = len(h.pipeline.pending.cache)
     row["done_here"] = len(h.pipeline.answered.done_here)
-    if isinstance(h.usage, RocksTable):
-        disk = sum(t.disk_bytes() for t in (h.pending, h.answered, h.usage) if isinstance(t, RocksTable))
-        row["disk_mb"] = round(disk / 2**20, 1)
+    row.update(malloc_figures())
+    if tracemalloc.is_tracing():
+        row["py_mb"] = round(tracemalloc.get_traced_memory()[0] / 2**20, 1)
+    tables: tuple[object, ...] = (h.pending, h.answered, h.usage)
+    rocks = [t for t in tables if isinstance(t, RocksTable)]
+    if rocks:
+        row["disk_mb"] = round(sum(t.disk_bytes() for t in rocks) / 2**20, 1)
+        caches = {id(t.options.cache): t.options.cache for t in rocks}.values()  # shared ones once
+        row["cache_mb"] = round(sum(c.get_usage() for c in caches) / 2**20, 1)
+        row["pinned_mb"] = round(sum(c.get_pinned_usage() for c in caches) / 2**20, 1)
+        for column, name in ROCKS_PROPERTIES:
+            row[column] = round(sum(t.prop(name) for t in rocks) / 2**20, 1)
     return row
+
+
+ROCKS_PROPERTIES = (  # the --store rocksdb columns from RocksDB's properties, summed over the databases
+    ("memtab_mb", "cur-size-all-mem-tables"),  # the active and unflushed memtables
+    ("memtab_all_mb", "size-all-mem-tables"),  # and those flushed but still pinned (by an iterator)
+    ("readers_mb", "estimate-table-readers-mem"),  # table readers' index and filters outside the cache
+)
 
 
 COLUMNS = (
@@ -154,6 +235,15 @@ COLUMNS = (
     ("parked_cache", 12),
     ("done_here", 9),
 )
+MALLOC_COLUMNS = (("heap_mb", 7), ("used_mb", 7), ("arenas", 6))
+ROCKS_COLUMNS = (
+    ("disk_mb", 7),
+    ("cache_mb", 8),
+    ("pinned_mb", 9),
+    ("memtab_mb", 9),
+    ("memtab_all_mb", 13),
+    ("readers_mb", 10),
+)
 
 
 def main() -> None:
@@ -166,18 +256,29 @@ def main() -> None:
     parser.add_argument(
         "--store", choices=("memory", "rocksdb"), default="memory", help="where the tables live"
     )
+    parser.add_argument(
+        "--tracemalloc",
+        action="store_true",
+        help="trace Python's allocations: a py_mb column, and the lines that grew most on stderr",
+    )
     args = parser.parse_args()
 
     tables: dict[str, Any] = {}
-    columns = COLUMNS
+    columns: tuple[tuple[str, int], ...] = COLUMNS
+    if malloc_figures():
+        columns = (*columns, *MALLOC_COLUMNS)
+    if args.tracemalloc:
+        tracemalloc.start()
+        columns = (*columns, ("py_mb", 6))
     if args.store == "rocksdb":
         root = Path(tempfile.mkdtemp(prefix="crossbound-soak-"))
         tables = {name: RocksTable(root / name) for name in ("pending", "answered", "usage")}
-        columns = (*COLUMNS, ("disk_mb", 7))
+        columns = (*columns, *ROCKS_COLUMNS)
     h = Harness.from_dirs(now=START, **tables)
     step = 86_400 / args.per_day
     print("  ".join(f"{name:>{width}}" for name, width in columns), flush=True)
     rows: list[dict[str, Any]] = []
+    first: tracemalloc.Snapshot | None = None
     started = time.process_time()
     source = cases(args.population, args.chunk, h)
     for done in range(1, args.requests + 1):
@@ -188,8 +289,16 @@ def main() -> None:
         if done % args.every == 0 or done == args.requests:
             row = sample(h, done, started)
             rows.append(row)
-            print("  ".join(f"{row[name]!s:>{width}}" for name, width in columns), flush=True)
+            print("  ".join(f"{row.get(name, '')!s:>{width}}" for name, width in columns), flush=True)
+            if args.tracemalloc and first is None:
+                first = tracemalloc.take_snapshot()
+    if first is not None:
+        own = [tracemalloc.Filter(inclusive=False, filename_pattern=tracemalloc.__file__)]
+        last = tracemalloc.take_snapshot().filter_traces(own)
+        changed = sorted(last.compare_to(first.filter_traces(own), "lineno"), key=lambda d: -d.size_diff)
+        print("Python allocations grown most since the first row:", *changed[:10], sep="\n ", file=sys.stderr)
     summary = {"store": args.store, "per_day": args.per_day, "population": args.population * args.chunk}
+    summary["malloc_arena_max"] = os.environ.get("MALLOC_ARENA_MAX")
     print(json.dumps({**summary, "rows": rows}))
 
 

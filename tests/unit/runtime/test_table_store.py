@@ -17,7 +17,13 @@ from crossbound.metrics import Metrics
 from crossbound.pipeline.partitioner import partition_for
 from crossbound.runtime import tablestore
 from crossbound.runtime.app import build_app
-from crossbound.runtime.tablestore import CACHE_BYTES, PartitionedStore, table_store_settings
+from crossbound.runtime.tablestore import (
+    CACHE_BYTES,
+    MEMTABLE_BYTES,
+    PartitionedStore,
+    shared_memory,
+    table_store_settings,
+)
 from crossbound.runtime.worker import load_components
 from crossbound.settings import KafkaSettings, Settings
 
@@ -104,3 +110,47 @@ def test_what_was_written_is_on_disk_for_the_next_process(tmp_path: Path) -> Non
     for key in keys:
         assert again._db_for_partition(partition_for(key, 4)).get(key) == b"ledger " + key
     assert again.rocksdb_options.cache.get_usage() <= CACHE_BYTES
+
+
+def _filled(store: Any, n: int = 3_000) -> Any:
+    """The database of partition 0 with ``n`` keys of incompressible values, flushed to a table file."""
+    db = store._db_for_partition(0)
+    for i in range(n):
+        db.put(f"k{i:05}".encode(), os.urandom(200))
+    db.flush()
+    return db
+
+
+def test_every_table_shares_the_process_cache_which_also_holds_the_memtables(tmp_path: Path) -> None:
+    shared_memory.cache_clear()  # a cache of this test's own: nothing read or written in it yet
+    app = _rocks(tmp_path)
+    stores = [app.tables[name].data for name in ("pending", "answered", "quota_usage", "fingerprints")]
+    cache, write_buffers = shared_memory()
+    assert all(s.rocksdb_options.cache is cache for s in stores)
+    assert all(s.rocksdb_options.write_buffers is write_buffers for s in stores)
+    assert (write_buffers.enabled(), write_buffers.get_buffer_size()) == (True, MEMTABLE_BYTES)
+    dbs = [s._db_for_partition(0) for s in stores]
+    assert cache.get_usage() < 2**20
+    for i, db in enumerate(dbs):
+        db.put(f"key {i}".encode(), b"value")
+    memtables = sum(db.property_int_value("rocksdb.cur-size-all-mem-tables") for db in dbs)
+    # the write buffer manager reserves the memtables' memory in the cache: the one bound is the cache's
+    assert write_buffers.get_usage() == memtables
+    assert memtables <= cache.get_usage() <= CACHE_BYTES
+
+
+def test_a_scan_reads_every_key_but_the_offset_key_and_caches_what_it_reads(tmp_path: Path) -> None:
+    shared_memory.cache_clear()
+    store = _rocks(tmp_path).tables["quota_usage"].data
+    db = _filled(store)
+    db.put(store.offset_key, b"41")
+    cache = store.rocksdb_options.cache
+
+    def unpinned() -> int:  # blocks no one holds: not the memtables' reservation, not level 0's index
+        return int(cache.get_usage() - cache.get_pinned_usage())
+
+    before = unpinned()
+    keys = list(store._visible_keys(db))
+    assert keys == [f"k{i:05}".encode() for i in range(3_000)]  # in order, the offset key left out
+    assert dict(store._visible_items(db)).keys() == set(keys)
+    assert unpinned() > before + 3_000 * 200 // 2  # the data blocks it read are cached
