@@ -140,6 +140,9 @@ FAUST_SPEEDUPS: dict[str, dict[str, Any]] = {
     # take_events without a drainer task: no sleep(0) and coroutines per event, no wait_first per
     # batch, no wake-up every batch window while idle (a patch too, runtime/fausttake.py)
     "direct_take": {},
+    # the producer buffer (table changelog writes) without a settings read per message and a task
+    # per message its flush waits for (a patch too, runtime/faustbuffer.py)
+    "direct_buffer": {},
 }
 
 

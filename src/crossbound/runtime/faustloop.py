@@ -1,5 +1,6 @@
 """Faust's consumer loop without a race per record: the ``direct_delivery`` speed-up (and the
-installation of ``direct_take``, :mod:`crossbound.runtime.fausttake`).
+installation of ``direct_take``, :mod:`crossbound.runtime.fausttake`, and ``direct_buffer``,
+:mod:`crossbound.runtime.faustbuffer`).
 
 Faust 0.15.3's ``Consumer._drain_messages`` hands every record to the conductor with
 ``await self.wait_first(callback(message), self.suspend_flow.wait())``: four tasks (the callback, the
@@ -17,11 +18,12 @@ unchanged: Faust's race too runs a callback that does not wait to its end, suspe
 is done with the suspension's). The at-least-once fixes of :mod:`crossbound.runtime.faustfix`
 (``getmany``'s rewind of what it did not hand over) are below this loop and apply unchanged.
 
-:func:`install_loop_speedups` patches ``Consumer._drain_messages`` (and ``Stream.take_events``, for
-``direct_take``) once per process, version-guarded (a log line, and no patch, on another
-faust-streaming than the one this was written against); the patched methods take the fast path only
-for a consumer (a stream) of an app marked at its construction, so an app built with
-``kafka.faust_stock`` naming the speed-up runs Faust's own loop. No import-time side effect.
+:func:`install_loop_speedups` patches ``Consumer._drain_messages`` (and ``Stream.take_events`` and
+``ProducerBuffer``'s ``put``, ``size`` and ``flush_atmost`` for the other two) once per process,
+version-guarded (a log line, and no patch, on another faust-streaming than the one this was written
+against); the patched methods take the fast path only for a consumer (a stream, a buffer) of an app
+marked at its construction, so an app built with ``kafka.faust_stock`` naming the speed-up runs
+Faust's own code. No import-time side effect.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Coroutine, Generator
 from typing import Any, cast
 
+from crossbound.runtime import faustbuffer
 from crossbound.runtime.fausttake import direct_take_eligible
 from crossbound.runtime.fausttake import take_events as direct_take
 
@@ -42,7 +45,7 @@ log = logging.getLogger(__name__)
 FAUST_VERSION = "0.15.3"
 
 #: The speed-ups of Faust's consumer loop, by the name ``kafka.faust_stock`` takes.
-LOOP_SPEEDUPS: tuple[str, ...] = ("direct_delivery", "direct_take")
+LOOP_SPEEDUPS: tuple[str, ...] = ("direct_delivery", "direct_take", "direct_buffer")
 
 _APP_FLAG = "_crossbound_loop_speedups"
 _originals: dict[str, Any] = {}
@@ -83,6 +86,9 @@ def install_loop_speedups(app: Any, names: Collection[str]) -> frozenset[str]:
     if "take_events" not in _originals:
         _originals["take_events"] = stream_cls.take_events
         stream_cls.take_events = take_events
+    from faust.transport import producer as faust_producer
+
+    faustbuffer.install(faust_producer.ProducerBuffer)
     setattr(app, _APP_FLAG, chosen)
     return chosen
 
