@@ -18,7 +18,9 @@ one of an acking topic is tracked (``Consumer._unacked_messages``) when it is ta
 ``on_message_in`` and ``on_stream_event_in`` are called; and the events of a batch are acked, with
 ``on_stream_event_out`` and ``on_message_out``, when the agent asks for the next batch (or leaves
 the loop), as ``Stream.ack`` does. Batches hold at most ``max_`` events, in queue order; the
-queue's own ``get``/``get_nowait`` run, so its flow control and pressure callbacks are unchanged.
+queue's own ``get``/``get_nowait`` run, so its flow control and pressure callbacks are unchanged. A
+``StopAsyncIteration`` thrown into the channel (a stopping stream) ends the generator after the batch
+in hand, as it ends Faust's stream iterator.
 
 It is used for a stream whose app was built with the speed-up (:mod:`crossbound.runtime.faustloop`
 installs it), with a timeout, a channel it iterates, and nothing else on it (no other processor,
@@ -95,8 +97,9 @@ async def take_events(stream: Any, max_: int, within: Any) -> AsyncGenerator[lis
     stream.enable_acks = False  # as Faust's: the events are acked here, after the agent's batch
     stream._finalized = True
     started_here = await stream.maybe_start()
+    ended = False
     try:
-        while not stream.should_stop:
+        while not (ended or stream.should_stop):
             events: list[Any] = []
             deadline = now() + window  # Faust's wait for the batch starts here
             try:
@@ -125,6 +128,8 @@ async def take_events(stream: Any, max_: int, within: Any) -> AsyncGenerator[lis
             except _NotAnEvent as exc:  # as Faust's processor: logged, the stream crashed
                 stream.log.exception("Error adding to take buffer: %r", exc)
                 await stream.crash(exc)
+            except StopAsyncIteration:  # thrown into the channel: its iteration ends (as Faust's
+                ended = True  # iterator's does), after the batch in hand
             if events:
                 try:
                     yield events

@@ -201,3 +201,30 @@ async def test_a_stream_with_a_processor_or_an_unmarked_app_gets_fausts_take_eve
     marked = app.channel().stream()
     assert marked.take_events(10, within=None).ag_code is not fausttake.take_events.__code__  # no window
     assert marked.take_events(10, within=0.01).ag_code is fausttake.take_events.__code__
+
+
+async def test_a_stop_thrown_into_the_channel_ends_the_batches_after_the_batch_in_hand() -> None:
+    async def then_stop(app: Any, queue: Any) -> None:
+        for offset in range(3):
+            await queue.put(_event(app, 0, offset))
+        await asyncio.sleep(0.001)
+        queue._throw(StopAsyncIteration())  # as a stopping stream's channel is
+
+    # Faust's iterator returns on it (its drainer ends; the agent's loop then ends with the stream)
+    app = _app(True)
+    stream = app.channel().stream()
+    await stream.maybe_start()
+    feeder = asyncio.ensure_future(then_stop(app, stream.channel.queue))
+    batches: list[list[int]] = []
+
+    async def consume() -> None:
+        async for events in stream.take_events(10, within=0.05):
+            batches.append([e.message.offset for e in events])
+
+    try:
+        await asyncio.wait_for(consume(), 5)  # ends by itself, without an error
+    finally:
+        feeder.cancel()
+        await stream.stop()
+        app.consumer._thread.thread_loop.close()
+    assert batches == [[0, 1, 2]]
