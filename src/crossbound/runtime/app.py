@@ -138,6 +138,12 @@ FAUST_SPEEDUPS: dict[str, dict[str, Any]] = {
     # no tasks and asyncio.wait per record in Faust's consumer loop when a delivery need not wait
     # (no settings: a patch, runtime/faustloop.py, installed by build_app)
     "direct_delivery": {},
+    # take_events without a drainer task: no sleep(0) and coroutines per event, no wait_first per
+    # batch, no wake-up every batch window while idle (a patch too, runtime/fausttake.py)
+    "direct_take": {},
+    # the producer buffer (table changelog writes) without a settings read per message and a task
+    # per message its flush waits for (a patch too, runtime/faustbuffer.py)
+    "direct_buffer": {},
 }
 
 

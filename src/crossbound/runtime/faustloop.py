@@ -1,4 +1,6 @@
-"""Faust's consumer loop without a race per record: the ``direct_delivery`` speed-up.
+"""Faust's consumer loop without a race per record: the ``direct_delivery`` speed-up (and the
+installation of ``direct_take``, :mod:`crossbound.runtime.fausttake`, and ``direct_buffer``,
+:mod:`crossbound.runtime.faustbuffer`).
 
 Faust 0.15.3's ``Consumer._drain_messages`` hands every record to the conductor with
 ``await self.wait_first(callback(message), self.suspend_flow.wait())``: four tasks (the callback, the
@@ -16,20 +18,26 @@ unchanged: Faust's race too runs a callback that does not wait to its end, suspe
 is done with the suspension's). The at-least-once fixes of :mod:`crossbound.runtime.faustfix`
 (``getmany``'s rewind of what it did not hand over) are below this loop and apply unchanged.
 
-:func:`install_loop_speedups` patches ``Consumer._drain_messages`` once per process, version-guarded
-(a log line, and no patch, on another faust-streaming than the one this was written against); the
-patched method takes the fast path only for a consumer of an app marked at its construction, so an app
-built with ``kafka.faust_stock`` naming the speed-up runs Faust's own loop. No import-time side effect.
+:func:`install_loop_speedups` patches ``Consumer._drain_messages`` (and ``Stream.take_events`` and
+``ProducerBuffer``'s ``put``, ``size`` and ``flush_atmost`` for the other two) once per process,
+version-guarded (a log line, and no patch, on another faust-streaming than the one this was written
+against); the patched methods take the fast path only for a consumer (a stream, a buffer) of an app
+marked at its construction, so an app built with ``kafka.faust_stock`` naming the speed-up runs
+Faust's own code. No import-time side effect.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Generator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Coroutine, Generator
 from typing import Any, cast
 
-__all__ = ["LOOP_SPEEDUPS", "drain_messages", "install_loop_speedups", "loop_speedups_of"]
+from crossbound.runtime import faustbuffer
+from crossbound.runtime.fausttake import direct_take_eligible
+from crossbound.runtime.fausttake import take_events as direct_take
+
+__all__ = ["LOOP_SPEEDUPS", "drain_messages", "install_loop_speedups", "loop_speedups_of", "take_events"]
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +45,7 @@ log = logging.getLogger(__name__)
 FAUST_VERSION = "0.15.3"
 
 #: The speed-ups of Faust's consumer loop, by the name ``kafka.faust_stock`` takes.
-LOOP_SPEEDUPS: tuple[str, ...] = ("direct_delivery",)
+LOOP_SPEEDUPS: tuple[str, ...] = ("direct_delivery", "direct_take", "direct_buffer")
 
 _APP_FLAG = "_crossbound_loop_speedups"
 _originals: dict[str, Any] = {}
@@ -68,12 +76,31 @@ def install_loop_speedups(app: Any, names: Collection[str]) -> frozenset[str]:
         )
         setattr(app, _APP_FLAG, frozenset())
         return frozenset()
+    from faust import streams as faust_streams
+
     consumer_cls: Any = faust_consumer.Consumer
     if "_drain_messages" not in _originals:
         _originals["_drain_messages"] = consumer_cls._drain_messages
         consumer_cls._drain_messages = drain_messages
+    stream_cls: Any = faust_streams.Stream
+    if "take_events" not in _originals:
+        _originals["take_events"] = stream_cls.take_events
+        stream_cls.take_events = take_events
+    from faust.transport import producer as faust_producer
+
+    faustbuffer.install(faust_producer.ProducerBuffer)
     setattr(app, _APP_FLAG, chosen)
     return chosen
+
+
+def take_events(self: Any, max_: int, within: Any) -> AsyncGenerator[Any, None]:
+    """Faust 0.15.3's ``Stream.take_events`` (same signature): the ``direct_take`` generator
+    (:mod:`crossbound.runtime.fausttake`) for a stream it can stand in on, Faust's otherwise."""
+    if "direct_take" in loop_speedups_of(self.app) and direct_take_eligible(self, within):
+        agen = direct_take(self, max_, within)
+        self._active_agens.add(agen)  # closed by Stream.on_stop, as Faust's take generators are
+        return agen
+    return cast(AsyncGenerator[Any, None], _originals["take_events"](self, max_, within))
 
 
 async def drain_messages(self: Any, fetcher: Any) -> None:

@@ -47,7 +47,9 @@ def test_faust_stock_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_an_unknown_speedup_name_is_refused_with_the_known_ones() -> None:
     with pytest.raises(
-        ConfigError, match=r"no Faust speed-up: quiet_monitr; known: quiet_monitor, direct_delivery$"
+        ConfigError,
+        match=r"no Faust speed-up: quiet_monitr; known: quiet_monitor, direct_delivery, direct_take, "
+        r"direct_buffer",
     ):
         faust_speedups(frozenset({"quiet_monitr"}))
 
