@@ -68,6 +68,7 @@ from crossbound.runtime.eos import (
     install_idempotent_producer,
 )
 from crossbound.runtime.faustfix import install_delivery_fixes
+from crossbound.runtime.faustlogs import install_log_throttle
 from crossbound.runtime.faustloop import install_loop_speedups
 from crossbound.runtime.hoptimes import hop_times_from_env
 from crossbound.runtime.limits import output_limits
@@ -279,6 +280,7 @@ def build_app(
     signers = audit_signers(settings, components.participants, components.signers)  # audit on: keys there
     speedups = faust_speedups(kafka.faust_stock)  # an unknown name fails before anything is patched
     install_delivery_fixes()  # records Faust dropped after aiokafka handed them over (runtime/faustfix.py)
+    install_log_throttle()  # Faust's "producer buffer full" lines, one a minute (runtime/faustlogs.py)
     if kafka.delivery == "exactly_once":
         install_commit_of_dirty_transactions()
     elif kafka.idempotence:  # resolved by the worker for its broker (off on Tansu)
