@@ -2,8 +2,8 @@
 
 Faust's producer buffer (the tables' changelog writes) logs a WARNING ``producer buffer full size N``
 and an INFO ``producer flush took S`` each time the conductor waits for it to drain below its 100
-messages, which under a backlog is every few batches: per-message logging in all but name, on the
-worker's WARNING level. :class:`Throttle` lets the first such line through, then at most one a
+messages, which larger batches make frequent under a backlog: per-batch logging on the worker's
+WARNING level. :class:`Throttle` lets the first such line through, then at most one a
 ``every_s`` seconds, saying how many were held back since the last; every other record passes.
 :func:`install_log_throttle` puts it on Faust's producer logger (the worker's app does, once).
 The lines hold a count and a duration only, no record data.

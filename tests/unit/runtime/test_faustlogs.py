@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 
-import pytest
-
 from crossbound.runtime.faustlogs import PRODUCER_LOGGER, Throttle, install_log_throttle
 
 
@@ -47,17 +45,37 @@ def test_each_kind_of_line_has_its_own_interval_and_other_records_always_pass() 
         assert throttle.filter(record("Producer failed: broker gone", logging.ERROR))
 
 
-def test_installed_once_on_fausts_producer_logger(caplog: pytest.LogCaptureFixture) -> None:
+class Kept(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def test_installed_once_on_fausts_producer_logger() -> None:
     logger = logging.getLogger(PRODUCER_LOGGER)
+    kept, level, disabled = Kept(), logger.level, logger.disabled
+    logger.addHandler(kept)
+    logger.setLevel(logging.WARNING)
+    logger.disabled = False  # another test's logging set-up may have disabled the existing loggers
+    earlier = [f for f in logger.filters if isinstance(f, Throttle)]  # other tests' apps installed one
+    for f in earlier:
+        logger.removeFilter(f)
     try:
         first = install_log_throttle()
         assert install_log_throttle() is first
         assert sum(isinstance(f, Throttle) for f in logger.filters) == 1
-        with caplog.at_level(logging.WARNING, logger=PRODUCER_LOGGER):
-            for size in range(101, 111):
-                logger.warning(f"producer buffer full size {size}")
-        assert [r.getMessage() for r in caplog.records] == ["producer buffer full size 101"]
+        for size in range(101, 111):
+            logger.warning(f"producer buffer full size {size}")
+        assert kept.messages == ["producer buffer full size 101"]
     finally:
+        logger.removeHandler(kept)
+        logger.setLevel(level)
+        logger.disabled = disabled
         for f in list(logger.filters):
             if isinstance(f, Throttle):
                 logger.removeFilter(f)
+        for f in earlier:
+            logger.addFilter(f)
