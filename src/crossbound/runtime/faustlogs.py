@@ -51,8 +51,8 @@ class Throttle(logging.Filter):
             return False
         self._last[prefix] = now
         held, self.held[prefix] = self.held[prefix], 0
-        if held:
-            record.msg = f"{record.getMessage()} ({held} more like it in the last {now - last:.0f} s)"  # type: ignore[operator]
+        if held and last is not None:  # held only once a line passed
+            record.msg = f"{record.getMessage()} ({held} more like it in the last {now - last:.0f} s)"
             record.args = None
         return True
 

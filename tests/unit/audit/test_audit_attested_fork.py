@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from auditlog import AuditLog, clean_log, entry_at, redigest, registry_and_signers
+from auditlog import AuditLog, clean_log, entry_at, redigest
 
 from crossbound.audit import Report, verify_log
 from crossbound.domain import Side
@@ -21,16 +21,6 @@ from crossbound.signing import Signer
 ASK: dict[str, Any] = {"kind": "attestation_request", "outcome": "ASKED"}
 ANSWERED = 7  # the request whose attestation came first after the crash
 ATTESTATION = {"topic": "hk.attestations", "partition": 1, "offset": 70}
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Registry, dict[Side, Signer]]:
-    return registry_and_signers(tmp_path_factory.mktemp("registry"))
-
-
-@pytest.fixture
-def registry(keys: tuple[Registry, dict[Side, Signer]]) -> Registry:
-    return keys[0]
 
 
 def crash(

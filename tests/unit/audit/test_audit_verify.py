@@ -6,23 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from auditlog import AuditLog, body, clean_log, entry_at, redigest, registry_and_signers
+from auditlog import AuditLog, body, clean_log, entry_at, redigest
 
 from crossbound.audit import Report, make_checkpoint, verify_log
 from crossbound.audit.chains import Head
 from crossbound.domain import Side
 from crossbound.participants import Registry
 from crossbound.signing import Signer
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Registry, dict[Side, Signer]]:
-    return registry_and_signers(tmp_path_factory.mktemp("registry"))
-
-
-@pytest.fixture
-def registry(keys: tuple[Registry, dict[Side, Signer]]) -> Registry:
-    return keys[0]
 
 
 @pytest.fixture

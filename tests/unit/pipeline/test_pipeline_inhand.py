@@ -15,6 +15,24 @@ from crossbound.testing import Harness
 from crossbound.testing import fixtures as examples
 
 NOW = 1_795_510_800.0  # the fixtures' time
+
+
+@pytest.fixture
+def cel_runs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The expressions of every CEL program run from here on, in order."""
+    from crossbound.rules.cel import CelProgram
+
+    runs: list[str] = []
+    call = CelProgram.__call__
+
+    def counting(self: CelProgram, ctx: Any) -> Any:
+        runs.append(self.expr)
+        return call(self, ctx)
+
+    monkeypatch.setattr(CelProgram, "__call__", counting)
+    return runs
+
+
 PCN = "payment_connect_northbound"  # a ledger hop and C10's members and volume hops
 
 
@@ -99,19 +117,12 @@ def test_in_hand_entries_are_taken_once_and_bounded() -> None:
 
 
 def test_a_hop_in_process_takes_over_the_request_s_preconditions_and_findings(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, cel_runs: list[str]
 ) -> None:
     """The preconditions over the request alone, evaluated once for all its hops; no finding re-read."""
     import crossbound.pipeline.hops as hops_module
-    from crossbound.rules.cel import CelProgram
 
-    runs: list[str] = []
-    call = CelProgram.__call__
-
-    def counting(self: CelProgram, ctx: Any) -> Any:
-        runs.append(self.expr)
-        return call(self, ctx)
-
+    runs = cel_runs
     ecny = examples.load("ecny_crossboundary_wallet").fixtures["accept"]  # ledger hops with a `when`
     request, attestation = examples.refresh(ecny, random.Random(3), NOW)
     assert attestation is not None
@@ -122,7 +133,6 @@ def test_a_hop_in_process_takes_over_the_request_s_preconditions_and_findings(
         out = [(p.topic, p.key, p.value) for p in h.send_attestation(attestation)]
         return out + [(o.topic, o.key, o.value) for o in h.internal]
 
-    monkeypatch.setattr(CelProgram, "__call__", counting)
     cold = Harness.from_dirs(now=NOW)
     cold.pipeline.outputs.in_hand = InHand(max_kept=0)
     decoded = published(cold)
@@ -133,20 +143,9 @@ def test_a_hop_in_process_takes_over_the_request_s_preconditions_and_findings(
     assert len(runs) < cold_runs, (len(runs), cold_runs)
 
 
-def test_the_attestation_stage_takes_over_the_request_stage_s_preconditions(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_the_attestation_stage_takes_over_the_request_stage_s_preconditions(cel_runs: list[str]) -> None:
     """A request parked by this process: its preconditions over the request alone are not run again."""
-    from crossbound.rules.cel import CelProgram
-
-    runs: list[str] = []
-    call = CelProgram.__call__
-
-    def counting(self: CelProgram, ctx: Any) -> Any:
-        runs.append(self.expr)
-        return call(self, ctx)
-
-    monkeypatch.setattr(CelProgram, "__call__", counting)
+    runs = cel_runs
     ecny = examples.load("ecny_crossboundary_wallet").fixtures["accept"]
     request, attestation = examples.refresh(ecny, random.Random(4), NOW)
     assert attestation is not None

@@ -62,6 +62,14 @@ def wait_fors(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return calls
 
 
+async def _unstarted_refuses(fast: bool, channel: Published) -> None:
+    """A buffer never started, with a message queued, refuses to flush."""
+    idle = _buffer(fast)
+    idle.put(_message(channel, 3))
+    with pytest.raises(RuntimeError, match="Cannot flush: Producer not Running"):
+        await idle.flush_atmost(1)
+
+
 @pytest.mark.parametrize("fast", [False, True])
 async def test_the_same_messages_in_the_same_order_and_a_flush_of_at_most_max(
     fast: bool, wait_fors: list[int]
@@ -82,10 +90,7 @@ async def test_the_same_messages_in_the_same_order_and_a_flush_of_at_most_max(
         assert buffer.size == 0
     finally:
         await buffer.stop()
-    idle = _buffer(fast)  # never started, with a message queued
-    idle.put(_message(channel, 3))
-    with pytest.raises(RuntimeError, match="Cannot flush: Producer not Running"):
-        await idle.flush_atmost(1)
+    await _unstarted_refuses(fast, channel)
     assert faustbuffer._fast(buffer) is fast
     assert wait_fors  # Faust's flush in both: a wait_for per message it waits for
 
@@ -109,10 +114,7 @@ async def test_a_flush_gives_up_without_progress_and_a_stopped_buffer_refuses(fa
         assert channel.order == [0, 1, 2]
     finally:
         await buffer.stop()
-    idle = _buffer(fast)  # never started, with a message queued
-    idle.put(_message(channel, 3))
-    with pytest.raises(RuntimeError, match="Cannot flush: Producer not Running"):
-        await idle.flush_atmost(1)
+    await _unstarted_refuses(fast, channel)
 
 
 @pytest.mark.parametrize("fast", [False, True])
